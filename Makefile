@@ -1,0 +1,47 @@
+# The two commands a new user needs: `make demo` and `make test`. Both create .venv when it is missing.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+# torch 2.13.0 is the CPU build this project tests with; on a machine without a GPU it is installed first so
+# that the torch range in pyproject.toml is already satisfied and pip never pulls a multi-GB CUDA build.
+TORCH_CPU := torch==2.13.0
+
+.PHONY: demo test lint bench bench-tracker clean-venv
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.torch: | $(BIN)/python
+	@if $(BIN)/python -c "import torch" 2>/dev/null; then :; \
+	elif command -v nvidia-smi >/dev/null 2>&1; then echo "GPU found: torch comes from pyproject.toml"; \
+	else $(PIP) install --quiet "$(TORCH_CPU)"; fi
+	@touch $@
+
+$(VENV)/.demo: pyproject.toml $(VENV)/.torch
+	$(PIP) install --quiet -e ".[demo]"
+	@touch $@
+
+$(VENV)/.dev: pyproject.toml $(VENV)/.torch
+	$(PIP) install --quiet -e ".[dev,demo]"
+	@touch $@ $(VENV)/.demo
+
+demo: $(VENV)/.demo
+	$(BIN)/python -m demo
+
+test: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -n 2
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check . || true
+
+bench: bench-tracker
+
+bench-tracker: $(VENV)/.dev
+	$(BIN)/python bench/bench_log.py
+
+clean-venv:
+	rm -rf $(VENV)

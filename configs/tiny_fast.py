@@ -1,0 +1,21 @@
+# nanoGPT-style Python config: runyard reads the literal assignments and never runs this file.
+seed = 7
+threads = 1
+block_size = 48
+batch_size = 32
+n_layer = 1
+n_head = 2
+n_embd = 32
+dropout = 0.0
+learning_rate = 1e-2          # higher learning rate, smaller model than small.yaml
+weight_decay = 0.01
+grad_clip = 1.0
+warmup_steps = 30
+max_steps = 3000
+log_interval = 10
+eval_interval = 100
+eval_batches = 8
+sample_interval = 250
+sample_chars = 160
+sample_prompt = "def "
+keep_checkpoints = 2

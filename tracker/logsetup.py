@@ -1,0 +1,59 @@
+"""`run.logger` and the training.log file: the contract's line format, header and footer."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+LINE_FORMAT = "%(asctime)s - %(levelname)s - %(message)s"  # asctime: YYYY-MM-DD HH:MM:SS,mmm
+
+
+class RunLogging:
+    """A run's logger (file + console) and the file handler lent to the root logger while the run lives.
+
+    The root logger gets the file handler so the training script's own `logging` records reach
+    training.log; if the script set up no logging at all, it also gets a console handler at INFO.
+    """
+
+    def __init__(self, run_id: str, log_path: Path, console: bool) -> None:
+        formatter = logging.Formatter(LINE_FORMAT)
+        self.file_handler = logging.FileHandler(log_path, mode="a", encoding="utf-8")
+        self.file_handler.setFormatter(formatter)
+        self.logger = logging.getLogger(f"runyard.run.{run_id}")
+        self.logger.setLevel(logging.INFO)
+        self.logger.propagate = False
+        self.logger.addHandler(self.file_handler)
+        self._console: logging.Handler | None = None
+        if console:
+            self._console = logging.StreamHandler(sys.stderr)
+            self._console.setFormatter(formatter)
+            self.logger.addHandler(self._console)
+        root = logging.getLogger()
+        self._root_console: logging.Handler | None = None
+        if not root.handlers and console:
+            self._root_console = logging.StreamHandler(sys.stderr)
+            self._root_console.setFormatter(formatter)
+            root.addHandler(self._root_console)
+            if root.level > logging.INFO:
+                root.setLevel(logging.INFO)
+        root.addHandler(self.file_handler)
+
+    def close(self) -> None:
+        """Detach and close every handler this run added."""
+        root = logging.getLogger()
+        root.removeHandler(self.file_handler)
+        if self._root_console is not None:
+            root.removeHandler(self._root_console)
+        for handler in list(self.logger.handlers):
+            self.logger.removeHandler(handler)
+        self.file_handler.close()
+
+
+def null_logger() -> logging.Logger:
+    """A logger that writes nothing: what ranks other than 0 get."""
+    logger = logging.getLogger("runyard.run.null")
+    logger.propagate = False
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
+    return logger

@@ -1,0 +1,459 @@
+"""`Run`: the training side of a run folder. Every `log()` row reaches the operating system before it returns.
+
+Rows go to `metrics.jsonl` with one `os.write` on an O_APPEND descriptor (no user-space buffer to lose on
+SIGKILL); summary and heartbeat are refreshed by a background thread; the end of the run is fsynced.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import traceback
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from . import lifecycle
+from .checkpoints import CheckpointBook
+from .errors import RunError
+from .heartbeat import Heartbeat
+from .jsonl import decode_value, dumps_line, encode_float, encode_tree, loads
+from .layout import (
+    FORMAT,
+    METRICS_JSONL,
+    RESERVED_KEYS,
+    RUN_JSON,
+    SAMPLES_JSONL,
+    SUMMARY_JSON,
+    TRAINING_LOG,
+    iso_now,
+    open_append,
+    parse_iso,
+    write_all,
+    write_atomic,
+)
+from .logsetup import RunLogging
+from .summary import MetricStats
+
+_INT64 = 2**63
+
+
+def as_number(name: str, value: Any) -> int | float:
+    """A logged value as a plain int or float: numpy and torch scalars via `.item()`; bools as 0/1."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value if -_INT64 < value < _INT64 else float(value)
+    if isinstance(value, float):
+        return float(value)
+    item = getattr(value, "item", None)
+    if callable(item):
+        try:
+            return as_number(name, item())
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise TypeError(f"metric {name!r}: {type(value).__name__} is not a single number ({exc})") from None
+    raise TypeError(f"metric {name!r}: expected a number, got {type(value).__name__}")
+
+
+def as_step(step: Any) -> int:
+    """A step as a non-negative int (torch and numpy integers accepted)."""
+    try:
+        value = int(step)
+    except (TypeError, ValueError):
+        raise TypeError(f"step must be an integer, got {type(step).__name__}") from None
+    if value < 0:
+        raise ValueError(f"step must be 0 or more, got {value}")
+    return value
+
+
+class Run:
+    """A live run writing its folder. Create it with `tracker.init(...)`; use it as a context manager."""
+
+    def __init__(self, path: Path, info: dict[str, Any], config: dict[str, Any], *,
+                 heartbeat_interval: float = 10.0, summary_interval: float = 5.0, system_metrics: bool = True,
+                 tensorboard: bool = False, console: bool = True,
+                 replay: list[dict[str, Any]] | None = None) -> None:
+        self.path = path
+        self.config = config
+        self._info = info
+        self._created = parse_iso(info.get("created")) or time.time()
+        self._pid = os.getpid()
+        self._lock = threading.RLock()
+        self._closed = False
+        self._signal: str | None = None
+        self._stats = MetricStats()
+        self._known: set[str] = set()
+        self._last_step: int | None = None
+        self._last_time = 0.0
+        self._rows = 0
+        self._dirty = True
+        self._replay = replay  # rows of an earlier life, folded in when the resumed run first logs
+        if replay is not None:
+            self._fold_rows(replay, None)
+        self._metrics_fd = open_append(path / METRICS_JSONL)
+        self._samples_fd: int | None = None
+        self._logging = RunLogging(info["id"], path / TRAINING_LOG, console)
+        self.checkpoints = CheckpointBook(path)
+        self._tb = None
+        if tensorboard:
+            from .tbmirror import TensorBoardMirror
+
+            self._tb = TensorBoardMirror(path)
+        self._write_run_json()
+        self._write_summary()
+        sampler = self._make_sampler() if system_metrics else None
+        self._heartbeat = Heartbeat(
+            interval=heartbeat_interval, flush_interval=summary_interval,
+            sample_interval=heartbeat_interval if sampler else None,
+            beat=self._beat, flush=self._flush_summary,
+            sample=(lambda: self._log_system(sampler)) if sampler else None,
+            on_error=lambda label, exc: self.logger.warning("runyard %s failed: %s", label, exc),
+        )
+        lifecycle.register(self)
+        self._heartbeat.start()
+
+    # ----- identity -------------------------------------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        return self._info["id"]
+
+    @property
+    def name(self) -> str:
+        return self._info["name"]
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """A copy of what run.json holds."""
+        return dict(self._info)
+
+    @property
+    def logger(self):
+        """A `logging.Logger` whose records go to training.log and the console."""
+        return self._logging.logger
+
+    @property
+    def step(self) -> int | None:
+        """The step of the last logged row (None before the first)."""
+        return self._last_step
+
+    @property
+    def status(self) -> str:
+        return self._info["status"]
+
+    @property
+    def resume_step(self) -> int | None:
+        """For a resumed run: the step of its latest checkpoint, where training should pick up."""
+        latest = self.checkpoints.latest()
+        return latest.step if latest else None
+
+    @property
+    def latest_checkpoint(self) -> Path | None:
+        """The path of the checkpoint with the highest step, if any."""
+        latest = self.checkpoints.latest()
+        return (self.path / latest.file) if latest else None
+
+    def __repr__(self) -> str:
+        return f"<Run {self.name} {self.id} {self.status} at {self.path}>"
+
+    # ----- logging rows ---------------------------------------------------------------------------------
+
+    def log(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
+        """Append one row of metrics at `step` (the previous step + 1 when omitted), stamped with wallclock."""
+        if self._closed:
+            raise RunError(f"run {self.name} has ended ({self.status}); log() needs a live run")
+        if step is None:
+            step = 0 if self._last_step is None else self._last_step + 1
+        elif type(step) is not int or step < 0:
+            step = as_step(step)
+        row: dict[str, Any] = {"step": step, "time": 0.0}
+        values = []
+        known = self._known
+        for name, value in metrics.items():
+            if name not in known:
+                self._check_name(name)
+            if type(value) is not float:
+                value = as_number(name, value)
+            values.append((name, value))
+            row[name] = value if value - value == 0 else encode_float(value)
+        if self._replay is not None:
+            self._begin_after_resume(step)
+        self._write_row(row)
+        update = self._stats.update
+        for name, value in values:
+            update(name, value, step)
+        self._last_step = step
+        if self._tb is not None:
+            self._tb.scalars(dict(values), step, row["time"])
+
+    def _write_row(self, row: dict[str, Any]) -> None:
+        """Stamp the time (never earlier than the previous row) and append the row in one write."""
+        with self._lock:
+            now = time.time()
+            if now < self._last_time:
+                now = self._last_time
+            self._last_time = row["time"] = now
+            write_all(self._metrics_fd, dumps_line(row))
+            self._rows += 1
+            self._dirty = True
+
+    def _check_name(self, name: Any) -> None:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"metric names must be non-empty strings, got {name!r}")
+        if name in RESERVED_KEYS:
+            raise ValueError(f"metric name {name!r} is reserved by the run format; choose another")
+        self._known.add(name)
+
+    def log_sample(self, text: str, step: int | None = None, prompt: str | None = None, **extra: Any) -> None:
+        """Append generated text to samples.jsonl (at the current step when `step` is omitted)."""
+        if self._closed:
+            raise RunError(f"run {self.name} has ended ({self.status}); log_sample() needs a live run")
+        step = (self._last_step or 0) if step is None else as_step(step)
+        record: dict[str, Any] = {"step": step, "time": time.time(), "text": str(text)}
+        if prompt is not None:
+            record["prompt"] = str(prompt)
+        for key in extra:
+            if key in record:
+                raise ValueError(f"log_sample: {key!r} is a field of its own; pass it by name")
+        from .config import to_plain
+
+        record.update(encode_tree(to_plain(extra, "sample")))
+        with self._lock:
+            if self._samples_fd is None:
+                self._samples_fd = open_append(self.path / SAMPLES_JSONL)
+            write_all(self._samples_fd, dumps_line(record))
+        if self._tb is not None:
+            self._tb.text("samples", record["text"], step, record["time"])
+
+    def _log_system(self, sampler) -> None:
+        """A `sys/...` row at the current step, from the heartbeat thread; skipped until a resume settles."""
+        if self._closed or self._replay is not None:
+            return
+        values = sampler.sample()
+        step = self._last_step or 0
+        row: dict[str, Any] = {"step": step, "time": 0.0}
+        row.update((k, encode_float(v)) for k, v in values.items())
+        self._write_row(row)
+        with self._lock:
+            for name, value in values.items():
+                self._stats.update(name, value, step)
+
+    @staticmethod
+    def _make_sampler():
+        try:
+            from .sysmetrics import SystemSampler
+
+            return SystemSampler()
+        except Exception:  # psutil missing or /proc unreadable: no system metrics, training goes on
+            return None
+
+    # ----- checkpoints ----------------------------------------------------------------------------------
+
+    def save_checkpoint(self, state: Any, *, step: int, metrics: Mapping[str, Any] | None = None,
+                        best: tuple[str, str] | None = None, keep_last: int | None = None) -> Path:
+        """Save `state` durably as a checkpoint of `step`, index it, track the best, apply retention."""
+        step = as_step(step)
+        path = self.checkpoints.save(state, step)
+        self._register(path, step, metrics, best, keep_last)
+        return path
+
+    def add_checkpoint(self, path: str | os.PathLike, *, step: int, metrics: Mapping[str, Any] | None = None,
+                       best: tuple[str, str] | None = None, keep_last: int | None = None) -> Path:
+        """Register a checkpoint file the script saved itself."""
+        path = Path(path)
+        self._register(path, as_step(step), metrics, best, keep_last)
+        return path
+
+    def _register(self, path: Path, step: int, metrics: Mapping[str, Any] | None,
+                  best: tuple[str, str] | None, keep_last: int | None) -> None:
+        if self._closed:
+            raise RunError(f"run {self.name} has ended ({self.status}); checkpoints need a live run")
+        plain = {k: as_number(k, v) for k, v in (metrics or {}).items()}
+        best_value = None
+        if best is not None:
+            metric = best[0]
+            if metric in plain:
+                best_value = float(plain[metric])
+            elif metric in self._stats.by_name:
+                best_value = float(self._stats.by_name[metric][1])
+        entry = self.checkpoints.register(path, step, plain, best, best_value)
+        if keep_last is not None:
+            for removed in self.checkpoints.prune(keep_last):
+                self.logger.info("removed checkpoint %s (keep_last=%d)", removed, keep_last)
+        self.logger.info("checkpoint %s at step %d (%.1f MB)", entry.file, step, entry.bytes / 1e6)
+        self._dirty = True
+        self._flush_summary()
+
+    # ----- files refreshed in the background ------------------------------------------------------------
+
+    def _write_run_json(self) -> None:
+        with self._lock:
+            self._info["heartbeat"] = iso_now()
+            data = dumps_line(encode_tree(self._info))
+        write_atomic(self.path / RUN_JSON, data, fsync=self._info["status"] != "running")
+
+    def _beat(self) -> None:
+        if not self._closed:
+            self._write_run_json()
+
+    def summary(self) -> dict[str, Any]:
+        """What summary.json holds now: per-metric statistics, best checkpoint and totals."""
+        with self._lock:
+            metrics = self._stats.as_dict()
+            last_time = self._last_time
+        created = self._created
+        return {
+            "format": FORMAT,
+            "status": self._info["status"],
+            "updated": iso_now(),
+            "steps": self._last_step,
+            "rows": self._rows,
+            "wallclock": max(0.0, (last_time or created) - created),
+            "metrics": metrics,
+            "best_checkpoint": self.checkpoints.best_record(),
+            "checkpoints": len(self.checkpoints.entries),
+        }
+
+    def _write_summary(self, fsync: bool = False) -> None:
+        self._dirty = False
+        write_atomic(self.path / SUMMARY_JSON, dumps_line(encode_tree(self.summary())), fsync=fsync)
+
+    def _flush_summary(self) -> None:
+        if self._dirty and not self._closed:
+            self._write_summary()
+
+    # ----- resume ---------------------------------------------------------------------------------------
+
+    def _fold_rows(self, rows: list[dict[str, Any]], before: int | None) -> None:
+        """Rebuild statistics from an earlier life's rows (only those below `before`, if given)."""
+        self._stats = MetricStats()
+        self._last_step = None
+        for row in rows:
+            step = row["step"]
+            if before is not None and step >= before:
+                continue
+            for name, value in row.items():
+                if name not in ("step", "time") and isinstance(value, (int, float)):
+                    self._stats.update(name, value, step)
+            self._last_step = step if self._last_step is None else max(self._last_step, step)
+            self._last_time = max(self._last_time, row.get("time") or 0.0)
+        self._rows = sum(1 for r in rows if before is None or r["step"] < before)
+
+    def _begin_after_resume(self, step: int) -> None:
+        """First row after a resume: write the marker and drop the earlier rows it supersedes."""
+        replay, self._replay = self._replay, None
+        with self._lock:
+            self._last_time = max(self._last_time, time.time())
+            write_all(self._metrics_fd, dumps_line({"_event": "resume", "step": step, "time": self._last_time}))
+        self._fold_rows(replay or [], step)
+        self.logger.info("resumed at step %d; earlier rows from step %d on are superseded", step, step)
+
+    # ----- the end --------------------------------------------------------------------------------------
+
+    def finish(self, status: str = "finished") -> None:
+        """End the run: footer in training.log, final summary.json and run.json, all fsynced. Idempotent."""
+        if status not in ("finished", "failed", "interrupted"):
+            raise ValueError(f"status must be finished, failed or interrupted, not {status!r}")
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        lifecycle.unregister(self)
+        self._heartbeat.stop()
+        ended = time.time()
+        self._info.update(status=status, ended=iso_now(ended))
+        self._write_footer(status, ended)
+        self._write_summary(fsync=True)
+        self._write_run_json()
+        os.fsync(self._metrics_fd)
+        os.close(self._metrics_fd)
+        if self._samples_fd is not None:
+            os.fsync(self._samples_fd)
+            os.close(self._samples_fd)
+        self.checkpoints.close()
+        if self._tb is not None:
+            self._tb.close()
+        self._logging.close()
+
+    def _write_footer(self, status: str, ended: float) -> None:
+        duration = ended - self._created
+        last = {k: v["last"] for k, v in self._stats.as_dict().items() if not k.startswith("sys/")}
+        shown = ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in last.items())
+        self.logger.log(
+            logging.INFO if status == "finished" else logging.WARNING,
+            "==== run %s %s: %s steps in %s%s ====", self.name, status,
+            "no" if self._last_step is None else self._last_step, _duration(duration),
+            f"; last {shown}" if shown else "",
+        )
+        self._logging.file_handler.flush()
+        os.fsync(self._logging.file_handler.stream.fileno())
+
+    def _end_status(self) -> str:
+        return "interrupted" if self._signal else "finished"
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc is None:
+            self.finish(self._end_status())
+        else:
+            self._end_from_exception(exc)
+        return False
+
+    # ----- called by the lifecycle hooks ----------------------------------------------------------------
+
+    def _owned_here(self) -> bool:
+        return os.getpid() == self._pid and not self._closed
+
+    def _note_signal(self, name: str) -> None:
+        self._signal = self._signal or name
+        self.logger.warning("received %s", name)
+
+    def _end_from_exception(self, exc: BaseException) -> None:
+        if self._closed:
+            return
+        if isinstance(exc, KeyboardInterrupt):
+            self.finish("interrupted")
+        elif isinstance(exc, SystemExit):
+            ok = exc.code in (0, None)
+            self.finish(self._end_status() if ok or self._signal else "failed")
+        else:
+            text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip()
+            self.logger.error("run failed with %s: %s\n%s", type(exc).__name__, exc, text)
+            self.finish("failed")
+
+    def _end_at_exit(self) -> None:
+        self.finish(self._end_status())
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of an existing metrics.jsonl as dicts, earlier resume markers applied; bad lines skipped."""
+    rows: list[dict[str, Any]] = []
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return rows
+    for line in data.splitlines():
+        try:
+            row = loads(line)
+        except ValueError:
+            continue
+        if not isinstance(row, dict):
+            continue
+        if row.get("_event") == "resume":
+            cut = row.get("step", 0)
+            rows = [r for r in rows if r["step"] < cut]
+            continue
+        if isinstance(row.get("step"), int):
+            rows.append({k: decode_value(v) for k, v in row.items()})
+    return rows
