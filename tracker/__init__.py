@@ -16,14 +16,25 @@ _EXPORTS = {
     "ConfigError": ".errors",
     "RunError": ".errors",
     "TrackerError": ".errors",
+    "open_run": ".api",
+    "scan": ".api",
+    "RunView": ".api",
+    "RunRecord": ".api",
+    "UnknownLayout": ".api",
+    "find_run": ".api",
+    "TailReader": ".tail",
+    "MetricsTail": ".tail",
 }
 
-__all__ = ["ConfigError", "NullRun", "Run", "RunError", "TrackerError", "init"]
+__all__ = ["ConfigError", "MetricsTail", "NullRun", "Run", "RunError", "RunRecord", "RunView", "TailReader",
+           "TrackerError", "UnknownLayout", "find_run", "init", "open_run", "scan"]
 
 if TYPE_CHECKING:
+    from .api import RunRecord, RunView, UnknownLayout, find_run, open_run, scan
     from .errors import ConfigError, RunError, TrackerError
     from .run import Run
     from .start import NullRun, init
+    from .tail import MetricsTail, TailReader
 
 
 def __getattr__(name: str) -> Any:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 import os
+import statistics
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -88,6 +90,7 @@ class Run:
         self._last_step: int | None = None
         self._last_time = 0.0
         self._rows = 0
+        self._intervals: deque[float] = deque(maxlen=64)  # recent seconds between log() rows
         self._dirty = True
         self._replay = replay  # rows of an earlier life, folded in when the resumed run first logs
         if replay is not None:
@@ -180,7 +183,10 @@ class Run:
             row[name] = value if value - value == 0 else encode_float(value)
         if self._replay is not None:
             self._begin_after_resume(step)
+        previous = self._last_time
         self._write_row(row)
+        if previous:
+            self._intervals.append(row["time"] - previous)
         update = self._stats.update
         for name, value in values:
             update(name, value, step)
@@ -311,6 +317,7 @@ class Run:
             "steps": self._last_step,
             "rows": self._rows,
             "wallclock": max(0.0, (last_time or created) - created),
+            "interval_median": statistics.median(self._intervals) if self._intervals else None,
             "metrics": metrics,
             "best_checkpoint": self.checkpoints.best_record(),
             "checkpoints": len(self.checkpoints.entries),

@@ -1,0 +1,135 @@
+"""The filter and sort language shared by `runyard ls` and the app's runs table.
+
+A filter is words separated by spaces. A word with an operator is a condition on a config key, a metric or a
+run field: `lr<1e-3`, `model.n_layer>=4`, `val/loss.min<1.5`, `status=running`, `tags~base` (`~` means
+"contains"). A metric compares its last value unless a statistic is named (`.first .last .min .max .mean`).
+Any other word must appear in the run's name, path, tags, notes, format or status. All words must hold.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .scanner import RunRecord
+
+_COND = re.compile(r"^(?P<key>[^<>=!~]+?)(?P<op><=|>=|==|!=|<|>|=|~)(?P<value>.*)$")
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+    "=": operator.eq, "==": operator.eq, "!=": operator.ne,
+}
+_STATS = ("first", "last", "min", "max", "mean", "count")
+_INFO_KEYS = ("status", "format", "name", "host", "user", "id", "notes", "tags", "archived", "restarts",
+              "last_step", "rows", "created", "duration")
+
+
+class FilterError(ValueError):
+    """A filter or sort key that cannot be understood; the message says which word."""
+
+
+def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested keys as dotted paths: {"model": {"n": 2}} -> {"model.n": 2}."""
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict) and value:
+            out.update(flatten(value, path))
+        else:
+            out[path] = value
+    return out
+
+
+def lookup(record: RunRecord, key: str) -> Any:
+    """The value `key` names for a run: a config key, a metric (statistic), or a run field; None if none."""
+    flat = record.__dict__.setdefault("_flat", flatten(record.config))
+    if key in flat:
+        return flat[key]
+    metric, _, stat = key.rpartition(".")
+    if stat in _STATS and metric in record.summary:
+        return getattr(record.summary[metric], stat)
+    if key in record.summary:
+        return record.summary[key].last
+    if key in _INFO_KEYS:
+        value = getattr(record.info, key)
+        return ",".join(value) if isinstance(value, list) else value
+    leaves = [v for k, v in flat.items() if k.rsplit(".", 1)[-1] == key]
+    return leaves[0] if len(leaves) == 1 else None
+
+
+@dataclass
+class Condition:
+    key: str
+    op: str
+    value: str
+
+    def holds(self, record: RunRecord) -> bool:
+        actual = lookup(record, self.key)
+        if actual is None:
+            return False
+        if self.op == "~":
+            return self.value.lower() in str(actual).lower()
+        want = _number(self.value)
+        have = _number(actual) if not isinstance(actual, bool) else None
+        if want is not None and have is not None:
+            return _OPS[self.op](have, want)
+        if self.op in ("=", "==", "!="):
+            same = str(actual).lower() == self.value.lower()
+            return same if self.op != "!=" else not same
+        return False
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return float(str(value))
+    except ValueError:
+        return None
+
+
+def compile_filter(text: str) -> Callable[[RunRecord], bool]:
+    """A predicate for the filter `text`; FilterError for an unparseable word."""
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise FilterError(f"filter {text!r}: {exc}") from exc
+    conditions: list[Condition] = []
+    terms: list[str] = []
+    for word in words:
+        m = _COND.match(word)
+        if m:
+            if not m.group("value"):
+                raise FilterError(f"filter word {word!r} has no value after {m.group('op')}")
+            conditions.append(Condition(m.group("key"), m.group("op"), m.group("value")))
+        else:
+            terms.append(word.lower())
+
+    def predicate(record: RunRecord) -> bool:
+        if terms:
+            info = record.info
+            hay = " ".join([info.name, str(info.path), info.format, info.status, info.notes, *info.tags]).lower()
+            if not all(t in hay for t in terms):
+                return False
+        return all(c.holds(record) for c in conditions)
+
+    return predicate
+
+
+def sort_records(records: list[RunRecord], key: str) -> list[RunRecord]:
+    """Sorted by `key` (any filter key; `-key` for descending); runs without a value go last."""
+    descending = key.startswith("-")
+    key = key.lstrip("-+") or "created"
+    aliases = {"start": "created", "steps": "last_step"}
+    key = aliases.get(key, key)
+    present = [(lookup(r, key), r) for r in records]
+    known = [(v, r) for v, r in present if v is not None]
+    missing = [r for v, r in present if v is None]
+    numeric = all(_number(v) is not None for v, _ in known)
+    known.sort(key=lambda vr: _number(vr[0]) if numeric else str(vr[0]).lower(), reverse=descending)
+    return [r for _, r in known] + missing

@@ -1,0 +1,102 @@
+"""CS336 `ExperimentTracker` folders: config.json, metrics.csv, summary.json, checkpoints/ with sidecars."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..model import Checkpoint, RunInfo
+from .base import Detection, RunSource, empty_metrics
+from .common import is_stale, read_json_file
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+_CKPT = re.compile(r"^checkpoint_step_(\d+)\.pt$")
+
+
+def detect(directory: Path, names: list[str]) -> Detection | None:
+    """A folder with config.json and metrics.csv is one run."""
+    if "config.json" in names and "metrics.csv" in names:
+        return Detection([CS336Source(directory)], descend=False)
+    return None
+
+
+class CS336Source(RunSource):
+    format = "cs336"
+
+    def key_files(self) -> list[Path]:
+        return [self.path / n for n in ("config.json", "metrics.csv", "summary.json")]
+
+    def _json(self, name: str) -> dict[str, Any]:
+        try:
+            data = read_json_file(self.path / name)
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def read_info(self) -> RunInfo:
+        df = self.metrics()
+        summary = self._json("summary.json")
+        config = self.config()
+        last = float(df["time"].iloc[-1]) if len(df) else None
+        status = "finished" if summary else "interrupted" if is_stale(self.path / "metrics.csv", last) else "running"
+        created = float(df["time"].iloc[0]) if len(df) else None
+        ended = created + float(summary["total_wallclock_time"]) if summary.get("total_wallclock_time") and created \
+            else None
+        steps = df["step"].to_numpy()
+        return RunInfo(
+            id=self.path.name, name=str(config.get("experiment_name") or self.path.name), path=self.path,
+            format=self.format, status=status, created=created, ended=ended,
+            last_write=(self.path / "metrics.csv").stat().st_mtime, rows=len(df),
+            last_step=int(steps[-1]) if len(steps) else None, notes=str(config.get("description") or ""),
+            max_step=config.get("max_steps") if isinstance(config.get("max_steps"), int) else None,
+        )
+
+    def config(self) -> dict[str, Any]:
+        return self._json("config.json")
+
+    def metrics(self) -> pd.DataFrame:
+        """metrics.csv: `wallclock_time` is the time; `elapsed_time` is recomputed by the reader."""
+        import pandas as pd
+
+        try:
+            df = pd.read_csv(self.path / "metrics.csv", on_bad_lines="skip")
+        except (OSError, ValueError, pd.errors.ParserError):
+            return empty_metrics()
+        if "step" not in df.columns:
+            return empty_metrics()
+        df = df.rename(columns={"wallclock_time": "time"}).drop(columns=["elapsed_time"], errors="ignore")
+        df = df[pd.to_numeric(df["step"], errors="coerce").notna()]
+        df["step"] = df["step"].astype("int64")
+        for col in df.columns:
+            if col != "step":
+                df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
+        if "time" not in df.columns:
+            df["time"] = float("nan")
+        return df[["step", "time", *[c for c in df.columns if c not in ("step", "time")]]].reset_index(drop=True)
+
+    def log_path(self) -> Path | None:
+        path = self.path / "training.log"
+        return path if path.exists() else None
+
+    def checkpoints(self) -> list[Checkpoint]:
+        """`checkpoint_step_N.pt` with the metrics of its `.json` sidecar; the summary names the best."""
+        best = self._json("summary.json").get("best_checkpoint") or {}
+        out = []
+        folder = self.path / "checkpoints"
+        for path in folder.glob("checkpoint_step_*.pt") if folder.is_dir() else []:
+            m = _CKPT.match(path.name)
+            if not m:
+                continue
+            step = int(m.group(1))
+            try:
+                side = read_json_file(path.with_suffix(".json"))
+            except (OSError, ValueError):
+                side = {}
+            metrics = {k: float(v) for k, v in (side or {}).items()
+                       if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "step"}
+            out.append(Checkpoint(path, step=step, bytes=path.stat().st_size, metrics=metrics,
+                                  best=best.get("step") == step))
+        return sorted(out, key=lambda c: c.step or 0)

@@ -1,0 +1,110 @@
+"""Timestamped run folders of the FPN-compression kind.
+
+`run_<YYYYMMDD_HHMMSS>_<key>_<value>_..._` folders holding `train_<stamp>.log`, `config_used.yaml` and
+`command_args.txt`. Parameters come from the folder name, the config from the YAML, the command from the
+text file, metrics from `Epoch E/N - Name: value - ...` log lines, and the best checkpoints from their names,
+`best_model_epoch_E_loss_L_<stamp>.pth`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..config import parse_value
+from ..model import Checkpoint, RunInfo
+from .base import Detection, RunSource
+from .common import is_stale, last_line_time, read_yaml_file
+from .textlog import log_frame, parse_log
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+_FOLDER = re.compile(r"^run_(\d{8}_\d{6})((?:_[A-Za-z][A-Za-z0-9]*_[^_]+)*)$")
+_PARAM = re.compile(r"_([A-Za-z][A-Za-z0-9]*)_([^_]+)")
+_BEST = re.compile(r"^best_model_epoch_(\d+)_loss_([-+0-9.eE]+)_\d{8}_\d{6}\.pth?$")
+_EPOCHS = re.compile(r"Epoch (\d+)/(\d+)")
+
+
+def detect(directory: Path, names: list[str]) -> Detection | None:
+    """A `run_<stamp>_...` folder with a `train_*.log` is one run."""
+    if _FOLDER.match(directory.name) and any(n.startswith("train_") and n.endswith(".log") for n in names):
+        return Detection([FPNSource(directory)], descend=False)
+    return None
+
+
+class FPNSource(RunSource):
+    format = "fpn"
+
+    def _log(self) -> Path | None:
+        logs = sorted(self.path.glob("train_*.log"))
+        return logs[-1] if logs else None
+
+    def key_files(self) -> list[Path]:
+        files = [self.path / "config_used.yaml", self.path / "command_args.txt"]
+        log = self._log()
+        return files + ([log] if log else [])
+
+    def folder_params(self) -> dict[str, Any]:
+        """`run_20241216_145030_lambda_1.00e-03_lr_5.00e-05_bs_4` -> {lambda: 0.001, lr: 5e-05, bs: 4}."""
+        m = _FOLDER.match(self.path.name)
+        return {k: parse_value(v) for k, v in _PARAM.findall(m.group(2))} if m else {}
+
+    def read_info(self) -> RunInfo:
+        log = self._log()
+        rows, lines = parse_log(log) if log else ([], [])
+        stamp = _FOLDER.match(self.path.name).group(1)
+        created = datetime.strptime(stamp, "%Y%m%d_%H%M%S").timestamp()
+        last = _EPOCHS.search(lines[-1]) if lines else None
+        if last and last.group(1) == last.group(2):
+            status = "finished"
+        else:
+            status = "interrupted" if log is None or is_stale(log, last_line_time(lines)) else "running"
+        epochs = _EPOCHS.search("\n".join(lines[:50]))
+        return RunInfo(
+            id=self.path.name, name=self.path.name, path=self.path, format=self.format, status=status,
+            created=created, last_write=log.stat().st_mtime if log else None, rows=len(rows),
+            last_step=int(rows[-1]["step"]) if rows else None, max_step=int(epochs.group(2)) if epochs else None,
+            extra={"command": self.command()},
+        )
+
+    def command(self) -> str | None:
+        try:
+            text = (self.path / "command_args.txt").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+        for line in text.splitlines():
+            if line.startswith("Command:"):
+                return line.split(":", 1)[1].strip()
+        return None
+
+    def config(self) -> dict[str, Any]:
+        data = read_yaml_file(self.path / "config_used.yaml")
+        config = dict(data) if isinstance(data, dict) else {}
+        config["folder"] = self.folder_params()
+        command = self.command()
+        if command:
+            config["command"] = command
+        return config
+
+    def metrics(self) -> pd.DataFrame:
+        log = self._log()
+        return log_frame(parse_log(log)[0] if log else [])
+
+    def log_path(self) -> Path | None:
+        return self._log()
+
+    def checkpoints(self) -> list[Checkpoint]:
+        """`best_model_epoch_E_loss_L_<stamp>.pth` (epoch as step, loss as metric); `best_model.pth` too."""
+        out = []
+        for path in sorted(self.path.glob("*.pth")):
+            m = _BEST.match(path.name)
+            size = path.stat().st_size
+            if m:
+                out.append(Checkpoint(path, step=int(m.group(1)), bytes=size, metrics={"loss": float(m.group(2))},
+                                      best=True))
+            else:
+                out.append(Checkpoint(path, bytes=size))
+        return out

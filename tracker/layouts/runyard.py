@@ -1,0 +1,143 @@
+"""runyard/1: the tracker's own run folders (see DESIGN.md for the contract)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import layout as L
+from ..jsonl import decode_tree, loads
+from ..model import Checkpoint, MetricSummary, RunInfo, Sample
+from .base import Detection, RunSource
+from .common import read_json_file, read_yaml_file
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def detect(directory: Path, names: list[str]) -> Detection | None:
+    """A folder with a run.json is a runyard run; its subfolders (checkpoints/) belong to it."""
+    if L.RUN_JSON in names:
+        return Detection([RunyardSource(directory)], descend=False)
+    return None
+
+
+class RunyardSource(RunSource):
+    format = L.FORMAT
+
+    _KEYS = (L.RUN_JSON, L.SUMMARY_JSON, L.CONFIG_YAML, L.METRICS_JSONL)
+
+    def key_files(self) -> list[Path]:
+        return [self.path / n for n in self._KEYS]
+
+    def key_paths(self) -> list[str]:
+        base = str(self.path)
+        return [f"{base}/{n}" for n in self._KEYS]
+
+    def read_info(self) -> RunInfo:
+        raw = read_json_file(self.path / L.RUN_JSON)
+        if not isinstance(raw, dict):
+            raise ValueError("run.json does not hold an object")
+        summary = self._summary_json()
+        info = RunInfo(
+            id=str(raw.get("id") or self.path.name), name=str(raw.get("name") or self.path.name),
+            path=self.path, format=str(raw.get("format") or L.FORMAT), status=str(raw.get("status") or "unknown"),
+            created=L.parse_iso(raw.get("created")), ended=L.parse_iso(raw.get("ended")),
+            heartbeat=L.parse_iso(raw.get("heartbeat")), heartbeat_interval=_float(raw.get("heartbeat_interval")),
+            host=raw.get("host"), pid=raw.get("pid") if isinstance(raw.get("pid"), int) else None,
+            user=raw.get("user"), tags=[str(t) for t in raw.get("tags") or []], notes=str(raw.get("notes") or ""),
+            restarts=len(raw.get("restarts") or []),
+            last_step=summary.get("steps"), rows=summary.get("rows"),
+            interval_median=_float(summary.get("interval_median")),
+        )
+        wallclock = _float(summary.get("wallclock"))
+        if info.created is not None and wallclock:
+            info.last_time = info.created + wallclock
+        try:
+            info.last_write = (self.path / L.METRICS_JSONL).stat().st_mtime
+        except OSError:
+            info.last_write = info.heartbeat
+        info.extra = {k: raw.get(k) for k in ("git", "env", "hardware", "argv", "cwd", "world_size", "config_file")}
+        return info
+
+    def _summary_json(self) -> dict[str, Any]:
+        try:
+            data = read_json_file(self.path / L.SUMMARY_JSON)
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def own_summary(self) -> dict[str, MetricSummary]:
+        """The writer's own statistics from summary.json (refreshed every few seconds while it runs)."""
+        metrics = decode_tree(self._summary_json().get("metrics") or {})
+        fields = set(MetricSummary.__dataclass_fields__)
+        return {name: MetricSummary(**{k: v for k, v in stats.items() if k in fields})
+                for name, stats in metrics.items() if isinstance(stats, dict)}
+
+    def metrics(self) -> pd.DataFrame:
+        return self.metrics_data().frame()
+
+    def metrics_data(self):
+        """The Arrow-backed rows (keeps logged NaN apart from absent values)."""
+        from ..metricsio import load
+
+        return load(self.path / L.METRICS_JSONL)
+
+    def config(self) -> dict[str, Any]:
+        data = read_yaml_file(self.path / L.CONFIG_YAML)
+        return data if isinstance(data, dict) else {}
+
+    def log_path(self) -> Path | None:
+        return self.path / L.TRAINING_LOG
+
+    def checkpoints(self) -> list[Checkpoint]:
+        """From checkpoints/index.jsonl: deletions applied, missing files dropped, the best one marked."""
+        index = self.path / L.CHECKPOINTS_DIR / L.CHECKPOINT_INDEX
+        entries: dict[str, Checkpoint] = {}
+        best_file = None
+        for rec in _jsonl_records(index):
+            name = str(rec.get("file"))
+            if rec.get("_event") == "delete":
+                entries.pop(name, None)
+                continue
+            path = Path(name) if Path(name).is_absolute() else self.path / name
+            entries[name] = Checkpoint(path=path, step=_int(rec.get("step")), bytes=_int(rec.get("bytes")),
+                                       metrics=decode_tree(rec.get("metrics") or {}), time=_float(rec.get("time")))
+            if rec.get("is_best"):
+                best_file = name
+        if best_file in entries:
+            entries[best_file].best = True
+        return [c for c in sorted(entries.values(), key=lambda c: c.step or 0) if c.path.exists()]
+
+    def samples(self) -> list[Sample]:
+        out = []
+        for rec in _jsonl_records(self.path / L.SAMPLES_JSONL):
+            extra = {k: v for k, v in rec.items() if k not in ("text", "step", "time", "prompt")}
+            out.append(Sample(text=str(rec.get("text", "")), step=_int(rec.get("step")), time=_float(rec.get("time")),
+                              prompt=rec.get("prompt"), extra=extra))
+        return out
+
+
+def _jsonl_records(path: Path) -> list[dict[str, Any]]:
+    """The object lines of a small JSONL file; unreadable lines are skipped."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return []
+    out = []
+    for line in data.splitlines():
+        try:
+            rec = loads(line)
+        except ValueError:
+            continue
+        if isinstance(rec, dict):
+            out.append(rec)
+    return out
+
+
+def _float(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

@@ -1,0 +1,428 @@
+"""Weights & Biases offline runs: `wandb/offline-run-<stamp>-<id>/run-<id>.wandb`, read from the transaction log.
+
+The `.wandb` file is W&B's LevelDB-style log: a 7-byte header, then 32 KiB blocks of checksummed chunks that
+join into serialized `wandb_internal_pb2.Record` messages. wandb 0.31 ships no Python reader for that framing
+any more (its Go core reads the log), so the chunks are joined here and each record is parsed by wandb's own
+protobuf classes. As in LevelDB, a damaged chunk costs the rest of its block; reading goes on after it.
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import itertools
+import json
+import math
+import os
+import statistics
+import struct
+import time
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from ..errors import TrackerError
+from ..model import CRASHED, FAILED, FINISHED, RUNNING, RunInfo
+from .base import Detection, RunSource, empty_metrics
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+MISSING_WANDB = "reading W&B offline runs needs the wandb package: pip install 'runyard[wandb]'"
+STALE_AFTER = 600.0  # seconds without a write after which a run with no exit record is presumed crashed (LEET's rule)
+CRASH_EXIT_CODE = 254  # the exit code W&B records for a crashed run
+
+_RUN_DIRS = ("offline-run-*", "run-*")
+_HEADER = struct.pack("<4sHB", b":W&B", 0xBEE1, 0)
+_BLOCK = 32768
+_CHUNK = struct.Struct("<IHB")  # crc32 (seeded with the type byte) of the data, data length, type
+_FULL, _FIRST, _MIDDLE, _LAST = 1, 2, 3, 4
+_CRC_SEED = {kind: zlib.crc32(bytes([kind])) for kind in (_FULL, _FIRST, _MIDDLE, _LAST)}
+_DAMAGED, _CUT = -1, -2  # pseudo chunk types: a bad chunk; the file ends inside a chunk
+_FIXED = ("step", "time")
+
+
+def detect(directory: Path, names: list[str]) -> Detection | None:
+    """One run for a W&B run folder holding its `.wandb` log; None for any other folder (names only, no wandb)."""
+    if not any(fnmatch.fnmatchcase(directory.name, pattern) for pattern in _RUN_DIRS):
+        return None
+    logs = sorted(name for name in names if name.startswith("run-") and name.endswith(".wandb"))
+    if not logs:
+        return None
+    own = f"run-{directory.name.rsplit('-', 1)[-1]}.wandb"
+    return Detection(runs=[WandbRun(directory, directory / (own if own in logs else logs[0]))], descend=False)
+
+
+class WandbRun(RunSource):
+    """One W&B run folder; everything comes from its `.wandb` transaction log, parsed once per file version."""
+
+    format = "wandb"
+
+    def __init__(self, path: Path, wandb_file: Path) -> None:
+        super().__init__(path)
+        self.wandb_file = wandb_file
+        self._cached: tuple[tuple[int, int] | None, _State] | None = None
+
+    def key_files(self) -> list[Path]:
+        """The transaction log: every change to the run is appended to it."""
+        return [self.wandb_file]
+
+    def read_info(self) -> RunInfo:
+        """Identity, status and history extent from the run, history and exit records."""
+        state = self._state()
+        st = _stat(self.wandb_file)
+        mtime = st.st_mtime if st else None
+        status = _status(state.exit_code, mtime, time.time())
+        times = [t for t in state.times if not math.isnan(t)]
+        run_id = state.run_id or self.wandb_file.stem.removeprefix("run-")
+        return RunInfo(
+            id=run_id, name=state.name or run_id, path=self.path, format=self.format, status=status,
+            created=state.start if state.start is not None else (times[0] if times else None),
+            ended=_ended(state, status, times), last_write=mtime, host=state.host or None,
+            # The log's mtime is the run's only sign of life; three intervals of silence is LEET's 10 minutes,
+            # so the shared staleness rule gives the same answer later on from a cached listing.
+            heartbeat=mtime, heartbeat_interval=STALE_AFTER / 3,
+            tags=list(state.tags), notes=state.notes,
+            last_step=state.steps[-1] if state.steps else None, rows=len(state.steps),
+            interval_median=_median_gap(times), error=state.error,
+            # A record cut short is still being written while the run lives; once it is given up, it is lost.
+            skipped_lines=state.skipped + int(state.cut and status == CRASHED),
+            extra=_extra(state),
+        )
+
+    def metrics(self) -> pd.DataFrame:
+        """One row per history record: `_step`, `_timestamp` and every numeric user key as float64."""
+        return _frame(self._state())
+
+    def config(self) -> dict[str, Any]:
+        """The run's config as the config and run records left it, without W&B's internal `_wandb` key."""
+        return _public(self._state().config)
+
+    def wandb_summary(self) -> dict[str, Any]:
+        """The run summary as the summary records left it, without W&B's internal `_wandb` key."""
+        return _public(self._state().summary)
+
+    def log_path(self) -> Path | None:
+        """The console log W&B saves as `files/output.log`, when it exists."""
+        path = self.path / "files" / "output.log"
+        return path if path.is_file() else None
+
+    def _state(self) -> _State:
+        """The folded records, read again only when the log's size or mtime has changed."""
+        st = _stat(self.wandb_file)
+        key = (st.st_size, st.st_mtime_ns) if st else None
+        if self._cached is None or self._cached[0] != key:
+            self._cached = (key, _load(self.wandb_file))
+        return self._cached[1]
+
+
+@dataclass
+class _State:
+    """What the records of one `.wandb` file say, folded in file order."""
+
+    run_id: str = ""
+    name: str = ""
+    project: str = ""
+    entity: str = ""
+    tags: list[str] = field(default_factory=list)
+    notes: str = ""
+    host: str = ""
+    start: float | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    steps: list[int] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    values: list[dict[str, float]] = field(default_factory=list)
+    exit_code: int | None = None
+    runtime: int = 0
+    records: int = 0
+    skipped: int = 0
+    cut: bool = False
+    error: str | None = None
+
+
+@dataclass
+class _Frames:
+    """The complete records of a log, and what was lost or left unfinished on the way."""
+
+    records: list[bytes] = field(default_factory=list)
+    damaged: int = 0
+    cut: bool = False  # the file ends inside a record: still being written, or cut short
+
+
+def _stat(path: Path) -> os.stat_result | None:
+    """The file's stat, or None when it is gone."""
+    try:
+        return path.stat()
+    except OSError:
+        return None
+
+
+def _protobuf() -> tuple[type, type[Exception]]:
+    """wandb's `Record` class and protobuf's `DecodeError`, imported on first use; a TrackerError without wandb."""
+    try:
+        from google.protobuf.message import DecodeError
+        from wandb.proto import wandb_internal_pb2
+    except ImportError as exc:
+        if isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] in ("wandb", "google"):
+            raise TrackerError(MISSING_WANDB) from exc
+        raise TrackerError(f"cannot load wandb's record classes: {exc}") from exc
+    return wandb_internal_pb2.Record, DecodeError
+
+
+def _load(path: Path) -> _State:
+    """Every readable record of a `.wandb` file folded into a `_State`; damage is counted, never raised."""
+    record_class, decode_error = _protobuf()
+    state = _State()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        state.error = f"cannot read {path.name}: {exc.strerror or exc}"
+        return state
+    if not data.startswith(_HEADER) and not _HEADER.startswith(data):
+        state.error = f"{path.name} is not a W&B transaction log (bad header)"
+        return state
+    frames = _assemble(_chunks(data))
+    state.skipped, state.cut = frames.damaged, frames.cut
+    for payload in frames.records:
+        record = record_class()
+        try:
+            record.ParseFromString(payload)
+        except decode_error:
+            state.skipped += 1
+            continue
+        state.records += 1
+        _fold(state, record)
+    if not state.records and state.skipped:
+        state.error = f"no readable record in {path.name} ({state.skipped} damaged)"
+    return state
+
+
+def _chunks(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """(type, data) of each chunk after the header, `_DAMAGED` for a bad one, `_CUT` if the file ends in one."""
+    pos = len(_HEADER)
+    while pos < len(data):
+        room = _BLOCK - pos % _BLOCK
+        if room < _CHUNK.size:  # the block's zero trailer
+            pos += room
+            continue
+        if pos + _CHUNK.size > len(data):
+            yield _CUT, b""
+            return
+        crc, length, kind = _CHUNK.unpack_from(data, pos)
+        start, end = pos + _CHUNK.size, pos + _CHUNK.size + length
+        if kind == 0 and length == 0:  # zero padding up to the end of the block
+            pos += room
+        elif kind not in _CRC_SEED or length > room - _CHUNK.size:
+            yield _DAMAGED, b""
+            pos += room
+        elif end > len(data):
+            yield _CUT, b""
+            return
+        elif zlib.crc32(data[start:end], _CRC_SEED[kind]) != crc:
+            yield _DAMAGED, b""
+            pos += room
+        else:
+            yield kind, data[start:end]
+            pos = end
+
+
+def _assemble(chunks: Iterable[tuple[int, bytes]]) -> _Frames:
+    """Joins FIRST, MIDDLE and LAST chunks into records; each damaged chunk or broken chain counts once."""
+    out = _Frames()
+    parts: list[bytes] | None = None
+    lost = False  # after damage, the orphaned rest of a record is not counted again
+    for kind, data in chunks:
+        if kind == _CUT:
+            out.cut = True
+        elif kind == _DAMAGED:
+            out.damaged, parts, lost = out.damaged + 1, None, True
+        elif kind in (_FULL, _FIRST):
+            out.damaged += int(parts is not None)
+            parts, lost = [data], False
+        elif parts is not None:
+            parts.append(data)
+        else:
+            out.damaged += int(not lost)
+            lost = True
+        if kind in (_FULL, _LAST) and parts is not None:
+            out.records.append(b"".join(parts))
+            parts = None
+    out.cut = out.cut or parts is not None
+    return out
+
+
+def _fold(state: _State, record: Any) -> None:
+    """Applies one record to the state; record types a listing does not show are passed over."""
+    kind = record.WhichOneof("record_type")
+    if kind == "run":
+        _fold_run(state, record.run)
+    elif kind == "config":
+        _apply_items(state.config, record.config)
+    elif kind == "summary":
+        _apply_items(state.summary, record.summary)
+    elif kind == "history":
+        _fold_history(state, record.history)
+    elif kind == "exit":
+        state.exit_code, state.runtime = record.exit.exit_code, record.exit.runtime
+
+
+def _fold_run(state: _State, run: Any) -> None:
+    """Identity from a run record (a later one, as on resume, overrides what it sets) plus its config."""
+    state.run_id = run.run_id or state.run_id
+    state.name = run.display_name or state.name
+    state.project = run.project or state.project
+    state.entity = run.entity or state.entity
+    state.notes = run.notes or state.notes
+    state.host = run.host or state.host
+    state.tags = list(run.tags) or state.tags
+    if run.HasField("start_time"):
+        state.start = run.start_time.seconds + run.start_time.nanos / 1e9
+    _apply_items(state.config, run.config)
+    _apply_items(state.summary, run.summary)
+
+
+def _apply_items(tree: dict[str, Any], update: Any) -> None:
+    """Applies a config or summary record's updates and removals (JSON values at nested key paths) to `tree`."""
+    for item in update.update:
+        _put(tree, _item_path(item), _loads(item.value_json))
+    for item in update.remove:
+        _drop(tree, _item_path(item))
+
+
+def _item_path(item: Any) -> list[str]:
+    """The key path of a config, summary or history item: `nested_key` when set, else `[key]`."""
+    return list(item.nested_key) or [item.key]
+
+
+def _put(tree: dict[str, Any], path: list[str], value: Any) -> None:
+    """Sets `value` at `path` in a nested dict, creating the dicts on the way."""
+    for key in path[:-1]:
+        if not isinstance(tree.get(key), dict):
+            tree[key] = {}
+        tree = tree[key]
+    tree[path[-1]] = value
+
+
+def _drop(tree: dict[str, Any], path: list[str]) -> None:
+    """Removes the value at `path` from a nested dict, if it is there."""
+    for key in path[:-1]:
+        tree = tree.get(key)
+        if not isinstance(tree, dict):
+            return
+    tree.pop(path[-1], None)
+
+
+def _loads(text: str) -> Any:
+    """A JSON value as W&B writes it (NaN and Infinity included); text that is not JSON is kept as text."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        pass  # NaN and Infinity are not JSON to orjson; the standard parser takes them
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return text
+
+
+def _fold_history(state: _State, history: Any) -> None:
+    """One metrics row: step from `_step`, time from `_timestamp`, the numeric user keys as floats."""
+    raw = {".".join(item.nested_key) or item.key: _history_value(item) for item in history.item}
+    step, stamp = _as_float(raw.get("_step")), _as_float(raw.get("_timestamp"))
+    state.steps.append(int(step) if step is not None and math.isfinite(step) else history.step.num)
+    state.times.append(math.nan if stamp is None else stamp)
+    # A user key named `step` or `time` would clash with the fixed columns; W&B's own `_step`/`_timestamp` win.
+    state.values.append({name: value for key, v in raw.items() if not key.startswith("_")
+                         for name, value in _numbers(key, v) if name not in _FIXED})
+
+
+def _history_value(item: Any) -> Any:
+    """The value of a history item, from its JSON form or, when the SDK wrote only that, its typed form."""
+    if item.value_json:
+        return _loads(item.value_json)
+    kind = item.WhichOneof("value")
+    if kind == "json":
+        return _loads(item.json)
+    return None if kind in (None, "none") else getattr(item, kind)
+
+
+def _numbers(key: str, value: Any) -> Iterator[tuple[str, float]]:
+    """(name, value) for a number, or for each numeric leaf of a plain nested dict as `key.sub`; media are not."""
+    if isinstance(value, dict) and "_type" not in value:
+        for sub, inner in value.items():
+            yield from _numbers(f"{key}.{sub}", inner)
+    elif (number := _as_float(value)) is not None:
+        yield key, number
+
+
+def _as_float(value: Any) -> float | None:
+    """An int or float as a float; None for anything else (booleans too) and for ints beyond float range."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return None
+
+
+def _status(exit_code: int | None, mtime: float | None, now: float) -> str:
+    """Finished, failed or crashed from the exit record; without one, running until the log is stale."""
+    if exit_code is None:
+        return CRASHED if mtime is not None and now - mtime > STALE_AFTER else RUNNING
+    if exit_code == 0:
+        return FINISHED
+    return CRASHED if exit_code == CRASH_EXIT_CODE else FAILED
+
+
+def _ended(state: _State, status: str, times: list[float]) -> float | None:
+    """When a run that is over ended: start plus the exit record's runtime, or the last history time if later."""
+    if status == RUNNING:
+        return None
+    ends = [max(times)] if times else []
+    if state.exit_code is not None and state.start is not None:
+        ends.append(state.start + state.runtime)
+    return max(ends, default=None)
+
+
+def _median_gap(times: list[float]) -> float | None:
+    """Median seconds between consecutive history rows, for the caller's stalled test."""
+    if len(times) < 2:
+        return None
+    return statistics.median(b - a for a, b in itertools.pairwise(times))
+
+
+def _public(tree: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a config or summary tree without W&B's internal `_wandb` key, safe for callers to change."""
+    return copy.deepcopy({k: v for k, v in tree.items() if k != "_wandb"})
+
+
+def _extra(state: _State) -> dict[str, Any]:
+    """W&B-specific facts a listing may show or filter on: project, entity, exit code and the summary."""
+    extra: dict[str, Any] = {"wandb_summary": _public(state.summary)}
+    extra.update({k: v for k, v in (("project", state.project), ("entity", state.entity)) if v})
+    if state.exit_code is not None:
+        extra["exit_code"] = state.exit_code
+    return extra
+
+
+def _frame(state: _State) -> pd.DataFrame:
+    """The metrics frame: `step`, `time`, then one float64 column per metric in order of first appearance."""
+    import pandas as pd
+
+    if not state.steps:
+        return empty_metrics()
+    columns: dict[str, list[float]] = {}
+    for row, values in enumerate(state.values):
+        for name, value in values.items():
+            if name not in columns:
+                columns[name] = [math.nan] * len(state.values)
+            columns[name][row] = value
+    return pd.DataFrame({
+        "step": pd.Series(state.steps, dtype="int64"),
+        "time": pd.Series(state.times, dtype="float64"),
+        **{name: pd.Series(column, dtype="float64") for name, column in columns.items()},
+    })

@@ -1,0 +1,88 @@
+"""The reading side's data model: what every layout presents a run as, whatever wrote it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Status values a reader may report. The first four are written by the tracker; the rest are derived.
+RUNNING, FINISHED, FAILED, INTERRUPTED, CRASHED, STALLED, UNKNOWN = (
+    "running", "finished", "failed", "interrupted", "crashed", "stalled", "unknown")
+
+
+@dataclass
+class MetricSummary:
+    """Statistics of one metric over a run (non-finite values count in `count` but not in min/max/mean)."""
+
+    first: float | None = None
+    last: float | None = None
+    min: float | None = None
+    max: float | None = None
+    mean: float | None = None
+    count: int = 0
+    min_step: int | None = None
+    max_step: int | None = None
+    last_step: int | None = None
+
+
+@dataclass
+class Checkpoint:
+    """A checkpoint file as known from an index, a sidecar or its name; it is never opened."""
+
+    path: Path
+    step: int | None = None
+    bytes: int | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    best: bool = False
+    time: float | None = None
+
+
+@dataclass
+class Sample:
+    """A piece of generated text logged during training."""
+
+    text: str
+    step: int | None = None
+    time: float | None = None
+    prompt: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunInfo:
+    """Identity and lifecycle of a run, plus what a listing shows. Cheap to build from the scan cache."""
+
+    id: str
+    name: str
+    path: Path
+    format: str
+    status: str = UNKNOWN
+    created: float | None = None
+    ended: float | None = None
+    heartbeat: float | None = None
+    heartbeat_interval: float | None = None
+    last_write: float | None = None        # mtime of the file that grows as the run logs
+    last_time: float | None = None         # wallclock of the last metric row
+    host: str | None = None
+    pid: int | None = None
+    user: str | None = None
+    tags: list[str] = field(default_factory=list)
+    notes: str = ""
+    restarts: int = 0
+    archived: bool = False
+    last_step: int | None = None
+    rows: int | None = None
+    interval_median: float | None = None   # seconds between metric rows, for the stalled test
+    max_step: int | None = None            # the configured last step, for an ETA, where the config says
+    error: str | None = None               # why the run could not be (fully) read
+    skipped_lines: int = 0                 # corrupt or truncated lines passed over
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to end (or to the last write of a run that has not ended)."""
+        if self.created is None:
+            return None
+        end = self.ended or self.last_time or self.last_write or self.heartbeat
+        return None if end is None else max(0.0, end - self.created)

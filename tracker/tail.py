@@ -1,0 +1,154 @@
+"""Incremental reading of growing files: only what was appended since the last call.
+
+`TailReader` keeps its byte offset and an open descriptor, reads with `os.pread` (no seek races), holds back a
+partial last line until it is complete, and notices when the file was truncated, replaced (new inode) or
+rewritten in place (its first bytes changed, as with copytruncate). `MetricsTail` parses JSONL metric rows.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .jsonl import decode_value, loads
+
+_HEAD = 64            # bytes compared to notice a file rewritten in place
+_MAX_PARTIAL = 1 << 20  # a "line" that never ends (a progress bar without newlines) is cut at 1 MiB
+
+
+@dataclass
+class Chunk:
+    """What one `read()` returned: complete lines, and whether the reader had to start the file over."""
+
+    lines: list[bytes] = field(default_factory=list)
+    reset: bool = False
+
+
+class TailReader:
+    """Follows one file; `read()` returns the complete lines appended since the previous call."""
+
+    def __init__(self, path: str | os.PathLike, offset: int = 0) -> None:
+        self.path = Path(path)
+        self.offset = offset
+        self._fd: int | None = None
+        self._ident: tuple[int, int] | None = None
+        self._head = b""
+        self._partial = b""
+
+    def _open(self) -> bool:
+        try:
+            self._fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            self._fd = None
+            return False
+        st = os.fstat(self._fd)
+        self._ident = (st.st_dev, st.st_ino)
+        return True
+
+    def _restart(self) -> None:
+        self.offset, self._partial, self._head = 0, b"", b""
+
+    def read(self) -> Chunk:
+        """The complete lines appended since the last call (a missing file reads as nothing)."""
+        chunk = Chunk()
+        if self._fd is None and not self._open():
+            return chunk
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return chunk
+        if (st.st_dev, st.st_ino) != self._ident:
+            self.close()
+            if not self._open():
+                return chunk
+            self._restart()
+            chunk.reset = True
+            st = os.fstat(self._fd)
+        if st.st_size < self.offset or (self._head and os.pread(self._fd, len(self._head), 0) != self._head):
+            self._restart()
+            chunk.reset = True
+        if st.st_size == self.offset:
+            return chunk
+        data = self._read_from(self.offset, st.st_size)
+        if not self._head and self.offset == 0:
+            self._head = data[:_HEAD]
+        self.offset += len(data)
+        data = self._partial + data
+        cut = data.rfind(b"\n") + 1
+        self._partial = data[cut:]
+        if len(self._partial) > _MAX_PARTIAL:
+            data, cut, self._partial = data + b"\n", len(data) + 1, b""
+        if cut:
+            chunk.lines = data[: cut - 1].split(b"\n")
+        return chunk
+
+    def _read_from(self, start: int, end: int) -> bytes:
+        parts = []
+        while start < end:
+            block = os.pread(self._fd, min(end - start, 16 << 20), start)
+            if not block:
+                break
+            parts.append(block)
+            start += len(block)
+        return b"".join(parts)
+
+    @property
+    def pending(self) -> bytes:
+        """The partial last line held back, if any."""
+        return self._partial
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __del__(self) -> None:
+        self.close()
+
+
+@dataclass
+class MetricsChunk:
+    """Rows appended to a metrics.jsonl since the last read, resume markers, and lines that did not parse."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    resumes: list[int] = field(default_factory=list)
+    skipped: int = 0
+    reset: bool = False
+
+
+class MetricsTail:
+    """Follows a runyard metrics.jsonl, returning parsed rows with non-finite values decoded."""
+
+    def __init__(self, path: str | os.PathLike, offset: int = 0) -> None:
+        self.reader = TailReader(path, offset)
+
+    def read(self) -> MetricsChunk:
+        """New rows since the last call; `resumes` lists the steps of resume markers among them."""
+        chunk = self.reader.read()
+        out = MetricsChunk(reset=chunk.reset)
+        for line in chunk.lines:
+            try:
+                row = loads(line)
+            except ValueError:
+                out.skipped += bool(line.strip())
+                continue
+            if not isinstance(row, dict):
+                out.skipped += 1
+                continue
+            if row.get("_event") == "resume" and isinstance(row.get("step"), int):
+                out.resumes.append(row["step"])
+                out.rows.append(row)
+                continue
+            if not isinstance(row.get("step"), int):
+                out.skipped += 1
+                continue
+            for key, value in row.items():
+                if type(value) is str:
+                    row[key] = decode_value(value)
+            out.rows.append(row)
+        return out
+
+    def close(self) -> None:
+        self.reader.close()

@@ -1,0 +1,1 @@
+"""runyard's faces: the `runyard` command line and the Textual app that follows runs live."""

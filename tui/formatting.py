@@ -1,0 +1,64 @@
+"""How values look on screen, shared by the command line and the app: times, durations, numbers, statuses."""
+
+from __future__ import annotations
+
+import math
+import time
+
+STATUS_STYLE = {
+    "running": "bold green", "finished": "blue", "failed": "bold red", "interrupted": "yellow",
+    "crashed": "bold magenta", "stalled": "bold yellow", "unknown": "dim",
+}
+STATUS_ICON = {
+    "running": "●", "finished": "✓", "failed": "✗", "interrupted": "‖", "crashed": "☠", "stalled": "◌",
+    "unknown": "?",
+}
+
+
+def fmt_time(ts: float | None) -> str:
+    """Local date and time to the minute; today's runs show only the time."""
+    if ts is None or not math.isfinite(ts):
+        return "-"
+    if time.strftime("%Y%m%d", time.localtime(ts)) == time.strftime("%Y%m%d"):
+        return time.strftime("%H:%M:%S", time.localtime(ts))
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """`42s`, `3m05s`, `2h07m`, `3d04h`."""
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return "-"
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+
+
+def fmt_number(value: float | int | None) -> str:
+    """Compact number: 4 significant digits, NaN and infinities spelled out."""
+    if value is None:
+        return "-"
+    if isinstance(value, int):
+        return f"{value:,}" if abs(value) >= 10_000 else str(value)
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
+        return f"{value:.3e}"
+    return f"{value:.4g}"
+
+
+def fmt_bytes(n: int | None) -> str:
+    if n is None:
+        return "-"
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size < 1024 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TB"

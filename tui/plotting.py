@@ -1,0 +1,89 @@
+"""`runyard plot`: metric curves of several runs drawn with plotext, against step, wallclock or elapsed time."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+from tracker.metricnames import main_metrics
+from tracker.series import prepare, robust_range
+from tracker.textsafe import clean_block
+
+PALETTE = [(86, 156, 214), (230, 145, 56), (106, 190, 106), (220, 90, 90), (170, 120, 220), (200, 200, 90)]
+
+
+X_COLUMN = {"step": "step", "time": "time", "relative": "elapsed"}
+
+
+def time_ticks(lo: float, hi: float, x_axis: str, count: int = 5) -> tuple[list[float], list[str]]:
+    """Tick positions and labels for a time axis: clock time, or an elapsed duration."""
+    from .formatting import fmt_duration
+
+    ticks = list(np.linspace(lo, hi, count))
+    if x_axis == "time":
+        fmt = "%H:%M" if hi - lo > 120 else "%H:%M:%S"
+        if hi - lo > 86400:
+            fmt = "%m-%d %H:%M"
+        return ticks, [time.strftime(fmt, time.localtime(t)) for t in ticks]
+    return ticks, [fmt_duration(t) for t in ticks]
+
+
+def plot_runs(views: list[Any], metrics: list[str], x_axis: str, smooth: float, log_y: bool,
+              width: int | None, height: int | None) -> tuple[str, dict[str, Any]]:
+    """The plot as terminal text, and the plotted points as data."""
+    import plotext as plt
+
+    if not metrics:
+        names = {name for v in views for name in v.summary}
+        metrics = main_metrics(names, limit=1) or sorted(names)[:1]
+    if not metrics:
+        raise ValueError("these runs hold no metrics to plot")
+    cols, rows = shutil.get_terminal_size((100, 30))
+    plt.clear_figure()
+    plt.plotsize(width or cols, height or min(rows - 2, 24))
+    plt.theme("clear")
+    data: dict[str, Any] = {"x": x_axis, "series": []}
+    drawn: list[np.ndarray] = []
+    buckets = max(10, (width or cols) * 2)
+    for i, view in enumerate(views):
+        for j, metric in enumerate(metrics):
+            if metric not in view.summary:
+                continue
+            series = view.series(metric)
+            color = PALETTE[(i * len(metrics) + j) % len(PALETTE)]
+            raw, smoothed = prepare(series[X_COLUMN[x_axis]].to_numpy(), series["value"].to_numpy(), buckets, smooth)
+            label = metric if len(views) == 1 else f"{view.info.name}:{metric}"
+            if smoothed is not None:
+                plt.plot(raw.x.tolist(), raw.y.tolist(), color=tuple(c // 2 for c in color), marker="braille")
+                plt.plot(smoothed.x.tolist(), smoothed.y.tolist(), color=color, marker="braille", label=label)
+                drawn.append(smoothed.y)
+            else:
+                plt.plot(raw.x.tolist(), raw.y.tolist(), color=color, marker="braille", label=label)
+                drawn.append(raw.y)
+            bad = raw.nan_x.size + raw.posinf_x.size + raw.neginf_x.size
+            data["series"].append({"run": view.info.name, "metric": metric, "x": raw.x.tolist(),
+                                   "y": raw.y.tolist(), "nonfinite_at": np.concatenate(
+                                       [raw.nan_x, raw.posinf_x, raw.neginf_x]).tolist(), "nonfinite": bad})
+    if not drawn:
+        raise ValueError(f"no run here has the metric {', '.join(metrics)}")
+    if log_y:
+        plt.yscale("log")
+    limits = robust_range(drawn, ignore_outliers=True, log=log_y)
+    if limits:
+        plt.ylim(*limits)
+    xs = [s["x"] for s in data["series"] if s["x"]]
+    if x_axis != "step" and xs:
+        lo, hi = min(x[0] for x in xs), max(x[-1] for x in xs)
+        if hi > lo:
+            plt.xticks(*time_ticks(lo, hi, x_axis))
+    plt.xlabel({"step": "step", "time": "wallclock", "relative": "time since start"}[x_axis])
+    notes = [f"{s['run']}:{s['metric']} has {s['nonfinite']} non-finite values" for s in data["series"]
+             if s["nonfinite"]]
+    text = plt.build()
+    if not sys.stdout.isatty():
+        text = clean_block(text)
+    return text + ("\n" + "\n".join(notes) if notes else ""), data
