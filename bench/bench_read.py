@@ -189,11 +189,11 @@ def main() -> int:
         inc_result = bench_incremental(tmp, args.rows, args.repeat)
     result = {"scan": scan_result, "metrics": metrics_result, "incremental": inc_result}
     s, m, i = scan_result, metrics_result, inc_result
-    print(f"scan of {s['runs']:,} runs: floor (scandir+stat) {s['floor_s']:.3f} s, first scan {s['first_scan_s']:.2f} s, "
-          f"rescan {s['rescan_s']:.3f} s = {s['rescan_vs_floor']:.2f}x floor")
-    print(f"metrics() of {m['rows']:,} rows: read_csv C {m['read_csv_c_s']:.3f} s, pyarrow {m['read_csv_pyarrow_s']:.3f} s;"
-          f" first load {m['first_load_s']:.3f} s = {m['first_vs_csv']:.2f}x, cached {m['cached_load_s']:.3f} s = "
-          f"{m['cached_vs_csv']:.2f}x")
+    print(f"scan of {s['runs']:,} runs: floor (scandir+stat) {s['floor_s']:.3f} s, "
+          f"first scan {s['first_scan_s']:.2f} s, rescan {s['rescan_s']:.3f} s = {s['rescan_vs_floor']:.2f}x floor")
+    print(f"metrics() of {m['rows']:,} rows: read_csv C {m['read_csv_c_s']:.3f} s, "
+          f"pyarrow {m['read_csv_pyarrow_s']:.3f} s; first load {m['first_load_s']:.3f} s = {m['first_vs_csv']:.2f}x, "
+          f"cached {m['cached_load_s']:.3f} s = {m['cached_vs_csv']:.2f}x")
     print(f"1,000 appended rows: {i['big_file_ms']:.2f} ms from a {args.rows:,}-row file, {i['small_file_ms']:.2f} ms "
           f"from a 10,000-row file")
     checks = {

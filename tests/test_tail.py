@@ -82,7 +82,8 @@ def test_missing_file_reads_as_nothing_until_it_appears(tmp_path):
 
 def test_garbage_lines_are_skipped_and_counted(tmp_path):
     path = tmp_path / "m.jsonl"
-    path.write_bytes(b'{"step":0,"time":1.0,"a":1}\nnot json\n[1,2]\n{"time":3}\n{"_event":"resume","step":0,"time":4}\n')
+    path.write_bytes(b'{"step":0,"time":1.0,"a":1}\nnot json\n[1,2]\n{"time":3}\n'
+                     b'{"_event":"resume","step":0,"time":4}\n')
     chunk = MetricsTail(path).read()
     assert chunk.skipped == 3 and chunk.resumes == [0] and len(chunk.rows) == 2
 
