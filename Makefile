@@ -7,7 +7,7 @@ PIP    := $(BIN)/python -m pip
 # that the torch range in pyproject.toml is already satisfied and pip never pulls a multi-GB CUDA build.
 TORCH_CPU := torch==2.13.0
 
-.PHONY: demo test lint bench bench-tracker clean-venv
+.PHONY: demo test lint bench bench-tracker bench-read bench-tensorboard clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,10 +38,16 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check . || true
 
-bench: bench-tracker
+bench: bench-tracker bench-read bench-tensorboard
 
 bench-tracker: $(VENV)/.dev
 	$(BIN)/python bench/bench_log.py
+
+bench-read: $(VENV)/.dev
+	$(BIN)/python bench/bench_read.py
+
+bench-tensorboard: $(VENV)/.dev
+	$(BIN)/python bench/bench_tensorboard.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -66,7 +66,7 @@ def test_corrupt_cache_is_rebuilt(tmp_path):
     (cache,) = (tmp_path / "cache" / "scan").iterdir()
     cache.write_bytes(b"{not json")
     assert len(tracker.scan(root)) == 1
-    cache.write_text(json.dumps({"version": 5, "runs": {str(root): {"sig": 1, "info": "x"}}}))
+    cache.write_text(json.dumps({"version": 6, "runs": {str(root): {"sig": 1, "info": "x"}}}))
     assert len(tracker.scan(root)) == 1
 
 

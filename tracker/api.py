@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import TrackerError
 from .layouts.base import RunSource
 from .model import Checkpoint, MetricSummary, RunInfo, Sample
-from .scanner import RunRecord, _detectors, read_record, scan
-from .status import derive
+from .scanner import RunRecord, _detectors, read_record, scan, settle
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -74,8 +73,7 @@ class RunView:
     def info(self) -> RunInfo:
         """Identity and lifecycle; the status is derived as of now (crashed, stalled...)."""
         info = self._info or self.record.info
-        if not info.error:
-            info.status = derive(info)
+        settle(info)
         return info
 
     @cached_property

@@ -78,6 +78,7 @@ class RunInfo:
     error: str | None = None               # why the run could not be (fully) read
     skipped_lines: int = 0                 # corrupt or truncated lines passed over
     extra: dict[str, Any] = field(default_factory=dict)
+    stated_status: str | None = None       # what the run's files say; `status` is that, corrected as of now
 
     @property
     def duration(self) -> float | None:

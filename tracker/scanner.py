@@ -25,7 +25,7 @@ from .layouts.base import Detection, RunSource
 from .model import MetricSummary, RunInfo
 from .status import derive
 
-CACHE_VERSION = 5  # bump whenever RunInfo, MetricSummary or a layout's reading changes
+CACHE_VERSION = 6  # bump whenever RunInfo, MetricSummary or a layout's reading changes
 _SKIP_DIRS = {"__pycache__", "node_modules", ".git", ".venv", "venv", ".ipynb_checkpoints"}
 _INFO_FIELDS = [f.name for f in fields(RunInfo)]
 _SUMMARY_FIELDS = [f.name for f in fields(MetricSummary)]
@@ -175,11 +175,18 @@ def scan(root: str | os.PathLike, *, use_cache: bool = True, now: float | None =
             if cache:
                 cache.put(source, sig, record)
         record.info.archived = _archived(str(source.path), root_prefix)
-        record.info.status = derive(record.info, now) if not record.info.error else record.info.status
+        settle(record.info, now)
         records.append(record)
     if cache:
         cache.save()
     return records
+
+
+def settle(info: RunInfo, now: float | None = None) -> None:
+    """Keep what the files state in `stated_status` and show the status derived as of `now`."""
+    info.stated_status = info.stated_status or info.status
+    if not info.error:
+        info.status = derive(info, now)
 
 
 def _archived(path: str, root_prefix: str) -> bool:

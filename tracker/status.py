@@ -30,8 +30,9 @@ def pid_alive(pid: int) -> bool:
 
 def derive(info: RunInfo, now: float | None = None) -> str:
     """The status to show for `info` at time `now`."""
-    if info.status != RUNNING:
-        return info.status
+    stated = info.stated_status or info.status
+    if stated != RUNNING:
+        return stated
     now = time.time() if now is None else now
     if info.heartbeat is not None:
         interval = info.heartbeat_interval or 10.0

@@ -156,9 +156,35 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("path", default="runs", type=click.Path(path_type=Path))
+@click.option("--poll", is_flag=True, help="Poll for changes instead of filesystem events (for NFS and friends; "
+              "network filesystems are detected and polled anyway).")
+def app_command(path: Path, poll: bool) -> None:
+    """Open the app on PATH: a folder of runs (default ./runs) or one run."""
+    from .app import RunyardApp
+
+    root, run = _root_and_run(path)
+    RunyardApp(root, open_path=run, poll=True if poll else None).run()
+
+
+def _root_and_run(path: Path) -> tuple[Path, Path | None]:
+    """A runs root to list, and the run to open straight away if PATH is a run itself."""
+    from tracker.api import UnknownLayout, find_source
+
+    if not path.exists():
+        raise FileNotFoundError(f"no such file or folder: {path}")
+    path = path.resolve()
+    try:
+        source = find_source(path)
+    except UnknownLayout:  # no run here, or several: a root to list
+        return path, None
+    return (path.parent, path) if source.path == path else (path, None)
+
+
 def _open_app(argv: list[str]) -> int:
-    """Until the app is built, the bare command lists runs, as `runyard ls` does."""
-    return cli.main(args=["ls", *argv], prog_name="runyard", standalone_mode=False) or 0
+    """`runyard [PATH] [--poll]`: the app."""
+    return app_command.main(args=argv, prog_name="runyard", standalone_mode=False) or 0
 
 
 def _one_line(exc: BaseException) -> str:

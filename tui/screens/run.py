@@ -1,0 +1,466 @@
+"""The run screen: curves and the followed log of one run (or several, overlaid), config, checkpoints, samples,
+info. A cursor on the curves links a point to the log lines written at that moment, and a log line back to
+its place on the curves.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Footer, Input, SelectionList, Static, TabbedContent, TabPane
+from textual.widgets.selection_list import Selection
+
+from tracker.filters import flatten
+from tracker.metricnames import main_metrics
+from tracker.scanner import RunRecord
+from tracker.textsafe import clean_line
+
+from ..formatting import STATUS_STYLE, fmt_bytes, fmt_duration, fmt_number, fmt_time
+from ..live.runstate import LiveRun, Series, configured_last_step
+from ..widgets.log_view import LogView
+from ..widgets.metric_plot import MetricPlot, Trace, colour
+
+X_AXES = ("step", "time", "relative")
+REDRAW_INTERVAL = 0.25  # at most four plot redraws a second while data streams in
+
+
+class MetricPicker(ModalScreen[list[str] | None]):
+    """Choose which metrics to draw."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"), Binding("enter", "choose", "Show", priority=True)]
+    DEFAULT_CSS = """
+    MetricPicker { align: center middle; }
+    MetricPicker > Vertical { width: 60; max-width: 90%; height: auto; max-height: 80%; border: thick $primary; }
+    MetricPicker SelectionList { height: auto; max-height: 20; }
+    """
+
+    def __init__(self, names: list[str], chosen: list[str]) -> None:
+        super().__init__()
+        self.names, self.chosen = names, chosen
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Text("metrics to draw (space toggles, enter shows)", style="bold"))
+            yield SelectionList[str](*(Selection(Text(n), n, n in self.chosen) for n in self.names))
+
+    def action_choose(self) -> None:
+        self.dismiss(list(self.query_one(SelectionList).selected))
+
+
+class RunScreen(Screen):
+    """One or more runs in detail; the first run's log is shown (`tab` cycles through the runs' logs)."""
+
+    BINDINGS = [
+        Binding("escape,backspace", "app.pop_screen", "Back"),
+        Binding("x", "cycle_x", "x axis"),
+        Binding("s", "toggle_smoothing", "Smooth"),
+        Binding("right_square_bracket", "smoother(0.1)", "Smoother", show=False),
+        Binding("left_square_bracket", "smoother(-0.1)", "Rougher", show=False),
+        Binding("L", "toggle_log_y", "Log y"),
+        Binding("o", "toggle_outliers", "Outliers", show=False),
+        Binding("m", "pick_metrics", "Metrics"),
+        Binding("left", "move_cursor(-1)", "Cursor ←", show=False, priority=True),
+        Binding("right", "move_cursor(1)", "Cursor →", show=False, priority=True),
+        Binding("shift+left", "move_cursor(-10)", "Cursor ←←", show=False, priority=True),
+        Binding("shift+right", "move_cursor(10)", "Cursor →→", show=False, priority=True),
+        Binding("j", "log_at_cursor", "Log at cursor"),
+        Binding("c", "cursor_at_log", "Curve at log line"),
+        Binding("slash", "search", "Search log"),
+        Binding("f", "follow", "Follow log"),
+        Binding("tab", "next_log", "Next run's log", show=False),
+        Binding("1", "tab('curves')", "Curves", show=False),
+        Binding("2", "tab('config')", "Config", show=False),
+        Binding("3", "tab('checkpoints')", "Checkpoints", show=False),
+        Binding("4", "tab('samples')", "Samples", show=False),
+        Binding("5", "tab('info')", "Info", show=False),
+    ]
+
+    def __init__(self, records: list[RunRecord]) -> None:
+        super().__init__()
+        self.records = records
+        self.keys = [str(r.info.path) for r in records]
+        self.metrics: list[str] = []
+        self.x_axis = "step"
+        self.smoothing = 0.6
+        self.smooth_on = True
+        self.log_y = False
+        self.ignore_outliers = True
+        self.cursor_x: float | None = None
+        self.log_index = 0
+        self._last_draw = 0.0
+        self._draw_timer: Any = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="run-title", markup=False)
+        with TabbedContent(initial="curves"):
+            with TabPane("Curves & log", id="curves"):
+                yield MetricPlot(id="plot")
+                yield Static(id="cursor-info", markup=False)
+                yield Input(placeholder="search the log (enter; n / N for next / previous)", id="log-search")
+                yield LogView(id="log")
+            with TabPane("Config", id="config"):
+                yield DataTable(id="config-table", cursor_type="row", zebra_stripes=True)
+            with TabPane("Checkpoints", id="checkpoints"):
+                yield DataTable(id="ckpt-table", cursor_type="row", zebra_stripes=True)
+            with TabPane("Samples", id="samples"), VerticalScroll():
+                yield Static(id="samples-text", markup=False)
+            with TabPane("Info", id="info"):
+                yield DataTable(id="info-table", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Arrow keys move the curve cursor, except while typing in an input or on the tab bar."""
+        if action == "move_cursor":
+            focused = self.focused
+            return not (isinstance(focused, Input) or (focused is not None and focused.has_class("-tabs")))
+        return True
+
+    # ----- data -------------------------------------------------------------------------------------------
+
+    @property
+    def lives(self) -> list[LiveRun]:
+        return [self.app.live_state(k, full=True) for k in self.keys]
+
+    def on_mount(self) -> None:
+        names = sorted({n for live in self.lives for n in live.series})
+        self.metrics = main_metrics(names, limit=2) or names[:1]
+        self.query_one("#log-search", Input).display = False
+        self._set_log(0)
+        self.redraw()
+        self.query_one(LogView).focus()
+
+    def _set_log(self, index: int) -> None:
+        self.log_index = index % len(self.records)
+        record = self.records[self.log_index]
+        log = self.query_one(LogView)
+        log.set_path(record.source.log_path() if record.source is not None else None)
+        log.poll()
+
+    def runs_changed(self, keys: set[str]) -> None:
+        """The app saw new data for some runs: redraw (throttled) and follow the log."""
+        if not keys.intersection(self.keys):
+            return
+        self.records = [self.app.records.get(k, r) for k, r in zip(self.keys, self.records, strict=True)]
+        if self.keys[self.log_index] in keys:
+            self.query_one(LogView).poll()
+        since = time.monotonic() - self._last_draw
+        if since >= REDRAW_INTERVAL:
+            self.redraw()
+        elif self._draw_timer is None:
+            self._draw_timer = self.set_timer(REDRAW_INTERVAL - since, self._timed_redraw)
+
+    def _timed_redraw(self) -> None:
+        self._draw_timer = None
+        self.redraw()
+
+    def redraw(self) -> None:
+        """Rebuild the traces from the live series and refresh what the active tab shows."""
+        self._last_draw = time.monotonic()
+        self._draw_plot()
+        self._draw_title()
+        self._draw_cursor_info()
+        active = self.query_one(TabbedContent).active
+        if active != "curves":
+            self._fill_tab(active)
+
+    def _x_of(self, live: LiveRun, series: Series) -> np.ndarray:
+        if self.x_axis == "step":
+            return series.step.view
+        if self.x_axis == "time":
+            return series.time.view
+        return series.time.view - self._start(live)
+
+    def _start(self, live: LiveRun) -> float:
+        record = self.records[self.lives.index(live)] if live in self.lives else None
+        created = record.info.created if record else None
+        return created if created is not None else (live.first_time() or 0.0)
+
+    def _draw_plot(self) -> None:
+        traces = []
+        lives = self.lives
+        for i, live in enumerate(lives):
+            for j, name in enumerate(self.metrics):
+                series = live.series.get(name)
+                if series is None or not len(series):
+                    continue
+                label = name if len(lives) == 1 else f"{self.records[i].info.name}:{name}"
+                smooth = series.smoothed(self.smoothing) if self.smooth_on and self.smoothing > 0 else None
+                traces.append(Trace(label, colour(i * len(self.metrics) + j), self._x_of(live, series),
+                                    series.value.view, smooth, live.nonfinite.get(name, 0)))
+        message = "no metrics logged yet" if not any(live.series for live in lives) else "none of these metrics"
+        self.query_one(MetricPlot).show(traces, x_axis=self.x_axis, log_y=self.log_y,
+                                        ignore_outliers=self.ignore_outliers, cursor_x=self.cursor_x,
+                                        message=message)
+
+    def _draw_title(self) -> None:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for i, (record, live) in enumerate(zip(self.records, self.lives, strict=True)):
+            info = record.info
+            if i:
+                text.append("  |  ")
+            text.append(info.name, style="bold")
+            text.append(f" {info.status}", style=STATUS_STYLE.get(info.status, ""))
+            if info.error:
+                text.append(f"  ⚠ {info.error}", style="bold red")
+            last, target = live.last_step(), configured_last_step(record.config) or info.max_step
+            text.append(f"  step {fmt_number(last)}" + (f"/{fmt_number(target)}" if target else ""))
+            rate = live.step_rate()
+            if rate and info.status == "running":
+                text.append(f"  {fmt_number(rate)} steps/s")
+                eta = live.eta(target)
+                if eta is not None:
+                    text.append(f"  ETA {fmt_duration(eta)}", style="bold")
+        settings = [f"x={self.x_axis}", f"smooth={self.smoothing:.2f}" if self.smooth_on else "smooth=off"]
+        if self.log_y:
+            settings.append("log y")
+        if not self.ignore_outliers:
+            settings.append("outliers in")
+        text.append("   [" + ", ".join(settings) + "]", style="dim")
+        self.query_one("#run-title", Static).update(text)
+
+    # ----- cursor: log <-> curve ----------------------------------------------------------------------------
+
+    def _primary(self) -> tuple[LiveRun, Series] | None:
+        """The series the cursor follows: the log's run, its first drawn metric (or its busiest)."""
+        live = self.lives[self.log_index]
+        for name in self.metrics:
+            if name in live.series and len(live.series[name]):
+                return live, live.series[name]
+        busiest = max(live.series.values(), key=len, default=None)
+        return (live, busiest) if busiest is not None and len(busiest) else None
+
+    def time_at_x(self, x: float) -> float | None:
+        """Wallclock time of the cursor position."""
+        found = self._primary()
+        if found is None:
+            return None
+        live, series = found
+        if self.x_axis == "time":
+            return x
+        if self.x_axis == "relative":
+            return x + self._start(live)
+        steps, times = series.step.view, series.time.view
+        i = min(int(np.searchsorted(steps, x, side="left")), steps.size - 1)
+        return float(times[i])
+
+    def x_at_time(self, ts: float) -> float | None:
+        """Cursor position for a wallclock time (a log line's)."""
+        found = self._primary()
+        if found is None:
+            return None
+        live, series = found
+        if self.x_axis == "time":
+            return ts
+        if self.x_axis == "relative":
+            return ts - self._start(live)
+        times = series.time.view
+        i = max(0, int(np.searchsorted(times, ts, side="right")) - 1)
+        return float(series.step.view[i])
+
+    def action_move_cursor(self, columns: int) -> None:
+        found = self._primary()
+        if found is None:
+            return
+        live, series = found
+        xs = self._x_of(live, series)
+        xs = xs[np.isfinite(xs)]
+        if not xs.size:
+            return
+        lo, hi = float(xs.min()), float(xs.max())
+        width = max(20, self.query_one(MetricPlot).size.width - 10)
+        step = (hi - lo) / width if hi > lo else 1.0
+        start = self.cursor_x if self.cursor_x is not None else hi
+        self.cursor_x = min(hi, max(lo, start + columns * step))
+        self.query_one(MetricPlot).set_cursor(self.cursor_x)
+        self._draw_cursor_info()
+
+    def action_log_at_cursor(self) -> None:
+        if self.cursor_x is None:
+            self.action_move_cursor(0)
+        ts = self.time_at_x(self.cursor_x) if self.cursor_x is not None else None
+        if ts is None or not math.isfinite(ts):
+            self.notify("no time known at the cursor", severity="warning", timeout=2)
+            return
+        log = self.query_one(LogView)
+        if log.jump_to_time(ts) is None:
+            self.notify("no timestamped log line to jump to", severity="warning", timeout=2)
+        log.focus()
+
+    def action_cursor_at_log(self) -> None:
+        log = self.query_one(LogView)
+        self._cursor_from_log_time(log.time_of(log.cursor_line))
+
+    @on(LogView.CursorMoved)
+    def _log_cursor_moved(self, event: LogView.CursorMoved) -> None:
+        if self.query_one(LogView).has_focus:
+            self._cursor_from_log_time(event.time, quiet=True)
+
+    def _cursor_from_log_time(self, ts: float | None, quiet: bool = False) -> None:
+        if ts is None or not math.isfinite(ts):
+            if not quiet:
+                self.notify("this log line has no time", severity="warning", timeout=2)
+            return
+        x = self.x_at_time(ts)
+        if x is None:
+            return
+        self.cursor_x = x
+        self.query_one(MetricPlot).set_cursor(x)
+        self._draw_cursor_info()
+
+    def _draw_cursor_info(self) -> None:
+        text = Text(no_wrap=True, overflow="ellipsis", style="dim")
+        if self.cursor_x is None:
+            text.append("← → move a cursor on the curves · j: log lines at the cursor · c: cursor at the log line")
+        else:
+            ts = self.time_at_x(self.cursor_x)
+            text.append(f"cursor {self.x_axis} {fmt_number(self.cursor_x) if self.x_axis != 'time' else ''}")
+            if ts is not None and math.isfinite(ts):
+                text.append(f" {fmt_time(ts)}")
+            for name, value in self._values_at_cursor():
+                text.append(f"  {name}={fmt_number(value)}", style="")
+        self.query_one("#cursor-info", Static).update(text)
+
+    def _values_at_cursor(self) -> list[tuple[str, float]]:
+        out = []
+        live = self.lives[self.log_index]
+        for name in self.metrics:
+            series = live.series.get(name)
+            if series is None or not len(series) or self.cursor_x is None:
+                continue
+            xs = self._x_of(live, series)
+            i = min(int(np.searchsorted(xs, self.cursor_x, side="left")), xs.size - 1)
+            out.append((name, float(series.value.view[i])))
+        return out
+
+    # ----- other actions ----------------------------------------------------------------------------------
+
+    def action_cycle_x(self) -> None:
+        ts = self.time_at_x(self.cursor_x) if self.cursor_x is not None else None
+        self.x_axis = X_AXES[(X_AXES.index(self.x_axis) + 1) % len(X_AXES)]
+        self.cursor_x = self.x_at_time(ts) if ts is not None and math.isfinite(ts) else None
+        self.redraw()
+
+    def action_toggle_smoothing(self) -> None:
+        self.smooth_on = not self.smooth_on
+        self.redraw()
+
+    def action_smoother(self, delta: float) -> None:
+        self.smooth_on = True
+        self.smoothing = round(min(0.99, max(0.0, self.smoothing + delta)), 2)
+        self.redraw()
+
+    def action_toggle_log_y(self) -> None:
+        self.log_y = not self.log_y
+        self.redraw()
+
+    def action_toggle_outliers(self) -> None:
+        self.ignore_outliers = not self.ignore_outliers
+        self.redraw()
+
+    def action_pick_metrics(self) -> None:
+        names = sorted({n for live in self.lives for n in live.series})
+
+        def chosen(result: list[str] | None) -> None:
+            if result:
+                self.metrics = result
+                self.redraw()
+
+        self.app.push_screen(MetricPicker(names, self.metrics), chosen)
+
+    def action_search(self) -> None:
+        self.action_tab("curves")
+        box = self.query_one("#log-search", Input)
+        box.display = True
+        box.focus()
+
+    @on(Input.Submitted, "#log-search")
+    def _search(self, event: Input.Submitted) -> None:
+        log = self.query_one(LogView)
+        count = log.search(event.value) if event.value else 0
+        if not event.value:
+            log.clear_search()
+        event.input.display = False
+        log.focus()
+        if event.value:
+            self.notify(f"{count} lines match {event.value!r}" if count else f"no line matches {event.value!r}",
+                        timeout=2)
+
+    def action_follow(self) -> None:
+        log = self.query_one(LogView)
+        log.focus()
+        log.action_cursor_end()
+
+    def action_next_log(self) -> None:
+        if len(self.records) > 1:
+            self._set_log(self.log_index + 1)
+            self.notify(f"log of {self.records[self.log_index].info.name}", timeout=2)
+
+    def action_tab(self, name: str) -> None:
+        self.query_one(TabbedContent).active = name
+
+    @on(TabbedContent.TabActivated)
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id and event.pane.id != "curves":
+            self._fill_tab(event.pane.id)
+
+    # ----- the other tabs ---------------------------------------------------------------------------------
+
+    def _fill_tab(self, name: str) -> None:
+        record = self.records[self.log_index]
+        view = record.open() if record.source is not None else None
+        if view is None:
+            return
+        if name == "config":
+            self._fill_table("#config-table", ("key", "value"),
+                             [(Text(k), Text(str(v))) for k, v in flatten(view.config).items()])
+        elif name == "checkpoints":
+            rows = []
+            for c in view.checkpoints:
+                metrics = ", ".join(f"{k}={fmt_number(v)}" for k, v in c.metrics.items())
+                rows.append((Text("★", style="bold yellow") if c.best else Text(""), Text(fmt_number(c.step)),
+                             Text(c.path.name), Text(fmt_bytes(c.bytes)), Text(metrics)))
+            self._fill_table("#ckpt-table", ("best", "step", "file", "size", "metrics"), rows)
+        elif name == "samples":
+            text = Text()
+            for sample in reversed(view.samples()[-50:]):
+                text.append(f"step {fmt_number(sample.step)}  {fmt_time(sample.time)}", style="bold")
+                if sample.prompt:
+                    text.append(f"  prompt: {clean_line(sample.prompt)}", style="dim")
+                text.append("\n")
+                text.append("\n".join(clean_line(x) for x in sample.text.splitlines()) + "\n\n")
+            self.query_one("#samples-text", Static).update(text if text.plain else Text("no samples", style="dim"))
+        elif name == "info":
+            self._fill_table("#info-table", ("field", "value"), [(Text(k), Text(v)) for k, v in _info_rows(view)])
+
+    def _fill_table(self, selector: str, columns: tuple[str, ...], rows: list[tuple[Text, ...]]) -> None:
+        table = self.query_one(selector, DataTable)
+        table.clear(columns=True)
+        table.add_columns(*columns)
+        table.add_rows(rows)
+
+
+def _info_rows(view: Any) -> list[tuple[str, str]]:
+    info = view.info
+    rows = [("name", info.name), ("id", info.id), ("status", info.status), ("format", info.format),
+            ("path", str(view.path)), ("started", fmt_time(info.created)), ("ended", fmt_time(info.ended)),
+            ("duration", fmt_duration(info.duration)), ("last step", fmt_number(info.last_step)),
+            ("host", info.host or "-"), ("pid", str(info.pid or "-")), ("user", info.user or "-"),
+            ("restarts", str(info.restarts)), ("tags", ", ".join(info.tags) or "-"), ("notes", info.notes or "-")]
+    if info.heartbeat:
+        rows.append(("heartbeat", f"{fmt_time(info.heartbeat)} ({fmt_duration(time.time() - info.heartbeat)} ago)"))
+    if info.error:
+        rows.append(("error", info.error))
+    if info.skipped_lines:
+        rows.append(("skipped lines", str(info.skipped_lines)))
+    for key, value in flatten({k: v for k, v in (info.extra or {}).items() if v not in (None, {}, [])}).items():
+        rows.append((key, str(value)))
+    return rows

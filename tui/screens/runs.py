@@ -1,0 +1,171 @@
+"""The runs screen: every run under the root, filtered as you type, with a live preview of the highlighted one."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Input, Static
+
+from tracker.filters import FilterError, compile_filter
+
+from ..widgets.preview import Preview
+from ..widgets.runs_table import RunsTable, facts_for
+
+
+class RunsScreen(Screen):
+    """A table of all runs; enter opens the highlighted run (or every marked run, overlaid)."""
+
+    BINDINGS = [
+        Binding("enter", "open", "Open", priority=False),
+        Binding("slash", "focus_filter", "Filter"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("a", "toggle_archived", "Archived"),
+        Binding("p", "toggle_preview", "Preview"),
+        Binding("u", "unmark_all", "Unmark all", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.filter_text = ""
+        self.show_archived = True
+        self._filter_timer: Timer | None = None
+        self._preview_timer: Timer | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="runs-title", markup=False)
+        yield Input(placeholder="filter: words, lr<1e-3, val/loss.min<1.5, status=running  (/)", id="filter")
+        yield RunsTable(id="runs")
+        yield Preview(id="preview")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(RunsTable).focus()
+        self.refresh_rows()
+
+    @property
+    def table(self) -> RunsTable:
+        return self.query_one(RunsTable)
+
+    def refresh_rows(self, changed: set[str] | None = None) -> None:
+        """Show the app's runs that pass the filter; with `changed`, only those rows are rewritten."""
+        app = self.app
+        try:
+            predicate = compile_filter(self.filter_text)
+            self.query_one("#filter", Input).remove_class("-invalid")
+        except FilterError as exc:
+            self.query_one("#filter", Input).add_class("-invalid")
+            self.notify(str(exc), severity="warning", timeout=3)
+            return
+        table = self.table
+        marked = {str(r.info.path) for r in table.marked()}
+        if changed is not None:
+            for key in changed:
+                record = app.records.get(key)
+                if record is not None and key in table.facts and predicate(record):
+                    table.update_row(facts_for(record, app.live.get(key), key in marked))
+                elif record is None or (key in table.facts) != predicate(record):
+                    changed = None  # a row appears or disappears: fall through to a full pass
+                    break
+            if changed is not None:
+                self._update_title()
+                self._maybe_refresh_preview(changed)
+                return
+        rows = [facts_for(r, app.live.get(k), k in marked) for k, r in app.records.items()
+                if (self.show_archived or not r.info.archived) and predicate(r)]
+        table.show_rows(rows)
+        self._update_title()
+        self._schedule_preview()
+
+    def _update_title(self) -> None:
+        app = self.app
+        shown, total = self.table.row_count, len(app.records)
+        running = sum(1 for r in app.records.values() if r.info.status == "running")
+        marked = len(self.table.marked())
+        parts = [f"runyard  {app.root}", f"{shown} of {total} runs" if shown != total else f"{total} runs"]
+        if running:
+            parts.append(f"{running} running")
+        if marked:
+            parts.append(f"{marked} marked")
+        parts.append(app.watch_mode)
+        if app.scanning:
+            parts.append("scanning…")
+        self.query_one("#runs-title", Static).update("  ·  ".join(parts))
+
+    # ----- filter -----------------------------------------------------------------------------------------
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        self._filter_timer = self.set_timer(0.15, self.refresh_rows)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self) -> None:
+        self.table.focus()
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#filter", Input).focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.value:
+            box.value = ""
+        self.table.focus()
+
+    def action_toggle_archived(self) -> None:
+        self.show_archived = not self.show_archived
+        self.notify("archived runs shown" if self.show_archived else "archived runs hidden", timeout=2)
+        self.refresh_rows()
+
+    def action_toggle_preview(self) -> None:
+        preview = self.query_one(Preview)
+        preview.display = not preview.display
+
+    def action_unmark_all(self) -> None:
+        for record in self.table.marked():
+            self.table.highlight(str(record.info.path))
+            self.table.action_toggle_mark()
+
+    # ----- preview and opening ------------------------------------------------------------------------------
+
+    @on(DataTable.RowHighlighted, "#runs")
+    def _row_highlighted(self) -> None:
+        self._schedule_preview()
+
+    def _schedule_preview(self) -> None:
+        if self._preview_timer is not None:
+            self._preview_timer.stop()
+        self._preview_timer = self.set_timer(0.1, self.refresh_preview)
+
+    def _maybe_refresh_preview(self, changed: set[str]) -> None:
+        if self.table.highlighted_key() in changed:
+            self.refresh_preview()
+
+    def refresh_preview(self) -> None:
+        preview = self.query_one(Preview)
+        key = self.table.highlighted_key()
+        record = self.app.records.get(key) if key else None
+        if record is None or not preview.display:
+            return
+        live = self.app.preview_state(key)
+        log = record.source.log_path() if record.source is not None else None
+        message = record.info.error or ("loading…" if live is None else "")
+        preview.show(live, log, record.info.status, message)
+
+    @on(DataTable.RowSelected, "#runs")
+    def _row_selected(self) -> None:
+        self.action_open()
+
+    def action_open(self) -> None:
+        if self.focused is self.query_one("#filter", Input):
+            self.table.focus()
+            return
+        marked = self.table.marked()
+        key = self.table.highlighted_key()
+        records = marked or ([self.app.records[key]] if key in self.app.records else [])
+        if records:
+            self.app.open_runs(records)

@@ -1,0 +1,162 @@
+"""The curves widget: plotext drawing of prepared, downsampled traces, with a cursor for log <-> curve.
+
+Series are smoothed on their full length (cached by `Series.smoothed`) and downsampled to about two points
+per column here, so drawing costs the same for a thousand points or a million. Prepared points are cached per
+(data version, width), so moving the cursor or resizing redraws without recomputing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from rich.text import Text
+from textual_plotext import PlotextPlot
+
+from tracker.series import Prepared, minmax_downsample, prepare, robust_range
+
+PALETTE = [(86, 156, 214), (230, 145, 56), (106, 190, 106), (220, 90, 90), (170, 120, 220), (200, 200, 90),
+           (80, 200, 200), (230, 120, 180)]
+X_LABEL = {"step": "step", "time": "wallclock", "relative": "time since start"}
+
+
+@dataclass
+class Trace:
+    """One curve: its label, colour, x values, raw values and (optionally) smoothed values."""
+
+    label: str
+    color: tuple[int, int, int]
+    x: np.ndarray
+    y: np.ndarray
+    smooth_y: np.ndarray | None = None
+    nonfinite: int = 0
+    _cache: dict[int, tuple[Prepared, Prepared | None]] = field(default_factory=dict, repr=False)
+
+    def prepared(self, buckets: int) -> tuple[Prepared, Prepared | None]:
+        """Raw (with non-finite markers) and smoothed points for `buckets` columns, cached per width."""
+        if buckets not in self._cache:
+            raw, _ = prepare(self.x, self.y, buckets)
+            smooth = None
+            if self.smooth_y is not None:
+                finite = np.isfinite(self.smooth_y) & ~np.isnan(self.x)
+                xs, ys = self.x[finite], self.smooth_y[finite]
+                if xs.size > 1 and np.any(np.diff(xs) < 0):
+                    order = np.argsort(xs, kind="stable")
+                    xs, ys = xs[order], ys[order]
+                smooth = Prepared(*minmax_downsample(xs, ys, buckets))
+            self._cache = {buckets: (raw, smooth)}
+        return self._cache[buckets]
+
+
+class MetricPlot(PlotextPlot):
+    """Curves of one or more metrics of one or more runs against step, wallclock or elapsed time."""
+
+    DEFAULT_CSS = """
+    MetricPlot { height: 1fr; min-height: 6; }
+    """
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.traces: list[Trace] = []
+        self.x_axis = "step"
+        self.log_y = False
+        self.ignore_outliers = True
+        self.cursor_x: float | None = None
+        self.message = "no metrics yet"
+
+    def show(self, traces: list[Trace], *, x_axis: str, log_y: bool, ignore_outliers: bool,
+             cursor_x: float | None = None, message: str = "no metrics yet") -> None:
+        """Replace what is drawn and refresh (the drawing itself happens in `render`)."""
+        self.traces, self.x_axis, self.log_y = traces, x_axis, log_y
+        self.ignore_outliers, self.cursor_x, self.message = ignore_outliers, cursor_x, message
+        self.refresh()
+
+    def set_cursor(self, x: float | None) -> None:
+        self.cursor_x = x
+        self.refresh()
+
+    def render(self) -> Any:
+        try:
+            self._draw()
+            return super().render()
+        except Exception as exc:  # plotext can fail on odd data or sizes; the app must not, so say so instead
+            return Text(f"cannot draw this plot ({type(exc).__name__}: {exc})", style="dim")
+
+    def _draw(self) -> None:
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        buckets = max(10, (self.size.width or 80) * 2)
+        drawn: list[np.ndarray] = []
+        xs_all: list[np.ndarray] = []
+        for trace in self.traces:
+            raw, smooth = trace.prepared(buckets)
+            if raw.x.size == 0 and not (raw.nan_x.size or raw.posinf_x.size or raw.neginf_x.size):
+                continue
+            label = trace.label + (f" ({trace.nonfinite} non-finite)" if trace.nonfinite else "")
+            rx, ry = self._y(raw.x, raw.y)
+            if smooth is not None:
+                faint = tuple(int(c * 0.45) for c in trace.color)
+                sx, sy = self._y(smooth.x, smooth.y)
+                plt.plot(rx.tolist(), ry.tolist(), color=faint, marker="braille")
+                plt.plot(sx.tolist(), sy.tolist(), color=trace.color, marker="braille", label=label)
+                drawn.append(sy)
+            else:
+                plt.plot(rx.tolist(), ry.tolist(), color=trace.color, marker="braille", label=label)
+                drawn.append(ry)
+            xs_all.append(raw.x)
+            self._markers(raw, trace.color, drawn)
+        if not any(d.size for d in drawn):
+            plt.title(self.message if not drawn else "nothing positive to draw on a log scale")
+            return
+        limits = robust_range(drawn, self.ignore_outliers)
+        if limits:
+            plt.ylim(*limits)
+            if self.log_y:
+                self._log_ticks(*limits)
+        self._x_ticks(xs_all)
+        if self.cursor_x is not None:
+            plt.vline(self.cursor_x, (240, 240, 240))
+        plt.xlabel(X_LABEL[self.x_axis])
+
+    def _y(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Points as drawn: on a log scale, log10 of the positive values (plotext's own log mode is fragile)."""
+        if not self.log_y:
+            return x, y
+        keep = y > 0
+        return x[keep], np.log10(y[keep])
+
+    def _log_ticks(self, lo: float, hi: float) -> None:
+        """y ticks of a log10-transformed axis, labelled with the real values."""
+        from ..formatting import fmt_number
+
+        ticks = list(np.linspace(lo, hi, 5))
+        self.plt.yticks(ticks, [fmt_number(float(10**t)) for t in ticks])
+
+    def _markers(self, raw: Prepared, color: tuple[int, int, int], drawn: list[np.ndarray]) -> None:
+        """NaN and +inf at the top edge, -inf at the bottom, as red crosses: shown, not silently dropped."""
+        finite = np.concatenate(drawn) if drawn else np.empty(0)
+        finite = finite[np.isfinite(finite)]
+        top = float(finite.max()) if finite.size else 1.0
+        bottom = float(finite.min()) if finite.size else 0.0
+        for xs, y in ((raw.nan_x, top), (raw.posinf_x, top), (raw.neginf_x, bottom)):
+            if xs.size:
+                self.plt.scatter(xs.tolist(), [y] * xs.size, marker="x", color=(255, 60, 60))
+
+    def _x_ticks(self, xs_all: list[np.ndarray]) -> None:
+        if self.x_axis == "step":
+            return
+        from ..plotting import time_ticks
+
+        finite = [x[np.isfinite(x)] for x in xs_all if x.size]
+        finite = [x for x in finite if x.size]
+        if not finite:
+            return
+        lo, hi = min(float(x.min()) for x in finite), max(float(x.max()) for x in finite)
+        if hi > lo:
+            self.plt.xticks(*time_ticks(lo, hi, self.x_axis, count=max(2, min(6, (self.size.width or 60) // 14))))
+
+
+def colour(index: int) -> tuple[int, int, int]:
+    return PALETTE[index % len(PALETTE)]
