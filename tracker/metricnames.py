@@ -13,18 +13,32 @@ def direction(name: str) -> str:
     return "max" if _HIGHER.search(name.rsplit("/", 1)[-1]) else "min"
 
 
-def _rank(name: str) -> tuple[int, str]:
+_HELD_OUT = {"val", "valid", "validation", "eval", "evaluation", "test", "dev", "holdout"}
+_TRAINING = {"train", "training", "trn"}
+
+
+def is_held_out(name: str) -> bool:
+    """True for validation/test metrics, judged by name parts: `val/loss`, `eval_acc`; not `train/eval_loss`."""
+    tokens = [t for t in re.split(r"[/_.\-\s]+", name.lower()) if t]
+    if not tokens or tokens[0] in _TRAINING:
+        return False
+    return any(t in _HELD_OUT for t in tokens)
+
+
+def _rank(name: str) -> tuple[int, int, str]:
+    """(kind, number of name parts, name): held-out loss first, plainer names before longer ones."""
     low = name.lower()
+    parts = len([t for t in re.split(r"[/_.\-\s]+", low) if t])
     if low.startswith("sys/"):
-        return (9, name)
-    is_val = any(k in low for k in ("val", "valid", "eval", "test"))
+        return (9, parts, name)
+    is_val = is_held_out(name)
     if "loss" in low:
-        return (0 if is_val else 1, name)
+        return (0 if is_val else 1, parts, name)
     if _HIGHER.search(low) and not low.startswith(("tokens", "throughput")):
-        return (2 if is_val else 3, name)
+        return (2 if is_val else 3, parts, name)
     if "ppl" in low or "perplexity" in low:
-        return (4, name)
-    return (8, name)
+        return (4, parts, name)
+    return (8, parts, name)
 
 
 def main_metrics(names: list[str] | set[str], limit: int = 2) -> list[str]:

@@ -90,6 +90,7 @@ class MetricPlot(PlotextPlot):
         buckets = max(10, (self.size.width or 80) * 2)
         drawn: list[np.ndarray] = []
         xs_all: list[np.ndarray] = []
+        raws: list[Prepared] = []
         for trace in self.traces:
             raw, smooth = trace.prepared(buckets)
             if raw.x.size == 0 and not (raw.nan_x.size or raw.posinf_x.size or raw.neginf_x.size):
@@ -106,7 +107,7 @@ class MetricPlot(PlotextPlot):
                 plt.plot(rx.tolist(), ry.tolist(), color=trace.color, marker="braille", label=label)
                 drawn.append(ry)
             xs_all.append(raw.x)
-            self._markers(raw, trace.color, drawn)
+            raws.append(raw)
         if not any(d.size for d in drawn):
             plt.title(self.message if not drawn else "nothing positive to draw on a log scale")
             return
@@ -115,6 +116,8 @@ class MetricPlot(PlotextPlot):
             plt.ylim(*limits)
             if self.log_y:
                 self._log_ticks(*limits)
+            for raw in raws:
+                self._markers(raw, *limits)
         self._x_ticks(xs_all)
         if self.cursor_x is not None:
             plt.vline(self.cursor_x, (240, 240, 240))
@@ -134,12 +137,8 @@ class MetricPlot(PlotextPlot):
         ticks = list(np.linspace(lo, hi, 5))
         self.plt.yticks(ticks, [fmt_number(float(10**t)) for t in ticks])
 
-    def _markers(self, raw: Prepared, color: tuple[int, int, int], drawn: list[np.ndarray]) -> None:
+    def _markers(self, raw: Prepared, bottom: float, top: float) -> None:
         """NaN and +inf at the top edge, -inf at the bottom, as red crosses: shown, not silently dropped."""
-        finite = np.concatenate(drawn) if drawn else np.empty(0)
-        finite = finite[np.isfinite(finite)]
-        top = float(finite.max()) if finite.size else 1.0
-        bottom = float(finite.min()) if finite.size else 0.0
         for xs, y in ((raw.nan_x, top), (raw.posinf_x, top), (raw.neginf_x, bottom)):
             if xs.size:
                 self.plt.scatter(xs.tolist(), [y] * xs.size, marker="x", color=(255, 60, 60))

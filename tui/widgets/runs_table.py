@@ -149,7 +149,7 @@ class RunsTable(DataTable):
         for column, _ in COLUMNS:
             if before[column] != after[column] or before[column].style != after[column].style:
                 try:
-                    self.update_cell(key, column, after[column])
+                    self.update_cell(key, column, after[column], update_width=column in ("metric", "steps", "tags"))
                 except (RowDoesNotExist, KeyError):
                     return
 
