@@ -7,7 +7,7 @@ PIP    := $(BIN)/python -m pip
 # that the torch range in pyproject.toml is already satisfied and pip never pulls a multi-GB CUDA build.
 TORCH_CPU := torch==2.13.0
 
-.PHONY: demo test lint bench bench-tracker bench-read bench-tensorboard clean-venv
+.PHONY: demo test lint bench bench-tracker bench-read bench-tensorboard bench-app clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +38,7 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check . || true
 
-bench: bench-tracker bench-read bench-tensorboard
+bench: bench-tracker bench-read bench-tensorboard bench-app
 
 bench-tracker: $(VENV)/.dev
 	$(BIN)/python bench/bench_log.py
@@ -48,6 +48,9 @@ bench-read: $(VENV)/.dev
 
 bench-tensorboard: $(VENV)/.dev
 	$(BIN)/python bench/bench_tensorboard.py
+
+bench-app: $(VENV)/.dev
+	$(BIN)/python bench/bench_app.py
 
 clean-venv:
 	rm -rf $(VENV)

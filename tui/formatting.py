@@ -9,6 +9,9 @@ STATUS_STYLE = {
     "running": "bold green", "finished": "blue", "failed": "bold red", "interrupted": "yellow",
     "crashed": "bold magenta", "stalled": "bold yellow", "unknown": "dim",
 }
+# Curve colours as RGB (plotext takes no theme variables); the same order in the CLI and the app.
+PALETTE = [(86, 156, 214), (230, 145, 56), (106, 190, 106), (220, 90, 90), (170, 120, 220), (200, 200, 90),
+           (80, 200, 200), (230, 120, 180)]
 STATUS_ICON = {
     "running": "●", "finished": "✓", "failed": "✗", "interrupted": "‖", "crashed": "☠", "stalled": "◌",
     "unknown": "?",

@@ -13,8 +13,7 @@ from tracker.metricnames import main_metrics
 from tracker.series import prepare, robust_range
 from tracker.textsafe import clean_block
 
-PALETTE = [(86, 156, 214), (230, 145, 56), (106, 190, 106), (220, 90, 90), (170, 120, 220), (200, 200, 90)]
-
+from .formatting import PALETTE
 
 X_COLUMN = {"step": "step", "time": "time", "relative": "elapsed"}
 

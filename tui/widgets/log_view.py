@@ -29,7 +29,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from tracker.layouts.common import _STAMP, line_time
+from tracker.layouts.common import STAMP, line_time
 from tracker.tail import TailReader
 from tracker.textsafe import clean_line
 
@@ -58,7 +58,7 @@ def _whole_seconds(stamp: str) -> float | None:
 
 def stamp_time(line: str) -> float | None:
     """The same value as `line_time(line)`, but strptime runs once per distinct second, not once per line."""
-    match = _STAMP.match(line)
+    match = STAMP.match(line)
     if match is None:
         return None
     whole = _whole_seconds(match[1])
@@ -462,7 +462,7 @@ class LogView(ScrollView, can_focus=True):
         text = Text(line, no_wrap=True, end="")
         text.stylize(base)  # as a span: `Text.render` ignores `Text.style` on a line without spans
         level = self._levels[index]
-        if stamp := _STAMP.match(line):
+        if stamp := STAMP.match(line):
             text.stylize(self._partial("log-view--timestamp"), 0, stamp.end())
         if level in (DEBUG, WARNING, ERROR):
             text.stylize(self._partial(_LEVEL_CLASSES[level]))

@@ -16,8 +16,8 @@ from textual_plotext import PlotextPlot
 
 from tracker.series import Prepared, minmax_downsample, prepare, robust_range
 
-PALETTE = [(86, 156, 214), (230, 145, 56), (106, 190, 106), (220, 90, 90), (170, 120, 220), (200, 200, 90),
-           (80, 200, 200), (230, 120, 180)]
+from ..formatting import PALETTE
+
 X_LABEL = {"step": "step", "time": "wallclock", "relative": "time since start"}
 
 
