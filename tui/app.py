@@ -179,7 +179,12 @@ class RunyardApp(App):
                     live.poll()
                 else:
                     live.load()  # layouts without an incremental reader are re-read (they are small)
-            if Path(path).name in RECORD_FILES or live is None or live.tail is None:
+            name = Path(path).name
+            if live is not None and live.tail is not None and name in ("summary.json", "metrics.jsonl"):
+                continue  # the tailed rows already say what these would
+            if name == "run.json":
+                self._reread_info(key)  # a heartbeat or a status change: no need to parse config and summary
+            elif name in RECORD_FILES or live is None or live.tail is None:
                 self._reread(key)
         if changed:
             self._tell_screens(changed)
@@ -205,6 +210,22 @@ class RunyardApp(App):
         settle(fresh.info)
         self.records[key] = fresh
         if fresh.info.status != record.info.status:
+            self._follow_running()
+
+    def _reread_info(self, key: str) -> None:
+        record = self.records.get(key)
+        if record is None or record.source is None:
+            return
+        try:
+            info = record.source.read_info()
+        except Exception as exc:  # half-written or broken: keep what we had, say why
+            record.info.error = f"run.json: {exc}"
+            return
+        info.archived = record.info.archived
+        settle(info)
+        before = record.info.status
+        record.info = info
+        if info.status != before:
             self._follow_running()
 
     def _tick(self) -> None:

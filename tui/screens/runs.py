@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,6 +15,8 @@ from tracker.filters import FilterError, compile_filter
 
 from ..widgets.preview import Preview
 from ..widgets.runs_table import RunsTable, facts_for
+
+PREVIEW_INTERVAL = 1.0
 
 
 class RunsScreen(Screen):
@@ -33,6 +37,7 @@ class RunsScreen(Screen):
         self.show_archived = True
         self._filter_timer: Timer | None = None
         self._preview_timer: Timer | None = None
+        self._preview_drawn = 0.0
 
     def compose(self) -> ComposeResult:
         yield Static(id="runs-title", markup=False)
@@ -142,10 +147,15 @@ class RunsScreen(Screen):
         self._preview_timer = self.set_timer(0.1, self.refresh_preview)
 
     def _maybe_refresh_preview(self, changed: set[str]) -> None:
-        if self.table.highlighted_key() in changed:
-            self.refresh_preview()
+        """Live data redraws the preview at most once a second (it is a glance, not the run view)."""
+        if self.table.highlighted_key() not in changed or self._preview_timer is not None:
+            return
+        wait = max(0.0, PREVIEW_INTERVAL - (time.monotonic() - self._preview_drawn))
+        self._preview_timer = self.set_timer(wait, self.refresh_preview)
 
     def refresh_preview(self) -> None:
+        self._preview_timer = None
+        self._preview_drawn = time.monotonic()
         preview = self.query_one(Preview)
         key = self.table.highlighted_key()
         record = self.app.records.get(key) if key else None
