@@ -7,6 +7,7 @@ changed. Screens and widgets only render.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -104,6 +105,7 @@ class RunyardApp(App):
         if not self.first_scan_done:
             self.first_scan_done = True
             self._open_requested_run()
+            gc.freeze()  # what start-up built lives as long as the app: keep it out of every later collection
 
     def _open_requested_run(self) -> None:
         if self.open_path is None:
@@ -246,7 +248,10 @@ class RunyardApp(App):
     def _tell_screens(self, keys: set[str], structure: bool = False) -> None:
         for screen in self.screen_stack:
             if isinstance(screen, RunsScreen) and screen.is_mounted:
-                screen.refresh_rows(None if structure else keys)
+                if structure:
+                    screen.refresh_rows()
+                else:
+                    screen.runs_changed(keys)
             elif isinstance(screen, RunScreen) and screen.is_mounted:
                 screen.runs_changed(keys)
 

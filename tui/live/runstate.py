@@ -8,7 +8,6 @@ Smoothed values are kept alongside and extended incrementally, so a redraw never
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,27 +21,24 @@ from tracker.tail import MetricsTail
 
 
 class Growable:
-    """A float64 array with amortised O(1) append (capacity doubles)."""
+    """A float64 (or int64) array with amortised O(1) append: capacity grows by an eighth, at least 1024."""
 
     __slots__ = ("_data", "size")
 
-    def __init__(self, values: np.ndarray | None = None) -> None:
-        values = np.empty(0) if values is None else np.asarray(values, dtype=np.float64)
-        self._data = np.empty(max(16, values.size * 2))
+    def __init__(self, values: np.ndarray | None = None, dtype: type = np.float64) -> None:
+        values = np.empty(0, dtype) if values is None else np.asarray(values, dtype=dtype)
+        self._data = np.empty(values.size + max(1024, values.size // 8), dtype)
         self._data[: values.size] = values
         self.size = values.size
 
-    def extend(self, values: list[float] | np.ndarray) -> None:
+    def extend(self, values: list | np.ndarray) -> None:
         n = len(values)
         if self.size + n > self._data.size:
-            grown = np.empty(max(self._data.size * 2, self.size + n))
+            grown = np.empty(self.size + n + max(1024, (self.size + n) // 8), self._data.dtype)
             grown[: self.size] = self._data[: self.size]
             self._data = grown
         self._data[self.size : self.size + n] = values
         self.size += n
-
-    def truncate(self, size: int) -> None:
-        self.size = min(self.size, size)
 
     @property
     def view(self) -> np.ndarray:
@@ -50,36 +46,56 @@ class Growable:
         return self._data[: self.size]
 
 
-@dataclass
-class Series:
-    """One metric of one run: x candidates (step, wallclock) and values, plus a cached smoothing."""
+class Rows:
+    """A run's step and wallclock per logged row, stored once and shared by all its metrics."""
 
-    step: Growable = field(default_factory=Growable)
-    time: Growable = field(default_factory=Growable)
-    value: Growable = field(default_factory=Growable)
-    _smooth_weight: float = -1.0
-    _smoothed: Growable | None = None
-    _ema_state: tuple[float, int] = (0.0, 0)  # (running EMA, finite points folded in)
+    def __init__(self, steps: np.ndarray | None = None, times: np.ndarray | None = None) -> None:
+        self.step = Growable(steps)
+        self.time = Growable(times)
+
+    def __len__(self) -> int:
+        return self.step.size
+
+
+class Series:
+    """One metric: its values and which of the run's rows logged them, plus a cached smoothing.
+
+    A metric logged on every row (the usual case) keeps no index and shares the run's step and time arrays
+    outright; others keep row indices. A million-row run thus costs one step and one time array in all.
+    """
+
+    def __init__(self, rows: Rows, index: np.ndarray | None, values: np.ndarray) -> None:
+        self._rows = rows
+        self._index = None if index is None else Growable(index, np.int64)
+        self.value = Growable(values)
+        self._smooth_weight = -1.0
+        self._smoothed: Growable | None = None
+        self._ema_state: tuple[float, int] = (0.0, 0)
 
     def __len__(self) -> int:
         return self.value.size
 
-    def append(self, steps: list[float], times: list[float], values: list[float]) -> None:
-        self.step.extend(steps)
-        self.time.extend(times)
+    def _pick(self, column: Growable) -> np.ndarray:
+        if self._index is None:
+            return column.view[: self.value.size]
+        return column.view[self._index.view]
+
+    @property
+    def steps(self) -> np.ndarray:
+        return self._pick(self._rows.step)
+
+    @property
+    def times(self) -> np.ndarray:
+        return self._pick(self._rows.time)
+
+    def append(self, row_ids: list[int], values: list[float]) -> None:
+        """Add values logged on the given rows of the run."""
+        on_every_row = list(row_ids) == list(range(self.value.size, self.value.size + len(row_ids)))
+        if self._index is None and not on_every_row:
+            self._index = Growable(np.arange(self.value.size), np.int64)  # a row went by without this metric
+        if self._index is not None:
+            self._index.extend(row_ids)
         self.value.extend(values)
-
-    def cut_from_step(self, step: float) -> None:
-        """Drop points with step >= `step` (a resume supersedes them); smoothing restarts."""
-        keep = int(np.searchsorted(self.step.view, step, side="left")) if self._sorted() else \
-            int(np.sum(self.step.view < step))
-        for g in (self.step, self.time, self.value):
-            g.truncate(keep)
-        self._smooth_weight = -1.0
-
-    def _sorted(self) -> bool:
-        s = self.step.view
-        return s.size < 2 or bool(np.all(s[1:] >= s[:-1]))
 
     def smoothed(self, weight: float) -> np.ndarray:
         """Debiased EMA (TensorBoard's) of the values, extended incrementally as points arrive."""
@@ -128,6 +144,7 @@ class LiveRun:
     def __init__(self, view: RunView) -> None:
         self.view = view
         self.series: dict[str, Series] = {}
+        self.rows = Rows()
         self.tail: MetricsTail | None = None
         self.nonfinite: dict[str, int] = {}
         self.loaded = False
@@ -142,20 +159,24 @@ class LiveRun:
         if callable(data_of):
             data = data_of()
             frame, present = data.frame(), data.present()
+            if self.tail is not None:
+                self.tail.close()
             self.tail = MetricsTail(self.view.path / METRICS_JSONL, offset=data.end)
+            del data
+            _release_arrow_memory()
         else:
             frame, present = self.view.source.metrics(), None
-        steps = frame["step"].to_numpy(dtype=np.float64)
-        times = frame["time"].to_numpy(dtype=np.float64)
+        self.rows = Rows(frame["step"].to_numpy(dtype=np.float64), frame["time"].to_numpy(dtype=np.float64))
         self.series = {}
+        self.nonfinite = {}
         for name in frame.columns:
             if name in ("step", "time"):
                 continue
             values = frame[name].to_numpy(dtype=np.float64)
             mask = present[name] if present is not None else ~np.isnan(values)
-            s = Series()
-            s.append(steps[mask], times[mask], values[mask])
-            self.series[name] = s
+            every = bool(mask.all())
+            self.series[name] = Series(self.rows, None if every else np.flatnonzero(mask),
+                                       values if every else values[mask])
             self.nonfinite[name] = int(np.count_nonzero(~np.isfinite(values[mask])))
         self.loaded = True
 
@@ -164,52 +185,50 @@ class LiveRun:
         if self.tail is None:
             return 0
         chunk = self.tail.read()
-        if chunk.reset:
-            self.load()
-            return 1
-        batch: dict[str, tuple[list[float], list[float], list[float]]] = {}
-        rows = 0
-        for row in chunk.rows:
-            if row.get("_event") == "resume":
-                self._flush(batch)
-                batch = {}
-                for s in self.series.values():
-                    s.cut_from_step(row["step"])
-                continue
-            rows += 1
-            step, when = float(row["step"]), float(row.get("time") or math.nan)
+        if chunk.reset or chunk.resumes:
+            self.load()  # truncated, replaced or resumed: read afresh (the cache makes it cheap)
+            return max(1, len(chunk.rows))
+        if not chunk.rows:
+            return 0
+        base = len(self.rows)
+        steps, times = [], []
+        batch: dict[str, tuple[list[int], list[float]]] = {}
+        for i, row in enumerate(chunk.rows):
+            steps.append(float(row["step"]))
+            times.append(float(row.get("time") or math.nan))
             for name, value in row.items():
                 if name in ("step", "time") or not isinstance(value, (int, float)) or isinstance(value, bool):
                     continue
-                cols = batch.setdefault(name, ([], [], []))
-                cols[0].append(step)
-                cols[1].append(when)
-                cols[2].append(float(value))
+                ids, vals = batch.setdefault(name, ([], []))
+                ids.append(base + i)
+                vals.append(float(value))
                 if not math.isfinite(value):
                     self.nonfinite[name] = self.nonfinite.get(name, 0) + 1
-        self._flush(batch)
-        return rows
-
-    def _flush(self, batch: dict[str, tuple[list[float], list[float], list[float]]]) -> None:
-        for name, (steps, times, values) in batch.items():
-            self.series.setdefault(name, Series()).append(steps, times, values)
+        self.rows.step.extend(steps)
+        self.rows.time.extend(times)
+        for name, (ids, vals) in batch.items():
+            series = self.series.get(name)
+            if series is None:
+                self.series[name] = Series(self.rows, np.asarray(ids), np.asarray(vals))
+            else:
+                series.append(ids, vals)
+        return len(chunk.rows)
 
     # ----- what the screens show --------------------------------------------------------------------------
 
     def last_step(self) -> int | None:
-        ends = [int(s.step.view[-1]) for s in self.series.values() if len(s)]
-        return max(ends) if ends else None
+        steps = self.rows.step.view
+        return int(steps.max()) if steps.size else None
 
     def first_time(self) -> float | None:
-        starts = [s.time.view[0] for s in self.series.values() if len(s) and math.isfinite(s.time.view[0])]
-        return min(starts) if starts else None
+        times = self.rows.time.view
+        return float(times[0]) if times.size and math.isfinite(times[0]) else None
 
     def step_rate(self, window: int = 50) -> float | None:
         """Steps per second over the recent rows of the most frequently logged metric."""
-        busiest = max(self.series.values(), key=len, default=None)
-        if busiest is None or len(busiest) < 3:
+        if len(self.rows) < 3:
             return None
-        steps, times = busiest.step.view[-window:], busiest.time.view[-window:]
+        steps, times = self.rows.step.view[-window:], self.rows.time.view[-window:]
         span = times[-1] - times[0]
         return float((steps[-1] - steps[0]) / span) if span > 0 else None
 
@@ -236,6 +255,16 @@ class LiveRun:
     def close(self) -> None:
         if self.tail is not None:
             self.tail.close()
+
+
+def _release_arrow_memory() -> None:
+    """Give pyarrow's pool back the buffers of a finished load (it keeps them otherwise)."""
+    try:
+        import pyarrow
+
+        pyarrow.default_memory_pool().release_unused()
+    except (ImportError, AttributeError):
+        pass
 
 
 def configured_last_step(config: dict[str, Any]) -> int | None:

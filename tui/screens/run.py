@@ -174,10 +174,10 @@ class RunScreen(Screen):
 
     def _x_of(self, live: LiveRun, series: Series) -> np.ndarray:
         if self.x_axis == "step":
-            return series.step.view
+            return series.steps
         if self.x_axis == "time":
-            return series.time.view
-        return series.time.view - self._start(live)
+            return series.times
+        return series.times - self._start(live)
 
     def _start(self, live: LiveRun) -> float:
         record = self.records[self.lives.index(live)] if live in self.lives else None
@@ -225,7 +225,7 @@ class RunScreen(Screen):
         if not self.ignore_outliers:
             settings.append("outliers in")
         text.append("   [" + ", ".join(settings) + "]", style="dim")
-        self.query_one("#run-title", Static).update(text)
+        self.query_one("#run-title", Static).update(text, layout=False)
 
     # ----- cursor: log <-> curve ----------------------------------------------------------------------------
 
@@ -248,7 +248,7 @@ class RunScreen(Screen):
             return x
         if self.x_axis == "relative":
             return x + self._start(live)
-        steps, times = series.step.view, series.time.view
+        steps, times = series.steps, series.times
         i = min(int(np.searchsorted(steps, x, side="left")), steps.size - 1)
         return float(times[i])
 
@@ -262,9 +262,9 @@ class RunScreen(Screen):
             return ts
         if self.x_axis == "relative":
             return ts - self._start(live)
-        times = series.time.view
+        times = series.times
         i = max(0, int(np.searchsorted(times, ts, side="right")) - 1)
-        return float(series.step.view[i])
+        return float(series.steps[i])
 
     def action_move_cursor(self, columns: int) -> None:
         found = self._primary()
@@ -327,7 +327,7 @@ class RunScreen(Screen):
                 text.append(f" {fmt_time(ts)}")
             for name, value in self._values_at_cursor():
                 text.append(f"  {name}={fmt_number(value)}", style="")
-        self.query_one("#cursor-info", Static).update(text)
+        self.query_one("#cursor-info", Static).update(text, layout=False)
 
     def _values_at_cursor(self) -> list[tuple[str, float]]:
         out = []

@@ -18,6 +18,11 @@ from ..widgets.runs_table import RunsTable, facts_for
 
 PREVIEW_INTERVAL = 1.0
 
+def table_interval(changing: int) -> float:
+    """Seconds between table redraws for how many runs change at once: each redraw re-renders every visible
+    row, so a few live runs update almost at once while a hundred are folded into one redraw every 2 s."""
+    return 0.2 if changing <= 5 else 1.0 if changing <= 20 else 2.0
+
 
 class RunsScreen(Screen):
     """A table of all runs; enter opens the highlighted run (or every marked run, overlaid)."""
@@ -38,6 +43,11 @@ class RunsScreen(Screen):
         self._filter_timer: Timer | None = None
         self._preview_timer: Timer | None = None
         self._preview_drawn = 0.0
+        self._pending: set[str] = set()
+        self._title = ""
+        self._table_timer: Timer | None = None
+        self._table_drawn = 0.0
+        self._table_interval = table_interval(0)
 
     def compose(self) -> ComposeResult:
         yield Static(id="runs-title", markup=False)
@@ -54,8 +64,31 @@ class RunsScreen(Screen):
     def table(self) -> RunsTable:
         return self.query_one(RunsTable)
 
+    def runs_changed(self, changed: set[str]) -> None:
+        """Live changes: shown straight away if the table was quiet for a second, else folded into one redraw.
+
+        Each table redraw re-renders every visible row, so following a hundred live runs must not redraw it
+        on every file event.
+        """
+        self._pending |= changed
+        if self._table_timer is not None:
+            return
+        wait = self._table_interval - (time.monotonic() - self._table_drawn)
+        if wait <= 0:
+            self._flush_pending()
+        else:
+            self._table_timer = self.set_timer(wait, self._flush_pending)
+
+    def _flush_pending(self) -> None:
+        self._table_timer = None
+        pending, self._pending = self._pending, set()
+        self._table_interval = table_interval(len(pending))
+        if pending:
+            self.refresh_rows(pending)
+
     def refresh_rows(self, changed: set[str] | None = None) -> None:
         """Show the app's runs that pass the filter; with `changed`, only those rows are rewritten."""
+        self._table_drawn = time.monotonic()
         app = self.app
         try:
             predicate = compile_filter(self.filter_text)
@@ -97,7 +130,10 @@ class RunsScreen(Screen):
         parts.append(app.watch_mode)
         if app.scanning:
             parts.append("scanning…")
-        self.query_one("#runs-title", Static).update("  ·  ".join(parts))
+        title = "  ·  ".join(parts)
+        if title != self._title:  # a fixed one-line bar: no layout pass, and none at all when unchanged
+            self._title = title
+            self.query_one("#runs-title", Static).update(title, layout=False)
 
     # ----- filter -----------------------------------------------------------------------------------------
 
@@ -150,7 +186,7 @@ class RunsScreen(Screen):
         """Live data redraws the preview at most once a second (it is a glance, not the run view)."""
         if self.table.highlighted_key() not in changed or self._preview_timer is not None:
             return
-        wait = max(0.0, PREVIEW_INTERVAL - (time.monotonic() - self._preview_drawn))
+        wait = max(0.01, PREVIEW_INTERVAL - (time.monotonic() - self._preview_drawn))  # Textual timers need > 0
         self._preview_timer = self.set_timer(wait, self.refresh_preview)
 
     def refresh_preview(self) -> None:

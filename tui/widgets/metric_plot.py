@@ -14,7 +14,7 @@ import numpy as np
 from rich.text import Text
 from textual_plotext import PlotextPlot
 
-from tracker.series import Prepared, minmax_downsample, prepare, robust_range
+from tracker.series import Prepared, prepare, robust_range
 
 from ..formatting import PALETTE
 
@@ -36,15 +36,12 @@ class Trace:
     def prepared(self, buckets: int) -> tuple[Prepared, Prepared | None]:
         """Raw (with non-finite markers) and smoothed points for `buckets` columns, cached per width."""
         if buckets not in self._cache:
-            raw, _ = prepare(self.x, self.y, buckets)
             smooth = None
-            if self.smooth_y is not None:
-                finite = np.isfinite(self.smooth_y) & ~np.isnan(self.x)
-                xs, ys = self.x[finite], self.smooth_y[finite]
-                if xs.size > 1 and np.any(np.diff(xs) < 0):
-                    order = np.argsort(xs, kind="stable")
-                    xs, ys = xs[order], ys[order]
-                smooth = Prepared(*minmax_downsample(xs, ys, buckets))
+            if self.smooth_y is None:
+                raw, _ = prepare(self.x, self.y, buckets)
+            else:  # the raw curve is only a faint band behind the smoothed one: one bucket per column will do
+                raw, _ = prepare(self.x, self.y, max(10, buckets // 2))
+                smooth, _ = prepare(self.x, self.smooth_y, buckets)
             self._cache = {buckets: (raw, smooth)}
         return self._cache[buckets]
 

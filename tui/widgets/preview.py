@@ -56,7 +56,7 @@ class Preview(Horizontal):
             names = main_metrics(list(live.series), limit=1)
             for i, name in enumerate(names):
                 s = live.series[name]
-                traces.append(Trace(name, colour(i), s.step.view, s.value.view, nonfinite=live.nonfinite.get(name, 0)))
+                traces.append(Trace(name, colour(i), s.steps, s.value.view, nonfinite=live.nonfinite.get(name, 0)))
         plot.show(traces, x_axis="step", log_y=False, ignore_outliers=True, message=message or "no metrics")
         height = max(1, self.size.height - 1)
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -64,4 +64,4 @@ class Preview(Horizontal):
             text.append(line + "\n")
         if not text.plain:
             text.append("no log", style=STATUS_STYLE.get(status, "dim"))
-        self.query_one("#preview-log", Static).update(text)
+        self.query_one("#preview-log", Static).update(text, layout=False)  # fixed size: skip the layout pass

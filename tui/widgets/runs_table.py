@@ -111,11 +111,11 @@ class RunsTable(DataTable):
         self.sort_reverse = True
         self.facts: dict[str, RowFacts] = {}
 
-    NAME_WIDTH = 28  # long names are cut, so the numbers stay on screen at 80 columns
+    WIDTHS = {"name": 28, "steps": 10}  # long names are cut so numbers stay on screen; steps change constantly
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
-            self.add_column(label, key=key, width=self.NAME_WIDTH if key == "name" else None)
+            self.add_column(label, key=key, width=self.WIDTHS.get(key))
 
     def show_rows(self, rows: Iterable[RowFacts]) -> None:
         """Make the table hold exactly `rows`: add new ones, update changed ones, remove gone ones."""
@@ -149,7 +149,8 @@ class RunsTable(DataTable):
         for column, _ in COLUMNS:
             if before[column] != after[column] or before[column].style != after[column].style:
                 try:
-                    self.update_cell(key, column, after[column], update_width=column in ("metric", "steps", "tags"))
+                    # re-measuring a column reads every row's cell: only for columns that rarely change
+                    self.update_cell(key, column, after[column], update_width=column in ("metric", "tags"))
                 except (RowDoesNotExist, KeyError):
                     return
 
