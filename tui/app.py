@@ -29,6 +29,7 @@ from .screens.help import HelpScreen
 from .screens.run import RunScreen
 from .screens.runs import RunsScreen
 
+DURATION_TICKS = 5     # seconds between duration refreshes of running runs that log nothing
 KEPT_STATES = 12        # loaded series of runs that are neither running nor open (preview history)
 RECORD_FILES = {"run.json", "summary.json", "config.yaml", "index.jsonl", "samples.jsonl"}
 
@@ -58,6 +59,7 @@ class RunyardApp(App):
         self.watch_mode = "not watching"
         self.watcher: RunWatcher | None = None
         self.first_scan_done = False
+        self._ticks = 0
 
     # ----- start and stop ---------------------------------------------------------------------------------
 
@@ -231,13 +233,19 @@ class RunyardApp(App):
             self._follow_running()
 
     def _tick(self) -> None:
-        """Statuses age (heartbeats go stale, runs stall): re-derive those of unfinished runs each second."""
+        """Statuses age (heartbeats go stale, runs stall): re-derive those of unfinished runs each second.
+
+        Durations of quiet running runs are refreshed every few seconds only; a run that logs gets a fresh
+        duration with its rows anyway, and every refresh of the table costs a re-render of all its rows.
+        """
+        self._ticks += 1
+        refresh_durations = self._ticks % DURATION_TICKS == 0
         changed = set()
         for key, record in self.records.items():
             info = record.info
             if info.stated_status == "running" and not info.error:
                 status = derive(info)
-                if status != info.status or status == "running":  # a running run's duration moves on anyway
+                if status != info.status or (refresh_durations and status == "running"):
                     info.status = status
                     changed.add(key)
         if changed:
