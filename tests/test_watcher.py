@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tui.live import watcher as watcher_mod
-from tui.live.watcher import Changes, RunWatcher, filesystem_type, is_network_filesystem
+from tui.live.watcher import MAX_EVENT_RUNS, Changes, RunWatcher, filesystem_type, is_network_filesystem
 
 TIMEOUT = 5.0  # generous: a loaded CI box may be slow to deliver
 QUIET = 1.0  # no callback for this long means the burst is over
@@ -281,3 +281,17 @@ def test_stop_is_idempotent_and_leaves_no_thread(runs, poll):
     append(runs / "r1" / "metrics.jsonl")
     with pytest.raises(queue.Empty):
         got.queue.get(timeout=0.3)
+
+
+def test_many_followed_runs_are_polled_while_new_runs_still_come_by_events(make, runs):
+    names = [f"many{i:02d}" for i in range(MAX_EVENT_RUNS + 5)]
+    for name in names:
+        (runs / name).mkdir()
+        (runs / name / "metrics.jsonl").write_text('{"step": 0}\n')
+    w, got = make(poll=False, follow=tuple(names))
+    assert w.mode == "events" and w._polled_runs() == frozenset(runs / n for n in names)
+    assert not any(d in w._watches for d in w._polled_runs())  # no inotify watch spent on them
+    append(runs / names[-1] / "metrics.jsonl")
+    got.wait_for(has(runs / names[-1] / "metrics.jsonl"))
+    (runs / "newcomer").mkdir()
+    got.wait_for(lambda changes: changes.rescan)

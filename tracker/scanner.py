@@ -158,8 +158,13 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
-def scan(root: str | os.PathLike, *, use_cache: bool = True, now: float | None = None) -> list[RunRecord]:
-    """The runs under `root` (archive/ included and marked), statuses derived as of `now`."""
+def scan(root: str | os.PathLike, *, use_cache: bool = True, now: float | None = None,
+         keep: dict[str, RunRecord] | None = None) -> list[RunRecord]:
+    """The runs under `root` (archive/ included and marked), statuses derived as of `now`.
+
+    `keep` maps run paths to records the caller keeps current itself (a live app following those runs):
+    they are listed as given, not read again.
+    """
     root = Path(root)
     if not root.exists():
         raise FileNotFoundError(f"no such folder: {root}")
@@ -168,6 +173,10 @@ def scan(root: str | os.PathLike, *, use_cache: bool = True, now: float | None =
     root_prefix = str(root).rstrip(os.sep) + os.sep
     records = []
     for source in walk(root):
+        kept = keep.get(str(source.path)) if keep else None
+        if kept is not None:
+            records.append(kept)
+            continue
         sig = signature(source)
         record = cache.get(source, sig) if cache else None
         if record is None:

@@ -60,6 +60,7 @@ class RunyardApp(App):
         self.watcher: RunWatcher | None = None
         self.first_scan_done = False
         self._ticks = 0
+        self.following: set[str] = set()  # running runs, whose files are followed closely
 
     # ----- start and stop ---------------------------------------------------------------------------------
 
@@ -90,7 +91,8 @@ class RunyardApp(App):
     def scan_tree(self) -> None:
         self.scanning = True
         try:
-            self.post_message(ScanDone(scan(self.root)))
+            kept = {k: self.records[k] for k in list(self.following) if k in self.records}
+            self.post_message(ScanDone(scan(self.root, keep=kept)))
         except Exception as exc:  # an unreadable root: say so in place, keep the app alive
             self.post_message(ScanDone([], f"cannot scan {self.root}: {exc}"))
 
@@ -99,11 +101,12 @@ class RunyardApp(App):
         if message.error:
             self.notify(message.error, severity="error", timeout=8)
         fresh = {str(r.info.path): r for r in message.records}
+        structure = fresh.keys() != self.records.keys()
         changed = {k for k, r in fresh.items() if k not in self.records or _differs(self.records[k], r)}
-        changed |= set(self.records) - set(fresh)
         self.records = fresh
         self._follow_running()
-        self._tell_screens(changed, structure=True)
+        if structure or changed:  # the periodic reconcile usually finds nothing new: then touch nothing
+            self._tell_screens(changed, structure=structure)
         if not self.first_scan_done:
             self.first_scan_done = True
             self._open_requested_run()
@@ -127,6 +130,7 @@ class RunyardApp(App):
     def _follow_running(self) -> None:
         """Keep live series for running runs (and recently viewed ones); tell the watcher what to follow."""
         running = {k for k, r in self.records.items() if r.info.status in ("running", "stalled")}
+        self.following = running
         opened = {k for s in self.screen_stack if isinstance(s, RunScreen) for k in s.keys}
         for key in running:
             self.live_state(key)
@@ -197,13 +201,13 @@ class RunyardApp(App):
 
     def _run_key_of(self, path: Path) -> str | None:
         """The run a changed file belongs to (its folder, or for one-file runs the file itself)."""
-        for candidate in (path, *path.parents):
-            key = str(candidate)
-            if key in self.records:
-                return key
-            if candidate == self.root:
+        key, root = str(path), str(self.root)
+        while key not in self.records:
+            parent = os.path.dirname(key)
+            if parent == key or key == root:
                 return None
-        return None
+            key = parent
+        return key
 
     def _reread(self, key: str) -> None:
         record = self.records.get(key)

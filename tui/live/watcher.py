@@ -50,6 +50,7 @@ NETWORK_FILESYSTEMS = frozenset({
     "panfs", "wekafs", "davfs", "ncpfs", "coda", "ocfs2", "gfs2", "orangefs", "pvfs2", "quobyte", "cvfs",
 })
 STOP_TIMEOUT = 0.9  # seconds per thread join in stop()
+MAX_EVENT_RUNS = 20  # more followed runs than this are polled (see RunWatcher._polled_runs)
 
 Signature = tuple[int, int, int]  # (size, mtime_ns, inode)
 
@@ -271,10 +272,19 @@ class RunWatcher:
         self._sync_watches()
         self._track()
 
+    def _polled_runs(self) -> frozenset[Path]:
+        """Followed runs read by polling: all in polling mode, and in events mode all once there are many.
+
+        A hundred live runs make hundreds of inotify events a second, each costing Python work in watchdog's
+        threads; statting their folders once a second costs a fraction of that, and bounds the watches used.
+        """
+        if self.mode == "poll" or len(self._followed) > MAX_EVENT_RUNS:
+            return self._followed
+        return frozenset()
+
     def _track(self) -> None:
-        """In polling mode, baseline newly followed folders now, so changes made from here on are reported."""
-        if self.mode == "poll":
-            self._poller.track(self._followed, self._containers)
+        """Baseline newly polled folders now, so changes made from here on are reported."""
+        self._poller.track(self._polled_runs(), self._containers if self.mode == "poll" else frozenset())
 
     # events mode
 
@@ -309,7 +319,7 @@ class RunWatcher:
 
     def _wanted_dirs(self) -> set[Path]:
         """The folders to watch now: root, containers, followed runs and their checkpoint folders, if they exist."""
-        followed = self._followed
+        followed = self._followed - self._polled_runs()
         wanted = self._containers | followed | {d / CHECKPOINTS_DIR for d in followed}
         return {d for d in wanted if d.is_dir()}
 
@@ -382,7 +392,8 @@ class RunWatcher:
             if now >= next_rescan:
                 self._note(set(), rescan=True)
                 next_rescan = now + self.reconcile
-            if self.mode == "poll" and now >= next_poll:
+            polling = self.mode == "poll" or bool(self._polled_runs())
+            if polling and now >= next_poll:
                 changes = self._poller.poll()
                 if changes:
                     self._note(changes.paths, rescan=changes.rescan)
@@ -393,6 +404,6 @@ class RunWatcher:
             with self._cond:
                 if self._stopping:
                     return
-                deadlines = [next_rescan, *([next_poll] if self.mode == "poll" else []),
+                deadlines = [next_rescan, *([next_poll] if polling else []),
                              *([self._due] if self._due is not None else [])]
                 self._cond.wait(max(0.0, min(deadlines) - time.monotonic()))

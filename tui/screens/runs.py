@@ -18,10 +18,10 @@ from ..widgets.runs_table import RunsTable, facts_for
 
 PREVIEW_INTERVAL = 1.0
 
-def table_interval(changing: int) -> float:
-    """Seconds between table redraws for how many runs change at once: each redraw re-renders every visible
-    row, so a few live runs update almost at once while a hundred are folded into one redraw every 2 s."""
-    return 0.2 if changing <= 5 else 1.0 if changing <= 20 else 2.0
+def table_interval(live_runs: int) -> float:
+    """Seconds between table redraws for how many runs are live: each redraw re-renders every visible row, so
+    a few live runs update almost at once while a hundred are folded into one redraw every 2 s."""
+    return 0.2 if live_runs <= 5 else 1.0 if live_runs <= 20 else 2.0
 
 
 class RunsScreen(Screen):
@@ -82,7 +82,7 @@ class RunsScreen(Screen):
     def _flush_pending(self) -> None:
         self._table_timer = None
         pending, self._pending = self._pending, set()
-        self._table_interval = table_interval(len(pending))
+        self._table_interval = table_interval(len(self.app.following))
         if pending:
             self.refresh_rows(pending)
 

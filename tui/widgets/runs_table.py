@@ -11,8 +11,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
+from textual.cache import LRUCache
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowDoesNotExist
 
@@ -110,6 +112,29 @@ class RunsTable(DataTable):
         self.sort_column = "start"
         self.sort_reverse = True
         self.facts: dict[str, RowFacts] = {}
+        self._shown: dict[str, dict[str, Any]] = {}  # the cells each row shows now
+        self._cells_by_content: LRUCache[tuple, Any] = LRUCache(20_000)
+
+    def _render_cell(self, row_index: int, column_index: int, base_style: Style, width: int,
+                     cursor: bool = False, hover: bool = False) -> Any:
+        """DataTable's cell render, cached by what the cell shows rather than by the table's update count.
+
+        Stock DataTable forgets every rendered cell when any one cell changes, so following a hundred live
+        runs re-rendered every visible cell on every update; here only cells whose text changed are redrawn.
+        """
+        if row_index < 0 or column_index < 0:
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        row_key = self._row_locations.get_key(row_index)
+        column_key = self._column_locations.get_key(column_index)
+        cell = self._data[row_key][column_key]
+        shown = (cell.plain, cell.style, cell.justify) if isinstance(cell, Text) else str(cell)
+        key = (row_index, column_key, shown, base_style, width, cursor, hover, self._show_hover_cursor,
+               self._pseudo_class_state, self.show_cursor)
+        lines = self._cells_by_content.get(key)
+        if lines is None:
+            lines = self._cells_by_content[key] = super()._render_cell(row_index, column_index, base_style, width,
+                                                                       cursor, hover)
+        return lines
 
     WIDTHS = {"name": 28, "steps": 10}  # long names are cut so numbers stay on screen; steps change constantly
 
@@ -124,6 +149,8 @@ class RunsTable(DataTable):
             self.facts.pop(key)
             with contextlib.suppress(RowDoesNotExist):
                 self.remove_row(key)
+        for key in [k for k in self._shown if k not in wanted]:
+            self._shown.pop(key)
         new = [(k, f) for k, f in wanted.items() if k not in self.facts]
         first_fill = not self.facts
         for key, f in wanted.items():
@@ -131,7 +158,7 @@ class RunsTable(DataTable):
                 self.update_row(f)
         for key, f in new:
             self.facts[key] = f
-            cells = _cells(f)
+            cells = self._shown[key] = _cells(f)
             self.add_row(*(cells[c] for c, _ in COLUMNS), key=key)
         if new:
             self.apply_sort()
@@ -141,11 +168,11 @@ class RunsTable(DataTable):
     def update_row(self, f: RowFacts) -> None:
         """Rewrite only the cells whose text changed."""
         key = str(f.record.info.path)
-        old = self.facts.get(key)
+        before = self._shown.get(key)
         self.facts[key] = f
-        if old is None:
+        if before is None:
             return
-        before, after = _cells(old), _cells(f)
+        after = self._shown[key] = _cells(f)
         for column, _ in COLUMNS:
             if before[column] != after[column] or before[column].style != after[column].style:
                 try:
