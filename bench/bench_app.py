@@ -511,7 +511,7 @@ async def _redraw(root: Path, repeat: int) -> dict:
         drawn = plot.render().plain
         if "cannot draw" in drawn:
             raise RuntimeError(drawn)
-        size, points = list(plot.size), [t.prepared(max(10, plot.size.width * 2))[0].x.size for t in plot.traces]
+        size, points = list(plot.size), [t.prepared(max(10, plot.size.width))[0].x.size for t in plot.traces]
     return {"rows": len(live.rows), "plot_size": size, "points_per_curve": points, "open_s": opened,
             "new_data": new_data,
             "new_data_floor": new_floor, "cursor": cursor, "cursor_floor": cursor_floor}

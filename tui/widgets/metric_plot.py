@@ -34,13 +34,13 @@ class Trace:
     _cache: dict[int, tuple[Prepared, Prepared | None]] = field(default_factory=dict, repr=False)
 
     def prepared(self, buckets: int) -> tuple[Prepared, Prepared | None]:
-        """Raw (with non-finite markers) and smoothed points for `buckets` columns, cached per width."""
+        """Raw (with non-finite markers) and smoothed points, min and max of each of `buckets` columns."""
         if buckets not in self._cache:
             smooth = None
             if self.smooth_y is None:
                 raw, _ = prepare(self.x, self.y, buckets)
-            else:  # the raw curve is only a faint band behind the smoothed one: one bucket per column will do
-                raw, _ = prepare(self.x, self.y, max(10, buckets // 2))
+            else:
+                raw, _ = prepare(self.x, self.y, buckets)
                 smooth, _ = prepare(self.x, self.smooth_y, buckets)
             self._cache = {buckets: (raw, smooth)}
         return self._cache[buckets]
@@ -84,7 +84,7 @@ class MetricPlot(PlotextPlot):
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        buckets = max(10, (self.size.width or 80) * 2)
+        buckets = max(10, self.size.width or 80)  # one min/max pair per column: all that braille can show
         drawn: list[np.ndarray] = []
         xs_all: list[np.ndarray] = []
         raws: list[Prepared] = []
