@@ -61,24 +61,60 @@ class MetricPlot(PlotextPlot):
         self.ignore_outliers = True
         self.cursor_x: float | None = None
         self.message = "no metrics yet"
+        self._figure: tuple[tuple[int, int], Text] | None = None  # (size, figure) of the last plotext build
+        self._x_range: tuple[float, float] | None = None
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._forget_figure())
+
+    def _forget_figure(self) -> None:
+        self._figure = None
+        self.refresh()
 
     def show(self, traces: list[Trace], *, x_axis: str, log_y: bool, ignore_outliers: bool,
              cursor_x: float | None = None, message: str = "no metrics yet") -> None:
         """Replace what is drawn and refresh (the drawing itself happens in `render`)."""
         self.traces, self.x_axis, self.log_y = traces, x_axis, log_y
         self.ignore_outliers, self.cursor_x, self.message = ignore_outliers, cursor_x, message
+        self._figure = None
         self.refresh()
 
     def set_cursor(self, x: float | None) -> None:
+        """Move the cursor: drawn over the figure already built, so plotext does not run again."""
         self.cursor_x = x
         self.refresh()
 
     def render(self) -> Any:
         try:
-            self._draw()
-            return super().render()
+            size = (self.size.width, self.size.height)
+            if self._figure is None or self._figure[0] != size:
+                self._x_range = None
+                self._draw()
+                self._figure = (size, super().render())
+            return self._with_cursor(self._figure[1])
         except Exception as exc:  # plotext can fail on odd data or sizes; the app must not, so say so instead
             return Text(f"cannot draw this plot ({type(exc).__name__}: {exc})", style="dim")
+
+    def _with_cursor(self, figure: Text) -> Text:
+        """The figure with a vertical cursor line at `cursor_x`, placed from the frame plotext drew."""
+        if self.cursor_x is None or self._x_range is None:
+            return figure
+        lo, hi = self._x_range
+        lines = figure.split("\n", allow_blank=True)
+        plain = [line.plain for line in lines]
+        top = next((i for i, text in enumerate(plain) if "┌" in text), None)
+        bottom = next((i for i, text in enumerate(plain) if "└" in text), None)
+        if top is None or bottom is None or hi <= lo:
+            return figure
+        left, right = plain[top].index("┌"), plain[top].rindex("┐")
+        column = left + 1 + round((self.cursor_x - lo) / (hi - lo) * (right - left - 2))
+        column = min(max(column, left + 1), right - 1)
+        for row in range(top + 1, bottom):
+            line = lines[row]
+            if column < len(line):
+                lines[row] = Text.assemble(line[:column], ("│", "bold #f0f0f0"), line[column + 1:])
+        return Text("\n").join(lines)
 
     def _draw(self) -> None:
         plt = self.plt
@@ -116,9 +152,19 @@ class MetricPlot(PlotextPlot):
             for raw in raws:
                 self._markers(raw, *limits)
         self._x_ticks(xs_all)
-        if self.cursor_x is not None:
-            plt.vline(self.cursor_x, (240, 240, 240))
+        self._pin_x_range(xs_all)
         plt.xlabel(X_LABEL[self.x_axis])
+
+    def _pin_x_range(self, xs_all: list[np.ndarray]) -> None:
+        """Fix the x range to the data's, so a cursor's column can be computed without asking plotext."""
+        finite = [x[np.isfinite(x)] for x in xs_all]
+        finite = [x for x in finite if x.size]
+        if not finite:
+            return
+        lo, hi = min(float(x.min()) for x in finite), max(float(x.max()) for x in finite)
+        if hi > lo:
+            self.plt.xlim(lo, hi)
+            self._x_range = (lo, hi)
 
     def _y(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Points as drawn: on a log scale, log10 of the positive values (plotext's own log mode is fragile)."""
