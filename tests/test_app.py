@@ -7,6 +7,7 @@ import math
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from textual.widgets import Input, TabbedContent
 
@@ -290,3 +291,15 @@ async def test_status_turns_crashed_when_the_heartbeat_goes_stale(tmp_path):
         await settle(app, pilot, lambda: table(app).row_count == 1)
         assert next(iter(table(app).facts.values())).record.info.status == "crashed"
     run.finish()
+
+
+def test_series_knows_when_its_x_is_ordered():
+    from tui.live.runstate import Rows, Series
+
+    rows = Rows(np.array([0.0, 1.0, 2.0]), np.array([10.0, 11.0, 12.0]))
+    series = Series(rows, None, np.array([1.0, 2.0, 3.0]))
+    assert series.ordered("step") and series.ordered("time")
+    rows.step.extend([1.0])  # a step went back (a restart without a resume marker)
+    rows.time.extend([13.0])
+    series.append([3], [4.0])
+    assert not series.ordered("step") and series.ordered("time")

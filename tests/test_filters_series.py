@@ -89,3 +89,12 @@ def test_robust_range_ignores_a_spike():
     y = np.r_[np.linspace(1, 2, 100), 1e6]
     lo, hi = robust_range([y])
     assert hi < 10 and lo <= 1.2
+
+
+def test_clean_preparation_matches_the_checked_one():
+    rng = np.random.default_rng(2)
+    x, y = np.arange(50_000.0), rng.random(50_000)
+    checked, checked_smooth = prepare(x, y, 60, 0.8)
+    fast, fast_smooth = prepare(x, y, 60, 0.8, clean=True)
+    assert np.array_equal(checked.x, fast.x) and np.array_equal(checked.y, fast.y)
+    assert np.allclose(checked_smooth.y, fast_smooth.y)

@@ -68,6 +68,7 @@ class Series:
         self._rows = rows
         self._index = None if index is None else Growable(index, np.int64)
         self.value = Growable(values)
+        self._ordered: dict[str, tuple[int, bool]] = {}  # axis -> (points checked, x sorted and NaN-free)
         self._smooth_weight = -1.0
         self._smoothed: Growable | None = None
         self._ema_state: tuple[float, int] = (0.0, 0)
@@ -87,6 +88,16 @@ class Series:
     @property
     def times(self) -> np.ndarray:
         return self._pick(self._rows.time)
+
+    def ordered(self, axis: str) -> bool:
+        """True if this axis's x values (step or time) are sorted and NaN-free; new points checked only once."""
+        xs = self.steps if axis == "step" else self.times
+        checked, ok = self._ordered.get(axis, (0, True))
+        if ok and checked < xs.size:
+            tail = xs[max(0, checked - 1):]
+            ok = bool(not np.isnan(tail).any() and np.all(tail[1:] >= tail[:-1]))
+            self._ordered[axis] = (xs.size, ok)
+        return ok
 
     def append(self, row_ids: list[int], values: list[float]) -> None:
         """Add values logged on the given rows of the run."""

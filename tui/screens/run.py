@@ -194,8 +194,11 @@ class RunScreen(Screen):
                     continue
                 label = name if len(lives) == 1 else f"{self.records[i].info.name}:{name}"
                 smooth = series.smoothed(self.smoothing) if self.smooth_on and self.smoothing > 0 else None
+                nonfinite = live.nonfinite.get(name, 0)
+                axis = "step" if self.x_axis == "step" else "time"
                 traces.append(Trace(label, colour(i * len(self.metrics) + j), self._x_of(live, series),
-                                    series.value.view, smooth, live.nonfinite.get(name, 0)))
+                                    series.value.view, smooth, nonfinite,
+                                    clean=nonfinite == 0 and series.ordered(axis)))
         message = "no metrics logged yet" if not any(live.series for live in lives) else "none of these metrics"
         self.query_one(MetricPlot).show(traces, x_axis=self.x_axis, log_y=self.log_y,
                                         ignore_outliers=self.ignore_outliers, cursor_x=self.cursor_x,

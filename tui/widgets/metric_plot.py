@@ -31,17 +31,16 @@ class Trace:
     y: np.ndarray
     smooth_y: np.ndarray | None = None
     nonfinite: int = 0
+    clean: bool = False  # x sorted and NaN-free, y finite: preparation may skip checking
     _cache: dict[int, tuple[Prepared, Prepared | None]] = field(default_factory=dict, repr=False)
 
     def prepared(self, buckets: int) -> tuple[Prepared, Prepared | None]:
         """Raw (with non-finite markers) and smoothed points, min and max of each of `buckets` columns."""
         if buckets not in self._cache:
             smooth = None
-            if self.smooth_y is None:
-                raw, _ = prepare(self.x, self.y, buckets)
-            else:
-                raw, _ = prepare(self.x, self.y, buckets)
-                smooth, _ = prepare(self.x, self.smooth_y, buckets)
+            raw, _ = prepare(self.x, self.y, buckets, clean=self.clean)
+            if self.smooth_y is not None:
+                smooth, _ = prepare(self.x, self.smooth_y, buckets, clean=self.clean)
             self._cache = {buckets: (raw, smooth)}
         return self._cache[buckets]
 
