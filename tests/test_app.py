@@ -198,6 +198,7 @@ async def test_live_rows_appear_and_steps_advance(tmp_path):
         make_run(root, "newcomer", 0.002)
         app.post_message(FilesChanged(set(), rescan=True))
         await settle(app, pilot, lambda: table(app).row_count == 2)
+        table(app).highlight(key)
         await pilot.press("enter")
         await settle(app, pilot, lambda: isinstance(app.screen, RunScreen))
         live.log({"train/loss": 0.5, "val/loss": 0.5}, step=12)
@@ -303,3 +304,22 @@ def test_series_knows_when_its_x_is_ordered():
     rows.time.extend([13.0])
     series.append([3], [4.0])
     assert not series.ordered("step") and series.ordered("time")
+
+
+async def test_cursor_at_the_top_stays_there_when_newer_runs_arrive(tmp_path):
+    root = tmp_path / "runs"
+    make_run(root, "old", 0.001)
+    app = RunyardApp(root, watch=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(app, pilot, lambda: table(app).row_count == 1)
+        time.sleep(1.1)  # a later start second: sorts above
+        make_run(root, "newer", 0.001)
+        app.post_message(FilesChanged(set(), rescan=True))
+        await settle(app, pilot, lambda: table(app).row_count == 2)
+        assert table(app).cursor_row == 0 and row_names(app)[0] == "newer"
+        await pilot.press("down")  # a cursor the user moved follows its run instead
+        time.sleep(1.1)
+        make_run(root, "newest", 0.001)
+        app.post_message(FilesChanged(set(), rescan=True))
+        await settle(app, pilot, lambda: table(app).row_count == 3)
+        assert row_names(app)[table(app).cursor_row] == "old"

@@ -186,7 +186,7 @@ class RunsTable(DataTable):
         facts, column = self.facts, self.sort_column
         order = sorted(facts, key=lambda k: sort_value(facts[k], column), reverse=self.sort_reverse)
         rank = {k: i for i, k in enumerate(order)}
-        current = self.highlighted_key()
+        current = self.highlighted_key() if self.cursor_row > 0 else None  # at the top stays at the top
         # DataTable.sort keys on cell values (here: styled Text); sorting by row key needs the same three steps.
         self._row_locations = type(self._row_locations)(
             {key: index for index, key in enumerate(sorted(self._row_locations, key=lambda rk: rank.get(rk.value, 0)))})
@@ -194,6 +194,8 @@ class RunsTable(DataTable):
         self.refresh()
         if current is not None:
             self.highlight(current)
+        else:
+            self.move_cursor(row=0, animate=False)
 
     def highlighted_key(self) -> str | None:
         if not self.row_count:
