@@ -91,3 +91,16 @@ def test_corrupt_cache_is_rebuilt(tmp_path):
     for f in (tmp_path / "cache" / "metrics").iterdir():
         f.write_bytes(b"\x00garbage")
     assert len(metricsio.load(path).frame()) == 30_000
+
+
+def test_large_file_with_a_bad_line_and_a_partial_tail(tmp_path):
+    path = tmp_path / "m.jsonl"
+    _big(path, 20_000)
+    with open(path, "ab") as fh:
+        fh.write(b"\x00garbage\n")
+    _big(path, 20_000, start=20_000)
+    with open(path, "ab") as fh:
+        fh.write(b'{"step":40000,"ti')  # still being written
+    data = metricsio.load(path, use_cache=False)
+    assert data.skipped == 1 and len(data.frame()) == 40_000
+    assert data.end == path.stat().st_size - len(b'{"step":40000,"ti')
