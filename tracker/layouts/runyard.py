@@ -60,12 +60,22 @@ class RunyardSource(RunSource):
         info.extra = {k: raw.get(k) for k in ("git", "env", "hardware", "argv", "cwd", "world_size", "config_file")}
         return info
 
+    _summary: tuple[tuple[int, int], dict[str, Any]] | None = None
+
     def _summary_json(self) -> dict[str, Any]:
+        """summary.json, parsed once per version of the file (a listing asks for it twice per run)."""
+        path = self.path / L.SUMMARY_JSON
         try:
-            data = read_json_file(self.path / L.SUMMARY_JSON)
+            st = path.stat()
+            version = (st.st_size, st.st_mtime_ns)
+            if self._summary is not None and self._summary[0] == version:
+                return self._summary[1]
+            data = read_json_file(path)
         except (OSError, ValueError):
             return {}
-        return data if isinstance(data, dict) else {}
+        data = data if isinstance(data, dict) else {}
+        self._summary = (version, data)
+        return data
 
     def own_summary(self) -> dict[str, MetricSummary]:
         """The writer's own statistics from summary.json (refreshed every few seconds while it runs)."""
