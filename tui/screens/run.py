@@ -128,6 +128,7 @@ class RunScreen(Screen):
 
     @property
     def lives(self) -> list[LiveRun]:
+        """The live state of each run shown (loaded on first use by the app)."""
         return [self.app.live_state(k, full=True) for k in self.keys]
 
     def on_mount(self) -> None:
@@ -172,17 +173,21 @@ class RunScreen(Screen):
         if active != "curves":
             self._fill_tab(active)
 
-    def _x_of(self, live: LiveRun, series: Series) -> np.ndarray:
+    def _x_of(self, index: int, series: Series) -> np.ndarray:
+        """x values of a series of run `index` on the current axis."""
         if self.x_axis == "step":
             return series.steps
         if self.x_axis == "time":
             return series.times
-        return series.times - self._start(live)
+        return series.times - self._start(index)
 
-    def _start(self, live: LiveRun) -> float:
-        record = self.records[self.lives.index(live)] if live in self.lives else None
-        created = record.info.created if record else None
-        return created if created is not None else (live.first_time() or 0.0)
+    def _start(self, index: int) -> float:
+        """When run `index` started: its recorded creation, else its first row's time."""
+        created = self.records[index].info.created
+        if created is not None:
+            return created
+        live = self.app.live.get(self.keys[index])
+        return (live.first_time() if live is not None else None) or 0.0
 
     def _draw_plot(self) -> None:
         traces = []
@@ -196,7 +201,7 @@ class RunScreen(Screen):
                 smooth = series.smoothed(self.smoothing) if self.smooth_on and self.smoothing > 0 else None
                 nonfinite = live.nonfinite.get(name, 0)
                 axis = "step" if self.x_axis == "step" else "time"
-                traces.append(Trace(label, colour(i * len(self.metrics) + j), self._x_of(live, series),
+                traces.append(Trace(label, colour(i * len(self.metrics) + j), self._x_of(i, series),
                                     series.value.view, smooth, nonfinite,
                                     clean=nonfinite == 0 and series.ordered(axis)))
         message = "no metrics logged yet" if not any(live.series for live in lives) else "none of these metrics"
@@ -232,49 +237,46 @@ class RunScreen(Screen):
 
     # ----- cursor: log <-> curve ----------------------------------------------------------------------------
 
-    def _primary(self) -> tuple[LiveRun, Series] | None:
+    def _primary(self) -> Series | None:
         """The series the cursor follows: the log's run, its first drawn metric (or its busiest)."""
         live = self.lives[self.log_index]
         for name in self.metrics:
             if name in live.series and len(live.series[name]):
-                return live, live.series[name]
+                return live.series[name]
         busiest = max(live.series.values(), key=len, default=None)
-        return (live, busiest) if busiest is not None and len(busiest) else None
+        return busiest if busiest is not None and len(busiest) else None
 
     def time_at_x(self, x: float) -> float | None:
         """Wallclock time of the cursor position."""
-        found = self._primary()
-        if found is None:
+        series = self._primary()
+        if series is None:
             return None
-        live, series = found
         if self.x_axis == "time":
             return x
         if self.x_axis == "relative":
-            return x + self._start(live)
+            return x + self._start(self.log_index)
         steps, times = series.steps, series.times
         i = min(int(np.searchsorted(steps, x, side="left")), steps.size - 1)
         return float(times[i])
 
     def x_at_time(self, ts: float) -> float | None:
         """Cursor position for a wallclock time (a log line's)."""
-        found = self._primary()
-        if found is None:
+        series = self._primary()
+        if series is None:
             return None
-        live, series = found
         if self.x_axis == "time":
             return ts
         if self.x_axis == "relative":
-            return ts - self._start(live)
+            return ts - self._start(self.log_index)
         times = series.times
         i = max(0, int(np.searchsorted(times, ts, side="right")) - 1)
         return float(series.steps[i])
 
     def action_move_cursor(self, columns: int) -> None:
-        found = self._primary()
-        if found is None:
+        series = self._primary()
+        if series is None:
             return
-        live, series = found
-        xs = self._x_of(live, series)
+        xs = self._x_of(self.log_index, series)
         xs = xs[np.isfinite(xs)]
         if not xs.size:
             return
@@ -339,7 +341,7 @@ class RunScreen(Screen):
             series = live.series.get(name)
             if series is None or not len(series) or self.cursor_x is None:
                 continue
-            xs = self._x_of(live, series)
+            xs = self._x_of(self.log_index, series)
             i = min(int(np.searchsorted(xs, self.cursor_x, side="left")), xs.size - 1)
             out.append((name, float(series.value.view[i])))
         return out
