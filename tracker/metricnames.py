@@ -25,6 +25,14 @@ def is_held_out(name: str) -> bool:
     return any(t in _HELD_OUT for t in tokens)
 
 
+def best_of(summary: dict, name: str) -> float | None:
+    """The best value of a metric in a summary: its min, or its max where higher is better."""
+    stats = summary.get(name)
+    if stats is None:
+        return None
+    return stats.max if direction(name) == "max" else stats.min
+
+
 def _rank(name: str) -> tuple[int, int, str]:
     """(kind, number of name parts, name): held-out loss first, plainer names before longer ones."""
     low = name.lower()

@@ -10,18 +10,10 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from tracker.metricnames import direction, main_metrics
+from tracker.metricnames import best_of, main_metrics
 from tracker.scanner import RunRecord
 
 from .formatting import STATUS_ICON, STATUS_STYLE, fmt_bytes, fmt_duration, fmt_number, fmt_time
-
-
-def best_value(record_summary: Any, name: str) -> float | None:
-    """The best value of a metric: its min, or its max where higher is better."""
-    stats = record_summary.get(name)
-    if stats is None:
-        return None
-    return stats.max if direction(name) == "max" else stats.min
 
 
 def status_text(status: str, archived: bool = False) -> Text:
@@ -55,7 +47,7 @@ def runs_table(records: list[RunRecord], root: Path) -> Table:
         if len(shared) > 1:
             cells.append(Text(metric or "-"))
         stats = r.summary.get(metric) if metric else None
-        best = best_value(r.summary, metric) if metric else None
+        best = best_of(r.summary, metric) if metric else None
         cells += [fmt_number(stats.last if stats else None), fmt_number(best)]
         cells.append(Text(", ".join(info.tags)))
         table.add_row(*cells)

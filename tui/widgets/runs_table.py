@@ -18,7 +18,7 @@ from textual.cache import LRUCache
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowDoesNotExist
 
-from tracker.metricnames import direction, main_metrics
+from tracker.metricnames import best_of, main_metrics
 from tracker.scanner import RunRecord
 
 from ..formatting import STATUS_ICON, STATUS_STYLE, fmt_duration, fmt_number, fmt_time
@@ -59,7 +59,7 @@ def facts_for(record: RunRecord, live: Any, marked: bool) -> RowFacts:
         rate = (info.last_step / info.duration) if info.last_step and info.duration else None
         stats = record.summary.get(metric) if metric else None
         last = stats.last if stats else None
-        best = (stats.max if direction(metric) == "max" else stats.min) if stats and metric else None
+        best = best_of(record.summary, metric) if metric else None
     return RowFacts(record, last_step, rate, metric, last, best, marked)
 
 
