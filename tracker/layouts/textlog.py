@@ -6,6 +6,7 @@ layouts for their log files. Times come from each line's leading timestamp when 
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,7 +23,16 @@ _SUFFIXES = (".log", ".txt")
 
 
 def parse_log(path: Path, root: Path | None = None) -> tuple[list[dict[str, float]], list[str]]:
-    """(metric rows, all lines) of a text log."""
+    """(metric rows, all lines) of a text log; read-only results, shared while the file is unchanged.
+
+    A listing needs a log twice (its info, then its metrics for the summary): it is parsed once.
+    """
+    st = path.stat()
+    return _parse_log(path, root, st.st_size, st.st_mtime_ns)
+
+
+@lru_cache(maxsize=8)
+def _parse_log(path: Path, root: Path | None, size: int, mtime_ns: int) -> tuple[list[dict[str, float]], list[str]]:
     patterns, _ = patterns_for(root)
     text = path.read_text(encoding="utf-8", errors="replace")
     lines = text.splitlines()
