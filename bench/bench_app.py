@@ -89,11 +89,11 @@ WRITER = textwrap.dedent("""\
     import os, sys, time
     from pathlib import Path
 
-    import tracker
+    import runyard
 
     root, count, pause, ready = Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])
     parent = os.getppid()
-    runs = [tracker.init(f"live{i:03d}", root=root, console=False, system_metrics=False) for i in range(count)]
+    runs = [runyard.init(f"live{i:03d}", root=root, console=False, system_metrics=False) for i in range(count)]
     steps = [0] * count
     for run in runs:
         run.log({"train/loss": 1.0, "lr": 1e-3}, step=0)
@@ -394,13 +394,13 @@ async def sample_latencies(pilot: Any, run: Any, tail: Any, steps: list[int],
 
 async def _latency(root: Path, samples: int) -> dict:
     """One live run followed by the app: latencies in the runs table, then in its run screen."""
-    import tracker
-    from tracker.tail import MetricsTail
-    from tui.app import RunyardApp
-    from tui.screens.run import RunScreen
-    from tui.widgets.runs_table import RunsTable
+    import runyard
+    from runyard.reading.tail import MetricsTail
+    from runyard.tui.app import RunyardApp
+    from runyard.tui.screens.run import RunScreen
+    from runyard.tui.widgets.runs_table import RunsTable
 
-    run = tracker.init("live", root=root, console=False, system_metrics=False)
+    run = runyard.init("live", root=root, console=False, system_metrics=False)
     try:
         run.log({"train/loss": 1.0}, step=0)
         key, metrics = str(run.path), run.path / "metrics.jsonl"
@@ -480,9 +480,9 @@ def build_time(plot: Any, full: FullCollections) -> tuple[float, float]:
 
 async def _redraw(root: Path, repeat: int) -> dict:
     """The run screen of the one run under `root`: timed redraws after new data and after cursor moves."""
-    from tui.app import RunyardApp
-    from tui.screens.run import RunScreen
-    from tui.widgets.metric_plot import MetricPlot
+    from runyard.tui.app import RunyardApp
+    from runyard.tui.screens.run import RunScreen
+    from runyard.tui.widgets.metric_plot import MetricPlot
 
     app = RunyardApp(root, watch=False)
     async with app.run_test(size=(COLS, LINES)) as pilot:
@@ -579,7 +579,7 @@ def bench_cpu(tmp: Path, runs: int, window: float) -> tuple[dict, list[Figure]]:
         with Tmux(tmp) as tmux:
             name, t0 = tmux.launch([str(RUNYARD), str(root)], {"RUNYARD_CACHE_DIR": str(tmp / "cpu-cache")})
             tmux.wait_screen(name, t0, lambda s: f"{runs} running" in s, 60)
-            time.sleep(5)  # settle: live series loaded, watches added
+            time.sleep(5)  # settle_status: live series loaded, watches added
             app, wproc = psutil.Process(tmux.pid(name)), psutil.Process(writer.pid)
             for _ in range(2):
                 pause.unlink(missing_ok=True)
@@ -630,9 +630,9 @@ async def _app_rss(root: Path, expected: int, rows: int) -> dict:
     """RSS with every run listed, then with big0..2 open in one run screen (as is, then with arrow's pool trimmed)."""
     import pyarrow
 
-    from tui.app import RunyardApp
-    from tui.screens.run import RunScreen
-    from tui.widgets.runs_table import RunsTable
+    from runyard.tui.app import RunyardApp
+    from runyard.tui.screens.run import RunScreen
+    from runyard.tui.widgets.runs_table import RunsTable
 
     app = RunyardApp(root, watch=False)
     async with app.run_test(size=(COLS, LINES)) as pilot:

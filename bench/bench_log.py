@@ -3,7 +3,7 @@
 Baseline: one `json.dumps` line per call to a line-buffered file (the cheapest durable-enough JSONL logger).
 Reference: `torch.utils.tensorboard.SummaryWriter.add_scalar`, 3 calls per step. Tracker and baseline run
 interleaved in chunks so that noise on a shared machine hits both alike; numbers are reported as ratios.
-Also: wall time of `import tracker` (and of loading the writer) in fresh interpreters.
+Also: wall time of `import runyard` (and of loading the writer) in fresh interpreters.
 
     python bench/bench_log.py [--steps N]
 """
@@ -61,7 +61,7 @@ def time_summarywriter(folder: Path, steps: int, out: list[float]) -> None:
 
 
 def import_times(repeat: int = 7) -> dict[str, float]:
-    code = ("import time; t=time.perf_counter(); import tracker; a=time.perf_counter(); tracker.init; "
+    code = ("import time; t=time.perf_counter(); import runyard; a=time.perf_counter(); runyard.init; "
             "b=time.perf_counter(); import sys; "
             "print(a-t, b-t, ','.join(m for m in ('pandas','textual','watchdog','plotext') if m in sys.modules))")
     imp, full, heavy = [], [], set()
@@ -80,11 +80,11 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=100_000)
     parser.add_argument("--chunk", type=int, default=10_000)
     args = parser.parse_args()
-    import tracker
+    import runyard
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        run = tracker.init("bench", root=tmp / "runs", console=False)
+        run = runyard.init("bench", root=tmp / "runs", console=False)
         ours: list[float] = []
         base: list[float] = []
         with open(tmp / "baseline.jsonl", "a", buffering=1) as fh:
@@ -112,7 +112,7 @@ def main() -> int:
     checks = {
         "tracker within 1.5x of baseline (median)": result["tracker_vs_baseline"] <= 1.5,
         "tracker at least 20x below SummaryWriter (median)": result["summarywriter_vs_tracker"] >= 20,
-        "import tracker under 50 ms": imports["import_ms"] < 50,
+        "import runyard under 50 ms": imports["import_ms"] < 50,
         "import loads none of pandas/textual/watchdog/plotext": not imports["heavy_modules"],
     }
     print(f"log() cost, {args.steps:,} steps x 3 scalars (median / mean µs per step)")
@@ -120,7 +120,7 @@ def main() -> int:
         print(f"  {name:14s} {med[name]:8.2f} / {mean[name]:8.2f}")
     print(f"  tracker / baseline       = {result['tracker_vs_baseline']:.2f}x")
     print(f"  SummaryWriter / tracker  = {result['summarywriter_vs_tracker']:.1f}x")
-    print(f"import tracker: {imports['import_ms']:.1f} ms (with the writer loaded: "
+    print(f"import runyard: {imports['import_ms']:.1f} ms (with the writer loaded: "
           f"{imports['import_with_writer_ms']:.1f} ms)")
     for label, ok in checks.items():
         print(f"  [{'ok' if ok else 'MISS'}] {label}")

@@ -86,7 +86,7 @@ def stat_floor(root: Path) -> int:
 
 
 def bench_scan(tmp: Path, runs: int, rows: int, repeat: int) -> dict:
-    from tracker.scanner import scan
+    from runyard.reading.scanner import scan
 
     tree = OUT / f"tree_{runs}x{rows}"
     if not tree.exists():
@@ -130,7 +130,7 @@ def make_big_run(folder: Path, rows: int) -> Path:
 def bench_metrics(tmp: Path, rows: int, repeat: int) -> dict:
     import pandas as pd
 
-    from tracker import metricsio
+    from runyard.reading import metrics_jsonl as metricsio
 
     folder = make_big_run(tmp / "big", rows)
     jsonl, csv = folder / "metrics.jsonl", folder / "metrics.csv"
@@ -149,7 +149,7 @@ def bench_metrics(tmp: Path, rows: int, repeat: int) -> dict:
 
 
 def bench_incremental(tmp: Path, rows: int, repeat: int) -> dict:
-    from tracker.tail import MetricsTail
+    from runyard.reading.tail import MetricsTail
 
     out = {}
     for label, size in (("big", rows), ("small", 10_000)):

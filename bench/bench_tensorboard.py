@@ -50,7 +50,7 @@ def best_of(repeat: int, fn: Callable[[], int]) -> tuple[float, int]:
 
 def read_ours(folders: list[Path]) -> int:
     """Scalar points found by the tensorboard layout, each run read from scratch."""
-    from tracker.layouts.tensorboard import detect
+    from runyard.layouts.tensorboard import detect
 
     points = 0
     for folder in folders:

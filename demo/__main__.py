@@ -53,7 +53,7 @@ def main() -> int:
             for proc in procs:
                 proc.wait()
         else:
-            from tui.app import RunyardApp
+            from runyard.tui.app import RunyardApp
 
             time.sleep(0.5)
             RunyardApp(root).run()

@@ -12,7 +12,7 @@ import time
 
 import torch
 
-import tracker
+import runyard
 
 from .data import CharData, corpus
 from .model import CharGPT
@@ -97,8 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     root = next((a.split("=", 1)[1] for a in argv if a.startswith("--root=")), "runs")
     argv = [a for a in argv if not a.startswith("--root=")]
     try:
-        run = tracker.init(argv=argv, root=root, resume=resume, tags=("demo",))
-    except tracker.TrackerError as exc:
+        run = runyard.init(argv=argv, root=root, resume=resume, tags=("demo",))
+    except runyard.TrackerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     with run:

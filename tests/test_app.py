@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 from textual.widgets import Input, TabbedContent
 
-import tracker
-from tui.app import RunyardApp
-from tui.messages import FilesChanged
-from tui.screens.help import HelpScreen
-from tui.screens.run import MetricPicker, RunScreen
-from tui.screens.runs import RunsScreen
-from tui.widgets.log_view import LogView
-from tui.widgets.metric_plot import MetricPlot
-from tui.widgets.runs_table import RunsTable
+import runyard
+from runyard.tui.app import RunyardApp
+from runyard.tui.messages import FilesChanged
+from runyard.tui.screens.help import HelpScreen
+from runyard.tui.screens.run import MetricPicker, RunScreen
+from runyard.tui.screens.runs import RunsScreen
+from runyard.tui.widgets.log_view import LogView
+from runyard.tui.widgets.metric_plot import MetricPlot
+from runyard.tui.widgets.runs_table import RunsTable
 
 HOSTILE = "[bold red]x[/] unbalanced [/] [@click=app.quit]q[/] [0] \x1b[31mred\x1b[0m \x1b]0;title\x07 \x1b[2J"
 
@@ -30,7 +30,7 @@ def private_cache(tmp_path, monkeypatch):
 
 
 def make_run(root: Path, name: str, lr: float, steps: int = 30, finish: bool = True, log_line: str = ""):
-    run = tracker.init(name, root=root, config={"lr": lr, "max_steps": 100}, console=False, system_metrics=False,
+    run = runyard.init(name, root=root, config={"lr": lr, "max_steps": 100}, console=False, system_metrics=False,
                        tags=["t"])
     for s in range(steps):
         run.log({"train/loss": 3.0 - s * 0.05, "val/loss": 3.2 - s * lr * 10}, step=s)
@@ -51,7 +51,7 @@ def root(tmp_path):
     return root
 
 
-async def settle(app: RunyardApp, pilot, predicate=lambda: True, timeout: float = 5.0) -> None:
+async def wait_for(app: RunyardApp, pilot, predicate=lambda: True, timeout: float = 5.0) -> None:
     """Wait until the first scan is in and `predicate` holds (the app polls in the background)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -73,15 +73,15 @@ def row_names(app: RunyardApp) -> list[str]:
 async def test_runs_screen_lists_filters_sorts_and_marks(root):
     app = RunyardApp(root, watch=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot, lambda: table(app).row_count == 3)
+        await wait_for(app, pilot, lambda: table(app).row_count == 3)
         assert isinstance(app.screen, RunsScreen)
         await pilot.press("slash", *"lr<0.006")
-        await settle(app, pilot, lambda: table(app).row_count == 2)
+        await wait_for(app, pilot, lambda: table(app).row_count == 2)
         assert sorted(row_names(app)) == ["alpha", "gamma"]
         await pilot.press("ctrl+a", "ctrl+k", *"lr<")
-        await settle(app, pilot, lambda: app.screen.query_one("#filter", Input).has_class("-invalid"))
+        await wait_for(app, pilot, lambda: app.screen.query_one("#filter", Input).has_class("-invalid"))
         await pilot.press("escape")
-        await settle(app, pilot, lambda: table(app).row_count == 3)
+        await wait_for(app, pilot, lambda: table(app).row_count == 3)
         table(app).sort_column, table(app).sort_reverse = "name", False
         table(app).apply_sort()
         assert row_names(app) == ["alpha", "beta", "gamma"]
@@ -102,18 +102,18 @@ async def test_runs_screen_lists_filters_sorts_and_marks(root):
 async def test_preview_follows_the_highlighted_run(root):
     app = RunyardApp(root, watch=False)
     async with app.run_test(size=(100, 30)) as pilot:
-        await settle(app, pilot, lambda: table(app).row_count == 3)
+        await wait_for(app, pilot, lambda: table(app).row_count == 3)
         plot = app.screen.query_one("#preview-plot", MetricPlot)
-        await settle(app, pilot, lambda: bool(plot.traces))
+        await wait_for(app, pilot, lambda: bool(plot.traces))
         assert plot.traces[0].label == "val/loss" and plot.traces[0].y.size == 30
 
 
 async def test_open_run_and_every_key_of_the_run_screen(root):
     app = RunyardApp(root, watch=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot, lambda: table(app).row_count == 3)
+        await wait_for(app, pilot, lambda: table(app).row_count == 3)
         await pilot.press("enter")
-        await settle(app, pilot, lambda: isinstance(app.screen, RunScreen))
+        await wait_for(app, pilot, lambda: isinstance(app.screen, RunScreen))
         screen = app.screen
         assert screen.metrics == ["val/loss", "train/loss"]
         plot = screen.query_one(MetricPlot)
@@ -157,9 +157,9 @@ async def test_open_run_and_every_key_of_the_run_screen(root):
 async def test_marked_runs_open_overlaid(root):
     app = RunyardApp(root, watch=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot, lambda: table(app).row_count == 3)
+        await wait_for(app, pilot, lambda: table(app).row_count == 3)
         await pilot.press("space", "space", "enter")
-        await settle(app, pilot, lambda: isinstance(app.screen, RunScreen))
+        await wait_for(app, pilot, lambda: isinstance(app.screen, RunScreen))
         assert len(app.screen.records) == 2
         labels = [t.label for t in app.screen.query_one(MetricPlot).traces]
         assert len(labels) == 4 and all(":" in label for label in labels)
@@ -171,7 +171,7 @@ async def test_marked_runs_open_overlaid(root):
 async def test_help_and_command_palette(root):
     app = RunyardApp(root, watch=False)
     async with app.run_test(size=(100, 30)) as pilot:
-        await settle(app, pilot)
+        await wait_for(app, pilot)
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         text = "".join(str(row) for row in app.screen.query_one("DataTable")._data.values())
@@ -188,25 +188,25 @@ async def test_live_rows_appear_and_steps_advance(tmp_path):
     live = make_run(root, "live", 0.001, steps=5, finish=False)
     app = RunyardApp(root, watch=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot, lambda: table(app).row_count == 1)
+        await wait_for(app, pilot, lambda: table(app).row_count == 1)
         key = str(live.path)
         assert table(app).facts[key].last_step == 4
         for s in range(5, 12):
             live.log({"train/loss": 1.0, "val/loss": 1.0}, step=s)
         app.post_message(FilesChanged({live.path / "metrics.jsonl"}, rescan=False))
-        await settle(app, pilot, lambda: table(app).facts[key].last_step == 11)
+        await wait_for(app, pilot, lambda: table(app).facts[key].last_step == 11)
         make_run(root, "newcomer", 0.002)
         app.post_message(FilesChanged(set(), rescan=True))
-        await settle(app, pilot, lambda: table(app).row_count == 2)
+        await wait_for(app, pilot, lambda: table(app).row_count == 2)
         table(app).highlight(key)
         await pilot.press("enter")
-        await settle(app, pilot, lambda: isinstance(app.screen, RunScreen))
+        await wait_for(app, pilot, lambda: isinstance(app.screen, RunScreen))
         live.log({"train/loss": 0.5, "val/loss": 0.5}, step=12)
         live.logger.info("a new line")
         app.post_message(FilesChanged({live.path / "metrics.jsonl", live.path / "training.log"}, rescan=False))
         screen = app.screen
-        await settle(app, pilot, lambda: screen.lives[0].last_step() == 12)
-        await settle(app, pilot, lambda: "a new line" in screen.query_one(LogView).lines[-1])
+        await wait_for(app, pilot, lambda: screen.lives[0].last_step() == 12)
+        await wait_for(app, pilot, lambda: "a new line" in screen.query_one(LogView).lines[-1])
         live.finish()
 
 
@@ -215,20 +215,20 @@ async def test_real_watcher_follows_a_running_run(tmp_path):
     live = make_run(root, "watched", 0.001, steps=3, finish=False)
     app = RunyardApp(root)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot, lambda: table(app).row_count == 1)
+        await wait_for(app, pilot, lambda: table(app).row_count == 1)
         live.log({"train/loss": 1.0}, step=50)
-        await settle(app, pilot, lambda: table(app).facts[str(live.path)].last_step == 50, timeout=10)
+        await wait_for(app, pilot, lambda: table(app).facts[str(live.path)].last_step == 50, timeout=10)
         live.finish()
 
 
 async def test_log_markup_and_escapes_render_literally(root):
     app = RunyardApp(root, watch=False)
     async with app.run_test(size=(160, 40)) as pilot:
-        await settle(app, pilot, lambda: table(app).row_count == 3)
+        await wait_for(app, pilot, lambda: table(app).row_count == 3)
         gamma = next(k for k, f in table(app).facts.items() if f.record.info.name == "gamma")
         table(app).highlight(gamma)
         await pilot.press("enter")
-        await settle(app, pilot, lambda: isinstance(app.screen, RunScreen))
+        await wait_for(app, pilot, lambda: isinstance(app.screen, RunScreen))
         log = app.screen.query_one(LogView)
         await pilot.press("f")
         await pilot.pause()
@@ -250,22 +250,22 @@ async def test_bad_runs_show_their_error_in_place(tmp_path):
     nan_run.finish()
     app = RunyardApp(root, watch=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot, lambda: table(app).row_count == 4)
+        await wait_for(app, pilot, lambda: table(app).row_count == 4)
         assert table(app).facts[str(broken.path)].record.info.error  # its name is unknown: the folder's stands in
         table(app).highlight(str(broken.path))
         await pilot.press("enter")
-        await settle(app, pilot, lambda: isinstance(app.screen, RunScreen))
+        await wait_for(app, pilot, lambda: isinstance(app.screen, RunScreen))
         title = str(app.screen.query_one("#run-title").render())
         assert "⚠" in title and "JSON" in title  # what can be read is shown, with the error in sight
         await pilot.press("escape")
         table(app).highlight(str(nonsense.path))
         await pilot.press("enter")
-        await settle(app, pilot, lambda: isinstance(app.screen, RunScreen))
+        await wait_for(app, pilot, lambda: isinstance(app.screen, RunScreen))
         assert app.screen.query_one(MetricPlot).traces == []
         await pilot.press("escape")
         table(app).highlight(str(nan_run.path))
         await pilot.press("enter")
-        await settle(app, pilot, lambda: isinstance(app.screen, RunScreen))
+        await wait_for(app, pilot, lambda: isinstance(app.screen, RunScreen))
         labels = [t.label for t in app.screen.query_one(MetricPlot).traces]
         assert any(t.nonfinite == 1 for t in app.screen.query_one(MetricPlot).traces), labels
         assert good.path.exists()
@@ -275,9 +275,9 @@ async def test_opening_a_run_folder_directly(root):
     run_dir = next(p for p in root.iterdir() if p.name.startswith("beta"))
     app = RunyardApp(root, open_path=run_dir, watch=False)
     async with app.run_test(size=(100, 30)) as pilot:
-        await settle(app, pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.is_mounted)
+        await wait_for(app, pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.is_mounted)
         assert app.screen.records[0].info.name == "beta"
-        await settle(app, pilot, lambda: app.screen.query_one(LogView).line_count > 3)
+        await wait_for(app, pilot, lambda: app.screen.query_one(LogView).line_count > 3)
 
 
 async def test_status_turns_crashed_when_the_heartbeat_goes_stale(tmp_path):
@@ -289,13 +289,13 @@ async def test_status_turns_crashed_when_the_heartbeat_goes_stale(tmp_path):
     (run.path / "run.json").write_text(json.dumps(info))
     app = RunyardApp(root, watch=False)
     async with app.run_test(size=(100, 30)) as pilot:
-        await settle(app, pilot, lambda: table(app).row_count == 1)
+        await wait_for(app, pilot, lambda: table(app).row_count == 1)
         assert next(iter(table(app).facts.values())).record.info.status == "crashed"
     run.finish()
 
 
 def test_series_knows_when_its_x_is_ordered():
-    from tui.live.runstate import Rows, Series
+    from runyard.tui.live.runstate import Rows, Series
 
     rows = Rows(np.array([0.0, 1.0, 2.0]), np.array([10.0, 11.0, 12.0]))
     series = Series(rows, None, np.array([1.0, 2.0, 3.0]))
@@ -311,15 +311,15 @@ async def test_cursor_at_the_top_stays_there_when_newer_runs_arrive(tmp_path):
     make_run(root, "old", 0.001)
     app = RunyardApp(root, watch=False)
     async with app.run_test(size=(120, 30)) as pilot:
-        await settle(app, pilot, lambda: table(app).row_count == 1)
+        await wait_for(app, pilot, lambda: table(app).row_count == 1)
         time.sleep(1.1)  # a later start second: sorts above
         make_run(root, "newer", 0.001)
         app.post_message(FilesChanged(set(), rescan=True))
-        await settle(app, pilot, lambda: table(app).row_count == 2)
+        await wait_for(app, pilot, lambda: table(app).row_count == 2)
         assert table(app).cursor_row == 0 and row_names(app)[0] == "newer"
         await pilot.press("down")  # a cursor the user moved follows its run instead
         time.sleep(1.1)
         make_run(root, "newest", 0.001)
         app.post_message(FilesChanged(set(), rescan=True))
-        await settle(app, pilot, lambda: table(app).row_count == 3)
+        await wait_for(app, pilot, lambda: table(app).row_count == 3)
         assert row_names(app)[table(app).cursor_row] == "old"

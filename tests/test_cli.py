@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-import tracker
+import runyard
+from runyard.tui.cli import main
 from tests.conftest import PROJECT, child_env
-from tui.cli import main
 
 FIX = Path(__file__).parent / "fixtures" / "foreign"
 
@@ -27,7 +27,7 @@ def env(tmp_path, monkeypatch):
 def root(tmp_path):
     root = tmp_path / "runs"
     for name, lr in (("alpha", 1e-3), ("beta", 1e-2)):
-        with tracker.init(name, root=root, config={"lr": lr}, tags=[name[0]], console=False,
+        with runyard.init(name, root=root, config={"lr": lr}, tags=[name[0]], console=False,
                           system_metrics=False) as run:
             for s in range(20):
                 run.log({"train/loss": 3 - s * 0.1 * (1 + lr * 100), "val/loss": 3.2 - s * 0.1}, step=s)
@@ -70,7 +70,8 @@ def test_tail_strips_escapes_and_keeps_markup_literal(root, capsys):
 
 def test_tail_follow_prints_new_lines(root):
     run_dir = next(p for p in root.iterdir() if p.name.startswith("alpha"))
-    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "tail", str(run_dir), "-f", "-n", "0"], cwd=PROJECT,
+    proc = subprocess.Popen([sys.executable, "-m", "runyard.tui.cli", "tail", str(run_dir), "-f", "-n", "0"],
+                            cwd=PROJECT,
                             env=child_env(), stdout=subprocess.PIPE, text=True)
     try:
         time.sleep(1.0)
@@ -109,6 +110,6 @@ def test_errors_are_one_line(root, tmp_path, capsys, argv, message):
 
 
 def test_console_script_runs(root):
-    out = subprocess.run([sys.executable, "-m", "tui.cli", "ls", str(root)], cwd=PROJECT, env=child_env(),
+    out = subprocess.run([sys.executable, "-m", "runyard.tui.cli", "ls", str(root)], cwd=PROJECT, env=child_env(),
                          capture_output=True, text=True, check=True).stdout
     assert "alpha" in out

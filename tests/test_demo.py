@@ -6,9 +6,9 @@ import sys
 
 import pytest
 
+from runyard.writer.run import read_rows
 from tests.conftest import PROJECT, child_env, only_run
 from tests.contract import check_run_dir
-from tracker.run import read_rows
 
 pytestmark = pytest.mark.slow
 

@@ -40,10 +40,10 @@ RUN_NAME = "e2e"
 # line for every line it reads. After each write returns it prints what it wrote and the wallclock time.
 WRITER = textwrap.dedent("""\
     import sys, time
-    import tracker
+    import runyard
 
     root, mode = sys.argv[1], sys.argv[2]
-    run = tracker.init("e2e", root=root, console=False, system_metrics=False)
+    run = runyard.init("e2e", root=root, console=False, system_metrics=False)
     run.logger.info("hello from the e2e writer")
     print("init", time.time(), run.path, flush=True)
     if mode == "periodic":
@@ -263,7 +263,7 @@ def test_new_run_appears_and_steps_advance_then_quit_is_clean(tmp_path: Path, so
     tmux(sock, "send-keys", f"stty -g > {shlex.quote(str(before))}", "Enter")
     wait_for(sock, lambda _: before.exists() and before.read_text().strip(), STARTUP)
     wait_prompt(sock)
-    command = shlex.join([sys.executable, "-m", "tui.cli", str(root)])
+    command = shlex.join([sys.executable, "-m", "runyard.tui.cli", str(root)])
     tmux(sock, "send-keys", command, "Enter")
 
     up, _, lines = wait_for(sock, lambda ls: "runyard" in title(ls) and " 0 runs" in title(ls)
@@ -276,7 +276,7 @@ def test_new_run_appears_and_steps_advance_then_quit_is_clean(tmp_path: Path, so
     t_init, _ = writer.wait_report("init")
     shown, t_seen, lines = wait_for(sock, listed, max(0.0, t_init + PATIENCE - time.time()))
     appear = t_seen - t_init if shown else float("inf")
-    assert appear <= LATENCY, (f"the new run {RUN_NAME!r} appeared {appear:.2f} s after tracker.init returned "
+    assert appear <= LATENCY, (f"the new run {RUN_NAME!r} appeared {appear:.2f} s after runyard.init returned "
                                f"(promised: {LATENCY} s); the screen then:\n{screen(lines)}")
 
     latencies: list[tuple[int, float, int | None]] = []  # (step written, seconds until shown, step on screen)
@@ -327,7 +327,7 @@ def test_run_opened_directly_follows_its_log(tmp_path: Path, sock: str, app_env:
     writer = Writer(tmp_path, root, "stdin")
     writers.append(writer)
     _, run_dir = writer.wait_report("init")
-    new_session(sock, app_env, tmp_path / "tmux.conf", shlex.join([sys.executable, "-m", "tui.cli", run_dir]))
+    new_session(sock, app_env, tmp_path / "tmux.conf", shlex.join([sys.executable, "-m", "runyard.tui.cli", run_dir]))
 
     def log_line(text: str) -> Callable[[list[str]], bool]:
         return lambda lines: any(line.rstrip().endswith(f" - INFO - {text}") for line in lines)

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tracker.filters import FilterError, compile_filter, sort_records
-from tracker.model import MetricSummary, RunInfo
-from tracker.scanner import RunRecord
-from tracker.series import ema_debiased, minmax_downsample, prepare, robust_range
+from runyard.model import MetricSummary, RunInfo
+from runyard.reading.curves import ema_debiased, minmax_downsample, prepare, robust_range
+from runyard.reading.filters import FilterError, compile_filter, sort_records
+from runyard.reading.scanner import RunRecord
 
 
 def _rec(name, lr, loss, status="finished", tags=()):

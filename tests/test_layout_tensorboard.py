@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tracker.layouts import tensorboard as tb
-from tracker.model import FINISHED, RUNNING
+from runyard.layouts import tensorboard as tb
+from runyard.model import FINISHED, RUNNING
 
 CHATGOT = Path(__file__).parent / "fixtures" / "foreign" / "chatgot"
 RUN_A = "chatgot_small_char_20250324_134501"

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from tracker.errors import TrackerError
-from tracker.layouts.wandb import MISSING_WANDB, WandbRun, detect
-from tracker.status import derive
+from runyard.errors import TrackerError
+from runyard.layouts.wandb import MISSING_WANDB, WandbRun, detect
+from runyard.liveness import derive_status
 
 FIXTURE = Path(__file__).parent / "fixtures" / "foreign" / "wandb_offline" / "wandb"
 RUN_A = FIXTURE / "offline-run-20261122_145303-l1kbyplv"
@@ -236,7 +236,7 @@ def test_fixture_has_no_console_log_but_a_copy_with_one_does(pb: Any, tmp_path: 
 
 
 def test_framing_written_here_matches_the_real_file_byte_for_byte(pb: Any) -> None:
-    from tracker.layouts.wandb import _assemble, _chunks
+    from runyard.layouts.wandb import _assemble, _chunks
 
     data = (RUN_A / "run-l1kbyplv.wandb").read_bytes()
     frames = _assemble(_chunks(data))
@@ -310,8 +310,8 @@ def test_no_exit_record_is_running_until_the_log_is_ten_minutes_old(pb: Any, tmp
     run = open_run(folder)
     info = run.read_info()
     assert (info.status, info.ended) == ("running", None)
-    assert derive(info, now=info.last_write + 599) != "crashed"  # a cached listing turns crashed on time too
-    assert derive(info, now=info.last_write + 601) == "crashed"
+    assert derive_status(info, now=info.last_write + 599) != "crashed"  # a cached listing turns crashed on time too
+    assert derive_status(info, now=info.last_write + 601) == "crashed"
     os.utime(folder / "run-abc123.wandb", (LONG_AGO, LONG_AGO))
     info = run.read_info()
     assert (info.status, info.skipped_lines) == ("crashed", 0)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-import tracker
-from tracker.api import UnknownLayout, open_run
+import runyard
+from runyard.reading.api import UnknownLayout, open_run
 
 FIX = Path(__file__).parent / "fixtures" / "foreign"
 
@@ -95,7 +95,7 @@ def test_user_patterns_from_runyard_toml(tmp_path):
     log = tmp_path / "exp" / "out.log"
     log.parent.mkdir()
     log.write_text("it=1 acc=0.5\nit=2 acc=0.75\nnothing here\n")
-    records = tracker.scan(tmp_path)
+    records = runyard.scan(tmp_path)
     assert len(records) == 1
     df = records[0].open().metrics()
     assert df["step"].tolist() == [1, 2] and df["val_acc"].tolist() == [0.5, 0.75]
@@ -109,7 +109,7 @@ def test_unknown_layout_and_missing_path_are_clear(tmp_path):
 
 
 def test_runyard_run_opens_with_everything(tmp_path):
-    with tracker.init("own", root=tmp_path, config={"lr": 0.1}, console=False, system_metrics=False) as run:
+    with runyard.init("own", root=tmp_path, config={"lr": 0.1}, console=False, system_metrics=False) as run:
         for s in range(5):
             run.log({"loss": 5.0 - s, "acc": s / 10}, step=s)
         run.log({"loss": float("nan")}, step=5)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from textual.app import App, ComposeResult
 
-from tracker.layouts.common import line_time
-from tui.widgets.log_view import DEBUG, ERROR, INFO, NO_LEVEL, WARNING, LogView, line_level, stamp_time
+from runyard.layouts.common import line_time
+from runyard.tui.widgets.log_view import DEBUG, ERROR, INFO, NO_LEVEL, WARNING, LogView, line_level, stamp_time
 
 HOSTILE = "[bold red]x[/] [/] [@click=app.quit]q[/] [0] \x1b[31mred\x1b[0m \x1b]0;title\x07\x1b[2Jend"
 

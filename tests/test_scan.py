@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-import tracker
-from tracker.model import RunInfo
-from tracker.status import derive
+import runyard
+from runyard.liveness import derive_status
+from runyard.model import RunInfo
 
 FIX = Path(__file__).parent / "fixtures" / "foreign"
 
@@ -23,7 +23,7 @@ def private_cache(tmp_path, monkeypatch):
 
 
 def _mini_run(root: Path, name: str, rows: int = 3) -> Path:
-    with tracker.init(name, root=root, console=False, system_metrics=False) as run:
+    with runyard.init(name, root=root, console=False, system_metrics=False) as run:
         for s in range(rows):
             run.log({"loss": 1.0 / (s + 1)}, step=s)
     return run.path
@@ -32,7 +32,7 @@ def _mini_run(root: Path, name: str, rows: int = 3) -> Path:
 def test_whole_fixture_tree(tmp_path):
     tree = tmp_path / "history"
     shutil.copytree(FIX, tree)
-    records = tracker.scan(tree)
+    records = runyard.scan(tree)
     by_format: dict[str, list] = {}
     for r in records:
         by_format.setdefault(r.info.format, []).append(r)
@@ -46,15 +46,15 @@ def test_whole_fixture_tree(tmp_path):
 def test_rescan_uses_the_cache_and_sees_changes(tmp_path):
     root = tmp_path / "runs"
     a = _mini_run(root, "a")
-    first = tracker.scan(root)
+    first = runyard.scan(root)
     cache = list((tmp_path / "cache" / "scan").iterdir())
     assert len(cache) == 1
-    again = tracker.scan(root)
+    again = runyard.scan(root)
     assert [r.info.id for r in again] == [r.info.id for r in first]
-    with tracker.init(resume=a, root=root, console=False, system_metrics=False) as run:
+    with runyard.init(resume=a, root=root, console=False, system_metrics=False) as run:
         run.log({"loss": 0.01}, step=10)
     _mini_run(root, "b")
-    third = tracker.scan(root)
+    third = runyard.scan(root)
     assert sorted(r.info.name for r in third) == ["a", "b"]
     assert next(r for r in third if r.info.name == "a").summary["loss"].last == 0.01
 
@@ -62,12 +62,12 @@ def test_rescan_uses_the_cache_and_sees_changes(tmp_path):
 def test_corrupt_cache_is_rebuilt(tmp_path):
     root = tmp_path / "runs"
     _mini_run(root, "a")
-    tracker.scan(root)
+    runyard.scan(root)
     (cache,) = (tmp_path / "cache" / "scan").iterdir()
     cache.write_bytes(b"{not json")
-    assert len(tracker.scan(root)) == 1
+    assert len(runyard.scan(root)) == 1
     cache.write_text(json.dumps({"version": 6, "runs": {str(root): {"sig": 1, "info": "x"}}}))
-    assert len(tracker.scan(root)) == 1
+    assert len(runyard.scan(root)) == 1
 
 
 def test_unreadable_run_is_marked_not_fatal(tmp_path):
@@ -79,7 +79,7 @@ def test_unreadable_run_is_marked_not_fatal(tmp_path):
     (half / "summary.json").write_bytes(b"\x00\x01garbage")
     with open(good / "metrics.jsonl", "ab") as fh:
         fh.write(b"garbage line\n")
-    records = {r.info.name: r for r in tracker.scan(root)}
+    records = {r.info.name: r for r in runyard.scan(root)}
     assert len(records) == 3
     bad_rec = next(r for n, r in records.items() if n.startswith("bad"))
     assert (bad_rec.info.error and "JSON" in bad_rec.info.error) or "Decode" in bad_rec.info.error
@@ -93,7 +93,7 @@ def test_yaml_with_python_tag_is_not_executed(tmp_path):
     run = _mini_run(root, "tagged")
     marker = tmp_path / "pwned"
     (run / "config.yaml").write_text(f"a: !!python/object/apply:os.system ['touch {marker}']\n")
-    (record,) = tracker.scan(root)
+    (record,) = runyard.scan(root)
     assert not marker.exists() and "config" in (record.info.error or "")
 
 
@@ -103,26 +103,26 @@ def test_symlinks_out_of_the_root_are_not_followed(tmp_path):
     root = tmp_path / "runs"
     _mini_run(root, "mine")
     os.symlink(outside, root / "link")
-    assert [r.info.name for r in tracker.scan(root)] == ["mine"]
+    assert [r.info.name for r in runyard.scan(root)] == ["mine"]
 
 
 def test_killed_run_shows_crashed_and_quiet_run_stalled():
     now = time.time()
     base = dict(id="x", name="x", path=Path("x"), format="runyard/1", status="running")
-    assert derive(RunInfo(**base, heartbeat=now - 5, heartbeat_interval=10), now) == "running"
-    assert derive(RunInfo(**base, heartbeat=now - 31, heartbeat_interval=10), now) == "crashed"
+    assert derive_status(RunInfo(**base, heartbeat=now - 5, heartbeat_interval=10), now) == "running"
+    assert derive_status(RunInfo(**base, heartbeat=now - 31, heartbeat_interval=10), now) == "crashed"
     dead = RunInfo(**base, heartbeat=now, heartbeat_interval=10, host=os.uname().nodename, pid=2**22 + 12345)
-    assert derive(dead, now) == "crashed"
+    assert derive_status(dead, now) == "crashed"
     quiet = RunInfo(**base, heartbeat=now, heartbeat_interval=10, last_write=now - 600, interval_median=1.0)
-    assert derive(quiet, now) == "stalled"
+    assert derive_status(quiet, now) == "stalled"
     busy = RunInfo(**base, heartbeat=now, heartbeat_interval=10, last_write=now - 30, interval_median=1.0)
-    assert derive(busy, now) == "running"
-    assert derive(RunInfo(**{**base, "status": "finished"}, heartbeat=0), now) == "finished"
+    assert derive_status(busy, now) == "running"
+    assert derive_status(RunInfo(**{**base, "status": "finished"}, heartbeat=0), now) == "finished"
 
 
 def test_run_with_a_tensorboard_mirror_is_listed_once(tmp_path):
     root = tmp_path / "runs"
-    with tracker.init("mirrored", root=root, console=False, system_metrics=False, tensorboard=True) as run:
+    with runyard.init("mirrored", root=root, console=False, system_metrics=False, tensorboard=True) as run:
         run.log({"loss": 1.0})
-    (record,) = tracker.scan(root)
+    (record,) = runyard.scan(root)
     assert record.info.format == "runyard/1"

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input
 
-from tui.app import RunyardApp
-from tui.screens.run import RunScreen
-from tui.widgets.log_view import LogView
-from tui.widgets.runs_table import RunsTable
+from runyard.tui.app import RunyardApp
+from runyard.tui.screens.run import RunScreen
+from runyard.tui.widgets.log_view import LogView
+from runyard.tui.widgets.runs_table import RunsTable
 
 ROOT = Path("tests/fixtures/snapshot/runs")
 SIZES = [(80, 24), (120, 40)]
@@ -38,7 +38,7 @@ async def _wait(pilot, predicate, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError("screen did not settle")
+            raise AssertionError("screen did not settle_status")
         await pilot.pause(0.05)
 
 

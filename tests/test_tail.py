@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from tracker.tail import MetricsTail, TailReader
+from runyard.reading.tail import MetricsTail, TailReader
 
 
 def test_many_small_appends_return_exactly_the_new_lines(tmp_path):

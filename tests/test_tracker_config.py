@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-import tracker
-from tracker.config import resolve
+import runyard
+from runyard.writer.config import resolve
 
 
 @dataclasses.dataclass
@@ -58,7 +58,7 @@ def test_python_config_with_code_is_never_run(tmp_path, root):
         f"y = [c for c in ().__class__.__base__.__subclasses__()]\n"
         "big = 10 ** 10 ** 10\nrep = 'a' * 10**9\nsafe = 3\n"
     )
-    with tracker.init(config=cfg, root=root, console=False) as run:
+    with runyard.init(config=cfg, root=root, console=False) as run:
         assert run.config == {"safe": 3}
     assert not marker.exists()
     assert "not a literal" in (run.path / "training.log").read_text()
@@ -68,15 +68,15 @@ def test_yaml_with_python_tag_is_refused_not_run(tmp_path):
     marker = tmp_path / "pwned"
     cfg = tmp_path / "evil.yaml"
     cfg.write_text(f"a: !!python/object/apply:os.system ['touch {marker}']\n")
-    with pytest.raises(tracker.ConfigError, match="cannot be parsed"):
+    with pytest.raises(runyard.ConfigError, match="cannot be parsed"):
         resolve(cfg)
     assert not marker.exists()
 
 
 def test_non_serialisable_value_names_the_key():
-    with pytest.raises(tracker.ConfigError, match=r"'optimizer\.factory'.*function"):
+    with pytest.raises(runyard.ConfigError, match=r"'optimizer\.factory'.*function"):
         resolve({"optimizer": {"factory": lambda: None}})
-    with pytest.raises(tracker.ConfigError, match=r"'layers\[1\]'"):
+    with pytest.raises(runyard.ConfigError, match=r"'layers\[1\]'"):
         resolve({"layers": [1, object()]})
 
 
@@ -97,7 +97,7 @@ def test_overrides_merge_on_top_with_types_kept(tmp_path):
     (["a.yaml", "b.yaml"], "two config files"),
 ])
 def test_bad_overrides_are_clear_errors(argv, message):
-    with pytest.raises(tracker.ConfigError, match=message):
+    with pytest.raises(runyard.ConfigError, match=message):
         resolve({"lr": 0.1, "steps": 10}, argv)
 
 
@@ -111,10 +111,10 @@ def test_bad_overrides_are_clear_errors(argv, message):
 def test_unreadable_config_files_are_clear_errors(tmp_path, content, suffix, message):
     cfg = tmp_path / f"c{suffix}"
     cfg.write_text(content)
-    with pytest.raises(tracker.ConfigError, match=message):
+    with pytest.raises(runyard.ConfigError, match=message):
         resolve(cfg)
 
 
 def test_missing_config_file(tmp_path):
-    with pytest.raises(tracker.ConfigError, match="not found"):
+    with pytest.raises(runyard.ConfigError, match="not found"):
         resolve(tmp_path / "nope.yaml")

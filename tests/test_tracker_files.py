@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-import tracker
+import runyard
+from runyard.writer.run import read_rows
 from tests.conftest import only_run
 from tests.contract import check_run_dir
-from tracker.run import read_rows
 
 
 def test_every_file_follows_the_contract(root):
-    with tracker.init("contract", config={"lr": 0.1, "model": {"n": 2}}, root=root, tags=["a"], notes="n",
+    with runyard.init("contract", config={"lr": 0.1, "model": {"n": 2}}, root=root, tags=["a"], notes="n",
                       console=False) as run:
         for step in range(20):
             run.log({"train/loss": 2.0 - step * 0.05, "lr": 0.1}, step=step)
@@ -41,7 +41,7 @@ def test_every_file_follows_the_contract(root):
 
 
 def test_run_json_records_the_environment(root):
-    with tracker.init("env", root=root, console=False) as run:
+    with runyard.init("env", root=root, console=False) as run:
         pass
     info = json.loads((run.path / "run.json").read_text())
     assert info["pid"] > 0 and info["host"] and info["cwd"]
@@ -51,7 +51,7 @@ def test_run_json_records_the_environment(root):
 
 
 def test_non_finite_values_round_trip(root):
-    with tracker.init("nonfinite", root=root, console=False) as run:
+    with runyard.init("nonfinite", root=root, console=False) as run:
         run.log({"a": math.nan, "b": math.inf, "c": -math.inf, "d": 1.0})
         run.log({"a": 2.0, "b": 3.0, "c": 4.0, "d": math.nan})
     (first, second) = read_rows(run.path / "metrics.jsonl")[:2]
@@ -65,7 +65,7 @@ def test_non_finite_values_round_trip(root):
 
 
 def test_torch_and_numpy_scalars_become_plain_numbers(root):
-    with tracker.init("scalars", root=root, console=False) as run:
+    with runyard.init("scalars", root=root, console=False) as run:
         run.log({"t": torch.tensor(1.5), "n": np.float32(2.5), "i": np.int64(3), "b": True},
                 step=torch.tensor(7))
         with pytest.raises(TypeError, match="metric 'bad'"):
@@ -80,7 +80,7 @@ def test_torch_and_numpy_scalars_become_plain_numbers(root):
 
 
 def test_steps_auto_increment_and_times_increase(root):
-    with tracker.init("steps", root=root, console=False) as run:
+    with runyard.init("steps", root=root, console=False) as run:
         for _ in range(5):
             run.log({"x": 1.0})
         run.log({"x": 2.0}, step=100)
@@ -91,15 +91,15 @@ def test_steps_auto_increment_and_times_increase(root):
 
 
 def test_log_after_finish_is_a_clear_error(root):
-    run = tracker.init("late", root=root, console=False)
+    run = runyard.init("late", root=root, console=False)
     run.finish()
     run.finish()  # idempotent
-    with pytest.raises(tracker.RunError, match="has ended"):
+    with pytest.raises(runyard.RunError, match="has ended"):
         run.log({"x": 1})
 
 
 def test_checkpoint_retention_keeps_the_best(root):
-    with tracker.init("ckpt", root=root, console=False) as run:
+    with runyard.init("ckpt", root=root, console=False) as run:
         for step, val in [(1, 3.0), (2, 1.0), (3, 2.0), (4, 2.5), (5, 2.2)]:
             run.save_checkpoint({"s": step}, step=step, metrics={"val/loss": val}, best=("val/loss", "min"),
                                 keep_last=2)
@@ -117,16 +117,16 @@ def test_checkpoint_retention_keeps_the_best(root):
 def test_add_checkpoint_registers_an_existing_file(root, tmp_path):
     outside = tmp_path / "model.bin"
     outside.write_bytes(b"x" * 100)
-    with tracker.init("added", root=root, console=False) as run:
+    with runyard.init("added", root=root, console=False) as run:
         run.add_checkpoint(outside, step=3, metrics={"acc": 0.9}, best=("acc", "max"))
-        with pytest.raises(tracker.RunError, match="not found"):
+        with pytest.raises(runyard.RunError, match="not found"):
             run.add_checkpoint(tmp_path / "missing.bin", step=4)
     rec = json.loads((run.path / "checkpoints/index.jsonl").read_text())
     assert rec["file"] == str(outside.resolve()) and rec["bytes"] == 100 and rec["is_best"] is True
 
 
 def test_system_metrics_are_sampled(root):
-    with tracker.init("sys", root=root, console=False, heartbeat_interval=0.05) as run:
+    with runyard.init("sys", root=root, console=False, heartbeat_interval=0.05) as run:
         run.log({"x": 1.0})
         import time
 
@@ -138,7 +138,7 @@ def test_system_metrics_are_sampled(root):
 
 
 def test_system_metrics_can_be_turned_off(root):
-    with tracker.init("nosys", root=root, console=False, heartbeat_interval=0.05, system_metrics=False) as run:
+    with runyard.init("nosys", root=root, console=False, heartbeat_interval=0.05, system_metrics=False) as run:
         import time
 
         time.sleep(0.2)
@@ -149,7 +149,7 @@ def test_tensorboard_mirror_is_readable_by_tensorboard(root):
     from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
     from tensorboard.util.tensor_util import make_ndarray
 
-    with tracker.init("tb", root=root, console=False, tensorboard=True, system_metrics=False) as run:
+    with runyard.init("tb", root=root, console=False, tensorboard=True, system_metrics=False) as run:
         for step in range(3):
             run.log({"loss": 1.0 / (step + 1)}, step=step)
         run.log_sample("generated", step=2)
@@ -167,7 +167,7 @@ def test_tensorboard_mirror_is_readable_by_tensorboard(root):
 def test_name_defaults_to_the_config_file_stem(root, tmp_path):
     cfg = tmp_path / "my_experiment.yaml"
     cfg.write_text("lr: 0.1\n")
-    with tracker.init(config=cfg, root=root, console=False) as run:
+    with runyard.init(config=cfg, root=root, console=False) as run:
         pass
     assert run.name == "my_experiment" and only_run(root).name.startswith("my_experiment_")
     assert json.loads((run.path / "run.json").read_text())["config_file"] == str(cfg)

@@ -11,16 +11,16 @@ from datetime import datetime
 
 import pytest
 
-import tracker
+import runyard
+from runyard.writer.run import read_rows
 from tests.conftest import child_env, only_run, start_script
 from tests.contract import check_run_dir
-from tracker.run import read_rows
 
 pytestmark = pytest.mark.slow
 
 LOGGING_CHILD = """
-import sys, tracker
-run = tracker.init("victim", root="runs", heartbeat_interval=0.2, console=False)
+import sys, runyard
+run = runyard.init("victim", root="runs", heartbeat_interval=0.2, console=False)
 print(run.path, flush=True)
 step = 0
 while True:
@@ -73,8 +73,8 @@ def test_signals_mark_the_run_interrupted(tmp_path, signum):
 
 def test_sigterm_inside_with_block_unwinds_through_finally(tmp_path):
     proc = start_script(tmp_path, """
-        import time, tracker
-        with tracker.init("graceful", root="runs", console=False) as run:
+        import time, runyard
+        with runyard.init("graceful", root="runs", console=False) as run:
             try:
                 print("ready", flush=True)
                 time.sleep(60)
@@ -91,8 +91,8 @@ def test_sigterm_inside_with_block_unwinds_through_finally(tmp_path):
 
 def test_exception_marks_failed_with_traceback(tmp_path):
     proc = start_script(tmp_path, """
-        import tracker
-        with tracker.init("broken", root="runs", console=False) as run:
+        import runyard
+        with runyard.init("broken", root="runs", console=False) as run:
             run.log({"loss": 1.0})
             raise RuntimeError("exploding gradients")
     """)
@@ -106,8 +106,8 @@ def test_exception_marks_failed_with_traceback(tmp_path):
 
 def test_uncaught_exception_without_with_block_marks_failed(tmp_path):
     proc = start_script(tmp_path, """
-        import tracker
-        run = tracker.init("nowith", root="runs", console=False)
+        import runyard
+        run = runyard.init("nowith", root="runs", console=False)
         run.log({"loss": 1.0})
         1 / 0
     """)
@@ -119,8 +119,8 @@ def test_uncaught_exception_without_with_block_marks_failed(tmp_path):
 
 def test_script_end_without_finish_marks_finished(tmp_path):
     proc = start_script(tmp_path, """
-        import tracker
-        run = tracker.init("plain", root="runs", console=False)
+        import runyard
+        run = runyard.init("plain", root="runs", console=False)
         run.log({"loss": 1.0})
     """)
     assert proc.wait(timeout=30) == 0
@@ -129,8 +129,8 @@ def test_script_end_without_finish_marks_finished(tmp_path):
 
 def test_resume_appends_to_the_same_folder_and_supersedes_rows(tmp_path):
     proc = start_script(tmp_path, """
-        import sys, tracker
-        run = tracker.init("long", config={"lr": 0.1}, root="runs", console=False)
+        import sys, runyard
+        run = runyard.init("long", config={"lr": 0.1}, root="runs", console=False)
         for step in range(30):
             run.log({"loss": 10.0 - step * 0.1}, step=step)
             if step == 20:
@@ -143,7 +143,7 @@ def test_resume_appends_to_the_same_folder_and_supersedes_rows(tmp_path):
     proc.wait(timeout=30)
     assert json.loads((path / "run.json").read_text())["status"] == "running"
 
-    with tracker.init(resume=path, root=tmp_path / "runs", console=False) as run:
+    with runyard.init(resume=path, root=tmp_path / "runs", console=False) as run:
         assert run.path == path and run.config == {"lr": 0.1} and run.resume_step == 20
         for step in range(21, 25):
             run.log({"loss": 5.0}, step=step)
@@ -162,23 +162,23 @@ def test_resume_appends_to_the_same_folder_and_supersedes_rows(tmp_path):
 
 
 def test_resume_by_id_and_refusal_while_alive(root):
-    run = tracker.init("alive", root=root, console=False)
+    run = runyard.init("alive", root=root, console=False)
     try:
-        with pytest.raises(tracker.RunError, match="still running"):
-            tracker.init(resume=run.id, root=root, console=False)
+        with pytest.raises(runyard.RunError, match="still running"):
+            runyard.init(resume=run.id, root=root, console=False)
     finally:
         run.finish("interrupted")
-    again = tracker.init(resume=run.id, root=root, console=False)
+    again = runyard.init(resume=run.id, root=root, console=False)
     assert again.path == run.path
     again.finish()
-    with pytest.raises(tracker.RunError, match="cannot resume"):
-        tracker.init(resume="nosuchid", root=root, console=False)
+    with pytest.raises(runyard.RunError, match="cannot resume"):
+        runyard.init(resume="nosuchid", root=root, console=False)
 
 
 def test_rank_other_than_zero_writes_nothing(tmp_path):
     proc = start_script(tmp_path, """
-        import tracker
-        with tracker.init("dist", root="runs", config={"a": 1}) as run:
+        import runyard
+        with runyard.init("dist", root="runs", config={"a": 1}) as run:
             run.log({"loss": 1.0})
             run.log_sample("x")
             run.save_checkpoint({"a": 1}, step=1)
@@ -192,8 +192,8 @@ def test_rank_other_than_zero_writes_nothing(tmp_path):
 
 def test_rank_zero_records_world_size(tmp_path):
     proc = start_script(tmp_path, """
-        import tracker
-        with tracker.init("dist", root="runs", console=False) as run:
+        import runyard
+        with runyard.init("dist", root="runs", console=False) as run:
             run.log({"loss": 1.0})
     """, RANK="0", WORLD_SIZE="4")
     assert proc.wait(timeout=30) == 0
@@ -204,9 +204,9 @@ def test_rank_zero_records_world_size(tmp_path):
 def test_eight_processes_same_name_same_second_get_distinct_folders(tmp_path):
     start_at = int(time.time()) + 2
     code = f"""
-import time, tracker
+import time, runyard
 time.sleep(max(0, {start_at} - time.time()))
-run = tracker.init("same", root="runs", console=False)
+run = runyard.init("same", root="runs", console=False)
 run.log({{"x": 1.0}})
 run.finish()
 print(run.path, run.id, flush=True)

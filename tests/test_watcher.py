@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tui.live import watcher as watcher_mod
-from tui.live.watcher import MAX_EVENT_RUNS, Changes, RunWatcher, filesystem_type, is_network_filesystem
+from runyard.tui.live import watcher as watcher_mod
+from runyard.tui.live.watcher import MAX_EVENT_RUNS, Changes, RunWatcher, filesystem_type, is_network_filesystem
 
 TIMEOUT = 5.0  # generous: a loaded CI box may be slow to deliver
 QUIET = 1.0  # no callback for this long means the burst is over

@@ -1,7 +1,11 @@
-"""runyard's tracker: write standard run folders from a training loop, and read runs of many layouts.
+"""runyard: write standard run folders from a training loop, and read runs of many layouts.
 
-`import tracker` is cheap: names are loaded on first use (as `textual.widgets` does), the writer needs only
-the standard library and orjson, and the reading side (pandas and friends) loads only when asked for.
+This module is the front door: the training side (`init`, `Run`), the reading side (`open_run`, `scan`,
+`find_run` and the model classes) and the helpers the app and the command line share. Everything else is
+private to the package and may move.
+
+`import runyard` is cheap: names are loaded on first use (as `textual.widgets` does), the writer needs only the
+standard library and orjson, and the reading side (pandas and friends) loads only when one of its names is asked for.
 """
 
 from __future__ import annotations
@@ -9,38 +13,116 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+# public name -> module that defines it (relative to this package)
 _EXPORTS = {
-    "init": ".start",
-    "NullRun": ".start",
-    "Run": ".run",
+    # training side
+    "init": ".writer.start",
+    "NullRun": ".writer.start",
+    "Run": ".writer.run",
     "ConfigError": ".errors",
     "RunError": ".errors",
     "TrackerError": ".errors",
-    "open_run": ".api",
-    "scan": ".api",
-    "RunView": ".api",
-    "RunRecord": ".api",
-    "UnknownLayout": ".api",
-    "find_run": ".api",
-    "TailReader": ".tail",
-    "MetricsTail": ".tail",
+    # the model every layout is read into
+    "RunInfo": ".model",
+    "MetricSummary": ".model",
+    "Checkpoint": ".model",
+    "Sample": ".model",
+    # reading
+    "open_run": ".reading.api",
+    "find_run": ".reading.api",
+    "find_source": ".reading.api",
+    "RunView": ".reading.records",
+    "UnknownLayout": ".reading.api",
+    "scan": ".reading.scanner",
+    "RunRecord": ".reading.records",
+    "read_record": ".reading.records",
+    "settle_status": ".reading.records",
+    "derive_status": ".liveness",
+    "TailReader": ".reading.tail",
+    "MetricsTail": ".reading.tail",
+    # helpers the faces share
+    "compile_filter": ".reading.filters",
+    "sort_records": ".reading.filters",
+    "FilterError": ".reading.filters",
+    "flatten": ".reading.configtree",
+    "direction": ".reading.metricnames",
+    "best_of": ".reading.metricnames",
+    "main_metrics": ".reading.metricnames",
+    "prepare": ".reading.curves",
+    "Prepared": ".reading.curves",
+    "robust_range": ".reading.curves",
+    "ema_debiased": ".reading.curves",
+    "clean_line": ".reading.textsafe",
+    "clean_block": ".reading.textsafe",
+    "LOG_STAMP": ".layouts.common",
+    "line_time": ".layouts.common",
+    "to_jsonable": ".jsonl",
 }
 
-__all__ = ["ConfigError", "MetricsTail", "NullRun", "Run", "RunError", "RunRecord", "RunView", "TailReader",
-           "TrackerError", "UnknownLayout", "find_run", "init", "open_run", "scan"]
+__all__ = [
+    "LOG_STAMP",
+    "Checkpoint",
+    "ConfigError",
+    "FilterError",
+    "MetricSummary",
+    "MetricsTail",
+    "NullRun",
+    "Prepared",
+    "Run",
+    "RunError",
+    "RunInfo",
+    "RunRecord",
+    "RunView",
+    "Sample",
+    "TailReader",
+    "TrackerError",
+    "UnknownLayout",
+    "best_of",
+    "clean_block",
+    "clean_line",
+    "compile_filter",
+    "derive_status",
+    "direction",
+    "ema_debiased",
+    "find_run",
+    "find_source",
+    "flatten",
+    "init",
+    "line_time",
+    "main_metrics",
+    "open_run",
+    "prepare",
+    "read_record",
+    "robust_range",
+    "scan",
+    "settle_status",
+    "sort_records",
+    "to_jsonable",
+]
 
 if TYPE_CHECKING:
-    from .api import RunRecord, RunView, UnknownLayout, find_run, open_run, scan
     from .errors import ConfigError, RunError, TrackerError
-    from .run import Run
-    from .start import NullRun, init
-    from .tail import MetricsTail, TailReader
+    from .jsonl import to_jsonable
+    from .layouts.common import LOG_STAMP, line_time
+    from .liveness import derive_status
+    from .model import Checkpoint, MetricSummary, RunInfo, Sample
+    from .reading.api import UnknownLayout, find_run, find_source, open_run
+    from .reading.configtree import flatten
+    from .reading.curves import Prepared, ema_debiased, prepare, robust_range
+    from .reading.filters import FilterError, compile_filter, sort_records
+    from .reading.metricnames import best_of, direction, main_metrics
+    from .reading.records import RunRecord, RunView, read_record, settle_status
+    from .reading.scanner import scan
+    from .reading.tail import MetricsTail, TailReader
+    from .reading.textsafe import clean_block, clean_line
+    from .writer.run import Run
+    from .writer.start import NullRun, init
 
 
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
-        raise AttributeError(f"module 'tracker' has no attribute {name!r}")
+        raise AttributeError(f"module 'runyard' has no attribute {name!r}")
     value = getattr(import_module(module, __name__), name)
     globals()[name] = value
     return value

@@ -60,3 +60,8 @@ def decode_tree(obj: Any) -> Any:
     if isinstance(obj, list):
         return [decode_tree(v) for v in obj]
     return obj
+
+
+def to_jsonable(obj: Any) -> Any:
+    """A run's values ready for JSON output (`--json`): non-finite floats as "nan"/"inf"/"-inf", like the files."""
+    return encode_tree(obj)

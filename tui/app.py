@@ -18,8 +18,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from tracker.scanner import RunRecord, read_record, scan, settle
-from tracker.status import derive
+from runyard import RunRecord, derive_status, read_record, scan, settle_status
 
 from .commands import screen_commands
 from .live.runstate import LiveRun
@@ -213,9 +212,9 @@ class RunyardApp(App):
         record = self.records.get(key)
         if record is None or record.source is None:
             return
-        fresh = read_record(record.source, self.root)
+        fresh = read_record(record.source)
         fresh.info.archived = record.info.archived
-        settle(fresh.info)
+        settle_status(fresh.info)
         self.records[key] = fresh
         if fresh.info.status != record.info.status:
             self._follow_running()
@@ -230,7 +229,7 @@ class RunyardApp(App):
             record.info.error = f"run.json: {exc}"
             return
         info.archived = record.info.archived
-        settle(info)
+        settle_status(info)
         before = record.info.status
         record.info = info
         if info.status != before:
@@ -248,7 +247,7 @@ class RunyardApp(App):
         for key, record in self.records.items():
             info = record.info
             if info.stated_status == "running" and not info.error:
-                status = derive(info)
+                status = derive_status(info)
                 if status != info.status or (refresh_durations and status == "running"):
                     info.status = status
                     changed.add(key)
@@ -276,7 +275,7 @@ class RunyardApp(App):
         self._follow_running()
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(self.screen))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

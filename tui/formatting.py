@@ -65,3 +65,15 @@ def fmt_bytes(n: int | None) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{size:.1f} TB"
+
+
+def time_ticks(lo: float, hi: float, x_axis: str, count: int = 5) -> tuple[list[float], list[str]]:
+    """Tick positions and labels for a time axis: clock time, or an elapsed duration."""
+    step = (hi - lo) / (count - 1) if count > 1 else 0.0
+    ticks = [lo + i * step for i in range(count)]
+    if x_axis == "time":
+        fmt = "%H:%M" if hi - lo > 120 else "%H:%M:%S"
+        if hi - lo > 86400:
+            fmt = "%m-%d %H:%M"
+        return ticks, [time.strftime(fmt, time.localtime(t)) for t in ticks]
+    return ticks, [fmt_duration(t) for t in ticks]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from tracker.scanner import RunRecord
+from runyard import RunRecord
 
 
 @dataclass

@@ -17,6 +17,8 @@ from ..model import Checkpoint, MetricSummary, RunInfo, Sample
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ..reading.tail import MetricsTail
+
 
 class RunSource(ABC):
     """One run in one layout. `path` is the run's folder, or its file for one-file layouts (nanoGPT logs)."""
@@ -60,6 +62,11 @@ class RunSource(ABC):
     def samples(self) -> list[Sample]:
         """Generated text samples, if the layout records any."""
         return []
+
+    def metrics_tail(self, offset: int = 0) -> MetricsTail | None:
+        """A reader of metric rows appended after byte `offset`, for layouts that can be followed row by row;
+        None where a change means reading the metrics again."""
+        return None
 
     def own_summary(self) -> dict[str, MetricSummary] | None:
         """Per-metric statistics the layout keeps itself, cheaper than reading the metrics; None if none."""

@@ -13,7 +13,7 @@ from ..jsonl import loads
 STALE_AFTER = 600.0  # a log not written for 10 minutes belongs to a process that is gone (LEET's rule)
 
 # "2024-12-16 14:50:30,000 - INFO - ..." (logging) and "[2024-07-16 14:35:52] ..." (nanoGPT TrainingLogger)
-STAMP = re.compile(r"^\[?(\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d)(?:[,.](\d{1,6}))?\]?")
+LOG_STAMP = re.compile(r"^\[?(\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d)(?:[,.](\d{1,6}))?\]?")
 
 
 def read_json_file(path: Path) -> Any:
@@ -38,7 +38,7 @@ def read_yaml_file(path: Path) -> Any:
 
 def line_time(line: str) -> float | None:
     """Unix time of a log line's leading timestamp (local time), or None."""
-    m = STAMP.match(line)
+    m = LOG_STAMP.match(line)
     if not m:
         return None
     try:

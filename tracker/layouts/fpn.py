@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..config import parse_value
+from ..literals import parse_value
 from ..model import Checkpoint, RunInfo
 from .base import Detection, RunSource
 from .common import is_stale, last_line_time, read_yaml_file

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..config import parse_value
+from ..literals import parse_value
 from ..model import RunInfo
 from .base import Detection, RunSource
 from .common import is_stale

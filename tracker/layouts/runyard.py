@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import layout as L
+from .. import contract as L
 from ..jsonl import decode_tree, loads
 from ..model import Checkpoint, MetricSummary, RunInfo, Sample
 from .base import Detection, RunSource
@@ -89,9 +89,15 @@ class RunyardSource(RunSource):
 
     def metrics_data(self):
         """The Arrow-backed rows (keeps logged NaN apart from absent values)."""
-        from ..metricsio import load
+        from ..reading.metrics_jsonl import load
 
         return load(self.path / L.METRICS_JSONL)
+
+    def metrics_tail(self, offset: int = 0):
+        """Rows appended to metrics.jsonl after `offset` (the end of what `metrics_data` read)."""
+        from ..reading.tail import MetricsTail
+
+        return MetricsTail(self.path / L.METRICS_JSONL, offset=offset)
 
     def config(self) -> dict[str, Any]:
         data = read_yaml_file(self.path / L.CONFIG_YAML)

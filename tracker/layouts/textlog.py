@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..model import RunInfo
-from ..patterns import match_line, patterns_for
+from ..reading.patterns import match_line, patterns_for
 from .base import Detection, RunSource, empty_metrics, frame_from_records
 from .common import is_stale, last_line_time, line_time
 

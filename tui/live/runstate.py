@@ -13,11 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from tracker.api import RunView
-from tracker.layout import METRICS_JSONL
-from tracker.metricnames import direction
-from tracker.series import ema_debiased
-from tracker.tail import MetricsTail
+from runyard import MetricsTail, RunView, direction, ema_debiased
 
 
 class Growable:
@@ -172,7 +168,7 @@ class LiveRun:
             frame, present = data.frame(), data.present()
             if self.tail is not None:
                 self.tail.close()
-            self.tail = MetricsTail(self.view.path / METRICS_JSONL, offset=data.end)
+            self.tail = self.view.source.metrics_tail(offset=data.end)
             del data
             _release_arrow_memory()
         else:
@@ -280,7 +276,7 @@ def _release_arrow_memory() -> None:
 
 def configured_last_step(config: dict[str, Any]) -> int | None:
     """The last step a run is configured to reach, from the usual config names (for an ETA)."""
-    from tracker.filters import flatten
+    from runyard import flatten
 
     names = ("max_steps", "max_iters", "total_steps", "num_steps", "train_steps", "max_step", "num_iterations",
              "iterations", "steps")

@@ -1,12 +1,14 @@
-"""Help: every key of every screen, read from the bindings themselves so the list cannot go stale."""
+"""Help: the keys of the screen beneath, its widgets and the app, read from the bindings themselves so the
+list cannot go stale."""
 
 from __future__ import annotations
 
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
+from textual.dom import DOMNode
+from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Static
 
 
@@ -16,20 +18,42 @@ def key_label(binding: Binding) -> str:
     return ", ".join(names.get(k, k) for k in binding.key.split(","))
 
 
-def binding_sections() -> list[tuple[str, list[Binding]]]:
-    """(section, bindings) for the app, the runs screen and table, the run screen and the log."""
-    from ..app import RunyardApp
-    from ..widgets.log_view import LogView
-    from ..widgets.runs_table import RunsTable
-    from .run import RunScreen
-    from .runs import RunsScreen
+def binding_sections(screen: Screen) -> list[tuple[str, list[Binding]]]:
+    """(section, bindings) for `screen` (the one beneath the help), its widgets, and the app.
 
-    def as_bindings(items: list) -> list[Binding]:
-        return [b if isinstance(b, Binding) else Binding(*b) for b in items]
+    Read from the live DOM, so a new screen or widget lists its keys here without this module knowing it.
+    """
+    sections: list[tuple[str, list[Binding]]] = []
+    seen: set[type] = set()
+    for node in [screen.app, screen, *screen.walk_children(with_self=False)]:
+        cls = type(node)
+        if cls in seen or not cls.BINDINGS:
+            continue
+        seen.add(cls)
+        own = [b if isinstance(b, Binding) else Binding(*b) for b in cls.BINDINGS]
+        own = [b for b in own if b.description]
+        if own:
+            sections.append((_section_name(node), own))
+    from . import catalogue  # the other main screens, listed after the one in use
 
-    return [("everywhere", as_bindings(RunyardApp.BINDINGS)),
-            ("runs", as_bindings(RunsScreen.BINDINGS) + as_bindings(RunsTable.BINDINGS)),
-            ("run", as_bindings(RunScreen.BINDINGS)), ("log", as_bindings(LogView.BINDINGS))]
+    for title, classes in catalogue():
+        if type(screen) in classes:
+            continue
+        own = [b if isinstance(b, Binding) else Binding(*b) for cls in classes for b in cls.BINDINGS]
+        own = [b for b in own if b.description]
+        sections.append((f"{title} screen", own))
+    return sections
+
+
+def _section_name(node: DOMNode) -> str:
+    """"everywhere" for the app, else the class name without its kind: RunsScreen -> runs, LogView -> log."""
+    if isinstance(node, App):
+        return "everywhere"
+    name = type(node).__name__
+    for suffix in ("Screen", "View", "Widget"):
+        if name.endswith(suffix) and name != suffix:
+            name = name[: -len(suffix)]
+    return "".join(f" {c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(name))
 
 
 class HelpScreen(ModalScreen[None]):
@@ -42,6 +66,10 @@ class HelpScreen(ModalScreen[None]):
     HelpScreen DataTable { height: 1fr; }
     """
 
+    def __init__(self, beneath: Screen) -> None:
+        super().__init__()
+        self.beneath = beneath
+
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(Text("runyard keys — esc closes; ctrl+p finds any action by name", style="bold"))
@@ -50,7 +78,7 @@ class HelpScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         table.add_columns("where", "key", "does")
-        for section, bindings in binding_sections():
+        for section, bindings in binding_sections(self.beneath):
             for b in bindings:
                 table.add_row(Text(section, style="dim"), Text(key_label(b), style="bold"), Text(b.description))
         table.focus()

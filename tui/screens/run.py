@@ -19,10 +19,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, SelectionList, Static, TabbedContent, TabPane
 from textual.widgets.selection_list import Selection
 
-from tracker.filters import flatten
-from tracker.metricnames import main_metrics
-from tracker.scanner import RunRecord
-from tracker.textsafe import clean_line
+from runyard import RunRecord, clean_line, flatten, main_metrics
 
 from ..formatting import STATUS_STYLE, fmt_bytes, fmt_duration, fmt_number, fmt_time
 from ..live.runstate import LiveRun, Series, configured_last_step

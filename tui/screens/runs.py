@@ -11,7 +11,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
-from tracker.filters import FilterError, compile_filter
+from runyard import FilterError, compile_filter
 
 from ..widgets.preview import Preview
 from ..widgets.runs_table import RunsTable, facts_for

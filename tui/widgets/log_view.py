@@ -29,9 +29,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from tracker.layouts.common import STAMP, line_time
-from tracker.tail import TailReader
-from tracker.textsafe import clean_line
+from runyard import LOG_STAMP, TailReader, clean_line, line_time
 
 NO_LEVEL, DEBUG, INFO, WARNING, ERROR = range(5)
 _LEVEL_CODES = {
@@ -58,7 +56,7 @@ def _whole_seconds(stamp: str) -> float | None:
 
 def stamp_time(line: str) -> float | None:
     """The same value as `line_time(line)`, but strptime runs once per distinct second, not once per line."""
-    match = STAMP.match(line)
+    match = LOG_STAMP.match(line)
     if match is None:
         return None
     whole = _whole_seconds(match[1])
@@ -462,7 +460,7 @@ class LogView(ScrollView, can_focus=True):
         text = Text(line, no_wrap=True, end="")
         text.stylize(base)  # as a span: `Text.render` ignores `Text.style` on a line without spans
         level = self._levels[index]
-        if stamp := STAMP.match(line):
+        if stamp := LOG_STAMP.match(line):
             text.stylize(self._partial("log-view--timestamp"), 0, stamp.end())
         if level in (DEBUG, WARNING, ERROR):
             text.stylize(self._partial(_LEVEL_CLASSES[level]))

@@ -14,7 +14,7 @@ import numpy as np
 from rich.text import Text
 from textual_plotext import PlotextPlot
 
-from tracker.series import Prepared, prepare, robust_range
+from runyard import Prepared, prepare, robust_range
 
 from ..formatting import PALETTE
 
@@ -188,7 +188,7 @@ class MetricPlot(PlotextPlot):
     def _x_ticks(self, xs_all: list[np.ndarray]) -> None:
         if self.x_axis == "step":
             return
-        from ..plotting import time_ticks
+        from ..formatting import time_ticks
 
         finite = [x[np.isfinite(x)] for x in xs_all if x.size]
         finite = [x for x in finite if x.size]

@@ -10,8 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static
 
-from tracker.metricnames import main_metrics
-from tracker.textsafe import clean_line
+from runyard import clean_line, main_metrics
 
 from ..formatting import STATUS_STYLE
 from .metric_plot import MetricPlot, Trace, colour

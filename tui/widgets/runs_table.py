@@ -18,8 +18,7 @@ from textual.cache import LRUCache
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowDoesNotExist
 
-from tracker.metricnames import best_of, main_metrics
-from tracker.scanner import RunRecord
+from runyard import RunRecord, best_of, main_metrics
 
 from ..formatting import STATUS_ICON, STATUS_STYLE, fmt_duration, fmt_number, fmt_time
 

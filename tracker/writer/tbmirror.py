@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .errors import RunError
+from ..errors import RunError
 
 
 class TensorBoardMirror:

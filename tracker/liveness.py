@@ -28,7 +28,7 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def derive(info: RunInfo, now: float | None = None) -> str:
+def derive_status(info: RunInfo, now: float | None = None) -> str:
     """The status to show for `info` at time `now`."""
     stated = info.stated_status or info.status
     if stated != RUNNING:

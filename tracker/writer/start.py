@@ -10,9 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import RunError
-from .jsonl import loads
-from .layout import (
+from ..contract import (
     CONFIG_YAML,
     FORMAT,
     METRICS_JSONL,
@@ -21,7 +19,9 @@ from .layout import (
     make_run_dir,
     parse_iso,
 )
-from .layout import write_atomic as _write_atomic
+from ..contract import write_atomic as _write_atomic
+from ..errors import RunError
+from ..jsonl import loads
 from .logsetup import null_logger
 from .ranks import global_rank, world_size
 from .run import Run, read_rows

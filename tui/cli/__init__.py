@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from tracker.errors import TrackerError
+from runyard import TrackerError
 
 SUBCOMMANDS = ("ls", "show", "tail", "plot")
 
@@ -37,9 +37,9 @@ def cli() -> None:
 def _json_out(data: Any) -> None:
     import orjson
 
-    from tracker.jsonl import encode_tree
+    from runyard import to_jsonable
 
-    sys.stdout.buffer.write(orjson.dumps(encode_tree(data), default=str, option=orjson.OPT_INDENT_2) + b"\n")
+    sys.stdout.buffer.write(orjson.dumps(to_jsonable(data), default=str, option=orjson.OPT_INDENT_2) + b"\n")
 
 
 @cli.command("ls")
@@ -50,8 +50,7 @@ def _json_out(data: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def ls_command(root: Path, filter_text: str, sort_key: str, no_archive: bool, as_json: bool) -> None:
     """List the runs under ROOT (any depth, every layout runyard reads)."""
-    from tracker.filters import compile_filter, sort_records
-    from tracker.scanner import scan
+    from runyard import compile_filter, scan, sort_records
 
     from .listing import records_json, runs_table
 
@@ -75,7 +74,7 @@ def ls_command(root: Path, filter_text: str, sort_key: str, no_archive: bool, as
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def show_command(run: str, root: Path, as_json: bool) -> None:
     """Info, config, summary and checkpoints of RUN (a path, or an id or name under --root)."""
-    from tracker.api import find_run
+    from runyard import find_run
 
     from .listing import run_json, show_run
 
@@ -96,7 +95,7 @@ def show_command(run: str, root: Path, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def tail_command(run: str, root: Path, follow: bool, lines: int, as_json: bool) -> None:
     """Print the log of RUN (escape sequences stripped), and with -f follow it."""
-    from tracker.api import find_run
+    from runyard import find_run
 
     from .tailing import tail_log
 
@@ -119,7 +118,7 @@ def tail_command(run: str, root: Path, follow: bool, lines: int, as_json: bool) 
 def plot_command(runs: tuple[str, ...], root: Path, metrics: tuple[str, ...], x_axis: str, smooth: float,
                  log_y: bool, width: int | None, height: int | None, as_json: bool) -> None:
     """Draw curves of one or more runs right in the terminal."""
-    from tracker.api import find_run
+    from runyard import find_run
 
     from .plotting import plot_runs
 
@@ -162,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
               "network filesystems are detected and polled anyway).")
 def app_command(path: Path, poll: bool) -> None:
     """Open the app on PATH: a folder of runs (default ./runs) or one run."""
-    from .app import RunyardApp
+    from ..app import RunyardApp
 
     root, run = _root_and_run(path)
     RunyardApp(root, open_path=run, poll=True if poll else None).run()
@@ -170,7 +169,7 @@ def app_command(path: Path, poll: bool) -> None:
 
 def _root_and_run(path: Path) -> tuple[Path, Path | None]:
     """A runs root to list, and the run to open straight away if PATH is a run itself."""
-    from tracker.api import UnknownLayout, find_source
+    from runyard import UnknownLayout, find_source
 
     if not path.exists():
         raise FileNotFoundError(f"no such file or folder: {path}")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .jsonl import decode_value, loads
+from ..jsonl import decode_value, loads
 
 _HEAD = 64            # bytes compared to notice a file rewritten in place
 _MAX_PARTIAL = 1 << 20  # a "line" that never ends (a progress bar without newlines) is cut at 1 MiB

@@ -17,12 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from . import lifecycle
-from .checkpoints import CheckpointBook
-from .errors import RunError
-from .heartbeat import Heartbeat
-from .jsonl import decode_value, dumps_line, encode_float, encode_tree, loads
-from .layout import (
+from ..contract import (
     FORMAT,
     METRICS_JSONL,
     RESERVED_KEYS,
@@ -36,8 +31,13 @@ from .layout import (
     write_all,
     write_atomic,
 )
+from ..errors import RunError
+from ..jsonl import decode_value, dumps_line, encode_float, encode_tree, loads
+from . import lifecycle
+from .checkpoints import CheckpointBook
+from .heartbeat import Heartbeat
 from .logsetup import RunLogging
-from .summary import MetricStats
+from .running_stats import MetricStats
 
 _INT64 = 2**63
 

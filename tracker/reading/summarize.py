@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .model import MetricSummary
+from ..model import MetricSummary
 
 if TYPE_CHECKING:
     import pandas as pd

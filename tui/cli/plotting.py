@@ -4,31 +4,15 @@ from __future__ import annotations
 
 import shutil
 import sys
-import time
 from typing import Any
 
 import numpy as np
 
-from tracker.metricnames import main_metrics
-from tracker.series import prepare, robust_range
-from tracker.textsafe import clean_block
+from runyard import clean_block, main_metrics, prepare, robust_range
 
-from .formatting import PALETTE
+from ..formatting import PALETTE, time_ticks
 
 X_COLUMN = {"step": "step", "time": "time", "relative": "elapsed"}
-
-
-def time_ticks(lo: float, hi: float, x_axis: str, count: int = 5) -> tuple[list[float], list[str]]:
-    """Tick positions and labels for a time axis: clock time, or an elapsed duration."""
-    from .formatting import fmt_duration
-
-    ticks = list(np.linspace(lo, hi, count))
-    if x_axis == "time":
-        fmt = "%H:%M" if hi - lo > 120 else "%H:%M:%S"
-        if hi - lo > 86400:
-            fmt = "%m-%d %H:%M"
-        return ticks, [time.strftime(fmt, time.localtime(t)) for t in ticks]
-    return ticks, [fmt_duration(t) for t in ticks]
 
 
 def plot_runs(views: list[Any], metrics: list[str], x_axis: str, smooth: float, log_y: bool,

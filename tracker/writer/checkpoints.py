@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .errors import RunError
-from .jsonl import dumps_line, encode_tree, loads
-from .layout import CHECKPOINT_INDEX, CHECKPOINTS_DIR, fsync_dir, open_append, write_all
+from ..contract import CHECKPOINT_INDEX, CHECKPOINTS_DIR, fsync_dir, open_append, write_all
+from ..errors import RunError
+from ..jsonl import dumps_line, encode_tree, loads
 
 
 class CheckpointEntry(NamedTuple):

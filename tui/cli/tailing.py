@@ -7,8 +7,7 @@ import time
 from collections import deque
 from pathlib import Path
 
-from tracker.tail import TailReader
-from tracker.textsafe import clean_line
+from runyard import TailReader, clean_line
 
 
 def _emit(raw: bytes, as_json: bool) -> None:

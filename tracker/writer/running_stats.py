@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .jsonl import encode_float
+from ..jsonl import encode_float
 
 # Slots of a stats list (a list, not an object, because `update` runs on every log() call).
 FIRST, LAST, MIN, MAX, TOTAL, COUNT, MIN_STEP, MAX_STEP, NONFINITE, LAST_STEP = range(10)

@@ -9,7 +9,7 @@ class SystemSampler:
     """CPU percent and resident memory of this process and, with CUDA, GPU memory allocated and reserved."""
 
     def __init__(self) -> None:
-        import psutil  # imported here so that `import tracker` stays cheap
+        import psutil  # imported here so that `import runyard` stays cheap
 
         self._proc = psutil.Process()
         self._proc.cpu_percent(None)  # the first call only sets the reference point

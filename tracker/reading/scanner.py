@@ -8,62 +8,38 @@ root is read; a run that cannot be read is listed with its error, never breaking
 
 from __future__ import annotations
 
+import hashlib
 import os
-import statistics
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, fields
+from collections.abc import Iterator
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from ..jsonl import decode_tree, encode_tree
+from ..layouts import textlog
+from ..layouts.base import RunSource
+from ..layouts.registry import detectors
+from ..model import MetricSummary, RunInfo
 from .cachedir import cache_file
-from .jsonl import decode_tree, encode_tree
-from .layouts import cs336, fpn, nanogpt, runyard, tensorboard, textlog
-from .layouts.base import Detection, RunSource
-from .model import MetricSummary, RunInfo
-from .status import derive
+from .records import RunRecord, read_record, settle_status
 
-CACHE_VERSION = 6  # bump whenever RunInfo, MetricSummary or a layout's reading changes
+# Bump when a layout reads the same files into different values; changes to the record's fields need no bump.
+READING_REVISION = 7
 _SKIP_DIRS = {"__pycache__", "node_modules", ".git", ".venv", "venv", ".ipynb_checkpoints"}
-_INFO_FIELDS = [f.name for f in fields(RunInfo)]
-_SUMMARY_FIELDS = [f.name for f in fields(MetricSummary)]
-
-
-def _detectors() -> list[Callable[[Path, list[str]], Detection | None]]:
-    """Layout detectors in order of precedence (the W&B reader is optional)."""
-    found = [runyard.detect]
-    try:
-        from .layouts import wandb
-
-        found.append(wandb.detect)
-    except ImportError:
-        pass
-    return [*found, fpn.detect, cs336.detect, tensorboard.detect, nanogpt.detect]
-
-
-@dataclass
-class RunRecord:
-    """One run as a listing knows it: info (status derived as of the scan), config and metric summary."""
-
-    info: RunInfo
-    config: dict[str, Any] = field(default_factory=dict)
-    summary: dict[str, MetricSummary] = field(default_factory=dict)
-    source: RunSource | None = field(default=None, repr=False)
-
-    def open(self):
-        """The full view of this run (metrics, log, checkpoints, samples)."""
-        from .api import RunView
-
-        if self.source is None:
-            raise ValueError(f"{self.info.path}: {self.info.error or 'cannot be opened'}")
-        return RunView(self.source)
+_INFO_FIELDS = tuple(f.name for f in fields(RunInfo))
+_SUMMARY_FIELDS = tuple(f.name for f in fields(MetricSummary))
+# The cache's version is derived from the record's field names: adding, removing or renaming a field starts
+# a fresh cache, and entries are stored by field name, so no value can land in another field.
+CACHE_VERSION = f"{READING_REVISION}-" + hashlib.sha1(
+    repr((_INFO_FIELDS, _SUMMARY_FIELDS)).encode()).hexdigest()[:12]
 
 
 def walk(root: Path) -> Iterator[RunSource]:
     """Every run under `root`, any depth, in a stable order; symlinks are not followed."""
-    detectors = _detectors()
+    found_by = detectors()
     stack = [root]
     while stack:
         directory = stack.pop()
@@ -73,7 +49,7 @@ def walk(root: Path) -> Iterator[RunSource]:
         except OSError:
             continue
         names = [e.name for e in entries]
-        found = next((d for d in (detect(directory, names) for detect in detectors) if d is not None), None)
+        found = next((d for d in (detect(directory, names) for detect in found_by) if d is not None), None)
         if found is None:  # no layout claims the folder: its plain logs may still be runs
             found = textlog.detect_files(directory, [e.name for e in entries if _is_file(e)], root)
         descend = True
@@ -113,51 +89,6 @@ def signature(source: RunSource) -> list[list[int] | None]:
     return sig
 
 
-def read_record(source: RunSource, root: Path) -> RunRecord:
-    """Build a run's listing record from its files; an unreadable run gets an error, not an exception."""
-    try:
-        info = source.read_info()
-    except Exception as exc:
-        info = RunInfo(id=source.path.name, name=source.path.name, path=source.path, format=source.format,
-                       error=_one_line(exc))
-        return RunRecord(info, source=source)
-    record = RunRecord(info, source=source)
-    try:
-        record.config = source.config()
-    except Exception as exc:
-        info.error = info.error or f"config: {_one_line(exc)}"
-    try:
-        record.summary = _summary_of(source, info)
-    except Exception as exc:
-        info.error = info.error or f"metrics: {_one_line(exc)}"
-    return record
-
-
-def _summary_of(source: RunSource, info: RunInfo) -> dict[str, MetricSummary]:
-    """The layout's own summary where it keeps one (runyard), else computed from its metrics."""
-    own = source.own_summary()
-    if own is not None:
-        return own
-    from .summarize import summarize
-
-    df = source.metrics()
-    if info.last_time is None and len(df):
-        last = df["time"].max()
-        info.last_time = float(last) if last == last else None
-    if info.interval_median is None and len(df) > 1:
-        gaps = df["time"].drop_duplicates().diff().dropna()
-        gaps = gaps[gaps > 0]
-        info.interval_median = float(statistics.median(gaps)) if len(gaps) else None
-    if info.rows is None:
-        info.rows = len(df)
-    return summarize(df)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-
-
 def scan(root: str | os.PathLike, *, use_cache: bool = True, now: float | None = None,
          keep: dict[str, RunRecord] | None = None) -> list[RunRecord]:
     """The runs under `root` (archive/ included and marked), statuses derived as of `now`.
@@ -180,22 +111,15 @@ def scan(root: str | os.PathLike, *, use_cache: bool = True, now: float | None =
         sig = signature(source)
         record = cache.get(source, sig) if cache else None
         if record is None:
-            record = read_record(source, root)
+            record = read_record(source)
             if cache:
                 cache.put(source, sig, record)
         record.info.archived = _archived(str(source.path), root_prefix)
-        settle(record.info, now)
+        settle_status(record.info, now)
         records.append(record)
     if cache:
         cache.save()
     return records
-
-
-def settle(info: RunInfo, now: float | None = None) -> None:
-    """Keep what the files state in `stated_status` and show the status derived as of `now`."""
-    info.stated_status = info.stated_status or info.status
-    if not info.error:
-        info.status = derive(info, now)
 
 
 def _archived(path: str, root_prefix: str) -> bool:
@@ -225,22 +149,22 @@ class ScanCache:
         if not entry or entry.get("sig") != sig or entry.get("format") != source.format:
             return None
         try:
-            info = RunInfo(*entry["info"])
+            info = RunInfo(**{k: v for k, v in decode_tree(entry["info"]).items() if k in _INFO_FIELDS})
             info.path = source.path
-            summary = {name: MetricSummary(*(decode_tree(v) if str in map(type, v) else v))
-                       for name, v in entry["summary"].items()}
+            summary = {name: MetricSummary(**{k: v for k, v in decode_tree(stats).items() if k in _SUMMARY_FIELDS})
+                       for name, stats in entry["summary"].items()}
         except (TypeError, KeyError, AttributeError):
             return None
         self.seen[key] = entry
         return RunRecord(info, entry.get("config") or {}, summary, source)
 
     def put(self, source: RunSource, sig: list, record: RunRecord) -> None:
-        info = encode_tree([getattr(record.info, k) for k in _INFO_FIELDS])
-        info[_INFO_FIELDS.index("path")] = str(source.path)
-        info[_INFO_FIELDS.index("extra")] = {}  # details for `show`; opening a run reads them afresh
+        info = encode_tree({k: getattr(record.info, k) for k in _INFO_FIELDS})
+        info["path"] = str(source.path)
+        info["extra"] = {}  # details for `show`; opening a run reads them afresh
         self.seen[str(source.path)] = {
             "format": source.format, "sig": sig, "info": info, "config": record.config,
-            "summary": {n: encode_tree([getattr(s, f) for f in _SUMMARY_FIELDS]) for n, s in record.summary.items()},
+            "summary": {n: encode_tree({f: getattr(s, f) for f in _SUMMARY_FIELDS}) for n, s in record.summary.items()},
         }
 
     def save(self) -> None:

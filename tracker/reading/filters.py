@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .scanner import RunRecord
+from .configtree import flatten
+from .records import RunRecord
 
 _COND = re.compile(r"^(?P<key>[^<>=!~]+?)(?P<op><=|>=|==|!=|<|>|=|~)(?P<value>.*)$")
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
@@ -29,18 +30,6 @@ _INFO_KEYS = ("status", "format", "name", "host", "user", "id", "notes", "tags",
 
 class FilterError(ValueError):
     """A filter or sort key that cannot be understood; the message says which word."""
-
-
-def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested keys as dotted paths: {"model": {"n": 2}} -> {"model.n": 2}."""
-    out: dict[str, Any] = {}
-    for key, value in config.items():
-        path = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(value, dict) and value:
-            out.update(flatten(value, path))
-        else:
-            out[path] = value
-    return out
 
 
 def lookup(record: RunRecord, key: str) -> Any:

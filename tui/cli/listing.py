@@ -10,10 +10,9 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from tracker.metricnames import best_of, main_metrics
-from tracker.scanner import RunRecord
+from runyard import RunRecord, best_of, main_metrics
 
-from .formatting import STATUS_ICON, STATUS_STYLE, fmt_bytes, fmt_duration, fmt_number, fmt_time
+from ..formatting import STATUS_ICON, STATUS_STYLE, fmt_bytes, fmt_duration, fmt_number, fmt_time
 
 
 def status_text(status: str, archived: bool = False) -> Text:
@@ -79,7 +78,7 @@ def run_json(view: Any) -> dict[str, Any]:
 
 
 def _config_table(config: dict[str, Any]) -> Table:
-    from tracker.filters import flatten
+    from runyard import flatten
 
     table = Table(title="config", title_justify="left", show_header=False, box=None, padding=(0, 2))
     table.add_column(style="cyan")

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..jsonl import NONFINITE, loads
 from .cachedir import cache_file
-from .jsonl import NONFINITE, loads
 
 if TYPE_CHECKING:
     import pandas as pd

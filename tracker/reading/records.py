@@ -1,54 +1,89 @@
-"""The reading API: `open_run(path)` gives a `RunView` of a run in any layout; `scan(root)` lists a tree."""
+"""One run as the reading side holds it: `RunRecord` (what a listing needs, cheap and cacheable) and `RunView`
+(everything, each part read when first asked), plus how a record is read from a layout's files.
+"""
 
 from __future__ import annotations
 
-import os
+import statistics
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import TrackerError
-from .layouts.base import RunSource
-from .model import Checkpoint, MetricSummary, RunInfo, Sample
-from .scanner import RunRecord, _detectors, read_record, scan, settle
+from ..layouts.base import RunSource
+from ..liveness import derive_status
+from ..model import Checkpoint, MetricSummary, RunInfo, Sample
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["RunRecord", "RunView", "UnknownLayout", "find_run", "open_run", "scan"]
+
+@dataclass
+class RunRecord:
+    """One run as a listing knows it: info (status derived as of the scan), config and metric summary."""
+
+    info: RunInfo
+    config: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, MetricSummary] = field(default_factory=dict)
+    source: RunSource | None = field(default=None, repr=False)
+
+    def open(self):
+        """The full view of this run (metrics, log, checkpoints, samples)."""
+        if self.source is None:
+            raise ValueError(f"{self.info.path}: {self.info.error or 'cannot be opened'}")
+        return RunView(self.source)
 
 
-class UnknownLayout(TrackerError):
-    """A path holds no run of any layout runyard reads."""
+def read_record(source: RunSource) -> RunRecord:
+    """Build a run's listing record from its files; an unreadable run gets an error, not an exception."""
+    try:
+        info = source.read_info()
+    except Exception as exc:
+        info = RunInfo(id=source.path.name, name=source.path.name, path=source.path, format=source.format,
+                       error=_one_line(exc))
+        return RunRecord(info, source=source)
+    record = RunRecord(info, source=source)
+    try:
+        record.config = source.config()
+    except Exception as exc:
+        info.error = info.error or f"config: {_one_line(exc)}"
+    try:
+        record.summary = _summary_of(source, info)
+    except Exception as exc:
+        info.error = info.error or f"metrics: {_one_line(exc)}"
+    return record
 
 
-def find_source(path: Path) -> RunSource:
-    """The single run at `path` (a run folder, or a run's file such as a nanoGPT log)."""
-    from .layouts import textlog
+def _summary_of(source: RunSource, info: RunInfo) -> dict[str, MetricSummary]:
+    """The layout's own summary where it keeps one (runyard), else computed from its metrics."""
+    own = source.own_summary()
+    if own is not None:
+        return own
+    from .summarize import summarize
 
-    if not path.exists():
-        raise FileNotFoundError(f"no such file or folder: {path}")
-    directory, names = (path.parent, [path.name]) if path.is_file() else (path, sorted(os.listdir(path)))
-    runs: list[RunSource] = []
-    for detect in _detectors():
-        found = detect(directory, names)
-        if found:
-            runs.extend(found.runs)
-    if not runs and path.is_file():
-        runs = [textlog.TextLogSource(path)]
-    if path.is_file():
-        runs = [r for r in runs if r.path == path]
-    if len(runs) == 1:
-        return runs[0]
-    if not runs:
-        raise UnknownLayout(f"{path}: not a run folder of any layout runyard reads")
-    listing = ", ".join(r.path.name for r in runs[:5])
-    raise UnknownLayout(f"{path} holds {len(runs)} runs ({listing}...): name one")
+    df = source.metrics()
+    if info.last_time is None and len(df):
+        last = df["time"].max()
+        info.last_time = float(last) if last == last else None
+    if info.interval_median is None and len(df) > 1:
+        gaps = df["time"].drop_duplicates().diff().dropna()
+        gaps = gaps[gaps > 0]
+        info.interval_median = float(statistics.median(gaps)) if len(gaps) else None
+    if info.rows is None:
+        info.rows = len(df)
+    return summarize(df)
 
 
-def open_run(path: str | os.PathLike) -> RunView:
-    """A view of the run at `path`, whatever tool wrote it."""
-    return RunView(find_source(Path(path)))
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def settle_status(info: RunInfo, now: float | None = None) -> None:
+    """Keep what the files state in `stated_status` and show the status derived as of `now`."""
+    info.stated_status = info.stated_status or info.status
+    if not info.error:
+        info.status = derive_status(info, now)
 
 
 class RunView:
@@ -67,13 +102,13 @@ class RunView:
 
     @cached_property
     def record(self) -> RunRecord:
-        return read_record(self.source, self.source.path.parent)
+        return read_record(self.source)
 
     @property
     def info(self) -> RunInfo:
         """Identity and lifecycle; the status is derived as of now (crashed, stalled...)."""
         info = self._info or self.record.info
-        settle(info)
+        settle_status(info)
         return info
 
     @cached_property
@@ -129,23 +164,3 @@ class RunView:
 
     def samples(self) -> list[Sample]:
         return self.source.samples()
-
-
-def find_run(ref: str, root: str | os.PathLike = "runs") -> RunView:
-    """A run named by path, or by id or name (or a unique prefix of either) under `root`."""
-    path = Path(ref)
-    if path.exists():
-        return open_run(path)
-    root = Path(root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"no run at {ref} and no runs folder {root}")
-    records = [r for r in scan(root) if r.source is not None]
-    for match in (lambda r: ref in (r.info.id, r.info.name, r.source.path.name),
-                  lambda r: r.info.id.startswith(ref) or r.source.path.name.startswith(ref)):
-        found = [r for r in records if match(r)]
-        if len(found) == 1:
-            return found[0].open()
-        if len(found) > 1:
-            names = ", ".join(str(r.source.path.relative_to(root)) for r in found[:5])
-            raise TrackerError(f"{ref!r} matches {len(found)} runs under {root} ({names}): be more specific")
-    raise FileNotFoundError(f"no run {ref!r} under {root}")

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from tracker import metricsio
+from runyard.reading import metrics_jsonl as metricsio
 
 
 @pytest.fixture(autouse=True)

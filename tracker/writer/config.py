@@ -8,7 +8,6 @@ parsed, never executed: YAML with `safe_load`, Python with `ast` (see `pyconfig`
 from __future__ import annotations
 
 import argparse
-import ast
 import dataclasses
 import enum
 import json
@@ -18,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
 
-from .errors import ConfigError
+from ..errors import ConfigError
+from ..literals import parse_value
 
 CONFIG_SUFFIXES = (".yaml", ".yml", ".json", ".py")
 
@@ -161,19 +161,6 @@ def split_argv(argv: Iterable[str]) -> tuple[str | None, list[tuple[str, str]]]:
         else:
             raise ConfigError(f"cannot use argument {arg!r}: give a config file and --key=value overrides")
     return file_arg, overrides
-
-
-def parse_value(raw: str) -> Any:
-    """A command-line value as a Python literal where it is one (3, 1e-3, [1, 2], True), else the string."""
-    lowered = raw.strip().lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if lowered in ("none", "null"):
-        return None
-    try:
-        return ast.literal_eval(raw)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return raw
 
 
 def apply_overrides(values: dict[str, Any], overrides: list[tuple[str, str]]) -> None:

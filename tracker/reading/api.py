@@ -1,0 +1,67 @@
+"""The reading API: `open_run(path)` gives a `RunView` of a run in any layout; `scan(root)` lists a tree."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import TrackerError
+from ..layouts.base import RunSource
+from ..layouts.registry import detectors
+from .records import RunRecord, RunView
+from .scanner import scan
+
+__all__ = ["RunRecord", "RunView", "UnknownLayout", "find_run", "open_run", "scan"]
+
+
+class UnknownLayout(TrackerError):
+    """A path holds no run of any layout runyard reads."""
+
+
+def find_source(path: Path) -> RunSource:
+    """The single run at `path` (a run folder, or a run's file such as a nanoGPT log)."""
+    from ..layouts import textlog
+
+    if not path.exists():
+        raise FileNotFoundError(f"no such file or folder: {path}")
+    directory, names = (path.parent, [path.name]) if path.is_file() else (path, sorted(os.listdir(path)))
+    runs: list[RunSource] = []
+    for detect in detectors():
+        found = detect(directory, names)
+        if found:
+            runs.extend(found.runs)
+    if not runs and path.is_file():
+        runs = [textlog.TextLogSource(path)]
+    if path.is_file():
+        runs = [r for r in runs if r.path == path]
+    if len(runs) == 1:
+        return runs[0]
+    if not runs:
+        raise UnknownLayout(f"{path}: not a run folder of any layout runyard reads")
+    listing = ", ".join(r.path.name for r in runs[:5])
+    raise UnknownLayout(f"{path} holds {len(runs)} runs ({listing}...): name one")
+
+
+def open_run(path: str | os.PathLike) -> RunView:
+    """A view of the run at `path`, whatever tool wrote it."""
+    return RunView(find_source(Path(path)))
+
+
+def find_run(ref: str, root: str | os.PathLike = "runs") -> RunView:
+    """A run named by path, or by id or name (or a unique prefix of either) under `root`."""
+    path = Path(ref)
+    if path.exists():
+        return open_run(path)
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"no run at {ref} and no runs folder {root}")
+    records = [r for r in scan(root) if r.source is not None]
+    for match in (lambda r: ref in (r.info.id, r.info.name, r.source.path.name),
+                  lambda r: r.info.id.startswith(ref) or r.source.path.name.startswith(ref)):
+        found = [r for r in records if match(r)]
+        if len(found) == 1:
+            return found[0].open()
+        if len(found) > 1:
+            names = ", ".join(str(r.source.path.relative_to(root)) for r in found[:5])
+            raise TrackerError(f"{ref!r} matches {len(found)} runs under {root} ({names}): be more specific")
+    raise FileNotFoundError(f"no run {ref!r} under {root}")

@@ -1,0 +1,5 @@
+"""`python -m runyard.tui.cli`: the `runyard` command without its console script."""
+
+from . import main
+
+main()
