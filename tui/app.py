@@ -17,13 +17,14 @@ from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.signal import Signal
 
 from runyard import RunRecord, derive_status, read_record, scan, settle_status
 
 from .commands import screen_commands
 from .live.runstate import LiveRun
 from .live.watcher import Changes, RunWatcher
-from .messages import FilesChanged, ScanDone
+from .messages import FilesChanged, RunsChanged, ScanDone
 from .screens.help import HelpScreen
 from .screens.run import RunScreen
 from .screens.runs import RunsScreen
@@ -50,7 +51,7 @@ class RunyardApp(App):
         self.root = root
         self.open_path = open_path
         self.poll_mode = poll
-        self.watch = watch
+        self.watch_files = watch
         self.records: dict[str, RunRecord] = {}
         self.live: dict[str, LiveRun] = {}
         self._recent: OrderedDict[str, None] = OrderedDict()
@@ -60,6 +61,8 @@ class RunyardApp(App):
         self.first_scan_done = False
         self._ticks = 0
         self.following: set[str] = set()  # running runs, whose files are followed closely
+        # Screens subscribe to this in on_mount (posting's pattern): the app never asks which screens exist.
+        self.runs_changed: Signal[RunsChanged] = Signal(self, "runs-changed")
 
     # ----- start and stop ---------------------------------------------------------------------------------
 
@@ -68,7 +71,7 @@ class RunyardApp(App):
             self.animation_level = "none"  # every changed cell costs bandwidth over SSH
         self.push_screen(RunsScreen())
         self.scan_tree()
-        if self.watch:
+        if self.watch_files:
             self.watcher = RunWatcher(self.root, self._on_watcher_change, poll=self.poll_mode)
             self.watcher.start()
             self.watch_mode = f"{'polling' if self.watcher.mode == 'poll' else 'watching'} ({self.watcher.reason})"
@@ -257,14 +260,7 @@ class RunyardApp(App):
     # ----- screens ----------------------------------------------------------------------------------------
 
     def _tell_screens(self, keys: set[str], structure: bool = False) -> None:
-        for screen in self.screen_stack:
-            if isinstance(screen, RunsScreen) and screen.is_mounted:
-                if structure:
-                    screen.refresh_rows()
-                else:
-                    screen.runs_changed(keys)
-            elif isinstance(screen, RunScreen) and screen.is_mounted:
-                screen.runs_changed(keys)
+        self.runs_changed.publish(RunsChanged(frozenset(keys), structure))
 
     def open_runs(self, records: list[RunRecord]) -> None:
         readable = [r for r in records if r.source is not None]

@@ -23,3 +23,12 @@ class FilesChanged(Message):
 
     paths: set
     rescan: bool
+
+
+@dataclass(frozen=True)
+class RunsChanged:
+    """What the app's `runs_changed` signal carries: the runs (by path key) whose data changed, and whether
+    runs appeared or disappeared (`structure`), so a list must be rebuilt rather than updated in place."""
+
+    keys: frozenset[str]
+    structure: bool = False

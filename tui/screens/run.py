@@ -135,6 +135,7 @@ class RunScreen(Screen):
         self._set_log(0)
         self.redraw()
         self.query_one(LogView).focus()
+        self.app.runs_changed.subscribe(self, lambda change: self.runs_changed(set(change.keys)))
 
     def _set_log(self, index: int) -> None:
         self.log_index = index % len(self.records)

@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from runyard import FilterError, compile_filter
 
+from ..messages import RunsChanged
 from ..widgets.preview import Preview
 from ..widgets.runs_table import RunsTable, facts_for
 
@@ -58,7 +59,14 @@ class RunsScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one(RunsTable).focus()
+        self.app.runs_changed.subscribe(self, self._on_runs_changed)
         self.refresh_rows()
+
+    def _on_runs_changed(self, change: RunsChanged) -> None:
+        if change.structure:
+            self.refresh_rows()
+        else:
+            self.runs_changed(set(change.keys))
 
     @property
     def table(self) -> RunsTable:
