@@ -207,7 +207,7 @@ def writers() -> Iterator[list[Writer]]:
 def runs_rows(lines: list[str]) -> list[list[str]]:
     """The runs table's rows as whitespace tokens: the lines between its header and the preview's rule."""
     for i, line in enumerate(lines):
-        if line.split()[:3] == ["status", "name", "steps"]:
+        if line.split()[:3] == ["status", "name", "step"]:
             rows = []
             for row in lines[i + 1:]:
                 if row.lstrip().startswith("─"):
@@ -219,7 +219,7 @@ def runs_rows(lines: list[str]) -> list[list[str]]:
 
 
 def steps_of(lines: list[str], name: str = RUN_NAME) -> int | None:
-    """The steps column of the run called `name` (None while it is not listed or shows '-')."""
+    """The step column of the run called `name` (None while it is not listed or shows '-')."""
     for tokens in runs_rows(lines):
         if name in tokens and tokens.index(name) + 1 < len(tokens):
             cell = tokens[tokens.index(name) + 1].replace(",", "")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import time
 
+from rich.cells import cell_len
+
 STATUS_STYLE = {
     "running": "bold green", "finished": "blue", "failed": "bold red", "interrupted": "yellow",
     "crashed": "bold magenta", "stalled": "bold yellow", "unknown": "dim",
@@ -54,6 +56,30 @@ def fmt_number(value: float | int | None) -> str:
     if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
         return f"{value:.3e}"
     return f"{value:.4g}"
+
+
+def cut_middle(text: str, width: int) -> str:
+    """`text` in at most `width` terminal cells, cut in the middle (`long_run…_seed3`) when longer: runs named
+    alike mostly differ at the end (a seed, a stamp), so both ends stay in sight."""
+    if cell_len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:max(width, 0)]
+    tail_room = (width - 1) // 2
+    head_room = width - 1 - tail_room
+    head, used = [], 0
+    for char in text:
+        used += cell_len(char)
+        if used > head_room:
+            break
+        head.append(char)
+    tail, used = [], 0
+    for char in reversed(text):
+        used += cell_len(char)
+        if used > tail_room:
+            break
+        tail.append(char)
+    return "".join(head) + "…" + "".join(reversed(tail))
 
 
 def fmt_bytes(n: int | None) -> str:

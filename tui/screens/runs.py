@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import Footer, Input, Static
 
 from runyard import FilterError, compile_filter
 
@@ -181,7 +181,7 @@ class RunsScreen(Screen):
 
     # ----- preview and opening ------------------------------------------------------------------------------
 
-    @on(DataTable.RowHighlighted, "#runs")
+    @on(RunsTable.RowHighlighted, "#runs")
     def _row_highlighted(self) -> None:
         self._schedule_preview()
 
@@ -210,7 +210,7 @@ class RunsScreen(Screen):
         message = record.info.error or ("loading…" if live is None else "")
         preview.show(live, log, record.info.status, message)
 
-    @on(DataTable.RowSelected, "#runs")
+    @on(RunsTable.RowSelected, "#runs")
     def _row_selected(self) -> None:
         self.action_open()
 
