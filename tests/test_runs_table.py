@@ -302,7 +302,7 @@ async def test_marks_and_the_cursor_survive_updates_and_resorts(facts, tmp_path)
         assert t.highlighted_key() == key["e"] and t.cursor_row == 2
         await pilot.press("home", "space")  # marks d, moves to b
         assert [r.info.name for r in t.marked()] == ["d"] and t.highlighted_key() == key["b"]
-        assert lines(t)[1].split()[0] == "✓"
+        assert lines(t)[1].split()[0] == "▶"
         for name, steps in (("a", 500), ("c", 10)):  # a overtakes everyone: rows move, the cursor stays on b
             f = t.facts[key[name]]
             t.update_row(dataclasses.replace(f, last_step=steps))
@@ -314,7 +314,7 @@ async def test_marks_and_the_cursor_survive_updates_and_resorts(facts, tmp_path)
         t.show_rows([*t.facts.values(), facts_for(z, None, False)])  # a new run: the cursor stays on b, d marked
         await pilot.pause()
         assert t.row_count == 6 and t.highlighted_key() == key["b"]
-        assert [r.info.name for r in t.marked()] == ["d"] and "✓" in lines(t)[1 + names_in_order(t).index("d")]
+        assert [r.info.name for r in t.marked()] == ["d"] and "▶" in lines(t)[1 + names_in_order(t).index("d")]
         await pilot.press("enter")
         await pilot.pause()
         assert app.messages[-1] == ("selected", key["b"])

@@ -101,7 +101,7 @@ def cells_of(f: RowFacts) -> tuple[Cell, ...]:
     if info.archived:
         status += ((" ⌂", "dim"),)
     return (
-        (("✓", "bold cyan"),) if f.marked else ((" ", ""),),
+        (("▶", "bold cyan"),) if f.marked else ((" ", ""),),
         status,
         ((info.name, "red" if info.error else ""),),
         ((fmt_number(f.last_step), ""),),
