@@ -4,14 +4,13 @@
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..layouts.base import RunSource
-from ..liveness import derive_status
+from ..liveness import derive_status, interval_median
 from ..model import Checkpoint, MetricSummary, RunInfo, Sample
 
 if TYPE_CHECKING:
@@ -66,9 +65,7 @@ def _summary_of(source: RunSource, info: RunInfo) -> dict[str, MetricSummary]:
         last = df["time"].max()
         info.last_time = float(last) if last == last else None
     if info.interval_median is None and len(df) > 1:
-        gaps = df["time"].drop_duplicates().diff().dropna()
-        gaps = gaps[gaps > 0]
-        info.interval_median = float(statistics.median(gaps)) if len(gaps) else None
+        info.interval_median = interval_median(df["time"].to_numpy())
     if info.rows is None:
         info.rows = len(df)
     return summarize(df)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import statistics
 import threading
 import time
 import traceback
@@ -18,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from ..contract import (
+    EVENT,
     FORMAT,
     METRICS_JSONL,
     RESERVED_KEYS,
+    RESUME,
     RUN_JSON,
     SAMPLES_JSONL,
     SUMMARY_JSON,
@@ -28,11 +29,13 @@ from ..contract import (
     iso_now,
     open_append,
     parse_iso,
+    standing_rows,
     write_all,
     write_atomic,
 )
 from ..errors import RunError
-from ..jsonl import decode_value, dumps_line, encode_float, encode_tree, loads
+from ..jsonl import decode_value, dumps_line, encode_float, encode_tree, read_records
+from ..liveness import interval_median
 from . import lifecycle
 from .checkpoints import CheckpointBook
 from .heartbeat import Heartbeat
@@ -90,11 +93,11 @@ class Run:
         self._last_step: int | None = None
         self._last_time = 0.0
         self._rows = 0
-        self._intervals: deque[float] = deque(maxlen=64)  # recent seconds between log() rows
+        self._row_times: deque[float] = deque(maxlen=65)  # wallclock of recent log() rows, for their pace
         self._dirty = True
         self._replay = replay  # rows of an earlier life, folded in when the resumed run first logs
         if replay is not None:
-            self._fold_rows(replay, None)
+            self._fold_rows(replay)
         self._metrics_fd = open_append(path / METRICS_JSONL)
         self._samples_fd: int | None = None
         self._logging = RunLogging(info["id"], path / TRAINING_LOG, console)
@@ -183,10 +186,8 @@ class Run:
             row[name] = value if value - value == 0 else encode_float(value)
         if self._replay is not None:
             self._begin_after_resume(step)
-        previous = self._last_time
         self._write_row(row)
-        if previous:
-            self._intervals.append(row["time"] - previous)
+        self._row_times.append(row["time"])
         update = self._stats.update
         for name, value in values:
             update(name, value, step)
@@ -317,7 +318,7 @@ class Run:
             "steps": self._last_step,
             "rows": self._rows,
             "wallclock": max(0.0, (last_time or created) - created),
-            "interval_median": statistics.median(self._intervals) if self._intervals else None,
+            "interval_median": interval_median(list(self._row_times)),
             "metrics": metrics,
             "best_checkpoint": self.checkpoints.best_record(),
             "checkpoints": len(self.checkpoints.entries),
@@ -333,28 +334,27 @@ class Run:
 
     # ----- resume ---------------------------------------------------------------------------------------
 
-    def _fold_rows(self, rows: list[dict[str, Any]], before: int | None) -> None:
-        """Rebuild statistics from an earlier life's rows (only those below `before`, if given)."""
+    def _fold_rows(self, rows: list[dict[str, Any]]) -> None:
+        """Rebuild statistics from the rows of an earlier life that stand."""
         self._stats = MetricStats()
         self._last_step = None
         for row in rows:
             step = row["step"]
-            if before is not None and step >= before:
-                continue
             for name, value in row.items():
                 if name not in ("step", "time") and isinstance(value, (int, float)):
                     self._stats.update(name, value, step)
             self._last_step = step if self._last_step is None else max(self._last_step, step)
             self._last_time = max(self._last_time, row.get("time") or 0.0)
-        self._rows = sum(1 for r in rows if before is None or r["step"] < before)
+        self._rows = len(rows)
 
     def _begin_after_resume(self, step: int) -> None:
         """First row after a resume: write the marker and drop the earlier rows it supersedes."""
         replay, self._replay = self._replay, None
         with self._lock:
             self._last_time = max(self._last_time, time.time())
-            write_all(self._metrics_fd, dumps_line({"_event": "resume", "step": step, "time": self._last_time}))
-        self._fold_rows(replay or [], step)
+            marker = {EVENT: RESUME, "step": step, "time": self._last_time}
+            write_all(self._metrics_fd, dumps_line(marker))
+        self._fold_rows(standing_rows([*(replay or []), marker]))
         self.logger.info("resumed at step %d; earlier rows from step %d on are superseded", step, step)
 
     # ----- the end --------------------------------------------------------------------------------------
@@ -444,23 +444,5 @@ def _duration(seconds: float) -> str:
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
-    """The rows of an existing metrics.jsonl as dicts, earlier resume markers applied; bad lines skipped."""
-    rows: list[dict[str, Any]] = []
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return rows
-    for line in data.splitlines():
-        try:
-            row = loads(line)
-        except ValueError:
-            continue
-        if not isinstance(row, dict):
-            continue
-        if row.get("_event") == "resume":
-            cut = row.get("step", 0)
-            rows = [r for r in rows if r["step"] < cut]
-            continue
-        if isinstance(row.get("step"), int):
-            rows.append({k: decode_value(v) for k, v in row.items()})
-    return rows
+    """The rows of an existing metrics.jsonl that stand (the resume rule applied), values decoded; bad lines skipped."""
+    return [{k: decode_value(v) for k, v in row.items()} for row in standing_rows(read_records(path))]
