@@ -30,8 +30,14 @@ RESUME = "resume"    # {"_event": "resume", "step": S, "time": T}: a resumed run
 DELETE = "delete"    # {"_event": "delete", "file": F, "time": T} in checkpoints/index.jsonl: F was removed
 RESERVED_KEYS = frozenset({"step", "time", EVENT})
 GOALS = ("min", "max")  # a metric's direction, as summary.json `goals` and `best_checkpoint.mode` hold it
+_GOAL_WORDS = {"min": "min", "max": "max", "minimize": "min", "maximize": "max"}
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._+-]+")
+
+
+def goal_direction(value: Any) -> str | None:
+    """"min" or "max" from a direction as a person writes it (`min`, `max`, `minimize`, `maximize`); else None."""
+    return _GOAL_WORDS.get(value.strip().lower()) if isinstance(value, str) else None
 
 
 def line_step(record: dict[str, Any]) -> int | None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import contract as L
 from ..jsonl import as_float, as_int, decode_tree, read_records
-from ..model import Checkpoint, MetricSummary, RunInfo, Sample
+from ..model import DECLARED, Checkpoint, Goal, MetricSummary, RunInfo, Sample
 from .base import Detection, RunSource
 from .common import read_json_file, read_yaml_file
 
@@ -84,6 +84,22 @@ class RunyardSource(RunSource):
         return {name: MetricSummary(**{k: v for k, v in stats.items() if k in fields})
                 for name, stats in metrics.items() if isinstance(stats, dict)}
 
+    def goals(self) -> dict[str, Goal]:
+        """summary.json `goals` (from `define_metric` and `best=`); runs written before it existed declared
+        theirs only through `best_checkpoint`."""
+        summary = self._summary_json()
+        declared: dict[str, Goal] = {}
+        best = summary.get("best_checkpoint")
+        mode = L.goal_direction(best.get("mode")) if isinstance(best, dict) else None
+        if mode is not None and isinstance(best.get("metric"), str):
+            declared[best["metric"]] = Goal(mode, DECLARED)
+        goals = summary.get("goals")
+        for name, value in (goals.items() if isinstance(goals, dict) else ()):
+            direction = L.goal_direction(value)
+            if direction is not None:
+                declared[name] = Goal(direction, DECLARED)
+        return declared
+
     def metrics(self) -> pd.DataFrame:
         return self.metrics_data().frame()
 
@@ -117,8 +133,11 @@ class RunyardSource(RunSource):
                 entries.pop(name, None)
                 continue
             path = Path(name) if Path(name).is_absolute() else self.path / name
+            metric = rec.get("best_metric")
             entries[name] = Checkpoint(path=path, step=as_int(rec.get("step")), bytes=as_int(rec.get("bytes")),
-                                       metrics=decode_tree(rec.get("metrics") or {}), time=as_float(rec.get("time")))
+                                       metrics=decode_tree(rec.get("metrics") or {}), time=as_float(rec.get("time")),
+                                       best_metric=metric if isinstance(metric, str) else None,
+                                       best_mode=L.goal_direction(rec.get("best_mode")) if metric else None)
             if rec.get("is_best"):
                 best_file = name
         if best_file in entries:

@@ -26,7 +26,7 @@ import orjson
 from ..errors import TrackerError
 from ..jsonl import as_float
 from ..liveness import HEARTBEAT_MISSES, STALE_AFTER, interval_median, went_quiet
-from ..model import CRASHED, FAILED, FINISHED, RUNNING, RunInfo
+from ..model import CRASHED, FAILED, FINISHED, RUNNING, WANDB, Goal, RunInfo
 from .base import Detection, RunSource, empty_metrics
 
 if TYPE_CHECKING:
@@ -43,6 +43,7 @@ _FULL, _FIRST, _MIDDLE, _LAST = 1, 2, 3, 4
 _CRC_SEED = {kind: zlib.crc32(bytes([kind])) for kind in (_FULL, _FIRST, _MIDDLE, _LAST)}
 _DAMAGED, _CUT = -1, -2  # pseudo chunk types: a bad chunk; the file ends inside a chunk
 _FIXED = ("step", "time")
+_GOALS = {1: "min", 2: "max"}  # MetricRecord.GOAL_MINIMIZE, GOAL_MAXIMIZE
 
 
 def detect(directory: Path, names: list[str]) -> Detection | None:
@@ -105,6 +106,18 @@ class WandbRun(RunSource):
         """The run summary as the summary records left it, without W&B's internal `_wandb` key."""
         return _public(self._state().summary)
 
+    def goals(self) -> dict[str, Goal]:
+        """Directions from the run's metric definitions (`define_metric(name, summary="max")`, or a goal where an
+        older SDK wrote one); a definition by pattern (`"val/*"`) applies to the logged metrics it matches."""
+        state = self._state()
+        found: dict[str, Goal] = {}
+        if state.goal_patterns:
+            names = {name for values in state.values for name in values}
+            for pattern, direction in state.goal_patterns.items():
+                found.update((name, Goal(direction, WANDB)) for name in names if fnmatch.fnmatchcase(name, pattern))
+        found.update((name, Goal(direction, WANDB)) for name, direction in state.goal_names.items())
+        return found
+
     def log_path(self) -> Path | None:
         """The console log W&B saves as `files/output.log`, when it exists."""
         path = self.path / "files" / "output.log"
@@ -136,6 +149,8 @@ class _State:
     steps: list[int] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
     values: list[dict[str, float]] = field(default_factory=list)
+    goal_names: dict[str, str] = field(default_factory=dict)     # metric -> "min"/"max", from metric records
+    goal_patterns: dict[str, str] = field(default_factory=dict)  # glob -> "min"/"max"
     exit_code: int | None = None
     runtime: int = 0
     records: int = 0
@@ -266,8 +281,23 @@ def _fold(state: _State, record: Any) -> None:
         _apply_items(state.summary, record.summary)
     elif kind == "history":
         _fold_history(state, record.history)
+    elif kind == "metric":
+        _fold_metric(state, record.metric)
     elif kind == "exit":
         state.exit_code, state.runtime = record.exit.exit_code, record.exit.runtime
+
+
+def _fold_metric(state: _State, metric: Any) -> None:
+    """A metric definition's direction: its goal where set, else a summary of `min` or of `max` (not both)."""
+    direction = _GOALS.get(metric.goal)
+    if direction is None and metric.HasField("summary") and metric.summary.min != metric.summary.max:
+        direction = "min" if metric.summary.min else "max"
+    if direction is None:
+        return
+    if metric.name:
+        state.goal_names[metric.name] = direction
+    elif metric.glob_name:
+        state.goal_patterns[metric.glob_name] = direction
 
 
 def _fold_run(state: _State, run: Any) -> None:

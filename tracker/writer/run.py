@@ -26,6 +26,7 @@ from ..contract import (
     SAMPLES_JSONL,
     SUMMARY_JSON,
     TRAINING_LOG,
+    goal_direction,
     iso_now,
     open_append,
     parse_iso,
@@ -79,7 +80,7 @@ class Run:
     def __init__(self, path: Path, info: dict[str, Any], config: dict[str, Any], *,
                  heartbeat_interval: float = 10.0, summary_interval: float = 5.0, system_metrics: bool = True,
                  tensorboard: bool = False, console: bool = True,
-                 replay: list[dict[str, Any]] | None = None) -> None:
+                 replay: list[dict[str, Any]] | None = None, goals: Mapping[str, str] | None = None) -> None:
         self.path = path
         self.config = config
         self._info = info
@@ -102,6 +103,9 @@ class Run:
         self._samples_fd: int | None = None
         self._logging = RunLogging(info["id"], path / TRAINING_LOG, console)
         self.checkpoints = CheckpointBook(path)
+        self._goals: dict[str, str] = dict(goals or {})  # metric -> "min"/"max", as declared (summary.json goals)
+        if self.checkpoints.best is not None:  # a resumed run whose index names a best policy declared it
+            self._goals.setdefault(self.checkpoints.best.metric, self.checkpoints.best.mode)
         self._tb = None
         if tensorboard:
             from .tbmirror import TensorBoardMirror
@@ -256,10 +260,35 @@ class Run:
         except Exception:  # psutil missing or /proc unreadable: no system metrics, training goes on
             return None
 
+    # ----- what the metrics mean ------------------------------------------------------------------------
+
+    def define_metric(self, name: str, *, goal: str) -> None:
+        """Declare which way is better for metric `name`: `goal="min"` (losses) or `"max"` (accuracy, reward).
+
+        Recorded in summary.json, so every reader ranks the run's best value and checkpoints the same way
+        instead of guessing from the name. It may come before or after the metric's first row.
+        """
+        if self._closed:
+            raise RunError(f"run {self.name} has ended ({self.status}); define_metric() needs a live run")
+        direction = goal_direction(goal)
+        if direction is None:
+            raise ValueError(f"define_metric({name!r}, goal={goal!r}): the goal must be 'min' or 'max'")
+        if name not in self._known:
+            self._check_name(name)
+        with self._lock:
+            self._goals[name] = direction
+            self._dirty = True
+        self._flush_summary()
+
+    @property
+    def goals(self) -> dict[str, str]:
+        """The declared directions, metric -> "min" or "max"."""
+        return dict(self._goals)
+
     # ----- checkpoints ----------------------------------------------------------------------------------
 
     def save_checkpoint(self, state: Any, *, step: int, metrics: Mapping[str, Any] | None = None,
-                        best: tuple[str, str] | None = None, keep_last: int | None = None) -> Path:
+                        best: tuple[str, str] | str | None = None, keep_last: int | None = None) -> Path:
         """Save `state` durably as a checkpoint of `step`, index it, track the best, apply retention."""
         step = as_step(step)
         path = self.checkpoints.save(state, step)
@@ -267,16 +296,17 @@ class Run:
         return path
 
     def add_checkpoint(self, path: str | os.PathLike, *, step: int, metrics: Mapping[str, Any] | None = None,
-                       best: tuple[str, str] | None = None, keep_last: int | None = None) -> Path:
+                       best: tuple[str, str] | str | None = None, keep_last: int | None = None) -> Path:
         """Register a checkpoint file the script saved itself."""
         path = Path(path)
         self._register(path, as_step(step), metrics, best, keep_last)
         return path
 
     def _register(self, path: Path, step: int, metrics: Mapping[str, Any] | None,
-                  best: tuple[str, str] | None, keep_last: int | None) -> None:
+                  best: tuple[str, str] | str | None, keep_last: int | None) -> None:
         if self._closed:
             raise RunError(f"run {self.name} has ended ({self.status}); checkpoints need a live run")
+        best = self._best_policy(best)
         plain = {k: as_number(k, v) for k, v in (metrics or {}).items()}
         best_value = None
         if best is not None:
@@ -292,6 +322,24 @@ class Run:
         self.logger.info("checkpoint %s at step %d (%.1f MB)", entry.file, step, entry.bytes / 1e6)
         self._dirty = True
         self._flush_summary()
+
+    def _best_policy(self, best: tuple[str, str] | str | None) -> tuple[str, str] | None:
+        """`best` as (metric, mode): a bare metric name takes its declared goal; a new mode declares one."""
+        if best is None:
+            return None
+        if isinstance(best, str):
+            if best not in self._goals:
+                raise RunError(f"best={best!r}: say best=({best!r}, 'min' or 'max'), or define_metric() it first")
+            return best, self._goals[best]
+        metric, mode = best
+        direction = goal_direction(mode)
+        if direction is None:
+            raise RunError(f"best=({metric!r}, {mode!r}): the direction must be 'min' or 'max'")
+        declared = self._goals.setdefault(metric, direction)
+        if declared != direction:
+            self.logger.warning("best=(%r, %r) ranks checkpoints, but %s was declared %r: readers take %r",
+                                metric, mode, metric, declared, declared)
+        return metric, direction
 
     # ----- files refreshed in the background ------------------------------------------------------------
 
@@ -320,6 +368,7 @@ class Run:
             "wallclock": max(0.0, (last_time or created) - created),
             "interval_median": interval_median(list(self._row_times)),
             "metrics": metrics,
+            "goals": dict(self._goals),
             "best_checkpoint": self.checkpoints.best_record(),
             "checkpoints": len(self.checkpoints.entries),
         }

@@ -18,7 +18,9 @@ from ..contract import (
     METRICS_JSONL,
     RUN_JSON,
     SAMPLES_JSONL,
+    SUMMARY_JSON,
     end_partial_line,
+    goal_direction,
     iso_now,
     make_run_dir,
     parse_iso,
@@ -162,10 +164,21 @@ def _reopen(path: Path, resolved: ResolvedConfig, options: dict[str, Any]) -> Ru
     for name in (METRICS_JSONL, SAMPLES_JSONL, f"{CHECKPOINTS_DIR}/{CHECKPOINT_INDEX}"):
         end_partial_line(path / name)
     rows = read_rows(path / METRICS_JSONL)
-    run = Run(path, info, config, replay=rows, **options)
+    run = Run(path, info, config, replay=rows, goals=_declared_goals(path), **options)
     _log_header(run, resolved, restart=len(info["restarts"]))
     run.logger.info("previous status %s; latest checkpoint at step %s", previous, run.resume_step)
     return run
+
+
+def _declared_goals(path: Path) -> dict[str, str]:
+    """The directions an earlier life of the run declared, from its summary.json."""
+    try:
+        goals = loads((path / SUMMARY_JSON).read_bytes()).get("goals")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    if not isinstance(goals, dict):
+        return {}
+    return {name: d for name, value in goals.items() if (d := goal_direction(value)) is not None}
 
 
 def _refuse_if_alive(path: Path, info: dict[str, Any]) -> None:
@@ -202,6 +215,13 @@ class NullRun:
 
     def log_sample(self, *args: Any, **kwargs: Any) -> None:
         pass
+
+    def define_metric(self, name: str, *, goal: str) -> None:
+        pass
+
+    @property
+    def goals(self) -> dict[str, str]:
+        return {}
 
     def save_checkpoint(self, *args: Any, **kwargs: Any) -> None:
         pass
