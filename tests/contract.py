@@ -54,6 +54,11 @@ def check_run_dir(path: Path, *, finished: bool = True) -> dict:
     summary = json.loads((path / "summary.json").read_text())
     for stats in summary["metrics"].values():
         assert {"first", "last", "min", "max", "mean", "count", "min_step", "max_step"} <= set(stats)
+    goals = summary.get("goals", {})
+    assert isinstance(goals, dict) and all(isinstance(k, str) and v in ("min", "max") for k, v in goals.items())
+    best = summary.get("best_checkpoint")
+    if best is not None:
+        assert best["mode"] in ("min", "max") and goals.get(best["metric"]) in (None, "min", "max")
 
     samples = path / "samples.jsonl"
     if samples.exists():
@@ -68,4 +73,6 @@ def check_run_dir(path: Path, *, finished: bool = True) -> dict:
             if rec.get("_event") == "delete":
                 continue
             assert {"step", "time", "file", "bytes", "metrics"} <= set(rec)
+            if "best_metric" in rec:
+                assert rec["best_mode"] in ("min", "max") and isinstance(rec["is_best"], bool)
     return info

@@ -25,6 +25,7 @@ _EXPORTS = {
     # the model every layout is read into
     "RunInfo": ".model",
     "MetricSummary": ".model",
+    "Goal": ".model",
     "Checkpoint": ".model",
     "Sample": ".model",
     # reading
@@ -64,6 +65,7 @@ __all__ = [
     "Checkpoint",
     "ConfigError",
     "FilterError",
+    "Goal",
     "MetricSummary",
     "MetricsTail",
     "NullRun",
@@ -105,7 +107,7 @@ if TYPE_CHECKING:
     from .jsonl import to_jsonable
     from .layouts.common import LOG_STAMP, line_time
     from .liveness import derive_status
-    from .model import Checkpoint, MetricSummary, RunInfo, Sample
+    from .model import Checkpoint, Goal, MetricSummary, RunInfo, Sample
     from .reading.api import UnknownLayout, find_run, find_source, open_run
     from .reading.configtree import flatten
     from .reading.curves import Prepared, ema_debiased, prepare, robust_range

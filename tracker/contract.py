@@ -8,8 +8,10 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 FORMAT = "runyard/1"
 
@@ -23,9 +25,58 @@ CHECKPOINTS_DIR = "checkpoints"
 CHECKPOINT_INDEX = "index.jsonl"
 
 STATUSES = ("running", "finished", "failed", "interrupted")
-RESERVED_KEYS = frozenset({"step", "time", "_event"})
+EVENT = "_event"     # a line of metrics.jsonl holding this key is an event, never a metric row
+RESUME = "resume"    # {"_event": "resume", "step": S, "time": T}: a resumed run's first step
+DELETE = "delete"    # {"_event": "delete", "file": F, "time": T} in checkpoints/index.jsonl: F was removed
+RESERVED_KEYS = frozenset({"step", "time", EVENT})
+GOALS = ("min", "max")  # a metric's direction, as summary.json `goals` and `best_checkpoint.mode` hold it
+_GOAL_WORDS = {"min": "min", "max": "max", "minimize": "min", "maximize": "max"}
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._+-]+")
+
+
+def goal_direction(value: Any) -> str | None:
+    """"min" or "max" from a direction as a person writes it (`min`, `max`, `minimize`, `maximize`); else None."""
+    return _GOAL_WORDS.get(value.strip().lower()) if isinstance(value, str) else None
+
+
+def line_step(record: dict[str, Any]) -> int | None:
+    """The integer step of a metrics.jsonl line (a row or an event); None when it has none."""
+    step = record.get("step")
+    return step if type(step) is int else None
+
+
+def resume_step(record: dict[str, Any]) -> int | None:
+    """The step a resume marker cuts at; None for any other line."""
+    return line_step(record) if record.get(EVENT) == RESUME else None
+
+
+def resume_cuts(markers: Sequence[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """The resume rule: rows of step >= S written before a marker of step S are superseded.
+
+    `markers` are (position, step) of the resume markers in file order; the answer is (start, stop, cut)
+    triples saying that the rows at positions start..stop-1 stand only if their step is below `cut`. Rows
+    after the last marker stand. Both `standing_rows` and the columnar reader apply exactly this.
+    """
+    cuts: list[tuple[int, int, int]] = []
+    lowest: int | None = None
+    for i in range(len(markers) - 1, -1, -1):
+        position, step = markers[i]
+        lowest = step if lowest is None else min(lowest, step)
+        start = markers[i - 1][0] + 1 if i else 0
+        cuts.append((start, position, lowest))
+    cuts.reverse()
+    return cuts
+
+
+def standing_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The metric rows of a run's lines (in file order) that the resume rule leaves standing; events dropped."""
+    markers = [(i, step) for i, rec in enumerate(records) if (step := resume_step(rec)) is not None]
+    keep = [EVENT not in rec and line_step(rec) is not None for rec in records]
+    for start, stop, cut in resume_cuts(markers):
+        for i in range(start, stop):
+            keep[i] = keep[i] and records[i]["step"] < cut
+    return [rec for rec, kept in zip(records, keep, strict=True) if kept]
 
 
 def safe_name(name: str) -> str:
@@ -113,3 +164,18 @@ def write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
+
+
+def end_partial_line(path: Path) -> None:
+    """Finish a JSONL file's cut-short last line (a writer killed mid-write) before appending to it again,
+    so that the next record starts a line of its own rather than being glued to the broken one."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_APPEND)
+    except FileNotFoundError:
+        return
+    try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            write_all(fd, b"\n")
+    finally:
+        os.close(fd)

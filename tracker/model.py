@@ -11,9 +11,29 @@ RUNNING, FINISHED, FAILED, INTERRUPTED, CRASHED, STALLED, UNKNOWN = (
     "running", "finished", "failed", "interrupted", "crashed", "stalled", "unknown")
 
 
+# Where a metric's direction came from, in order of precedence: the writer declared it (`define_metric`, or a
+# checkpoint's `best=`), W&B's metric definitions, the user's runyard.toml `[metrics]` table, a guess from the name.
+DECLARED, WANDB, USER, GUESSED = "declared", "wandb", "runyard.toml", "guessed"
+GOAL_SOURCES = (DECLARED, WANDB, USER, GUESSED)
+
+
+@dataclass(frozen=True)
+class Goal:
+    """Which way is better for a metric ("min" or "max") and who said so (one of `GOAL_SOURCES`)."""
+
+    direction: str
+    source: str
+
+    @property
+    def guessed(self) -> bool:
+        """True when nobody said: the direction was guessed from the metric's name."""
+        return self.source == GUESSED
+
+
 @dataclass
 class MetricSummary:
-    """Statistics of one metric over a run (non-finite values count in `count` but not in min/max/mean)."""
+    """Statistics of one metric over a run (non-finite values count in `count` but not in min/max/mean),
+    and its direction: "min" or "max", with where that came from (see `Goal`)."""
 
     first: float | None = None
     last: float | None = None
@@ -24,6 +44,15 @@ class MetricSummary:
     min_step: int | None = None
     max_step: int | None = None
     last_step: int | None = None
+    direction: str | None = None
+    direction_source: str | None = None
+
+    @property
+    def goal(self) -> Goal | None:
+        """The direction and its source together; None before one was settled."""
+        if self.direction is None:
+            return None
+        return Goal(self.direction, self.direction_source or GUESSED)
 
 
 @dataclass
@@ -36,6 +65,8 @@ class Checkpoint:
     metrics: dict[str, float] = field(default_factory=dict)
     best: bool = False
     time: float | None = None
+    best_metric: str | None = None   # the metric and mode ("min"/"max") the checkpoints were ranked by
+    best_mode: str | None = None
 
 
 @dataclass

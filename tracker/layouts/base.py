@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..model import Checkpoint, MetricSummary, RunInfo, Sample
+from ..model import Checkpoint, Goal, MetricSummary, RunInfo, Sample
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -24,6 +24,7 @@ class RunSource(ABC):
     """One run in one layout. `path` is the run's folder, or its file for one-file layouts (nanoGPT logs)."""
 
     format: ClassVar[str]
+    root: Path | None = None  # the runs root it was found under, whose runyard.toml applies; None if opened alone
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -71,6 +72,11 @@ class RunSource(ABC):
     def own_summary(self) -> dict[str, MetricSummary] | None:
         """Per-metric statistics the layout keeps itself, cheaper than reading the metrics; None if none."""
         return None
+
+    def goals(self) -> dict[str, Goal]:
+        """Directions of metrics as the run's own files state them (the writer's declarations, W&B's metric
+        definitions); cheap, read without the metrics. Metrics not named here get theirs from `reading.goals`."""
+        return {}
 
 
 @dataclass

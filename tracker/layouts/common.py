@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import re
-import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ..jsonl import loads
-
-STALE_AFTER = 600.0  # a log not written for 10 minutes belongs to a process that is gone (LEET's rule)
+from ..liveness import went_quiet
 
 # "2024-12-16 14:50:30,000 - INFO - ..." (logging) and "[2024-07-16 14:35:52] ..." (nanoGPT TrainingLogger)
 LOG_STAMP = re.compile(r"^\[?(\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d)(?:[,.](\d{1,6}))?\]?")
@@ -50,7 +48,7 @@ def line_time(line: str) -> float | None:
 
 
 def is_stale(path: Path, last_logged: float | None = None) -> bool:
-    """True if `path` was not written for STALE_AFTER seconds.
+    """True if `path` was not written for `STALE_AFTER` seconds (see `liveness`).
 
     A log's own last timestamp counts too (the older of the two wins), so a copied or freshly cloned old
     log, whose mtime is new, is not taken for a live one.
@@ -61,7 +59,7 @@ def is_stale(path: Path, last_logged: float | None = None) -> bool:
         return True
     if last_logged is not None:
         last = min(last, last_logged)
-    return time.time() - last > STALE_AFTER
+    return went_quiet(last)
 
 
 def last_line_time(lines: list[str]) -> float | None:

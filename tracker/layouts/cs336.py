@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..jsonl import as_float
 from ..model import Checkpoint, RunInfo
 from .base import Detection, RunSource, empty_metrics
 from .common import is_stale, read_json_file
@@ -95,8 +96,8 @@ class CS336Source(RunSource):
                 side = read_json_file(path.with_suffix(".json"))
             except (OSError, ValueError):
                 side = {}
-            metrics = {k: float(v) for k, v in (side or {}).items()
-                       if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "step"}
+            metrics = {k: number for k, v in (side if isinstance(side, dict) else {}).items()
+                       if k != "step" and (number := as_float(v)) is not None}
             out.append(Checkpoint(path, step=step, bytes=path.stat().st_size, metrics=metrics,
                                   best=best.get("step") == step))
         return sorted(out, key=lambda c: c.step or 0)

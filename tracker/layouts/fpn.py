@@ -104,7 +104,7 @@ class FPNSource(RunSource):
             size = path.stat().st_size
             if m:
                 out.append(Checkpoint(path, step=int(m.group(1)), bytes=size, metrics={"loss": float(m.group(2))},
-                                      best=True))
+                                      best=True, best_metric="loss", best_mode="min"))  # the name says: lowest loss
             else:
                 out.append(Checkpoint(path, bytes=size))
         return out

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import contract as L
-from ..jsonl import decode_tree, loads
-from ..model import Checkpoint, MetricSummary, RunInfo, Sample
+from ..jsonl import as_float, as_int, decode_tree, read_records
+from ..model import DECLARED, Checkpoint, Goal, MetricSummary, RunInfo, Sample
 from .base import Detection, RunSource
 from .common import read_json_file, read_yaml_file
 
@@ -43,14 +43,14 @@ class RunyardSource(RunSource):
             id=str(raw.get("id") or self.path.name), name=str(raw.get("name") or self.path.name),
             path=self.path, format=str(raw.get("format") or L.FORMAT), status=str(raw.get("status") or "unknown"),
             created=L.parse_iso(raw.get("created")), ended=L.parse_iso(raw.get("ended")),
-            heartbeat=L.parse_iso(raw.get("heartbeat")), heartbeat_interval=_float(raw.get("heartbeat_interval")),
+            heartbeat=L.parse_iso(raw.get("heartbeat")), heartbeat_interval=as_float(raw.get("heartbeat_interval")),
             host=raw.get("host"), pid=raw.get("pid") if isinstance(raw.get("pid"), int) else None,
             user=raw.get("user"), tags=[str(t) for t in raw.get("tags") or []], notes=str(raw.get("notes") or ""),
             restarts=len(raw.get("restarts") or []),
             last_step=summary.get("steps"), rows=summary.get("rows"),
-            interval_median=_float(summary.get("interval_median")),
+            interval_median=as_float(summary.get("interval_median")),
         )
-        wallclock = _float(summary.get("wallclock"))
+        wallclock = as_float(summary.get("wallclock"))
         if info.created is not None and wallclock:
             info.last_time = info.created + wallclock
         try:
@@ -84,6 +84,22 @@ class RunyardSource(RunSource):
         return {name: MetricSummary(**{k: v for k, v in stats.items() if k in fields})
                 for name, stats in metrics.items() if isinstance(stats, dict)}
 
+    def goals(self) -> dict[str, Goal]:
+        """summary.json `goals` (from `define_metric` and `best=`); runs written before it existed declared
+        theirs only through `best_checkpoint`."""
+        summary = self._summary_json()
+        declared: dict[str, Goal] = {}
+        best = summary.get("best_checkpoint")
+        mode = L.goal_direction(best.get("mode")) if isinstance(best, dict) else None
+        if mode is not None and isinstance(best.get("metric"), str):
+            declared[best["metric"]] = Goal(mode, DECLARED)
+        goals = summary.get("goals")
+        for name, value in (goals.items() if isinstance(goals, dict) else ()):
+            direction = L.goal_direction(value)
+            if direction is not None:
+                declared[name] = Goal(direction, DECLARED)
+        return declared
+
     def metrics(self) -> pd.DataFrame:
         return self.metrics_data().frame()
 
@@ -111,14 +127,17 @@ class RunyardSource(RunSource):
         index = self.path / L.CHECKPOINTS_DIR / L.CHECKPOINT_INDEX
         entries: dict[str, Checkpoint] = {}
         best_file = None
-        for rec in _jsonl_records(index):
+        for rec in _records(index):
             name = str(rec.get("file"))
-            if rec.get("_event") == "delete":
+            if rec.get(L.EVENT) == L.DELETE:
                 entries.pop(name, None)
                 continue
             path = Path(name) if Path(name).is_absolute() else self.path / name
-            entries[name] = Checkpoint(path=path, step=_int(rec.get("step")), bytes=_int(rec.get("bytes")),
-                                       metrics=decode_tree(rec.get("metrics") or {}), time=_float(rec.get("time")))
+            metric = rec.get("best_metric")
+            entries[name] = Checkpoint(path=path, step=as_int(rec.get("step")), bytes=as_int(rec.get("bytes")),
+                                       metrics=decode_tree(rec.get("metrics") or {}), time=as_float(rec.get("time")),
+                                       best_metric=metric if isinstance(metric, str) else None,
+                                       best_mode=L.goal_direction(rec.get("best_mode")) if metric else None)
             if rec.get("is_best"):
                 best_file = name
         if best_file in entries:
@@ -127,33 +146,16 @@ class RunyardSource(RunSource):
 
     def samples(self) -> list[Sample]:
         out = []
-        for rec in _jsonl_records(self.path / L.SAMPLES_JSONL):
+        for rec in _records(self.path / L.SAMPLES_JSONL):
             extra = {k: v for k, v in rec.items() if k not in ("text", "step", "time", "prompt")}
-            out.append(Sample(text=str(rec.get("text", "")), step=_int(rec.get("step")), time=_float(rec.get("time")),
-                              prompt=rec.get("prompt"), extra=extra))
+            out.append(Sample(text=str(rec.get("text", "")), step=as_int(rec.get("step")),
+                              time=as_float(rec.get("time")), prompt=rec.get("prompt"), extra=extra))
         return out
 
 
-def _jsonl_records(path: Path) -> list[dict[str, Any]]:
-    """The object lines of a small JSONL file; unreadable lines are skipped."""
+def _records(path: Path) -> list[dict[str, Any]]:
+    """The records of one of the run's small JSONL files; an unreadable file has none."""
     try:
-        data = path.read_bytes()
+        return read_records(path)
     except OSError:
         return []
-    out = []
-    for line in data.splitlines():
-        try:
-            rec = loads(line)
-        except ValueError:
-            continue
-        if isinstance(rec, dict):
-            out.append(rec)
-    return out
-
-
-def _float(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def _int(value: Any) -> int | None:
-    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

@@ -23,12 +23,12 @@ import math
 import os
 import re
 import struct
-import time
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..liveness import interval_median, went_quiet
 from ..model import FINISHED, RUNNING, Checkpoint, RunInfo, Sample
 from .base import Detection, RunSource, empty_metrics
 
@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 
 EVENT_PREFIX = "events.out.tfevents."
 LOG_NAME = "training.log"
-STALE_AFTER = 600.0  # seconds without a write to the newest event file before a run counts as finished
 _NAME_TIME = re.compile(re.escape(EVENT_PREFIX) + r"(\d+)")
 _CONFIG_LINE = re.compile(r" - Config: (\{.*\})\s*$")
 _MASK_DELTA = 0xA282EAD8
@@ -243,16 +242,13 @@ def _log_config(path: Path) -> dict[str, Any]:
     return {}
 
 
-def _interval_median(steps: np.ndarray, times: np.ndarray) -> float | None:
-    """Median seconds between the wall times at which consecutive distinct steps begin."""
+def _step_starts(steps: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """The wall times at which consecutive distinct steps begin (a step's tags may come as several events)."""
     import numpy as np
 
     if len(steps) < 2:
-        return None
-    starts = np.concatenate(([0], np.flatnonzero(np.diff(steps)) + 1))
-    gaps = np.diff(times[starts])
-    gaps = gaps[gaps >= 0]
-    return float(np.median(gaps)) if len(gaps) else None
+        return times[:0]
+    return times[np.concatenate(([0], np.flatnonzero(np.diff(steps)) + 1))]
 
 
 class TensorBoardRun(RunSource):
@@ -391,7 +387,7 @@ class TensorBoardRun(RunSource):
             last_write=last_write,
             last_step=int(steps.max()) if len(steps) else None,
             rows=len(steps),
-            interval_median=_interval_median(steps, times),
+            interval_median=interval_median(_step_starts(steps, times)),
             skipped_lines=sum(f.skipped for f in files),
         )
 
@@ -400,7 +396,7 @@ class TensorBoardRun(RunSource):
         log = self.log_path()
         if log and "Training complete" in _last_line(log):
             return FINISHED
-        if last_write is None or time.time() - last_write > STALE_AFTER:
+        if last_write is None or went_quiet(last_write):
             return FINISHED
         return RUNNING
 

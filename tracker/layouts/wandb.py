@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import copy
 import fnmatch
-import itertools
 import json
 import math
 import os
-import statistics
 import struct
 import time
 import zlib
@@ -26,14 +24,15 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ..errors import TrackerError
-from ..model import CRASHED, FAILED, FINISHED, RUNNING, RunInfo
+from ..jsonl import as_float
+from ..liveness import HEARTBEAT_MISSES, STALE_AFTER, interval_median, went_quiet
+from ..model import CRASHED, FAILED, FINISHED, RUNNING, WANDB, Goal, RunInfo
 from .base import Detection, RunSource, empty_metrics
 
 if TYPE_CHECKING:
     import pandas as pd
 
 MISSING_WANDB = "reading W&B offline runs needs the wandb package: pip install 'runyard[wandb]'"
-STALE_AFTER = 600.0  # seconds without a write after which a run with no exit record is presumed crashed (LEET's rule)
 CRASH_EXIT_CODE = 254  # the exit code W&B records for a crashed run
 
 _RUN_DIRS = ("offline-run-*", "run-*")
@@ -44,6 +43,7 @@ _FULL, _FIRST, _MIDDLE, _LAST = 1, 2, 3, 4
 _CRC_SEED = {kind: zlib.crc32(bytes([kind])) for kind in (_FULL, _FIRST, _MIDDLE, _LAST)}
 _DAMAGED, _CUT = -1, -2  # pseudo chunk types: a bad chunk; the file ends inside a chunk
 _FIXED = ("step", "time")
+_GOALS = {1: "min", 2: "max"}  # MetricRecord.GOAL_MINIMIZE, GOAL_MAXIMIZE
 
 
 def detect(directory: Path, names: list[str]) -> Detection | None:
@@ -85,10 +85,10 @@ class WandbRun(RunSource):
             ended=_ended(state, status, times), last_write=mtime, host=state.host or None,
             # The log's mtime is the run's only sign of life; three intervals of silence is LEET's 10 minutes,
             # so the shared staleness rule gives the same answer later on from a cached listing.
-            heartbeat=mtime, heartbeat_interval=STALE_AFTER / 3,
+            heartbeat=mtime, heartbeat_interval=STALE_AFTER / HEARTBEAT_MISSES,
             tags=list(state.tags), notes=state.notes,
             last_step=state.steps[-1] if state.steps else None, rows=len(state.steps),
-            interval_median=_median_gap(times), error=state.error,
+            interval_median=interval_median(times), error=state.error,
             # A record cut short is still being written while the run lives; once it is given up, it is lost.
             skipped_lines=state.skipped + int(state.cut and status == CRASHED),
             extra=_extra(state),
@@ -105,6 +105,18 @@ class WandbRun(RunSource):
     def wandb_summary(self) -> dict[str, Any]:
         """The run summary as the summary records left it, without W&B's internal `_wandb` key."""
         return _public(self._state().summary)
+
+    def goals(self) -> dict[str, Goal]:
+        """Directions from the run's metric definitions (`define_metric(name, summary="max")`, or a goal where an
+        older SDK wrote one); a definition by pattern (`"val/*"`) applies to the logged metrics it matches."""
+        state = self._state()
+        found: dict[str, Goal] = {}
+        if state.goal_patterns:
+            names = {name for values in state.values for name in values}
+            for pattern, direction in state.goal_patterns.items():
+                found.update((name, Goal(direction, WANDB)) for name in names if fnmatch.fnmatchcase(name, pattern))
+        found.update((name, Goal(direction, WANDB)) for name, direction in state.goal_names.items())
+        return found
 
     def log_path(self) -> Path | None:
         """The console log W&B saves as `files/output.log`, when it exists."""
@@ -137,6 +149,8 @@ class _State:
     steps: list[int] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
     values: list[dict[str, float]] = field(default_factory=list)
+    goal_names: dict[str, str] = field(default_factory=dict)     # metric -> "min"/"max", from metric records
+    goal_patterns: dict[str, str] = field(default_factory=dict)  # glob -> "min"/"max"
     exit_code: int | None = None
     runtime: int = 0
     records: int = 0
@@ -267,8 +281,23 @@ def _fold(state: _State, record: Any) -> None:
         _apply_items(state.summary, record.summary)
     elif kind == "history":
         _fold_history(state, record.history)
+    elif kind == "metric":
+        _fold_metric(state, record.metric)
     elif kind == "exit":
         state.exit_code, state.runtime = record.exit.exit_code, record.exit.runtime
+
+
+def _fold_metric(state: _State, metric: Any) -> None:
+    """A metric definition's direction: its goal where set, else a summary of `min` or of `max` (not both)."""
+    direction = _GOALS.get(metric.goal)
+    if direction is None and metric.HasField("summary") and metric.summary.min != metric.summary.max:
+        direction = "min" if metric.summary.min else "max"
+    if direction is None:
+        return
+    if metric.name:
+        state.goal_names[metric.name] = direction
+    elif metric.glob_name:
+        state.goal_patterns[metric.glob_name] = direction
 
 
 def _fold_run(state: _State, run: Any) -> None:
@@ -332,7 +361,7 @@ def _loads(text: str) -> Any:
 def _fold_history(state: _State, history: Any) -> None:
     """One metrics row: step from `_step`, time from `_timestamp`, the numeric user keys as floats."""
     raw = {".".join(item.nested_key) or item.key: _history_value(item) for item in history.item}
-    step, stamp = _as_float(raw.get("_step")), _as_float(raw.get("_timestamp"))
+    step, stamp = as_float(raw.get("_step")), as_float(raw.get("_timestamp"))
     state.steps.append(int(step) if step is not None and math.isfinite(step) else history.step.num)
     state.times.append(math.nan if stamp is None else stamp)
     # A user key named `step` or `time` would clash with the fixed columns; W&B's own `_step`/`_timestamp` win.
@@ -355,24 +384,14 @@ def _numbers(key: str, value: Any) -> Iterator[tuple[str, float]]:
     if isinstance(value, dict) and "_type" not in value:
         for sub, inner in value.items():
             yield from _numbers(f"{key}.{sub}", inner)
-    elif (number := _as_float(value)) is not None:
+    elif (number := as_float(value)) is not None:
         yield key, number
-
-
-def _as_float(value: Any) -> float | None:
-    """An int or float as a float; None for anything else (booleans too) and for ints beyond float range."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        return float(value)
-    except OverflowError:
-        return None
 
 
 def _status(exit_code: int | None, mtime: float | None, now: float) -> str:
     """Finished, failed or crashed from the exit record; without one, running until the log is stale."""
     if exit_code is None:
-        return CRASHED if mtime is not None and now - mtime > STALE_AFTER else RUNNING
+        return CRASHED if mtime is not None and went_quiet(mtime, now) else RUNNING
     if exit_code == 0:
         return FINISHED
     return CRASHED if exit_code == CRASH_EXIT_CODE else FAILED
@@ -386,13 +405,6 @@ def _ended(state: _State, status: str, times: list[float]) -> float | None:
     if state.exit_code is not None and state.start is not None:
         ends.append(state.start + state.runtime)
     return max(ends, default=None)
-
-
-def _median_gap(times: list[float]) -> float | None:
-    """Median seconds between consecutive history rows, for the caller's stalled test."""
-    if len(times) < 2:
-        return None
-    return statistics.median(b - a for a, b in itertools.pairwise(times))
 
 
 def _public(tree: dict[str, Any]) -> dict[str, Any]:

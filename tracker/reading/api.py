@@ -42,17 +42,22 @@ def find_source(path: Path) -> RunSource:
     raise UnknownLayout(f"{path} holds {len(runs)} runs ({listing}...): name one")
 
 
-def open_run(path: str | os.PathLike) -> RunView:
-    """A view of the run at `path`, whatever tool wrote it."""
-    return RunView(find_source(Path(path)))
+def open_run(path: str | os.PathLike, root: str | os.PathLike | None = None) -> RunView:
+    """A view of the run at `path`, whatever tool wrote it; `root`, the runs folder it belongs to, lends it the
+    settings of its runyard.toml."""
+    source = find_source(Path(path))
+    if root is not None:
+        source.root = Path(root)
+    return RunView(source)
 
 
 def find_run(ref: str, root: str | os.PathLike = "runs") -> RunView:
     """A run named by path, or by id or name (or a unique prefix of either) under `root`."""
     path = Path(ref)
-    if path.exists():
-        return open_run(path)
     root = Path(root)
+    if path.exists():
+        inside = root.is_dir() and path.resolve().is_relative_to(root.resolve())
+        return open_run(path, root if inside else None)
     if not root.is_dir():
         raise FileNotFoundError(f"no run at {ref} and no runs folder {root}")
     records = [r for r in scan(root) if r.source is not None]

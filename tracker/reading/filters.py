@@ -2,7 +2,8 @@
 
 A filter is words separated by spaces. A word with an operator is a condition on a config key, a metric or a
 run field: `lr<1e-3`, `model.n_layer>=4`, `val/loss.min<1.5`, `status=running`, `tags~base` (`~` means
-"contains"). A metric compares its last value unless a statistic is named (`.first .last .min .max .mean`).
+"contains"). A metric compares its last value unless a statistic is named (`.first .last .min .max .mean`, or
+`.best`: the min or the max, whichever way the metric is better).
 Any other word must appear in the run's name, path, tags, notes, format or status. All words must hold.
 """
 
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .configtree import flatten
+from .metricnames import best_of
 from .records import RunRecord
 
 _COND = re.compile(r"^(?P<key>[^<>=!~]+?)(?P<op><=|>=|==|!=|<|>|=|~)(?P<value>.*)$")
@@ -40,6 +42,8 @@ def lookup(record: RunRecord, key: str) -> Any:
     metric, _, stat = key.rpartition(".")
     if stat in _STATS and metric in record.summary:
         return getattr(record.summary[metric], stat)
+    if stat == "best" and metric in record.summary:
+        return best_of(record.summary, metric)
     if key in record.summary:
         return record.summary[key].last
     if key in _INFO_KEYS:

@@ -1,16 +1,38 @@
-"""Conventions about metric names: which way is better, and which metrics a listing should show."""
+"""Conventions about metric names: which way is better, and which metrics a listing should show.
+
+A metric's direction is data: the writer's declaration, W&B's metric definitions or the user's runyard.toml
+settle it into each `MetricSummary` (see `goals`). The name is only the last resort, and marked as a guess.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 _HIGHER = re.compile(r"acc|accuracy|f1|auc|bleu|rouge|score|reward|return|precision|recall|map\b|iou|psnr|ssim|"
                      r"tokens_per_sec|throughput|mfu", re.IGNORECASE)
 
 
-def direction(name: str) -> str:
-    """"max" for metrics where higher is better (accuracy, reward, ...), else "min" (losses, perplexity, ...)."""
+def guess_direction(name: str) -> str:
+    """"max" for names of metrics where higher is usually better (accuracy, reward, ...), else "min" (losses...)."""
     return "max" if _HIGHER.search(name.rsplit("/", 1)[-1]) else "min"
+
+
+def direction(name: str, of: Any = None) -> str:
+    """"max" or "min" for metric `name`: what `of` says where it says something, else a guess from the name.
+
+    `of` is a run (a `RunView` or `RunRecord`: its declared, W&B or runyard.toml direction) or a summary dict
+    of `MetricSummary`; without it, only the name is looked at.
+    """
+    if of is None:
+        return guess_direction(name)
+    goal = getattr(of, "goal", None)
+    if callable(goal):
+        return goal(name).direction
+    stats = of.get(name) if isinstance(of, Mapping) else None
+    settled = getattr(stats, "direction", None)
+    return settled if settled in ("min", "max") else guess_direction(name)
 
 
 _HELD_OUT = {"val", "valid", "validation", "eval", "evaluation", "test", "dev", "holdout"}
@@ -25,12 +47,12 @@ def is_held_out(name: str) -> bool:
     return any(t in _HELD_OUT for t in tokens)
 
 
-def best_of(summary: dict, name: str) -> float | None:
-    """The best value of a metric in a summary: its min, or its max where higher is better."""
+def best_of(summary: Mapping[str, Any], name: str) -> float | None:
+    """The best value of a metric in a summary: its max where higher is better, else its min."""
     stats = summary.get(name)
     if stats is None:
         return None
-    return stats.max if direction(name) == "max" else stats.min
+    return stats.max if direction(name, summary) == "max" else stats.min
 
 
 def _rank(name: str) -> tuple[int, int, str]:

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..jsonl import NONFINITE, loads
+from ..contract import EVENT, RESUME, line_step, resume_cuts
+from ..jsonl import NONFINITE, Skipped, as_float, iter_records, loads
 from .cachedir import cache_file
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ class MetricsData:
             "time": _numpy(table, "time", np.float64)[select],
         }
         for col in table.column_names:
-            if col not in ("step", "time", "_event"):
+            if col not in ("step", "time", EVENT):
                 data[col] = _numpy(table, col, np.float64)[select]
         return pd.DataFrame(data, copy=False)
 
@@ -60,7 +61,7 @@ class MetricsData:
         keep = rows_to_keep(self.table)
         return {
             col: self.table.column(col).is_valid().to_numpy(zero_copy_only=False)[keep]
-            for col in self.table.column_names if col not in ("step", "time", "_event")
+            for col in self.table.column_names if col not in ("step", "time", EVENT)
         }
 
 
@@ -80,15 +81,15 @@ def _numpy(table: pa.Table, name: str, dtype: type) -> np.ndarray:
 
 
 def rows_to_keep(table: pa.Table) -> np.ndarray:
-    """Metric rows not superseded by a later resume marker (DESIGN.md: drop step >= S written before it)."""
+    """Metric rows that stand under the contract's resume rule (`contract.resume_cuts`); events dropped."""
     steps = _numpy(table, "step", np.int64)
     keep = steps >= 0
-    if "_event" not in table.column_names:
+    if EVENT not in table.column_names:
         return keep
-    events = table.column("_event")
-    markers = np.flatnonzero(events.to_numpy(zero_copy_only=False) == "resume")
-    for i in markers:
-        keep[:i] &= steps[:i] < steps[i]
+    events = table.column(EVENT)
+    markers = np.flatnonzero(events.to_numpy(zero_copy_only=False) == RESUME)
+    for start, stop, cut in resume_cuts([(int(i), int(steps[i])) for i in markers]):
+        keep[start:stop] &= steps[start:stop] < cut
     return keep & events.is_null().to_numpy(zero_copy_only=False)
 
 
@@ -184,35 +185,27 @@ def _parse_robust(data: bytes) -> tuple[pa.Table, int]:
     import pyarrow as pa
 
     columns: dict[str, list[Any]] = {"step": [], "time": []}
+    bad = Skipped()
     skipped = n = 0
-    for line in data.split(b"\n"):
-        if not line.strip():
-            continue
-        try:
-            row = loads(line)
-        except ValueError:
-            skipped += 1
-            continue
-        if not isinstance(row, dict) or not isinstance(row.get("step"), int):
+    for row in iter_records(data, bad):
+        if line_step(row) is None:
             skipped += 1
             continue
         for key, value in row.items():
             if key not in columns:
                 columns[key] = [None] * n
-            if key == "_event":
+            if key == EVENT:
                 value = str(value)
-            elif isinstance(value, str):
-                value = NONFINITE.get(value)
-            elif isinstance(value, bool) or not isinstance(value, (int, float)):
-                value = None
+            elif key != "step":
+                value = NONFINITE.get(value) if isinstance(value, str) else as_float(value)
             columns[key].append(value)
         n += 1
         for col in columns.values():
             if len(col) < n:
                 col.append(None)
-    types = {"_event": pa.string(), "step": pa.int64()}
+    types = {EVENT: pa.string(), "step": pa.int64()}
     table = pa.table({key: pa.array(values, types.get(key, pa.float64())) for key, values in columns.items()})
-    return table, skipped
+    return table, skipped + bad.lines
 
 
 def _normalise(table: pa.Table) -> pa.Table:
@@ -222,7 +215,7 @@ def _normalise(table: pa.Table) -> pa.Table:
 
     for i, name in enumerate(table.column_names):
         col = table.column(name)
-        target = pa.string() if name == "_event" else pa.int64() if name == "step" else pa.float64()
+        target = pa.string() if name == EVENT else pa.int64() if name == "step" else pa.float64()
         if col.type == target:
             continue
         if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_null(col.type)):

@@ -4,15 +4,15 @@
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..layouts.base import RunSource
-from ..liveness import derive_status
-from ..model import Checkpoint, MetricSummary, RunInfo, Sample
+from ..liveness import derive_status, interval_median
+from ..model import Checkpoint, Goal, MetricSummary, RunInfo, Sample
+from .goals import resolve_goal, run_goals, settle_goals, user_goals
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,6 +33,16 @@ class RunRecord:
             raise ValueError(f"{self.info.path}: {self.info.error or 'cannot be opened'}")
         return RunView(self.source)
 
+    def goal(self, name: str) -> Goal:
+        """Which way is better for metric `name` and who said so (settled in the summary when it is logged)."""
+        stats = self.summary.get(name)
+        goal = stats.goal if stats is not None else None
+        return goal if goal is not None else resolve_goal(self.source, name)
+
+    def direction(self, name: str) -> str:
+        """"min" or "max" for metric `name` (see `goal`)."""
+        return self.goal(name).direction
+
 
 def read_record(source: RunSource) -> RunRecord:
     """Build a run's listing record from its files; an unreadable run gets an error, not an exception."""
@@ -51,6 +61,7 @@ def read_record(source: RunSource) -> RunRecord:
         record.summary = _summary_of(source, info)
     except Exception as exc:
         info.error = info.error or f"metrics: {_one_line(exc)}"
+    settle_goals(record.summary, run_goals(source), user_goals(source.root))
     return record
 
 
@@ -66,9 +77,7 @@ def _summary_of(source: RunSource, info: RunInfo) -> dict[str, MetricSummary]:
         last = df["time"].max()
         info.last_time = float(last) if last == last else None
     if info.interval_median is None and len(df) > 1:
-        gaps = df["time"].drop_duplicates().diff().dropna()
-        gaps = gaps[gaps > 0]
-        info.interval_median = float(statistics.median(gaps)) if len(gaps) else None
+        info.interval_median = interval_median(df["time"].to_numpy())
     if info.rows is None:
         info.rows = len(df)
     return summarize(df)
@@ -131,10 +140,22 @@ class RunView:
 
     @cached_property
     def summary(self) -> dict[str, MetricSummary]:
-        """Per metric: first, last, min, max, mean, count, steps of min and max (computed from the rows)."""
+        """Per metric: first, last, min, max, mean, count, steps of min and max (computed from the rows), and
+        its direction with where that came from."""
         from .summarize import summarize
 
-        return summarize(*self._frame_and_presence())
+        summary = summarize(*self._frame_and_presence())
+        settle_goals(summary, run_goals(self.source), user_goals(self.source.root))
+        return summary
+
+    def goal(self, name: str) -> Goal:
+        """Which way is better for metric `name` and who said so; cheap (the metrics are not read), and current
+        as the run declares more while it runs."""
+        return resolve_goal(self.source, name)
+
+    def direction(self, name: str) -> str:
+        """"min" or "max" for metric `name` (see `goal`)."""
+        return self.goal(name).direction
 
     def series(self, metric: str) -> pd.DataFrame:
         """`step`, `time`, `elapsed` and `value` of the rows that logged `metric` (a logged NaN stays in)."""

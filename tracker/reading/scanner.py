@@ -24,6 +24,7 @@ from ..layouts.base import RunSource
 from ..layouts.registry import detectors
 from ..model import MetricSummary, RunInfo
 from .cachedir import cache_file
+from .goals import settle_goals, user_goals
 from .records import RunRecord, read_record, settle_status
 
 # Bump when a layout reads the same files into different values; changes to the record's fields need no bump.
@@ -102,18 +103,22 @@ def scan(root: str | os.PathLike, *, use_cache: bool = True, now: float | None =
     cache = ScanCache(root) if use_cache else None
     now = time.time() if now is None else now
     root_prefix = str(root).rstrip(os.sep) + os.sep
+    user = user_goals(root)
     records = []
     for source in walk(root):
         kept = keep.get(str(source.path)) if keep else None
         if kept is not None:
             records.append(kept)
             continue
+        source.root = root
         sig = signature(source)
         record = cache.get(source, sig) if cache else None
         if record is None:
             record = read_record(source)
             if cache:
                 cache.put(source, sig, record)
+        else:  # the run's own directions come from the cache; runyard.toml may have changed since
+            settle_goals(record.summary, None, user)
         record.info.archived = _archived(str(source.path), root_prefix)
         settle_status(record.info, now)
         records.append(record)

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..jsonl import decode_value, loads
+from ..contract import EVENT, line_step, resume_step
+from ..jsonl import Skipped, decode_value, iter_records
 
 _HEAD = 64            # bytes compared to notice a file rewritten in place
 _MAX_PARTIAL = 1 << 20  # a "line" that never ends (a progress bar without newlines) is cut at 1 MiB
@@ -128,26 +129,23 @@ class MetricsTail:
         """New rows since the last call; `resumes` lists the steps of resume markers among them."""
         chunk = self.reader.read()
         out = MetricsChunk(reset=chunk.reset)
-        for line in chunk.lines:
-            try:
-                row = loads(line)
-            except ValueError:
-                out.skipped += bool(line.strip())
-                continue
-            if not isinstance(row, dict):
-                out.skipped += 1
-                continue
-            if row.get("_event") == "resume" and isinstance(row.get("step"), int):
-                out.resumes.append(row["step"])
+        bad = Skipped()
+        for row in iter_records(chunk.lines, bad):
+            cut = resume_step(row)
+            if cut is not None:
+                out.resumes.append(cut)
                 out.rows.append(row)
                 continue
-            if not isinstance(row.get("step"), int):
+            if line_step(row) is None:
                 out.skipped += 1
+                continue
+            if EVENT in row:  # an event of a kind this reader does not know: not a row, not damage either
                 continue
             for key, value in row.items():
                 if type(value) is str:
                     row[key] = decode_value(value)
             out.rows.append(row)
+        out.skipped += bad.lines
         return out
 
     def close(self) -> None:

@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ..contract import CHECKPOINT_INDEX, CHECKPOINTS_DIR, fsync_dir, open_append, write_all
+from ..contract import CHECKPOINT_INDEX, CHECKPOINTS_DIR, DELETE, EVENT, fsync_dir, open_append, write_all
 from ..errors import RunError
-from ..jsonl import dumps_line, encode_tree, loads
+from ..jsonl import as_int, dumps_line, encode_tree, read_records
 
 
 class CheckpointEntry(NamedTuple):
@@ -56,20 +56,13 @@ class CheckpointBook:
 
     def _load_index(self) -> None:
         """Rebuild entries and the best holder from an existing index (for a resumed run)."""
-        index = self.dir / CHECKPOINT_INDEX
-        if not index.is_file():
-            return
-        for line in index.read_bytes().splitlines():
-            try:
-                rec = loads(line)
-            except ValueError:
-                continue
-            if not isinstance(rec, dict):
-                continue
-            if rec.get("_event") == "delete":
+        for rec in read_records(self.dir / CHECKPOINT_INDEX):
+            if rec.get(EVENT) == DELETE:
                 self.entries = [e for e in self.entries if e.file != rec.get("file")]
                 continue
-            entry = CheckpointEntry(int(rec.get("step", 0)), str(rec.get("file")), int(rec.get("bytes", 0)),
+            if not isinstance(rec.get("file"), str):
+                continue
+            entry = CheckpointEntry(as_int(rec.get("step")) or 0, rec["file"], as_int(rec.get("bytes")) or 0,
                                     rec.get("metrics") or {})
             self.entries = [e for e in self.entries if e.file != entry.file] + [entry]
             if rec.get("best_metric"):
@@ -148,7 +141,7 @@ class CheckpointBook:
                 continue
             (self.run_dir / entry.file).unlink(missing_ok=True)
             self.entries.remove(entry)
-            self._append({"_event": "delete", "file": entry.file, "time": time.time()})
+            self._append({EVENT: DELETE, "file": entry.file, "time": time.time()})
             removed.append(entry.file)
         return removed
 

@@ -10,11 +10,12 @@ import getpass
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import sys
 from importlib import metadata
 from typing import Any
+
+from ..liveness import this_host
 
 
 def _run(cmd: list[str], cwd: str | None = None, timeout: float = 3.0) -> str | None:
@@ -88,7 +89,7 @@ def capture() -> dict[str, Any]:
     cwd = os.getcwd()
     tenv = torch_env()
     return {
-        "host": socket.gethostname(),
+        "host": this_host(),  # what liveness compares with, to tell whether the pid can be checked here
         "pid": os.getpid(),
         "user": user_name(),
         "argv": list(sys.argv),

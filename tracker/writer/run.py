@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import statistics
 import threading
 import time
 import traceback
@@ -18,21 +17,26 @@ from pathlib import Path
 from typing import Any
 
 from ..contract import (
+    EVENT,
     FORMAT,
     METRICS_JSONL,
     RESERVED_KEYS,
+    RESUME,
     RUN_JSON,
     SAMPLES_JSONL,
     SUMMARY_JSON,
     TRAINING_LOG,
+    goal_direction,
     iso_now,
     open_append,
     parse_iso,
+    standing_rows,
     write_all,
     write_atomic,
 )
 from ..errors import RunError
-from ..jsonl import decode_value, dumps_line, encode_float, encode_tree, loads
+from ..jsonl import decode_value, dumps_line, encode_float, encode_tree, read_records
+from ..liveness import interval_median
 from . import lifecycle
 from .checkpoints import CheckpointBook
 from .heartbeat import Heartbeat
@@ -76,7 +80,7 @@ class Run:
     def __init__(self, path: Path, info: dict[str, Any], config: dict[str, Any], *,
                  heartbeat_interval: float = 10.0, summary_interval: float = 5.0, system_metrics: bool = True,
                  tensorboard: bool = False, console: bool = True,
-                 replay: list[dict[str, Any]] | None = None) -> None:
+                 replay: list[dict[str, Any]] | None = None, goals: Mapping[str, str] | None = None) -> None:
         self.path = path
         self.config = config
         self._info = info
@@ -90,15 +94,18 @@ class Run:
         self._last_step: int | None = None
         self._last_time = 0.0
         self._rows = 0
-        self._intervals: deque[float] = deque(maxlen=64)  # recent seconds between log() rows
+        self._row_times: deque[float] = deque(maxlen=65)  # wallclock of recent log() rows, for their pace
         self._dirty = True
         self._replay = replay  # rows of an earlier life, folded in when the resumed run first logs
         if replay is not None:
-            self._fold_rows(replay, None)
+            self._fold_rows(replay)
         self._metrics_fd = open_append(path / METRICS_JSONL)
         self._samples_fd: int | None = None
         self._logging = RunLogging(info["id"], path / TRAINING_LOG, console)
         self.checkpoints = CheckpointBook(path)
+        self._goals: dict[str, str] = dict(goals or {})  # metric -> "min"/"max", as declared (summary.json goals)
+        if self.checkpoints.best is not None:  # a resumed run whose index names a best policy declared it
+            self._goals.setdefault(self.checkpoints.best.metric, self.checkpoints.best.mode)
         self._tb = None
         if tensorboard:
             from .tbmirror import TensorBoardMirror
@@ -183,10 +190,8 @@ class Run:
             row[name] = value if value - value == 0 else encode_float(value)
         if self._replay is not None:
             self._begin_after_resume(step)
-        previous = self._last_time
         self._write_row(row)
-        if previous:
-            self._intervals.append(row["time"] - previous)
+        self._row_times.append(row["time"])
         update = self._stats.update
         for name, value in values:
             update(name, value, step)
@@ -255,10 +260,35 @@ class Run:
         except Exception:  # psutil missing or /proc unreadable: no system metrics, training goes on
             return None
 
+    # ----- what the metrics mean ------------------------------------------------------------------------
+
+    def define_metric(self, name: str, *, goal: str) -> None:
+        """Declare which way is better for metric `name`: `goal="min"` (losses) or `"max"` (accuracy, reward).
+
+        Recorded in summary.json, so every reader ranks the run's best value and checkpoints the same way
+        instead of guessing from the name. It may come before or after the metric's first row.
+        """
+        if self._closed:
+            raise RunError(f"run {self.name} has ended ({self.status}); define_metric() needs a live run")
+        direction = goal_direction(goal)
+        if direction is None:
+            raise ValueError(f"define_metric({name!r}, goal={goal!r}): the goal must be 'min' or 'max'")
+        if name not in self._known:
+            self._check_name(name)
+        with self._lock:
+            self._goals[name] = direction
+            self._dirty = True
+        self._flush_summary()
+
+    @property
+    def goals(self) -> dict[str, str]:
+        """The declared directions, metric -> "min" or "max"."""
+        return dict(self._goals)
+
     # ----- checkpoints ----------------------------------------------------------------------------------
 
     def save_checkpoint(self, state: Any, *, step: int, metrics: Mapping[str, Any] | None = None,
-                        best: tuple[str, str] | None = None, keep_last: int | None = None) -> Path:
+                        best: tuple[str, str] | str | None = None, keep_last: int | None = None) -> Path:
         """Save `state` durably as a checkpoint of `step`, index it, track the best, apply retention."""
         step = as_step(step)
         path = self.checkpoints.save(state, step)
@@ -266,16 +296,17 @@ class Run:
         return path
 
     def add_checkpoint(self, path: str | os.PathLike, *, step: int, metrics: Mapping[str, Any] | None = None,
-                       best: tuple[str, str] | None = None, keep_last: int | None = None) -> Path:
+                       best: tuple[str, str] | str | None = None, keep_last: int | None = None) -> Path:
         """Register a checkpoint file the script saved itself."""
         path = Path(path)
         self._register(path, as_step(step), metrics, best, keep_last)
         return path
 
     def _register(self, path: Path, step: int, metrics: Mapping[str, Any] | None,
-                  best: tuple[str, str] | None, keep_last: int | None) -> None:
+                  best: tuple[str, str] | str | None, keep_last: int | None) -> None:
         if self._closed:
             raise RunError(f"run {self.name} has ended ({self.status}); checkpoints need a live run")
+        best = self._best_policy(best)
         plain = {k: as_number(k, v) for k, v in (metrics or {}).items()}
         best_value = None
         if best is not None:
@@ -291,6 +322,24 @@ class Run:
         self.logger.info("checkpoint %s at step %d (%.1f MB)", entry.file, step, entry.bytes / 1e6)
         self._dirty = True
         self._flush_summary()
+
+    def _best_policy(self, best: tuple[str, str] | str | None) -> tuple[str, str] | None:
+        """`best` as (metric, mode): a bare metric name takes its declared goal; a new mode declares one."""
+        if best is None:
+            return None
+        if isinstance(best, str):
+            if best not in self._goals:
+                raise RunError(f"best={best!r}: say best=({best!r}, 'min' or 'max'), or define_metric() it first")
+            return best, self._goals[best]
+        metric, mode = best
+        direction = goal_direction(mode)
+        if direction is None:
+            raise RunError(f"best=({metric!r}, {mode!r}): the direction must be 'min' or 'max'")
+        declared = self._goals.setdefault(metric, direction)
+        if declared != direction:
+            self.logger.warning("best=(%r, %r) ranks checkpoints, but %s was declared %r: readers take %r",
+                                metric, mode, metric, declared, declared)
+        return metric, direction
 
     # ----- files refreshed in the background ------------------------------------------------------------
 
@@ -317,8 +366,9 @@ class Run:
             "steps": self._last_step,
             "rows": self._rows,
             "wallclock": max(0.0, (last_time or created) - created),
-            "interval_median": statistics.median(self._intervals) if self._intervals else None,
+            "interval_median": interval_median(list(self._row_times)),
             "metrics": metrics,
+            "goals": dict(self._goals),
             "best_checkpoint": self.checkpoints.best_record(),
             "checkpoints": len(self.checkpoints.entries),
         }
@@ -333,28 +383,27 @@ class Run:
 
     # ----- resume ---------------------------------------------------------------------------------------
 
-    def _fold_rows(self, rows: list[dict[str, Any]], before: int | None) -> None:
-        """Rebuild statistics from an earlier life's rows (only those below `before`, if given)."""
+    def _fold_rows(self, rows: list[dict[str, Any]]) -> None:
+        """Rebuild statistics from the rows of an earlier life that stand."""
         self._stats = MetricStats()
         self._last_step = None
         for row in rows:
             step = row["step"]
-            if before is not None and step >= before:
-                continue
             for name, value in row.items():
                 if name not in ("step", "time") and isinstance(value, (int, float)):
                     self._stats.update(name, value, step)
             self._last_step = step if self._last_step is None else max(self._last_step, step)
             self._last_time = max(self._last_time, row.get("time") or 0.0)
-        self._rows = sum(1 for r in rows if before is None or r["step"] < before)
+        self._rows = len(rows)
 
     def _begin_after_resume(self, step: int) -> None:
         """First row after a resume: write the marker and drop the earlier rows it supersedes."""
         replay, self._replay = self._replay, None
         with self._lock:
             self._last_time = max(self._last_time, time.time())
-            write_all(self._metrics_fd, dumps_line({"_event": "resume", "step": step, "time": self._last_time}))
-        self._fold_rows(replay or [], step)
+            marker = {EVENT: RESUME, "step": step, "time": self._last_time}
+            write_all(self._metrics_fd, dumps_line(marker))
+        self._fold_rows(standing_rows([*(replay or []), marker]))
         self.logger.info("resumed at step %d; earlier rows from step %d on are superseded", step, step)
 
     # ----- the end --------------------------------------------------------------------------------------
@@ -444,23 +493,5 @@ def _duration(seconds: float) -> str:
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
-    """The rows of an existing metrics.jsonl as dicts, earlier resume markers applied; bad lines skipped."""
-    rows: list[dict[str, Any]] = []
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return rows
-    for line in data.splitlines():
-        try:
-            row = loads(line)
-        except ValueError:
-            continue
-        if not isinstance(row, dict):
-            continue
-        if row.get("_event") == "resume":
-            cut = row.get("step", 0)
-            rows = [r for r in rows if r["step"] < cut]
-            continue
-        if isinstance(row.get("step"), int):
-            rows.append({k: decode_value(v) for k, v in row.items()})
-    return rows
+    """The rows of an existing metrics.jsonl that stand (the resume rule applied), values decoded; bad lines skipped."""
+    return [{k: decode_value(v) for k, v in row.items()} for row in standing_rows(read_records(path))]

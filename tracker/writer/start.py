@@ -11,17 +11,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..contract import (
+    CHECKPOINT_INDEX,
+    CHECKPOINTS_DIR,
     CONFIG_YAML,
     FORMAT,
     METRICS_JSONL,
     RUN_JSON,
+    SAMPLES_JSONL,
+    SUMMARY_JSON,
+    end_partial_line,
+    goal_direction,
     iso_now,
     make_run_dir,
     parse_iso,
 )
 from ..contract import write_atomic as _write_atomic
 from ..errors import RunError
-from ..jsonl import loads
+from ..jsonl import as_float, loads
 from .logsetup import null_logger
 from .ranks import global_rank, world_size
 from .run import Run, read_rows
@@ -56,7 +62,7 @@ def init(name: str | None = None, *, config: Any = None, argv: Iterable[str] | N
     options = dict(tensorboard=tensorboard, system_metrics=system_metrics,
                    heartbeat_interval=heartbeat_interval, console=console)
     if resume is not None:
-        return _reopen(find_run(resume, Path(root)), resolved, options)
+        return _reopen(find_run_dir(resume, Path(root)), resolved, options)
     name = name or (resolved.source.stem if resolved.source else None) or _script_stem()
     if all_ranks and rank != 0:
         name = f"{name}_rank{rank}"
@@ -107,8 +113,12 @@ def _log_header(run: Run, resolved: ResolvedConfig, restart: int | None = None) 
         run.logger.warning("config: %s", note)
 
 
-def find_run(ref: str | os.PathLike, root: Path) -> Path:
-    """The folder of a run given as a path or as its id (searched under `root`)."""
+def find_run_dir(ref: str | os.PathLike, root: Path) -> Path:
+    """The folder of a run to resume, given as a path or as its id (searched under `root`).
+
+    The reading side's `runyard.find_run` answers a different question (a `RunView` of any layout, by path,
+    id or name); the writer reopens only its own folders.
+    """
     path = Path(ref)
     if (path / RUN_JSON).is_file():
         return path
@@ -151,38 +161,37 @@ def _reopen(path: Path, resolved: ResolvedConfig, options: dict[str, Any]) -> Ru
             config = yaml.safe_load((path / CONFIG_YAML).read_text(encoding="utf-8")) or {}
         except (OSError, ValueError):
             config = {}
+    for name in (METRICS_JSONL, SAMPLES_JSONL, f"{CHECKPOINTS_DIR}/{CHECKPOINT_INDEX}"):
+        end_partial_line(path / name)
     rows = read_rows(path / METRICS_JSONL)
-    run = Run(path, info, config, replay=rows, **options)
+    run = Run(path, info, config, replay=rows, goals=_declared_goals(path), **options)
     _log_header(run, resolved, restart=len(info["restarts"]))
     run.logger.info("previous status %s; latest checkpoint at step %s", previous, run.resume_step)
     return run
+
+
+def _declared_goals(path: Path) -> dict[str, str]:
+    """The directions an earlier life of the run declared, from its summary.json."""
+    try:
+        goals = loads((path / SUMMARY_JSON).read_bytes()).get("goals")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    if not isinstance(goals, dict):
+        return {}
+    return {name: d for name, value in goals.items() if (d := goal_direction(value)) is not None}
 
 
 def _refuse_if_alive(path: Path, info: dict[str, Any]) -> None:
     """Two writers on one folder would interleave rows: refuse while the old process still beats."""
     if info.get("status") != "running":
         return
-    beat = parse_iso(info.get("heartbeat"))
-    interval = float(info.get("heartbeat_interval") or 10.0)
-    fresh = beat is not None and time.time() - beat < 3 * interval
-    import socket
+    from ..liveness import heartbeat_stale, pid_alive, this_host
 
-    same_host = info.get("host") == socket.gethostname()
-    alive = same_host and _pid_alive(info.get("pid"))
+    beat = parse_iso(info.get("heartbeat"))
+    fresh = beat is not None and not heartbeat_stale(beat, as_float(info.get("heartbeat_interval")), time.time())
+    alive = info.get("host") == this_host() and pid_alive(info.get("pid"))
     if alive and fresh:
         raise RunError(f"cannot resume {path}: its process {info.get('pid')} is still running")
-
-
-def _pid_alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class NullRun:
@@ -206,6 +215,13 @@ class NullRun:
 
     def log_sample(self, *args: Any, **kwargs: Any) -> None:
         pass
+
+    def define_metric(self, name: str, *, goal: str) -> None:
+        pass
+
+    @property
+    def goals(self) -> dict[str, str]:
+        return {}
 
     def save_checkpoint(self, *args: Any, **kwargs: Any) -> None:
         pass

@@ -257,7 +257,7 @@ class LiveRun:
         finite = s.value.view[np.isfinite(s.value.view)]
         if not finite.size:
             return None
-        return float(finite.max() if direction(name) == "max" else finite.min())
+        return float(finite.max() if direction(name, self.view) == "max" else finite.min())
 
     def close(self) -> None:
         if self.tail is not None:
