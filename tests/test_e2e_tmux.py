@@ -263,7 +263,11 @@ def test_new_run_appears_and_steps_advance_then_quit_is_clean(tmp_path: Path, so
     tmux(sock, "send-keys", f"stty -g > {shlex.quote(str(before))}", "Enter")
     wait_for(sock, lambda _: before.exists() and before.read_text().strip(), STARTUP)
     wait_prompt(sock)
-    command = shlex.join([sys.executable, "-m", "runyard.tui.cli", str(root)])
+    # Typed through a short script: a typed command exactly as wide as the pane would make the terminal join the
+    # prompt that returns after `q` onto the command's line.
+    launcher = tmp_path / "app.sh"
+    launcher.write_text(shlex.join([sys.executable, "-m", "runyard.tui.cli", str(root)]) + "\n")
+    command = f"sh {shlex.quote(str(launcher))}"
     tmux(sock, "send-keys", command, "Enter")
 
     up, _, lines = wait_for(sock, lambda ls: "runyard" in title(ls) and " 0 runs" in title(ls)
