@@ -1,6 +1,6 @@
 """The run screen: curves and the followed log of one run (or several, overlaid), config, checkpoints, samples,
 info. A cursor on the curves links a point to the log lines written at that moment, and a log line back to
-its place on the curves.
+its place on the curves (the maths is in `live/cursor.py`, shared with any screen that draws curves).
 """
 
 from __future__ import annotations
@@ -9,48 +9,25 @@ import math
 import time
 from typing import Any
 
-import numpy as np
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Input, SelectionList, Static, TabbedContent, TabPane
-from textual.widgets.selection_list import Selection
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
 
 from runyard import RunRecord, clean_line, flatten, main_metrics
 
 from ..formatting import STATUS_STYLE, fmt_bytes, fmt_duration, fmt_number, fmt_time
+from ..live import cursor
+from ..live.cursor import X_AXES
 from ..live.runstate import LiveRun, Series, configured_last_step
 from ..widgets.log_view import LogView
 from ..widgets.metric_plot import MetricPlot, Trace, colour
+from .metric_picker import MetricPicker
 
-X_AXES = ("step", "time", "relative")
 REDRAW_INTERVAL = 0.25  # at most four plot redraws a second while data streams in
-
-
-class MetricPicker(ModalScreen[list[str] | None]):
-    """Choose which metrics to draw."""
-
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"), Binding("enter", "choose", "Show", priority=True)]
-    DEFAULT_CSS = """
-    MetricPicker { align: center middle; }
-    MetricPicker > Vertical { width: 60; max-width: 90%; height: auto; max-height: 80%; border: thick $primary; }
-    MetricPicker SelectionList { height: auto; max-height: 20; }
-    """
-
-    def __init__(self, names: list[str], chosen: list[str]) -> None:
-        super().__init__()
-        self.names, self.chosen = names, chosen
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(Text("metrics to draw (space toggles, enter shows)", style="bold"))
-            yield SelectionList[str](*(Selection(Text(n), n, n in self.chosen) for n in self.names))
-
-    def action_choose(self) -> None:
-        self.dismiss(list(self.query_one(SelectionList).selected))
 
 
 class RunScreen(Screen):
@@ -171,21 +148,10 @@ class RunScreen(Screen):
         if active != "curves":
             self._fill_tab(active)
 
-    def _x_of(self, index: int, series: Series) -> np.ndarray:
-        """x values of a series of run `index` on the current axis."""
-        if self.x_axis == "step":
-            return series.steps
-        if self.x_axis == "time":
-            return series.times
-        return series.times - self._start(index)
-
     def _start(self, index: int) -> float:
         """When run `index` started: its recorded creation, else its first row's time."""
-        created = self.records[index].info.created
-        if created is not None:
-            return created
         live = self.app.live.get(self.keys[index])
-        return (live.first_time() if live is not None else None) or 0.0
+        return cursor.start_time(self.records[index].info.created, live.first_time() if live is not None else None)
 
     def _draw_plot(self) -> None:
         traces = []
@@ -199,8 +165,8 @@ class RunScreen(Screen):
                 smooth = series.smoothed(self.smoothing) if self.smooth_on and self.smoothing > 0 else None
                 nonfinite = live.nonfinite.get(name, 0)
                 axis = "step" if self.x_axis == "step" else "time"
-                traces.append(Trace(label, colour(i * len(self.metrics) + j), self._x_of(i, series),
-                                    series.value.view, smooth, nonfinite,
+                x = cursor.x_values(series, self.x_axis, self._start(i))
+                traces.append(Trace(label, colour(i * len(self.metrics) + j), x, series.value.view, smooth, nonfinite,
                                     clean=nonfinite == 0 and series.ordered(axis)))
         message = "no metrics logged yet" if not any(live.series for live in lives) else "none of these metrics"
         self.query_one(MetricPlot).show(traces, x_axis=self.x_axis, log_y=self.log_y,
@@ -237,52 +203,28 @@ class RunScreen(Screen):
 
     def _primary(self) -> Series | None:
         """The series the cursor follows: the log's run, its first drawn metric (or its busiest)."""
-        live = self.lives[self.log_index]
-        for name in self.metrics:
-            if name in live.series and len(live.series[name]):
-                return live.series[name]
-        busiest = max(live.series.values(), key=len, default=None)
-        return busiest if busiest is not None and len(busiest) else None
+        return cursor.primary(self.lives[self.log_index].series, self.metrics)
 
     def time_at_x(self, x: float) -> float | None:
         """Wallclock time of the cursor position."""
         series = self._primary()
-        if series is None:
-            return None
-        if self.x_axis == "time":
-            return x
-        if self.x_axis == "relative":
-            return x + self._start(self.log_index)
-        steps, times = series.steps, series.times
-        i = min(int(np.searchsorted(steps, x, side="left")), steps.size - 1)
-        return float(times[i])
+        return cursor.time_at_x(series, self.x_axis, x, self._start(self.log_index)) if series is not None else None
 
     def x_at_time(self, ts: float) -> float | None:
         """Cursor position for a wallclock time (a log line's)."""
         series = self._primary()
-        if series is None:
-            return None
-        if self.x_axis == "time":
-            return ts
-        if self.x_axis == "relative":
-            return ts - self._start(self.log_index)
-        times = series.times
-        i = max(0, int(np.searchsorted(times, ts, side="right")) - 1)
-        return float(series.steps[i])
+        return cursor.x_at_time(series, self.x_axis, ts, self._start(self.log_index)) if series is not None else None
 
     def action_move_cursor(self, columns: int) -> None:
         series = self._primary()
         if series is None:
             return
-        xs = self._x_of(self.log_index, series)
-        xs = xs[np.isfinite(xs)]
-        if not xs.size:
-            return
-        lo, hi = float(xs.min()), float(xs.max())
+        xs = cursor.x_values(series, self.x_axis, self._start(self.log_index))
         width = max(20, self.query_one(MetricPlot).size.width - 10)
-        step = (hi - lo) / width if hi > lo else 1.0
-        start = self.cursor_x if self.cursor_x is not None else hi
-        self.cursor_x = min(hi, max(lo, start + columns * step))
+        x = cursor.moved(xs, self.cursor_x, columns, width)
+        if x is None:
+            return
+        self.cursor_x = x
         self.query_one(MetricPlot).set_cursor(self.cursor_x)
         self._draw_cursor_info()
 
@@ -333,23 +275,18 @@ class RunScreen(Screen):
         self.query_one("#cursor-info", Static).update(text, layout=False)
 
     def _values_at_cursor(self) -> list[tuple[str, float]]:
-        out = []
-        live = self.lives[self.log_index]
-        for name in self.metrics:
-            series = live.series.get(name)
-            if series is None or not len(series) or self.cursor_x is None:
-                continue
-            xs = self._x_of(self.log_index, series)
-            i = min(int(np.searchsorted(xs, self.cursor_x, side="left")), xs.size - 1)
-            out.append((name, float(series.value.view[i])))
-        return out
+        if self.cursor_x is None:
+            return []
+        return cursor.values_at_x(self.lives[self.log_index].series, self.metrics, self.x_axis, self.cursor_x,
+                                  self._start(self.log_index))
 
     # ----- other actions ----------------------------------------------------------------------------------
 
     def action_cycle_x(self) -> None:
-        ts = self.time_at_x(self.cursor_x) if self.cursor_x is not None else None
-        self.x_axis = X_AXES[(X_AXES.index(self.x_axis) + 1) % len(X_AXES)]
-        self.cursor_x = self.x_at_time(ts) if ts is not None and math.isfinite(ts) else None
+        axis = X_AXES[(X_AXES.index(self.x_axis) + 1) % len(X_AXES)]
+        self.cursor_x = cursor.converted(self._primary(), self.cursor_x, self.x_axis, axis,
+                                         self._start(self.log_index))
+        self.x_axis = axis
         self.redraw()
 
     def action_toggle_smoothing(self) -> None:
