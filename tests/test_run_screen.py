@@ -3,12 +3,64 @@ without Textual."""
 
 from __future__ import annotations
 
+import math
+import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+import runyard
+from runyard import Prepared
+from runyard.tui.app import RunyardApp
+from runyard.tui.cli import main
+from runyard.tui.formatting import frame_columns
 from runyard.tui.live import cursor
 from runyard.tui.live.runstate import Rows, Series
+from runyard.tui.screens.run import RunScreen
+from runyard.tui.widgets.metric_plot import MetricPlot
+from runyard.tui.widgets.runs_table import RunsTable
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("RUNYARD_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def decaying(root: Path, name: str = "decay", steps: int = 300):
+    """What a tracker run of a real training looks like: a loss falling fast from a high start, and a tiny lr."""
+    run = runyard.init(name, root=root, config={"max_steps": steps}, console=False, system_metrics=False)
+    for s in range(steps):
+        run.log({"train/loss": 0.8 + 9.0 * math.exp(-s / 30), "lr": 3e-4 * min(1.0, (s + 1) / 30)}, step=s)
+        if s % 25 == 0:
+            run.logger.info("step %d", s)
+    run.finish()
+    return run
+
+
+async def settle(app: RunyardApp, pilot, predicate=lambda: True, timeout: float = 5.0) -> None:
+    """Wait for the first scan and `predicate` (the app works in the background)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        await pilot.pause(0.05)
+        if app.first_scan_done and predicate():
+            return
+    raise AssertionError("the app did not reach the expected state in time")
+
+
+async def open_all(app: RunyardApp, pilot, count: int) -> RunScreen:
+    """Mark every run listed and open them (one run: just open it)."""
+    await settle(app, pilot, lambda: app.screen.query_one(RunsTable).row_count == count)
+    await pilot.press(*(["home"] + ["space"] * count if count > 1 else []), "enter")
+    await settle(app, pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.is_mounted)
+    await pilot.pause()
+    return app.screen
+
+
+def plot_text(screen: RunScreen) -> list[str]:
+    """The rendered text of the curves (what the terminal shows of them)."""
+    return [screen.query_one(MetricPlot).render().plain]
+
 
 # ----- the cursor's maths, without Textual ------------------------------------------------------------------
 
@@ -58,6 +110,15 @@ def test_cursor_moves_by_columns_and_stays_on_the_data():
     assert cursor.moved(np.array([np.nan]), None, 1, 10) is None
 
 
+def test_off_scale_points_and_frame_columns():
+    points = Prepared(np.array([0.0, 1, 2, 3, 4]), np.array([9.0, 5, 1, 0.5, -3]))
+    above, below = points.off_scale(0.0, 4.0)
+    assert list(above) == [0.0, 1.0] and list(below) == [4.0]
+    frame = "   ┌──────────┐"  # ten columns inside, x from 0 to 9
+    assert frame_columns(frame, 0.0, 9.0, [0.0, 9.0, 3.0, math.nan]) == [4, 7, 13]
+    assert frame_columns("no frame here", 0.0, 1.0, [0.5]) == []
+
+
 def test_cursor_module_is_headless():
     import ast
 
@@ -65,3 +126,35 @@ def test_cursor_module_is_headless():
     imported = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     assert not {m for m in imported if m.split(".")[0] in ("textual", "rich")}
+
+
+# ----- off-scale marks --------------------------------------------------------------------------------------
+
+async def test_points_cut_by_the_robust_range_are_marked_on_the_frame(tmp_path):
+    root = tmp_path / "runs"
+    decaying(root)
+    app = RunyardApp(root, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_all(app, pilot, 1)
+        screen.metrics = ["train/loss"]
+        screen.redraw()
+        await pilot.pause()
+        lines = plot_text(screen)[0].splitlines()
+        top = next(line for line in lines if "┌" in line)
+        assert "▲" in top and top.index("▲") <= top.index("┌") + 3  # at the start, where the loss is cut
+        assert "▲" not in "".join(line for line in lines if "┌" not in line)  # on the frame, not over the curves
+        await pilot.press("o")  # every point in range: nothing to mark
+        await pilot.pause()
+        assert "▲" not in plot_text(screen)[0]
+        await pilot.press("o", "left")  # the cursor is drawn over the marked figure
+        await pilot.pause()
+        assert "▲" in plot_text(screen)[0] and "│" in plot_text(screen)[0]
+
+
+def test_the_command_line_plot_marks_the_same_points(tmp_path, capsys):
+    root = tmp_path / "runs"
+    decaying(root)
+    assert main(["plot", "decay", "--root", str(root), "-m", "train/loss", "--width", "80", "--height", "16"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    top = next(line for line in lines if "┌" in line)
+    assert "▲" in top and top.index("▲") <= top.index("┌") + 3

@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from rich.style import Style
 from rich.text import Text
 from textual_plotext import PlotextPlot
 
 from runyard import Prepared, prepare, robust_range
 
-from ..formatting import PALETTE
+from ..formatting import OFF_SCALE_ABOVE, OFF_SCALE_BELOW, PALETTE, frame_columns
 
 X_LABEL = {"step": "step", "time": "wallclock", "relative": "time since start"}
 
@@ -62,6 +63,8 @@ class MetricPlot(PlotextPlot):
         self.message = "no metrics yet"
         self._figure: tuple[tuple[int, int], Text] | None = None  # (size, figure) of the last plotext build
         self._x_range: tuple[float, float] | None = None
+        # x of the points each curve has above and below the y-range, with its colour: marked on the frame
+        self._off_scale: list[tuple[np.ndarray, np.ndarray, tuple[int, int, int]]] = []
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -89,30 +92,58 @@ class MetricPlot(PlotextPlot):
             size = (self.size.width, self.size.height)
             if self._figure is None or self._figure[0] != size:
                 self._x_range = None
+                self._off_scale = []
                 self._draw()
-                self._figure = (size, super().render())
+                self._figure = (size, self._with_off_scale_marks(super().render()))
             return self._with_cursor(self._figure[1])
         except Exception as exc:  # plotext can fail on odd data or sizes; the app must not, so say so instead
             return Text(f"cannot draw this plot ({type(exc).__name__}: {exc})", style="dim")
 
-    def _with_cursor(self, figure: Text) -> Text:
-        """The figure with a vertical cursor line at `cursor_x`, placed from the frame plotext drew."""
-        if self.cursor_x is None or self._x_range is None:
-            return figure
-        lo, hi = self._x_range
+    def _frame(self, figure: Text) -> tuple[list[Text], int, int] | None:
+        """The figure's lines and the rows of its frame's top and bottom edges (None without a frame)."""
+        if self._x_range is None:
+            return None
         lines = figure.split("\n", allow_blank=True)
         plain = [line.plain for line in lines]
         top = next((i for i, text in enumerate(plain) if "┌" in text), None)
         bottom = next((i for i, text in enumerate(plain) if "└" in text), None)
-        if top is None or bottom is None or hi <= lo:
+        if top is None or bottom is None:
+            return None
+        return lines, top, bottom
+
+    def _with_cursor(self, figure: Text) -> Text:
+        """The figure with a vertical cursor line at `cursor_x`, placed from the frame plotext drew."""
+        frame = self._frame(figure) if self.cursor_x is not None else None
+        if frame is None or self._x_range is None:
             return figure
-        left, right = plain[top].index("┌"), plain[top].rindex("┐")
-        column = left + 1 + round((self.cursor_x - lo) / (hi - lo) * (right - left - 2))
-        column = min(max(column, left + 1), right - 1)
+        lines, top, bottom = frame
+        columns = frame_columns(lines[top].plain, *self._x_range, [self.cursor_x])
+        if not columns:
+            return figure
+        column = columns[0]
         for row in range(top + 1, bottom):
             line = lines[row]
             if column < len(line):
                 lines[row] = Text.assemble(line[:column], ("│", "bold #f0f0f0"), line[column + 1:])
+        return Text("\n").join(lines)
+
+    def _with_off_scale_marks(self, figure: Text) -> Text:
+        """The figure with ▲ on its frame's top edge above points the y-range cuts off, ▼ on the bottom edge.
+
+        The outlier-robust range cuts, say, the first steps of a decaying loss: without a mark the curve would
+        look as if it started inside the frame. On the frame itself a mark hides neither a curve nor the legend.
+        """
+        frame = self._frame(figure) if self._off_scale else None
+        if frame is None or self._x_range is None:
+            return figure
+        lines, top, bottom = frame
+        for row, glyph, side in ((top, OFF_SCALE_ABOVE, 0), (bottom, OFF_SCALE_BELOW, 1)):
+            line = lines[row]
+            for marks in self._off_scale:
+                style = Style(color=f"rgb{marks[2]}", bold=True)
+                for column in frame_columns(line.plain, *self._x_range, marks[side].tolist()):
+                    line = Text.assemble(line[:column], (glyph, style), line[column + 1:])
+            lines[row] = line
         return Text("\n").join(lines)
 
     def _draw(self) -> None:
@@ -123,6 +154,7 @@ class MetricPlot(PlotextPlot):
         drawn: list[np.ndarray] = []
         xs_all: list[np.ndarray] = []
         raws: list[Prepared] = []
+        followed: list[tuple[Prepared, tuple[int, int, int]]] = []  # the bright curve of each trace
         for trace in self.traces:
             raw, smooth = trace.prepared(buckets)
             if raw.x.size == 0 and not (raw.nan_x.size or raw.posinf_x.size or raw.neginf_x.size):
@@ -135,9 +167,11 @@ class MetricPlot(PlotextPlot):
                 plt.plot(rx.tolist(), ry.tolist(), color=faint, marker="braille")
                 plt.plot(sx.tolist(), sy.tolist(), color=trace.color, marker="braille", label=label)
                 drawn.append(sy)
+                followed.append((Prepared(sx, sy), trace.color))
             else:
                 plt.plot(rx.tolist(), ry.tolist(), color=trace.color, marker="braille", label=label)
                 drawn.append(ry)
+                followed.append((Prepared(rx, ry), trace.color))
             xs_all.append(raw.x)
             raws.append(raw)
         if not any(d.size for d in drawn):
@@ -148,6 +182,10 @@ class MetricPlot(PlotextPlot):
             plt.ylim(*limits)
             if self.log_y:
                 self._log_ticks(*limits)
+            for points, color in followed:
+                above, below = points.off_scale(*limits)
+                if above.size or below.size:
+                    self._off_scale.append((above, below, color))
             for raw in raws:
                 self._markers(raw, *limits)
         self._x_ticks(xs_all)
