@@ -1,5 +1,5 @@
-"""The run screen's behaviour as a user meets it, and the cursor maths it shares with other screens, checked
-without Textual."""
+"""The run screen's behaviour as a user meets it (search box, focus, off-scale marks), and the cursor maths
+it shares with other screens, checked without Textual."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from textual.widgets import DataTable, Input, TabbedContent
 
 import runyard
 from runyard import Prepared
@@ -17,7 +18,10 @@ from runyard.tui.cli import main
 from runyard.tui.formatting import frame_columns
 from runyard.tui.live import cursor
 from runyard.tui.live.runstate import Rows, Series
+from runyard.tui.screens.metric_picker import MetricPicker
 from runyard.tui.screens.run import RunScreen
+from runyard.tui.screens.runs import RunsScreen
+from runyard.tui.widgets.log_view import LogView
 from runyard.tui.widgets.metric_plot import MetricPlot
 from runyard.tui.widgets.runs_table import RunsTable
 
@@ -25,6 +29,18 @@ from runyard.tui.widgets.runs_table import RunsTable
 @pytest.fixture(autouse=True)
 def private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("RUNYARD_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def losses(root: Path, name: str, lr: float, steps: int = 40, finish: bool = True):
+    """A run logging train and validation loss on one scale (and `lr` in its config)."""
+    run = runyard.init(name, root=root, config={"lr": lr, "max_steps": 100}, console=False, system_metrics=False)
+    for s in range(steps):
+        run.log({"train/loss": 3.0 - s * 0.05, "val/loss": 3.2 - s * 0.04}, step=s)
+        if s % 10 == 0:
+            run.logger.info("step %d", s)
+    if finish:
+        run.finish()
+    return run
 
 
 def decaying(root: Path, name: str = "decay", steps: int = 300):
@@ -126,6 +142,61 @@ def test_cursor_module_is_headless():
     imported = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     assert not {m for m in imported if m.split(".")[0] in ("textual", "rich")}
+
+
+# ----- keys and focus ----------------------------------------------------------------------------------------
+
+async def test_escape_in_the_search_box_closes_the_box_not_the_screen(tmp_path):
+    root = tmp_path / "runs"
+    losses(root, "alpha", 0.001)
+    app = RunyardApp(root, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_all(app, pilot, 1)
+        box, log = screen.query_one("#log-search", Input), screen.query_one(LogView)
+        await pilot.press("slash", *"step")
+        assert box.display and box.has_focus and box.value == "step"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is screen and not box.display and log.has_focus
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, RunsScreen)
+
+
+async def test_focus_comes_back_after_switching_tabs_and_picking_metrics(tmp_path):
+    root = tmp_path / "runs"
+    losses(root, "alpha", 0.001)
+    app = RunyardApp(root, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_all(app, pilot, 1)
+        log = screen.query_one(LogView)
+        await settle(app, pilot, lambda: log.line_count > 4)
+        assert log.has_focus
+        await pilot.press("2")
+        await pilot.pause()
+        assert screen.query_one(TabbedContent).active == "config"
+        assert screen.focused is screen.query_one("#config-table", DataTable)
+        await pilot.press("1")
+        await pilot.pause()
+        assert log.has_focus
+        last = log.cursor_line
+        await pilot.press("up", "up")
+        assert log.cursor_line == last - 2  # the log takes the keys without `f` first
+        await pilot.press("m")
+        assert isinstance(app.screen, MetricPicker)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is screen and log.has_focus
+        await pilot.press("pageup")
+        assert log.cursor_line < last - 2
+        await pilot.press("m")
+        await pilot.press("escape")  # cancelled: focus comes back too
+        await pilot.pause()
+        assert log.has_focus
+        await pilot.press("3", "slash")  # searching from another tab gives the box the focus, not the log
+        await pilot.pause()
+        assert screen.query_one(TabbedContent).active == "curves"
+        assert screen.query_one("#log-search", Input).has_focus
 
 
 # ----- off-scale marks --------------------------------------------------------------------------------------

@@ -10,11 +10,12 @@ import time
 from typing import Any
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
 
 from runyard import RunRecord, clean_line, flatten, main_metrics
@@ -28,13 +29,16 @@ from ..widgets.metric_plot import MetricPlot, Trace, colour
 from .metric_picker import MetricPicker
 
 REDRAW_INTERVAL = 0.25  # at most four plot redraws a second while data streams in
+# The widget each tab focuses when shown for the first time; afterwards it gets back what had focus in it.
+FIRST_FOCUS = {"curves": "#log", "config": "#config-table", "checkpoints": "#ckpt-table",
+               "samples": "#samples-scroll", "info": "#info-table"}
 
 
 class RunScreen(Screen):
     """One or more runs in detail; the first run's log is shown (`tab` cycles through the runs' logs)."""
 
     BINDINGS = [
-        Binding("escape,backspace", "app.pop_screen", "Back"),
+        Binding("escape,backspace", "back", "Back"),
         Binding("x", "cycle_x", "x axis"),
         Binding("s", "toggle_smoothing", "Smooth"),
         Binding("right_square_bracket", "smoother(0.1)", "Smoother", show=False),
@@ -72,6 +76,7 @@ class RunScreen(Screen):
         self.log_index = 0
         self._last_draw = 0.0
         self._draw_timer: Any = None
+        self._pane_focus: dict[str, Widget] = {}  # what last had focus in each tab
 
     def compose(self) -> ComposeResult:
         yield Static(id="run-title", markup=False)
@@ -85,7 +90,7 @@ class RunScreen(Screen):
                 yield DataTable(id="config-table", cursor_type="row", zebra_stripes=True)
             with TabPane("Checkpoints", id="checkpoints"):
                 yield DataTable(id="ckpt-table", cursor_type="row", zebra_stripes=True)
-            with TabPane("Samples", id="samples"), VerticalScroll():
+            with TabPane("Samples", id="samples"), VerticalScroll(id="samples-scroll"):
                 yield Static(id="samples-text", markup=False)
             with TabPane("Info", id="info"):
                 yield DataTable(id="info-table", cursor_type="row", zebra_stripes=True)
@@ -308,18 +313,30 @@ class RunScreen(Screen):
 
     def action_pick_metrics(self) -> None:
         names = sorted({n for live in self.lives for n in live.series})
+        focused = self.focused
 
         def chosen(result: list[str] | None) -> None:
             if result:
                 self.metrics = result
                 self.redraw()
+            self._refocus(focused)
 
         self.app.push_screen(MetricPicker(names, self.metrics), chosen)
 
-    def action_search(self) -> None:
-        self.action_tab("curves")
+    def action_back(self) -> None:
+        """Close the log search box if it is open, else leave the screen."""
         box = self.query_one("#log-search", Input)
+        if box.display:
+            box.display = False
+            self.query_one(LogView).focus()
+            return
+        self.app.pop_screen()
+
+    def action_search(self) -> None:
+        box = self.query_one("#log-search", Input)
+        self._pane_focus["curves"] = box  # what the curves tab gives focus to, should it be shown just now
         box.display = True
+        self.action_tab("curves")
         box.focus()
 
     @on(Input.Submitted, "#log-search")
@@ -351,6 +368,24 @@ class RunScreen(Screen):
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id and event.pane.id != "curves":
             self._fill_tab(event.pane.id)
+        focused = self.focused
+        if event.pane.id and (focused is None or event.pane not in focused.ancestors):
+            self._refocus(self._pane_focus.get(event.pane.id), event.pane.id)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """Remember what has focus in each tab, to give it back when the tab is shown again."""
+        pane = next((a for a in event.widget.ancestors if isinstance(a, TabPane)), None)
+        if pane is not None and pane.id:
+            self._pane_focus[pane.id] = event.widget
+
+    def _refocus(self, widget: Widget | None, pane: str | None = None) -> None:
+        """Focus `widget` again if it can still take it, else the first widget of `pane`."""
+        if widget is None or not (widget.is_attached and widget.display and widget.focusable):
+            if pane is None:
+                return
+            widget = self.query_one(FIRST_FOCUS[pane])
+        if self.focused is not widget:
+            widget.focus()
 
     # ----- the other tabs ---------------------------------------------------------------------------------
 
