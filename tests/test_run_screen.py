@@ -1,5 +1,5 @@
-"""The run screen's behaviour as a user meets it (search box, focus, off-scale marks), and the cursor maths
-it shares with other screens, checked without Textual."""
+"""The run screen's behaviour as a user meets it (search box, focus, live metrics, off-scale marks), and the
+cursor maths it shares with other screens, checked without Textual."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from runyard.tui.cli import main
 from runyard.tui.formatting import frame_columns
 from runyard.tui.live import cursor
 from runyard.tui.live.runstate import Rows, Series
+from runyard.tui.messages import FilesChanged
 from runyard.tui.screens.metric_picker import MetricPicker
 from runyard.tui.screens.run import RunScreen
 from runyard.tui.screens.runs import RunsScreen
@@ -197,6 +198,38 @@ async def test_focus_comes_back_after_switching_tabs_and_picking_metrics(tmp_pat
         await pilot.pause()
         assert screen.query_one(TabbedContent).active == "curves"
         assert screen.query_one("#log-search", Input).has_focus
+
+
+# ----- live runs ----------------------------------------------------------------------------------------------
+
+async def test_metrics_logged_after_opening_join_unless_picked(tmp_path):
+    root = tmp_path / "runs"
+    run = runyard.init("fresh", root=root, console=False, system_metrics=False)  # no metric row yet
+    app = RunyardApp(root, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_all(app, pilot, 1)
+        plot = screen.query_one(MetricPlot)
+        assert plot.traces == [] and "no metrics" in plot.render().plain
+        for s in range(5):
+            run.log({"train/loss": 2.0 - s * 0.1}, step=s)
+        app.post_message(FilesChanged({run.path / "metrics.jsonl"}, rescan=False))
+        await settle(app, pilot, lambda: bool(screen.query_one(MetricPlot).traces))
+        assert screen.metrics == ["train/loss"]
+        for s in range(5, 10):
+            run.log({"train/loss": 2.0 - s * 0.1, "val/loss": 2.1 - s * 0.1}, step=s)
+        app.post_message(FilesChanged({run.path / "metrics.jsonl"}, rescan=False))
+        await settle(app, pilot, lambda: "val/loss" in screen.metrics)
+        await settle(app, pilot, lambda: {t.label for t in screen.query_one(MetricPlot).traces}
+                     == {"train/loss", "val/loss"})
+        await pilot.press("m")
+        await pilot.press("enter")  # the user's own choice (the same two) ...
+        await pilot.pause()
+        run.log({"train/loss": 1.0, "val/loss": 1.1, "val/acc": 0.5}, step=10)
+        app.post_message(FilesChanged({run.path / "metrics.jsonl"}, rescan=False))
+        await settle(app, pilot, lambda: screen.lives[0].last_step() == 10)
+        await pilot.pause(0.3)
+        assert "val/acc" not in screen.metrics  # ... is kept as picked
+    run.finish()
 
 
 # ----- off-scale marks --------------------------------------------------------------------------------------

@@ -67,6 +67,7 @@ class RunScreen(Screen):
         self.records = records
         self.keys = [str(r.info.path) for r in records]
         self.metrics: list[str] = []
+        self.metrics_picked = False  # chosen with `m`: then metrics that appear later do not join by themselves
         self.x_axis = "step"
         self.smoothing = 0.6
         self.smooth_on = True
@@ -111,13 +112,26 @@ class RunScreen(Screen):
         return [self.app.live_state(k, full=True) for k in self.keys]
 
     def on_mount(self) -> None:
-        names = sorted({n for live in self.lives for n in live.series})
-        self.metrics = main_metrics(names, limit=2) or names[:1]
         self.query_one("#log-search", Input).display = False
         self._set_log(0)
         self.redraw()
         self.query_one(LogView).focus()
         self.app.runs_changed.subscribe(self, lambda change: self.runs_changed(set(change.keys)))
+
+    def _join_new_metrics(self) -> None:
+        """Metrics that appear after the screen opened join the automatic choice, so a live run always draws.
+
+        A W&B run opened right after `wandb.init` has no metric yet; its first ones must not be missed.
+        A set picked with `m` is the user's and stays as picked.
+        """
+        if self.metrics_picked:
+            return
+        names = sorted({n for live in self.lives for n in live.series})
+        main = main_metrics(names, limit=2)
+        if main:
+            self.metrics += [n for n in main if n not in self.metrics]
+        elif not self.metrics and names:
+            self.metrics = names[:1]
 
     def _set_log(self, index: int) -> None:
         self.log_index = index % len(self.records)
@@ -146,6 +160,7 @@ class RunScreen(Screen):
     def redraw(self) -> None:
         """Rebuild the traces from the live series and refresh what the active tab shows."""
         self._last_draw = time.monotonic()
+        self._join_new_metrics()
         self._draw_plot()
         self._draw_title()
         self._draw_cursor_info()
@@ -318,6 +333,7 @@ class RunScreen(Screen):
         def chosen(result: list[str] | None) -> None:
             if result:
                 self.metrics = result
+                self.metrics_picked = True
                 self.redraw()
             self._refocus(focused)
 
