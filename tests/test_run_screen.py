@@ -1,5 +1,5 @@
-"""The run screen's behaviour as a user meets it (search box, focus, live metrics, off-scale marks), and the
-cursor maths it shares with other screens, checked without Textual."""
+"""The run screen's behaviour as a user meets it (search box, focus, title, live metrics, off-scale marks),
+and the cursor maths it shares with other screens, checked without Textual."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from textual.widgets import DataTable, Input, TabbedContent
+from rich.text import Text
+from textual.widgets import DataTable, Input, Static, TabbedContent
 
 import runyard
 from runyard import Prepared
@@ -74,12 +75,19 @@ async def open_all(app: RunyardApp, pilot, count: int) -> RunScreen:
     return app.screen
 
 
+def shown(screen: RunScreen, selector: str) -> Text:
+    """What a Static of the screen shows."""
+    content = screen.query_one(selector, Static).content
+    assert isinstance(content, Text)
+    return content
+
+
 def plot_text(screen: RunScreen) -> list[str]:
     """The rendered text of the curves (what the terminal shows of them)."""
     return [screen.query_one(MetricPlot).render().plain]
 
 
-# ----- the cursor's maths, without Textual ------------------------------------------------------------------
+# ----- the cursor's maths, without Textual ------------------------------------------------------------------------
 
 def series(steps, times, values) -> Series:
     rows = Rows(np.asarray(steps, dtype=float), np.asarray(times, dtype=float))
@@ -145,7 +153,7 @@ def test_cursor_module_is_headless():
     assert not {m for m in imported if m.split(".")[0] in ("textual", "rich")}
 
 
-# ----- keys and focus ----------------------------------------------------------------------------------------
+# ----- keys and focus ---------------------------------------------------------------------------------------------
 
 async def test_escape_in_the_search_box_closes_the_box_not_the_screen(tmp_path):
     root = tmp_path / "runs"
@@ -200,7 +208,26 @@ async def test_focus_comes_back_after_switching_tabs_and_picking_metrics(tmp_pat
         assert screen.query_one("#log-search", Input).has_focus
 
 
-# ----- live runs ----------------------------------------------------------------------------------------------
+# ----- title ------------------------------------------------------------------------------------------------------
+
+async def test_the_title_shows_the_smoothing_weight_while_smoothing(tmp_path):
+    root = tmp_path / "runs"
+    losses(root, "a_rather_long_run_name_that_fills_the_title_bar_on_a_small_terminal", 0.001)
+    app = RunyardApp(root, watch=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_all(app, pilot, 1)
+        await pilot.pause()
+        title = shown(screen, "#run-title").plain
+        assert title.rstrip().endswith("EMA 0.60") and "…" in title  # the name gives way, the settings stay
+        await pilot.press("right_square_bracket")
+        assert "EMA 0.70" in shown(screen, "#run-title").plain
+        await pilot.press("s")
+        assert "EMA" not in shown(screen, "#run-title").plain
+        await pilot.press("s", "L")
+        assert shown(screen, "#run-title").plain.rstrip().endswith("EMA 0.70  log y")
+
+
+# ----- live runs --------------------------------------------------------------------------------------------------
 
 async def test_metrics_logged_after_opening_join_unless_picked(tmp_path):
     root = tmp_path / "runs"
@@ -232,7 +259,7 @@ async def test_metrics_logged_after_opening_join_unless_picked(tmp_path):
     run.finish()
 
 
-# ----- off-scale marks --------------------------------------------------------------------------------------
+# ----- off-scale marks --------------------------------------------------------------------------------------------
 
 async def test_points_cut_by_the_robust_range_are_marked_on_the_frame(tmp_path):
     root = tmp_path / "runs"

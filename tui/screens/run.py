@@ -117,6 +117,7 @@ class RunScreen(Screen):
         self.redraw()
         self.query_one(LogView).focus()
         self.app.runs_changed.subscribe(self, lambda change: self.runs_changed(set(change.keys)))
+        self.call_after_refresh(self._draw_title)  # laid out now: the settings can be placed at the right
 
     def _join_new_metrics(self) -> None:
         """Metrics that appear after the screen opened join the automatic choice, so a live run always draws.
@@ -193,6 +194,10 @@ class RunScreen(Screen):
                                         ignore_outliers=self.ignore_outliers, cursor_x=self.cursor_x,
                                         message=message)
 
+    def on_resize(self, event: events.Resize) -> None:
+        """The title's settings keep their place at the right edge."""
+        self._draw_title()
+
     def _draw_title(self) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
         for i, (record, live) in enumerate(zip(self.records, self.lives, strict=True)):
@@ -211,13 +216,24 @@ class RunScreen(Screen):
                 eta = live.eta(target)
                 if eta is not None:
                     text.append(f"  ETA {fmt_duration(eta)}", style="bold")
-        settings = [f"x={self.x_axis}", f"smooth={self.smoothing:.2f}" if self.smooth_on else "smooth=off"]
+        title = self.query_one("#run-title", Static)
+        settings = Text("  " + "  ".join(self.settings()), style="dim", no_wrap=True)
+        width = title.content_region.width
+        if width > settings.cell_len + 12:  # the settings stay in sight: the runs' part gives way
+            text.truncate(width - settings.cell_len, overflow="ellipsis", pad=True)
+        text.append_text(settings)
+        title.update(text, layout=False)
+
+    def settings(self) -> list[str]:
+        """How the curves are drawn, as the title shows it: axis, smoothing weight, scales."""
+        out = [f"x={self.x_axis}"]
+        if self.smooth_on and self.smoothing > 0:
+            out.append(f"EMA {self.smoothing:.2f}")
         if self.log_y:
-            settings.append("log y")
+            out.append("log y")
         if not self.ignore_outliers:
-            settings.append("outliers in")
-        text.append("   [" + ", ".join(settings) + "]", style="dim")
-        self.query_one("#run-title", Static).update(text, layout=False)
+            out.append("outliers in")
+        return out
 
     # ----- cursor: log <-> curve ----------------------------------------------------------------------------
 
