@@ -1,5 +1,5 @@
-"""The run screen's behaviour as a user meets it (search box, focus, title, live metrics, off-scale marks),
-and the cursor maths it shares with other screens, checked without Textual."""
+"""The run screen's behaviour as a user meets it: search box, focus, overlays, panels, title, live metrics and
+off-scale marks; and the cursor maths it shares with other screens, checked without Textual."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from runyard.tui.screens.metric_picker import MetricPicker
 from runyard.tui.screens.run import RunScreen
 from runyard.tui.screens.runs import RunsScreen
 from runyard.tui.widgets.log_view import LogView
-from runyard.tui.widgets.metric_plot import MetricPlot
+from runyard.tui.widgets.metric_plot import MetricPanels, MetricPlot
 from runyard.tui.widgets.runs_table import RunsTable
 
 
@@ -83,8 +83,12 @@ def shown(screen: RunScreen, selector: str) -> Text:
 
 
 def plot_text(screen: RunScreen) -> list[str]:
-    """The rendered text of the curves (what the terminal shows of them)."""
-    return [screen.query_one(MetricPlot).render().plain]
+    """Every panel's rendered text (what the terminal shows of the curves)."""
+    return [plot.render().plain for plot in screen.query_one(MetricPanels).plots]
+
+
+def rgb(color: tuple[int, int, int]) -> str:
+    return f"#{color[0]:02x}{color[1]:02x}{color[2]:02x}"
 
 
 # ----- the cursor's maths, without Textual ------------------------------------------------------------------------
@@ -208,7 +212,105 @@ async def test_focus_comes_back_after_switching_tabs_and_picking_metrics(tmp_pat
         assert screen.query_one("#log-search", Input).has_focus
 
 
-# ----- title ------------------------------------------------------------------------------------------------------
+# ----- overlays ---------------------------------------------------------------------------------------------------
+
+async def test_an_overlay_says_whose_log_values_and_details_are_shown(tmp_path):
+    root = tmp_path / "runs"
+    losses(root, "alpha", 0.001)
+    losses(root, "beta", 0.01)
+    app = RunyardApp(root, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_all(app, pilot, 2)
+        names = [r.info.name for r in screen.records]
+        first, second = names
+        log = screen.query_one(LogView)
+
+        def colour_of(index: int) -> str:
+            traces = [t for p in screen.query_one(MetricPanels).plots for t in p.traces if t.run == index]
+            return rgb(traces[0].color)
+
+        info = shown(screen, "#cursor-info")
+        assert info.plain.startswith(f"● {first}")
+        assert any(str(span.style.color.triplet.hex) == colour_of(0) for span in info.spans
+                   if not isinstance(span.style, str) and span.style.color is not None)
+        assert first in log.border_title and colour_of(0) != colour_of(1)
+        assert first in shown(screen, "#run-title").plain and second in shown(screen, "#run-title").plain
+
+        await pilot.press("tab")
+        await pilot.pause()
+        assert shown(screen, "#cursor-info").plain.startswith(f"● {second}")
+        assert second in log.border_title and log.path is not None and second in str(log.path)
+
+        await pilot.press("2")
+        await pilot.pause()
+        label = screen.query_one("#config .run-label", Static)
+        assert label.display and label.content.plain.startswith(f"● {second}")
+        config = screen.query_one("#config-table", DataTable)
+        assert ["lr", "0.01"] in [[str(c) for c in config.get_row_at(i)] for i in range(config.row_count)]
+
+        await pilot.press("shift+tab")
+        await pilot.pause()
+        assert label.content.plain.startswith(f"● {first}")
+        assert ["lr", "0.001"] in [[str(c) for c in config.get_row_at(i)] for i in range(config.row_count)]
+        await pilot.press("5")
+        await pilot.pause()
+        assert screen.query_one("#info .run-label", Static).content.plain.startswith(f"● {first}")
+        info_table = screen.query_one("#info-table", DataTable)
+        assert ["name", first] in [[str(c) for c in info_table.get_row_at(i)] for i in range(info_table.row_count)]
+
+
+async def test_one_run_shows_no_run_labels(tmp_path):
+    root = tmp_path / "runs"
+    losses(root, "alpha", 0.001)
+    app = RunyardApp(root, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_all(app, pilot, 1)
+        assert screen.query_one(LogView).border_title is None
+        assert not shown(screen, "#cursor-info").plain.startswith("●")
+        assert not any(label.display for label in screen.query(".run-label"))
+
+
+# ----- panels, title, live metrics, off-scale marks ---------------------------------------------------------------
+
+async def test_a_metric_that_would_be_flattened_gets_its_own_panel(tmp_path):
+    root = tmp_path / "runs"
+    decaying(root)
+    app = RunyardApp(root, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_all(app, pilot, 1)
+        panels = screen.query_one(MetricPanels)
+        screen.metrics = ["train/loss", "lr"]  # lr is ~1e-4 beside a loss near 1: flat on a shared axis
+        screen.redraw()
+        await pilot.pause()
+        assert panels.split and len(screen.query(MetricPlot)) == 2
+        assert [[t.metric for t in p.traces] for p in panels.plots] == [["train/loss"], ["lr"]]
+        assert "panels" in shown(screen, "#run-title").plain
+        lr_panel = plot_text(screen)[1]
+        assert "0.0003" in lr_panel or "3.00e-04" in lr_panel or "0.000300" in lr_panel  # its own y-range
+        await pilot.press("p")
+        await pilot.pause()
+        assert not panels.split and len(screen.query(MetricPlot)) == 1
+        assert {t.metric for t in panels.plots[0].traces} == {"train/loss", "lr"}
+        assert "panels" not in shown(screen, "#run-title").plain
+        await pilot.press("p")
+        await pilot.pause()
+        assert len(screen.query(MetricPlot)) == 2
+        await pilot.press("left")  # one cursor runs through every panel
+        assert all(p.cursor_x == screen.cursor_x is not None for p in panels.plots)
+
+
+async def test_losses_on_one_scale_share_one_axis(tmp_path):
+    root = tmp_path / "runs"
+    losses(root, "alpha", 0.001)
+    app = RunyardApp(root, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_all(app, pilot, 1)
+        assert screen.metrics == ["val/loss", "train/loss"]
+        assert len(screen.query(MetricPlot)) == 1 and len(screen.query_one(MetricPlot).traces) == 2
+        await pilot.press("p")
+        await pilot.pause()
+        assert len(screen.query(MetricPlot)) == 2  # asked for: one panel each
+
 
 async def test_the_title_shows_the_smoothing_weight_while_smoothing(tmp_path):
     root = tmp_path / "runs"
@@ -227,8 +329,6 @@ async def test_the_title_shows_the_smoothing_weight_while_smoothing(tmp_path):
         assert shown(screen, "#run-title").plain.rstrip().endswith("EMA 0.70  log y")
 
 
-# ----- live runs --------------------------------------------------------------------------------------------------
-
 async def test_metrics_logged_after_opening_join_unless_picked(tmp_path):
     root = tmp_path / "runs"
     run = runyard.init("fresh", root=root, console=False, system_metrics=False)  # no metric row yet
@@ -246,7 +346,7 @@ async def test_metrics_logged_after_opening_join_unless_picked(tmp_path):
             run.log({"train/loss": 2.0 - s * 0.1, "val/loss": 2.1 - s * 0.1}, step=s)
         app.post_message(FilesChanged({run.path / "metrics.jsonl"}, rescan=False))
         await settle(app, pilot, lambda: "val/loss" in screen.metrics)
-        await settle(app, pilot, lambda: {t.label for t in screen.query_one(MetricPlot).traces}
+        await settle(app, pilot, lambda: {t.metric for p in screen.query_one(MetricPanels).plots for t in p.traces}
                      == {"train/loss", "val/loss"})
         await pilot.press("m")
         await pilot.press("enter")  # the user's own choice (the same two) ...
@@ -258,8 +358,6 @@ async def test_metrics_logged_after_opening_join_unless_picked(tmp_path):
         assert "val/acc" not in screen.metrics  # ... is kept as picked
     run.finish()
 
-
-# ----- off-scale marks --------------------------------------------------------------------------------------------
 
 async def test_points_cut_by_the_robust_range_are_marked_on_the_frame(tmp_path):
     root = tmp_path / "runs"

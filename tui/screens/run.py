@@ -9,6 +9,7 @@ import math
 import time
 from typing import Any
 
+from rich.style import Style
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
@@ -25,7 +26,7 @@ from ..live import cursor
 from ..live.cursor import X_AXES
 from ..live.runstate import LiveRun, Series, configured_last_step
 from ..widgets.log_view import LogView
-from ..widgets.metric_plot import MetricPlot, Trace, colour
+from ..widgets.metric_plot import MetricPanels, Trace, curve_colour
 from .metric_picker import MetricPicker
 
 REDRAW_INTERVAL = 0.25  # at most four plot redraws a second while data streams in
@@ -35,7 +36,11 @@ FIRST_FOCUS = {"curves": "#log", "config": "#config-table", "checkpoints": "#ckp
 
 
 class RunScreen(Screen):
-    """One or more runs in detail; the first run's log is shown (`tab` cycles through the runs' logs)."""
+    """One or more runs in detail; with several, `tab`/`shift+tab` pick whose log, cursor values and details show."""
+
+    DEFAULT_CSS = """
+    RunScreen .run-label { height: 1; padding: 0 1; }
+    """
 
     BINDINGS = [
         Binding("escape,backspace", "back", "Back"),
@@ -45,6 +50,7 @@ class RunScreen(Screen):
         Binding("left_square_bracket", "smoother(-0.1)", "Rougher", show=False),
         Binding("L", "toggle_log_y", "Log y"),
         Binding("o", "toggle_outliers", "Outliers", show=False),
+        Binding("p", "toggle_panels", "Panels"),
         Binding("m", "pick_metrics", "Metrics"),
         Binding("left", "move_cursor(-1)", "Cursor ←", show=False, priority=True),
         Binding("right", "move_cursor(1)", "Cursor →", show=False, priority=True),
@@ -54,7 +60,8 @@ class RunScreen(Screen):
         Binding("c", "cursor_at_log", "Curve at log line"),
         Binding("slash", "search", "Search log"),
         Binding("f", "follow", "Follow log"),
-        Binding("tab", "next_log", "Next run's log", show=False),
+        Binding("tab", "next_log(1)", "Next run's log", show=False),
+        Binding("shift+tab", "next_log(-1)", "Previous run's log", show=False),
         Binding("1", "tab('curves')", "Curves", show=False),
         Binding("2", "tab('config')", "Config", show=False),
         Binding("3", "tab('checkpoints')", "Checkpoints", show=False),
@@ -73,6 +80,10 @@ class RunScreen(Screen):
         self.smooth_on = True
         self.log_y = False
         self.ignore_outliers = True
+        # One panel per metric (True), one shared y-axis (False), or None: shared until a metric would be
+        # flattened by the others, then split. Not W&B's always-split: on an 80x24 terminal the curves get about
+        # ten rows, halving them costs more than it shows, and train and validation loss are read together.
+        self.panels: bool | None = None
         self.cursor_x: float | None = None
         self.log_index = 0
         self._last_draw = 0.0
@@ -83,17 +94,22 @@ class RunScreen(Screen):
         yield Static(id="run-title", markup=False)
         with TabbedContent(initial="curves"):
             with TabPane("Curves & log", id="curves"):
-                yield MetricPlot(id="plot")
+                yield MetricPanels(id="plot")
                 yield Static(id="cursor-info", markup=False)
                 yield Input(placeholder="search the log (enter; n / N for next / previous)", id="log-search")
                 yield LogView(id="log")
             with TabPane("Config", id="config"):
+                yield Static(classes="run-label", markup=False)
                 yield DataTable(id="config-table", cursor_type="row", zebra_stripes=True)
             with TabPane("Checkpoints", id="checkpoints"):
+                yield Static(classes="run-label", markup=False)
                 yield DataTable(id="ckpt-table", cursor_type="row", zebra_stripes=True)
-            with TabPane("Samples", id="samples"), VerticalScroll(id="samples-scroll"):
-                yield Static(id="samples-text", markup=False)
+            with TabPane("Samples", id="samples"):
+                yield Static(classes="run-label", markup=False)
+                with VerticalScroll(id="samples-scroll"):
+                    yield Static(id="samples-text", markup=False)
             with TabPane("Info", id="info"):
+                yield Static(classes="run-label", markup=False)
                 yield DataTable(id="info-table", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
@@ -113,6 +129,8 @@ class RunScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one("#log-search", Input).display = False
+        for label in self.query(".run-label"):
+            label.display = len(self.records) > 1
         self._set_log(0)
         self.redraw()
         self.query_one(LogView).focus()
@@ -165,6 +183,7 @@ class RunScreen(Screen):
         self._draw_plot()
         self._draw_title()
         self._draw_cursor_info()
+        self._draw_run_labels()
         active = self.query_one(TabbedContent).active
         if active != "curves":
             self._fill_tab(active)
@@ -178,7 +197,7 @@ class RunScreen(Screen):
         traces = []
         lives = self.lives
         for i, live in enumerate(lives):
-            for j, name in enumerate(self.metrics):
+            for name in self.metrics:
                 series = live.series.get(name)
                 if series is None or not len(series):
                     continue
@@ -187,12 +206,39 @@ class RunScreen(Screen):
                 nonfinite = live.nonfinite.get(name, 0)
                 axis = "step" if self.x_axis == "step" else "time"
                 x = cursor.x_values(series, self.x_axis, self._start(i))
-                traces.append(Trace(label, colour(i * len(self.metrics) + j), x, series.value.view, smooth, nonfinite,
-                                    clean=nonfinite == 0 and series.ordered(axis)))
+                traces.append(Trace(label, (0, 0, 0), x, series.value.view, smooth, nonfinite,  # coloured by panels
+                                    clean=nonfinite == 0 and series.ordered(axis), metric=name, run=i))
         message = "no metrics logged yet" if not any(live.series for live in lives) else "none of these metrics"
-        self.query_one(MetricPlot).show(traces, x_axis=self.x_axis, log_y=self.log_y,
-                                        ignore_outliers=self.ignore_outliers, cursor_x=self.cursor_x,
-                                        message=message)
+        self.query_one(MetricPanels).show(traces, self.metrics, split=self.panels, runs=len(lives),
+                                          x_axis=self.x_axis, log_y=self.log_y,
+                                          ignore_outliers=self.ignore_outliers, cursor_x=self.cursor_x,
+                                          message=message)
+
+    def run_colour(self, index: int) -> tuple[int, int, int]:
+        """The colour of run `index`'s curves (of its first one, when its metrics have colours of their own)."""
+        panels = self.query_one(MetricPanels)
+        for plot in panels.plots:
+            for trace in plot.traces:
+                if trace.run == index:
+                    return trace.color
+        return curve_colour(index, 0, len(self.records), len(self.metrics), panels.split)
+
+    def run_label(self, index: int) -> Text:
+        """Run `index`'s name in its curve colour, to say whose log, values or details are shown."""
+        r, g, b = self.run_colour(index)
+        return Text(f"● {self.records[index].info.name}", style=Style(color=f"rgb({r},{g},{b})", bold=True))
+
+    def _draw_run_labels(self) -> None:
+        """With several runs, name the one whose log and details are shown (`tab` picks another)."""
+        log = self.query_one(LogView)
+        if len(self.records) < 2:
+            log.border_title = None
+            return
+        label = self.run_label(self.log_index)
+        log.border_title = label
+        hint = Text.assemble(label, ("   tab / shift+tab: another run", "dim"))
+        for static in self.query(".run-label").results(Static):
+            static.update(hint, layout=False)
 
     def on_resize(self, event: events.Resize) -> None:
         """The title's settings keep their place at the right edge."""
@@ -200,11 +246,15 @@ class RunScreen(Screen):
 
     def _draw_title(self) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
+        overlay = len(self.records) > 1
         for i, (record, live) in enumerate(zip(self.records, self.lives, strict=True)):
             info = record.info
             if i:
                 text.append("  |  ")
-            text.append(info.name, style="bold")
+            if overlay:
+                text.append_text(self.run_label(i))
+            else:
+                text.append(info.name, style="bold")
             text.append(f" {info.status}", style=STATUS_STYLE.get(info.status, ""))
             if info.error:
                 text.append(f"  ⚠ {info.error}", style="bold red")
@@ -225,7 +275,7 @@ class RunScreen(Screen):
         title.update(text, layout=False)
 
     def settings(self) -> list[str]:
-        """How the curves are drawn, as the title shows it: axis, smoothing weight, scales."""
+        """How the curves are drawn, as the title shows it: axis, smoothing weight, scales, layout."""
         out = [f"x={self.x_axis}"]
         if self.smooth_on and self.smoothing > 0:
             out.append(f"EMA {self.smoothing:.2f}")
@@ -233,6 +283,8 @@ class RunScreen(Screen):
             out.append("log y")
         if not self.ignore_outliers:
             out.append("outliers in")
+        if self.query_one(MetricPanels).split:
+            out.append("panels")
         return out
 
     # ----- cursor: log <-> curve ----------------------------------------------------------------------------
@@ -256,12 +308,12 @@ class RunScreen(Screen):
         if series is None:
             return
         xs = cursor.x_values(series, self.x_axis, self._start(self.log_index))
-        width = max(20, self.query_one(MetricPlot).size.width - 10)
+        width = max(20, self.query_one(MetricPanels).plots[0].size.width - 10)
         x = cursor.moved(xs, self.cursor_x, columns, width)
         if x is None:
             return
         self.cursor_x = x
-        self.query_one(MetricPlot).set_cursor(self.cursor_x)
+        self.query_one(MetricPanels).set_cursor(self.cursor_x)
         self._draw_cursor_info()
 
     def action_log_at_cursor(self) -> None:
@@ -294,11 +346,14 @@ class RunScreen(Screen):
         if x is None:
             return
         self.cursor_x = x
-        self.query_one(MetricPlot).set_cursor(x)
+        self.query_one(MetricPanels).set_cursor(x)
         self._draw_cursor_info()
 
     def _draw_cursor_info(self) -> None:
         text = Text(no_wrap=True, overflow="ellipsis", style="dim")
+        if len(self.records) > 1:  # the values read are the shown log's run: say which
+            text.append_text(self.run_label(self.log_index))
+            text.append("  ")
         if self.cursor_x is None:
             text.append("← → move a cursor on the curves · j: log lines at the cursor · c: cursor at the log line")
         else:
@@ -340,6 +395,11 @@ class RunScreen(Screen):
 
     def action_toggle_outliers(self) -> None:
         self.ignore_outliers = not self.ignore_outliers
+        self.redraw()
+
+    def action_toggle_panels(self) -> None:
+        """One panel per metric, each with its own y-range, or all on one axis (the opposite of what is shown)."""
+        self.panels = not self.query_one(MetricPanels).split
         self.redraw()
 
     def action_pick_metrics(self) -> None:
@@ -388,10 +448,17 @@ class RunScreen(Screen):
         log.focus()
         log.action_cursor_end()
 
-    def action_next_log(self) -> None:
-        if len(self.records) > 1:
-            self._set_log(self.log_index + 1)
-            self.notify(f"log of {self.records[self.log_index].info.name}", timeout=2)
+    def action_next_log(self, delta: int = 1) -> None:
+        """Show the next (or previous) run's log, cursor values and details."""
+        if len(self.records) < 2:
+            return
+        self._set_log(self.log_index + delta)
+        self._draw_run_labels()
+        self._draw_cursor_info()
+        active = self.query_one(TabbedContent).active
+        if active != "curves":
+            self._fill_tab(active)
+        self.notify(f"log of {self.records[self.log_index].info.name}", timeout=2)
 
     def action_tab(self, name: str) -> None:
         self.query_one(TabbedContent).active = name
