@@ -305,8 +305,9 @@ class MetricPanels(Widget):
 
     def _decide(self, groups: list[list[Trace]], log_y: bool, ignore_outliers: bool) -> bool:
         """Whether a shared y-axis would flatten one of the metrics (with hysteresis, see SPLIT_BELOW)."""
-        if len(groups) < 2:
-            return self._auto_split
+        if len(groups) < 2:  # nothing to flatten: the next pair of metrics is judged afresh
+            self._auto_split = False
+            return False
         buckets = max(10, self.size.width or 80)  # what a single shared panel draws: its preparation is reused
         ys = [[t.drawn(buckets, log_y)[1] for t in group] for group in groups]
         whole = robust_range([y for group in ys for y in group], ignore_outliers)
