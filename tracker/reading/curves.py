@@ -52,6 +52,10 @@ class Prepared:
     posinf_x: np.ndarray = field(default_factory=lambda: np.empty(0))
     neginf_x: np.ndarray = field(default_factory=lambda: np.empty(0))
 
+    def off_scale(self, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
+        """x of the points above `hi` and below `lo`: what a y-range (such as `robust_range`'s) leaves out."""
+        return self.x[self.y > hi], self.x[self.y < lo]
+
 
 def minmax_downsample(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray]:
     """At most 2 points per bucket of equal x width (x sorted ascending): each bucket's min and max.
