@@ -41,6 +41,7 @@ _EXPORTS = {
     "derive_status": ".liveness",
     "TailReader": ".reading.tail",
     "MetricsTail": ".reading.tail",
+    "read_last_lines": ".reading.textcodec",
     # helpers the faces share
     "compile_filter": ".reading.filters",
     "sort_records": ".reading.filters",
@@ -94,6 +95,7 @@ __all__ = [
     "main_metrics",
     "open_run",
     "prepare",
+    "read_last_lines",
     "read_record",
     "robust_range",
     "scan",
@@ -116,6 +118,7 @@ if TYPE_CHECKING:
     from .reading.records import RunRecord, RunView, read_record, settle_status
     from .reading.scanner import scan
     from .reading.tail import MetricsTail, TailReader
+    from .reading.textcodec import read_last_lines
     from .reading.textsafe import clean_block, clean_line
     from .writer.run import Run
     from .writer.start import NullRun, init

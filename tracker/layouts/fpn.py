@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..literals import parse_value
 from ..model import Checkpoint, RunInfo
+from ..reading.textcodec import read_text
 from .base import Detection, RunSource
 from .common import is_stale, last_line_time, read_yaml_file
 from .textlog import log_frame, parse_log
@@ -54,7 +55,7 @@ class FPNSource(RunSource):
 
     def read_info(self) -> RunInfo:
         log = self._log()
-        rows, lines = parse_log(log) if log else ([], [])
+        rows, lines = parse_log(log, self.root) if log else ([], [])
         stamp = _FOLDER.match(self.path.name).group(1)
         created = datetime.strptime(stamp, "%Y%m%d_%H%M%S").timestamp()
         last = _EPOCHS.search(lines[-1]) if lines else None
@@ -72,7 +73,7 @@ class FPNSource(RunSource):
 
     def command(self) -> str | None:
         try:
-            text = (self.path / "command_args.txt").read_text(encoding="utf-8", errors="replace")
+            text = read_text(self.path / "command_args.txt")
         except OSError:
             return None
         for line in text.splitlines():
@@ -91,7 +92,7 @@ class FPNSource(RunSource):
 
     def metrics(self) -> pd.DataFrame:
         log = self._log()
-        return log_frame(parse_log(log)[0] if log else [])
+        return log_frame(parse_log(log, self.root)[0] if log else [])
 
     def log_path(self) -> Path | None:
         return self._log()

@@ -44,10 +44,10 @@ class NanoGPTSource(RunSource):
         return [self.path]
 
     def _lines(self) -> list[str]:
-        return self.path.read_text(encoding="utf-8", errors="replace").splitlines()
+        return parse_log(self.path, self.root)[1]
 
     def read_info(self) -> RunInfo:
-        rows, lines = parse_log(self.path)
+        rows, lines = parse_log(self.path, self.root)
         text_head, text_tail = "\n".join(lines[:5]), "\n".join(lines[-5:])
         ended = _stamp(_ENDED.search(text_tail))
         stale = is_stale(self.path, rows[-1]["time"] if rows and rows[-1]["time"] else None)
@@ -79,7 +79,7 @@ class NanoGPTSource(RunSource):
         return config
 
     def metrics(self) -> pd.DataFrame:
-        return log_frame(parse_log(self.path)[0])
+        return log_frame(parse_log(self.path, self.root)[0])
 
     def log_path(self) -> Path | None:
         return self.path

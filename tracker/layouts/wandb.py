@@ -119,9 +119,13 @@ class WandbRun(RunSource):
         return found
 
     def log_path(self) -> Path | None:
-        """The console log W&B saves as `files/output.log`, when it exists."""
+        """The run's console output, which W&B saves as `files/output.log`: once it exists, or while the run is
+        still written (W&B creates the file at its first flush), so a follower picks it up when it appears."""
         path = self.path / "files" / "output.log"
-        return path if path.is_file() else None
+        if path.is_file():
+            return path
+        st = _stat(self.wandb_file)
+        return path if st is not None and not went_quiet(st.st_mtime) else None
 
     def _state(self) -> _State:
         """The folded records, read again only when the log's size or mtime has changed."""

@@ -176,7 +176,9 @@ def _root_and_run(path: Path) -> tuple[Path, Path | None]:
     path = path.resolve()
     try:
         source = find_source(path)
-    except UnknownLayout:  # no run here, or several: a root to list
+    except UnknownLayout:  # no run here, or several: a root to list; but a file that is no run is an error
+        if path.is_file():
+            raise
         return path, None
     return (path.parent, path) if source.path == path else (path, None)
 
