@@ -108,6 +108,13 @@ def time_ticks(lo: float, hi: float, x_axis: str, count: int = 5) -> tuple[list[
     return ticks, [fmt_duration(t) for t in ticks]
 
 
+def log_ticks(lo: float, hi: float, count: int = 5) -> tuple[list[float], list[str]]:
+    """Tick positions and labels for a log10-transformed y axis (see `on_axis`), labelled with the real values."""
+    step = (hi - lo) / (count - 1) if count > 1 else 0.0
+    ticks = [lo + i * step for i in range(count - 1)] + [hi]  # as numpy's linspace: the ends exact
+    return ticks, [fmt_number(float(10**t)) for t in ticks]
+
+
 def frame_columns(frame_line: str, lo: float, hi: float, xs: Iterable[float]) -> list[int]:
     """Text columns inside a plotext frame where the x values `xs` fall, from a line holding the frame's corners.
 

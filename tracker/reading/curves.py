@@ -145,3 +145,20 @@ def robust_range(ys: list[np.ndarray], ignore_outliers: bool = True, log: bool =
     if log:
         lo = max(lo, float(values.min()))
     return float(lo), float(hi)
+
+
+def on_axis(x: np.ndarray, y: np.ndarray, log_y: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Points as drawn: on a log scale, log10 of the positive values (plotext's own log mode is fragile)."""
+    if not log_y:
+        return x, y
+    keep = y > 0
+    return x[keep], np.log10(y[keep])
+
+
+def x_span(xs_all: list[np.ndarray]) -> tuple[float, float] | None:
+    """The finite x span of several curves, or None when they have no finite x."""
+    finite = [x[np.isfinite(x)] for x in xs_all if x.size]
+    finite = [x for x in finite if x.size]
+    if not finite:
+        return None
+    return min(float(x.min()) for x in finite), max(float(x.max()) for x in finite)

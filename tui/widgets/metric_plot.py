@@ -21,7 +21,7 @@ from textual.events import Resize
 from textual.widget import Widget
 from textual_plotext import PlotextPlot
 
-from runyard import Prepared, prepare, robust_range
+from runyard import Prepared, on_axis, prepare, robust_range, x_span
 
 from ..formatting import OFF_SCALE_ABOVE, OFF_SCALE_BELOW, PALETTE, frame_columns
 
@@ -220,10 +220,9 @@ class MetricPlot(PlotextPlot):
 
     def _log_ticks(self, lo: float, hi: float) -> None:
         """y ticks of a log10-transformed axis, labelled with the real values."""
-        from ..formatting import fmt_number
+        from ..formatting import log_ticks
 
-        ticks = list(np.linspace(lo, hi, 5))
-        self.plt.yticks(ticks, [fmt_number(float(10**t)) for t in ticks])
+        self.plt.yticks(*log_ticks(lo, hi))
 
     def _markers(self, raw: Prepared, bottom: float, top: float) -> None:
         """NaN and +inf at the top edge, -inf at the bottom, as red crosses: shown, not silently dropped."""
@@ -349,23 +348,6 @@ class MetricPanels(Widget):
     def on_resize(self, event: Resize) -> None:
         """A new width may fit more or fewer panels side by side."""
         self._arrange()
-
-
-def on_axis(x: np.ndarray, y: np.ndarray, log_y: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Points as drawn: on a log scale, log10 of the positive values (plotext's own log mode is fragile)."""
-    if not log_y:
-        return x, y
-    keep = y > 0
-    return x[keep], np.log10(y[keep])
-
-
-def x_span(xs_all: list[np.ndarray]) -> tuple[float, float] | None:
-    """The finite x span of several curves, or None when they have no finite x."""
-    finite = [x[np.isfinite(x)] for x in xs_all if x.size]
-    finite = [x for x in finite if x.size]
-    if not finite:
-        return None
-    return min(float(x.min()) for x in finite), max(float(x.max()) for x in finite)
 
 
 def colour(index: int) -> tuple[int, int, int]:
