@@ -39,6 +39,8 @@ _EXPORTS = {
     "settle_status": ".reading.records",
     "derive_status": ".liveness",
     "TailReader": ".reading.tail",
+    "NotRegularFile": ".reading.files",
+    "open_regular": ".reading.files",
     "MetricsTail": ".reading.tail",
     # helpers the faces share
     "compile_filter": ".reading.filters",
@@ -66,6 +68,7 @@ __all__ = [
     "FilterError",
     "MetricSummary",
     "MetricsTail",
+    "NotRegularFile",
     "NullRun",
     "Prepared",
     "Run",
@@ -90,6 +93,7 @@ __all__ = [
     "init",
     "line_time",
     "main_metrics",
+    "open_regular",
     "open_run",
     "prepare",
     "read_record",
@@ -109,6 +113,7 @@ if TYPE_CHECKING:
     from .reading.api import UnknownLayout, find_run, find_source, open_run
     from .reading.configtree import flatten
     from .reading.curves import Prepared, ema_debiased, prepare, robust_range
+    from .reading.files import NotRegularFile, open_regular
     from .reading.filters import FilterError, compile_filter, sort_records
     from .reading.metricnames import best_of, direction, main_metrics
     from .reading.records import RunRecord, RunView, read_record, settle_status

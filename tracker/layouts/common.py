@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..jsonl import loads
+from ..reading.files import read_bytes, read_text
 
 STALE_AFTER = 600.0  # a log not written for 10 minutes belongs to a process that is gone (LEET's rule)
 
@@ -18,7 +19,7 @@ LOG_STAMP = re.compile(r"^\[?(\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d)(?:[,.](\d{1,6})
 
 def read_json_file(path: Path) -> Any:
     """A JSON file's content (orjson); raises OSError or ValueError."""
-    return loads(path.read_bytes())
+    return loads(read_bytes(path))
 
 
 def read_yaml_file(path: Path) -> Any:
@@ -26,7 +27,7 @@ def read_yaml_file(path: Path) -> Any:
     import yaml
 
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = read_text(path)
     except OSError:
         return None
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..model import Checkpoint, RunInfo
+from ..reading.files import open_binary
 from .base import Detection, RunSource, empty_metrics
 from .common import is_stale, read_json_file
 
@@ -62,7 +63,8 @@ class CS336Source(RunSource):
         import pandas as pd
 
         try:
-            df = pd.read_csv(self.path / "metrics.csv", on_bad_lines="skip")
+            with open_binary(self.path / "metrics.csv") as fh:
+                df = pd.read_csv(fh, on_bad_lines="skip")
         except (OSError, ValueError, pd.errors.ParserError):
             return empty_metrics()
         if "step" not in df.columns:

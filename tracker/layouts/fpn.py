@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..literals import parse_value
 from ..model import Checkpoint, RunInfo
+from ..reading.files import read_text
 from .base import Detection, RunSource
 from .common import is_stale, last_line_time, read_yaml_file
 from .textlog import log_frame, parse_log
@@ -72,7 +73,7 @@ class FPNSource(RunSource):
 
     def command(self) -> str | None:
         try:
-            text = (self.path / "command_args.txt").read_text(encoding="utf-8", errors="replace")
+            text = read_text(self.path / "command_args.txt")
         except OSError:
             return None
         for line in text.splitlines():

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..literals import parse_value
 from ..model import RunInfo
+from ..reading.files import read_text
 from .base import Detection, RunSource
 from .common import is_stale
 from .textlog import log_frame, parse_log
@@ -44,7 +45,7 @@ class NanoGPTSource(RunSource):
         return [self.path]
 
     def _lines(self) -> list[str]:
-        return self.path.read_text(encoding="utf-8", errors="replace").splitlines()
+        return read_text(self.path).splitlines()
 
     def read_info(self) -> RunInfo:
         rows, lines = parse_log(self.path)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from .. import contract as L
 from ..jsonl import decode_tree, loads
 from ..model import Checkpoint, MetricSummary, RunInfo, Sample
+from ..reading.files import read_bytes
 from .base import Detection, RunSource
 from .common import read_json_file, read_yaml_file
 
@@ -137,7 +138,7 @@ class RunyardSource(RunSource):
 def _jsonl_records(path: Path) -> list[dict[str, Any]]:
     """The object lines of a small JSONL file; unreadable lines are skipped."""
     try:
-        data = path.read_bytes()
+        data = read_bytes(path)
     except OSError:
         return []
     out = []

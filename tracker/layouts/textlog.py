@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..model import RunInfo
+from ..reading.files import open_binary, read_text
 from ..reading.patterns import match_line, patterns_for
 from .base import Detection, RunSource, empty_metrics, frame_from_records
 from .common import is_stale, last_line_time, line_time
@@ -34,7 +35,7 @@ def parse_log(path: Path, root: Path | None = None) -> tuple[list[dict[str, floa
 @lru_cache(maxsize=8)
 def _parse_log(path: Path, root: Path | None, size: int, mtime_ns: int) -> tuple[list[dict[str, float]], list[str]]:
     patterns, _ = patterns_for(root)
-    text = path.read_text(encoding="utf-8", errors="replace")
+    text = read_text(path)
     lines = text.splitlines()
     rows = []
     last_time = None
@@ -58,7 +59,7 @@ def sniff(path: Path, root: Path | None) -> bool:
     """True if the head of a text file holds at least one metric line."""
     patterns, _ = patterns_for(root)
     try:
-        with open(path, "rb") as fh:
+        with open_binary(path) as fh:
             head = fh.read(_SNIFF).decode("utf-8", errors="replace")
     except OSError:
         return False

@@ -27,6 +27,7 @@ import orjson
 
 from ..errors import TrackerError
 from ..model import CRASHED, FAILED, FINISHED, RUNNING, RunInfo
+from ..reading.files import read_bytes
 from .base import Detection, RunSource, empty_metrics
 
 if TYPE_CHECKING:
@@ -179,7 +180,7 @@ def _load(path: Path) -> _State:
     record_class, decode_error = _protobuf()
     state = _State()
     try:
-        data = path.read_bytes()
+        data = read_bytes(path)
     except OSError as exc:
         state.error = f"cannot read {path.name}: {exc.strerror or exc}"
         return state

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..jsonl import NONFINITE, loads
 from .cachedir import cache_file
+from .files import open_regular
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -236,7 +237,7 @@ def _normalise(table: pa.Table) -> pa.Table:
 def load(path: Path, use_cache: bool = True) -> MetricsData:
     """Every complete row of a metrics.jsonl (a cache of an earlier read is reused and extended)."""
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = open_regular(path)
     except FileNotFoundError:
         return MetricsData(_empty_table())
     try:
