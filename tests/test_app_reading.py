@@ -1,0 +1,158 @@
+"""The app reads nothing on its own thread: what reading threads post, in what order, and what a run whose files
+block (a FIFO, a read that never returns) does to the rest of the app. Harlequin-style: `run_test(message_hook=...)`
+records every message, and the tests assert their sequence as well as what ends up on screen.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from textual.message import Message
+
+from runyard.layouts.runyard import RunyardSource
+from runyard.tui.app import RunyardApp, run_lane
+from runyard.tui.messages import (
+    FilesChanged,
+    LogTailRead,
+    RowsAppended,
+    RunLoaded,
+    ScanDone,
+)
+from runyard.tui.screens.run import RunScreen
+from runyard.tui.widgets.log_view import LogView
+from runyard.tui.widgets.metric_plot import MetricPlot
+from tests.test_app import make_run, table, wait_for
+from tests.test_regular_files import fifo_in_place_of
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("RUNYARD_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def of(messages: list[Message], kind: type, **fields) -> list[int]:
+    """Indexes of the messages of `kind` whose attributes have the given values."""
+    return [i for i, m in enumerate(messages)
+            if isinstance(m, kind) and all(getattr(m, k) == v for k, v in fields.items())]
+
+
+def log_text(view: LogView) -> str:
+    return "\n".join(view.render_line(y).text for y in range(view.size.height))
+
+
+def preview_text(app: RunyardApp) -> str:
+    return str(app.screen.query_one("#preview-log").render())
+
+
+async def test_a_row_appended_to_a_followed_run_reaches_the_table_in_one_message(tmp_path):
+    root = tmp_path / "runs"
+    live = make_run(root, "live", 0.001, steps=5, finish=False)
+    key = str(live.path)
+    messages: list[Message] = []
+    app = RunyardApp(root, watch=False)
+    async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+        await wait_for(app, pilot, lambda: table(app).facts[key].last_step == 4)
+        assert of(messages, ScanDone) and of(messages, RunLoaded, key=key)  # a running run is read behind the scan
+        assert of(messages, ScanDone)[0] < of(messages, RunLoaded, key=key)[0]
+        messages.clear()
+        for step in range(5, 12):
+            live.log({"train/loss": 1.0, "val/loss": 0.5}, step=step)
+        app.post_message(FilesChanged({live.path / "metrics.jsonl"}, rescan=False))
+        await wait_for(app, pilot, lambda: table(app).facts[key].last_step == 11)
+        appended = [messages[i] for i in of(messages, RowsAppended, key=key)]
+        assert [len(m.batch) for m in appended] == [7]  # one message for the file event, not one per row
+        assert of(messages, FilesChanged)[0] < of(messages, RowsAppended, key=key)[0]
+        assert not of(messages, RunLoaded)  # only the appended rows were read
+        row = " ".join(str(cell) for cell in table(app).get_row(key))
+        assert " 11 " in f" {row} " and "0.5" in row
+    live.finish()
+
+
+async def test_a_fifo_log_says_what_it_waits_for_and_blocks_nothing(tmp_path):
+    root = tmp_path / "runs"
+    piped = make_run(root, "piped", 0.001, steps=10)
+    fifo_in_place_of(piped.path / "training.log")
+    live = make_run(root, "live", 0.001, steps=3, finish=False)
+    app = RunyardApp(root, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(app, pilot, lambda: table(app).row_count == 2)
+        table(app).highlight(str(piped.path))
+        await wait_for(app, pilot, lambda: "waiting for training.log" in preview_text(app))
+        plot = app.screen.query_one("#preview-plot", MetricPlot)
+        await wait_for(app, pilot, lambda: plot.traces)  # its metrics are regular files: shown as usual
+        await pilot.press("enter")
+        await wait_for(app, pilot, lambda: isinstance(app.screen, RunScreen))
+        log = app.screen.query_one(LogView)
+        await wait_for(app, pilot, lambda: "waiting for training.log" in log_text(log))
+        await pilot.press("x")  # keys work
+        assert app.screen.x_axis == "time"
+        live.log({"train/loss": 0.5}, step=3)  # and another run keeps updating meanwhile
+        app.post_message(FilesChanged({live.path / "metrics.jsonl"}, rescan=False))
+        await pilot.press("escape")
+        await wait_for(app, pilot, lambda: table(app).facts[str(live.path)].last_step == 3)
+    live.finish()
+
+
+async def test_a_fifo_metrics_file_says_what_it_waits_for(tmp_path):
+    root = tmp_path / "runs"
+    piped = make_run(root, "piped", 0.001, steps=10)
+    fifo_in_place_of(piped.path / "metrics.jsonl")
+    app = RunyardApp(root, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(app, pilot, lambda: table(app).row_count == 1)
+        plot = app.screen.query_one("#preview-plot", MetricPlot)
+        await wait_for(app, pilot, lambda: "waiting for metrics.jsonl" in str(plot.render()))
+        await pilot.press("enter")
+        await wait_for(app, pilot, lambda: isinstance(app.screen, RunScreen))
+        plot = app.screen.query_one(MetricPlot)
+        await wait_for(app, pilot, lambda: "waiting for metrics.jsonl" in str(plot.render()))
+        log = app.screen.query_one(LogView)
+        await wait_for(app, pilot, lambda: log.line_count > 3)  # the rest of the run reads as usual
+
+
+async def test_a_read_that_never_returns_holds_only_its_own_run(tmp_path, monkeypatch):
+    root = tmp_path / "runs"
+    stuck = make_run(root, "stuck", 0.001, steps=5, finish=False)
+    live = make_run(root, "live", 0.001, steps=5, finish=False)
+    release = threading.Event()
+    real = RunyardSource.metrics_data
+
+    def hung_mount(self):
+        if self.path == stuck.path:
+            release.wait(30)  # as a read on a hung network mount would
+        return real(self)
+
+    monkeypatch.setattr(RunyardSource, "metrics_data", hung_mount)
+    app = RunyardApp(root, watch=False)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(app, pilot, lambda: table(app).facts[str(live.path)].last_step == 4)
+            live.log({"train/loss": 0.5}, step=5)
+            app.post_message(FilesChanged({live.path / "metrics.jsonl", stuck.path / "metrics.jsonl"}, rescan=False))
+            await wait_for(app, pilot, lambda: table(app).facts[str(live.path)].last_step == 5)
+            assert app.lanes.busy(run_lane(str(stuck.path)))
+            table(app).highlight(str(stuck.path))
+            plot = app.screen.query_one("#preview-plot", MetricPlot)
+            await wait_for(app, pilot, lambda: "waiting for metrics.jsonl" in str(plot.render()))
+            await pilot.press("slash", "l", "i")  # keys still work: the filter takes them
+            await wait_for(app, pilot, lambda: table(app).row_count == 1)
+            await pilot.press("escape")
+            release.set()
+            await wait_for(app, pilot, lambda: str(stuck.path) in app.live, timeout=10)
+            await wait_for(app, pilot, lambda: table(app).facts[str(stuck.path)].last_step == 4)
+    finally:
+        release.set()
+        stuck.finish()
+        live.finish()
+
+
+async def test_the_preview_reads_log_tails_off_the_app_thread(tmp_path):
+    root = tmp_path / "runs"
+    make_run(root, "alpha", 0.001, log_line="alpha's last words")
+    messages: list[Message] = []
+    app = RunyardApp(root, watch=False)
+    async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+        await wait_for(app, pilot, lambda: "alpha's last words" in preview_text(app))
+        tails = [messages[i] for i in of(messages, LogTailRead)]
+        assert tails and any("alpha's last words" in line for line in tails[-1].lines)
