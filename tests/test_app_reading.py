@@ -6,20 +6,25 @@ records every message, and the tests assert their sequence as well as what ends 
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from textual.message import Message
 
 from runyard.layouts.runyard import RunyardSource
+from runyard.tui import app as app_module
 from runyard.tui.app import RunyardApp, run_lane
 from runyard.tui.messages import (
     FilesChanged,
+    LogLinesRead,
     LogTailRead,
     RowsAppended,
+    RunFound,
     RunLoaded,
     ScanDone,
 )
 from runyard.tui.screens.run import RunScreen
+from runyard.tui.screens.runs import RunsScreen
 from runyard.tui.widgets.log_view import LogView
 from runyard.tui.widgets.metric_plot import MetricPlot
 from tests.test_app import make_run, table, wait_for
@@ -67,6 +72,46 @@ async def test_a_row_appended_to_a_followed_run_reaches_the_table_in_one_message
         row = " ".join(str(cell) for cell in table(app).get_row(key))
         assert " 11 " in f" {row} " and "0.5" in row
     live.finish()
+
+
+async def test_opening_a_run_folder_shows_it_before_the_tree_is_scanned(tmp_path, monkeypatch):
+    root = tmp_path / "runs"
+    for i in range(20):
+        make_run(root, f"neighbour{i:02d}", 0.001, steps=5)
+    target = make_run(root, "target", 0.002, steps=30, log_line="the target's own line")
+    key = str(target.path)
+    gate = threading.Event()
+    real_scan = app_module.scan
+
+    def slow_scan(*args, **kwargs):
+        gate.wait(20)  # the neighbours take their time
+        return real_scan(*args, **kwargs)
+
+    monkeypatch.setattr(app_module, "scan", slow_scan)
+    messages: list[Message] = []
+    app = RunyardApp(root, open_path=target.path, watch=False)
+    async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            await pilot.pause(0.05)
+            screen = app.screen
+            if isinstance(screen, RunScreen) and screen.query_one(MetricPlot).traces \
+                    and "the target's own line" in "\n".join(screen.query_one(LogView).lines):
+                break
+        screen = app.screen
+        assert isinstance(screen, RunScreen) and screen.records[0].info.name == "target"
+        assert [t.label for t in screen.query_one(MetricPlot).traces] == ["val/loss", "train/loss"]
+        assert not app.first_scan_done and not of(messages, ScanDone)  # the tree is still being scanned
+        assert app.scanning
+        found, loaded = of(messages, RunFound, key=key), of(messages, RunLoaded, key=key)
+        log_read = [i for i in of(messages, LogLinesRead) if messages[i].batch.lines]
+        assert found and loaded and log_read and found[0] < loaded[0] and found[0] < log_read[0]
+        gate.set()
+        await wait_for(app, pilot, lambda: app.first_scan_done)
+        await pilot.press("escape")
+        await wait_for(app, pilot, lambda: isinstance(app.screen, RunsScreen) and table(app).row_count == 21)
+        assert of(messages, RunFound)[0] < of(messages, ScanDone)[0]
+        assert not app.scanning
 
 
 async def test_a_fifo_log_says_what_it_waits_for_and_blocks_nothing(tmp_path):

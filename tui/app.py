@@ -2,7 +2,7 @@
 
 The app owns all state (harlequin's rule), and no file is read on its thread. Reads run on read lanes
 (`live/lanes.py`: daemon threads, one read at a time per run, none able to starve the others) and post what they
-read: `ScanDone`, `RunLoaded`, `RowsAppended`, `RecordRead`. The watcher's thread posts `FilesChanged`.
+read: `ScanDone`, `RunFound`, `RunLoaded`, `RowsAppended`, `RecordRead`. The watcher's thread posts `FilesChanged`.
 Handlers here fold the results into records and live series, then tell the screens which runs changed through
 the `runs_changed` signal. Which runs are loaded, kept and re-read is `live/following.py`'s policy.
 """
@@ -21,7 +21,7 @@ from textual.message_pump import MessagePump
 from textual.screen import Screen
 from textual.signal import Signal
 
-from runyard import RunRecord, RunView, derive_status, read_record, scan, settle_status
+from runyard import RunRecord, RunView, derive_status, find_source, read_record, scan, settle_status
 
 from .commands import screen_commands
 from .live.details import read_details
@@ -34,6 +34,7 @@ from .messages import (
     RecordRead,
     RowsAppended,
     RunDetailsRead,
+    RunFound,
     RunLoaded,
     RunsChanged,
     ScanDone,
@@ -97,7 +98,11 @@ class RunyardApp(App):
         if os.environ.get("SSH_CONNECTION"):
             self.animation_level = "none"  # every changed cell costs bandwidth over SSH
         self.push_screen(RunsScreen())
-        self.scan_tree()
+        if self.open_path is not None:  # that run first, at once; the tree is scanned behind it
+            self.lanes.submit(("open",), partial(_find_run, self.open_path, self.root, self.post_message),
+                              file=self.open_path.name, urgent=True)
+        else:
+            self.scan_tree()
         if self.watch_files:
             self.watcher = RunWatcher(self.root, self._on_watcher_change, poll=self.poll_mode)
             self.watcher.start()
@@ -144,18 +149,18 @@ class RunyardApp(App):
             self._tell_screens(changed, structure=structure)
         if not self.first_scan_done:
             self.first_scan_done = True
-            self._open_requested_run()
             gc.freeze()  # what start-up built lives as long as the app: keep it out of every later collection
 
-    def _open_requested_run(self) -> None:
-        if self.open_path is None:
-            return
-        key = str(self.open_path)
-        record = self.records.get(key)
+    def on_run_found(self, message: RunFound) -> None:
+        """The run the app was opened on: show it, then scan the tree around it."""
+        record = message.record
         if record is None:
-            self.notify(f"{self.open_path} is not a run runyard can read", severity="error")
-            return
-        self.open_runs([record])
+            self.notify(f"{self.open_path} is not a run runyard can read: {message.error}", severity="error")
+        elif message.key not in self.records:
+            self.records[message.key] = record
+            self._tell_screens({message.key}, structure=True)
+            self.open_runs([record])
+        self.scan_tree()
 
     def action_rescan(self) -> None:
         self.scan_tree()
@@ -370,6 +375,19 @@ def _scan(root: Path, kept: dict[str, RunRecord], post: Callable[[object], objec
         post(ScanDone(scan(root, keep=kept), kept=frozenset(kept)))
     except Exception as exc:  # an unreadable root: say so in place, keep the app alive
         post(ScanDone([], f"cannot scan {root}: {exc}"))
+
+
+def _find_run(path: Path, root: Path, post: Callable[[object], object]) -> None:
+    try:
+        source = find_source(path)
+    except Exception as exc:
+        post(RunFound(str(path), None, str(exc)))
+        return
+    record = read_record(source)
+    record.info.archived = "archive" in source.path.relative_to(root).parts[:-1] \
+        if source.path.is_relative_to(root) else False
+    settle_status(record.info)
+    post(RunFound(str(source.path), record))
 
 
 def _read_series(key: str, live: LiveRun, full: bool, post: Callable[[object], object]) -> None:

@@ -37,6 +37,15 @@ class FilesChanged(Message):
 
 
 @dataclass
+class RunFound(Message):
+    """The run the app was opened on, read on its own ahead of the scan of the tree around it."""
+
+    key: str
+    record: RunRecord | None
+    error: str | None = None
+
+
+@dataclass
 class _SeriesRead(Message):
     """Something read of one run's metric series (`live`, the app's LiveRun of the run `key`)."""
 
