@@ -13,7 +13,7 @@ from textual.message import Message
 
 from runyard.layouts.runyard import RunyardSource
 from runyard.tui import app as app_module
-from runyard.tui.app import RunyardApp, run_lane
+from runyard.tui.app import QuitScreen, RunyardApp, run_lane
 from runyard.tui.messages import (
     FilesChanged,
     LogLinesRead,
@@ -201,3 +201,33 @@ async def test_the_preview_reads_log_tails_off_the_app_thread(tmp_path):
         await wait_for(app, pilot, lambda: "alpha's last words" in preview_text(app))
         tails = [messages[i] for i in of(messages, LogTailRead)]
         assert tails and any("alpha's last words" in line for line in tails[-1].lines)
+
+
+async def test_ctrl_c_quits_at_once(tmp_path):
+    make_run(tmp_path / "runs", "alpha", 0.001)
+    app = RunyardApp(tmp_path / "runs", watch=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(app, pilot, lambda: table(app).row_count == 1)
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert not app.is_running and app.return_code == 0
+
+
+async def test_ctrl_c_asks_first_while_work_that_must_not_be_cut_short_runs(tmp_path):
+    make_run(tmp_path / "runs", "alpha", 0.001)
+    app = RunyardApp(tmp_path / "runs", watch=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(app, pilot, lambda: table(app).row_count == 1)
+        app.destructive_jobs.add("archiving alpha")
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert isinstance(app.screen, QuitScreen) and app.is_running
+        assert "archiving alpha" in " ".join(str(s.render()) for s in app.screen.query("Static"))
+        await pilot.press("n")
+        assert isinstance(app.screen, RunsScreen) and app.is_running
+        await pilot.press("slash", "ctrl+c")  # from the filter box too (nothing selected to copy)
+        await pilot.pause()
+        assert isinstance(app.screen, QuitScreen)
+        await pilot.press("y")
+        await pilot.pause()
+        assert not app.is_running

@@ -15,11 +15,13 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
 
-from textual.app import App, SystemCommand
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.containers import Vertical
 from textual.message_pump import MessagePump
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.signal import Signal
+from textual.widgets import Static
 
 from runyard import RunRecord, RunView, derive_status, find_source, read_record, scan, settle_status
 
@@ -59,6 +61,7 @@ class RunyardApp(App):
     TITLE = "runyard"
     BINDINGS = [
         Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "quit", show=False),  # as every terminal program does; copying selected text still wins
         Binding("question_mark", "help", "Help"),
         Binding("R", "rescan", "Rescan", show=False),
     ]
@@ -84,6 +87,9 @@ class RunyardApp(App):
         self._open_screens: dict[Screen, tuple[str, ...]] = {}
         self._stuck: frozenset[str] = frozenset()
         self._watched: tuple[list[Path], set[Path]] | None = None
+        # Work that must not be cut short (archiving, deleting): quitting asks first while any of it runs.
+        # Operations add a description here when they start and remove it when they end.
+        self.destructive_jobs: set[str] = set()
         # Screens subscribe to this in on_mount (posting's pattern): the app never asks which screens exist.
         self.runs_changed: Signal[RunsChanged] = Signal(self, "runs-changed")
 
@@ -123,6 +129,16 @@ class RunyardApp(App):
     def _note_watch_mode(self) -> None:
         if self.watcher is not None:  # the watcher may have fallen back to polling (watch limit reached)
             self.watch_mode = f"{'polling' if self.watcher.mode == 'poll' else 'watching'} ({self.watcher.reason})"
+
+    async def action_quit(self) -> None:
+        """Quit at once, unless work that must not be cut short is running: then ask."""
+        if not self.destructive_jobs:
+            self.exit()
+            return
+        if isinstance(self.screen, QuitScreen):
+            return
+        jobs = sorted(self.destructive_jobs)
+        self.push_screen(QuitScreen(jobs), lambda leave: self.exit() if leave else None)
 
     # ----- scanning ---------------------------------------------------------------------------------------
 
@@ -366,6 +382,27 @@ class RunyardApp(App):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield from screen_commands(self, screen)
+
+
+class QuitScreen(ModalScreen[bool]):
+    """Asked before quitting while work that must not be cut short is running."""
+
+    BINDINGS = [Binding("y", "dismiss(True)", "Quit anyway"), Binding("n,escape", "dismiss(False)", "Stay")]
+    DEFAULT_CSS = """
+    QuitScreen { align: center middle; }
+    QuitScreen > Vertical { width: 64; max-width: 90%; height: auto; border: thick $error; padding: 0 1; }
+    """
+
+    def __init__(self, jobs: list[str]) -> None:
+        super().__init__()
+        self.jobs = jobs
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static("Still running, and stopping it half-way is not safe:", markup=False)
+            for job in self.jobs:
+                yield Static(f"  • {job}", markup=False)
+            yield Static("Quit anyway? y / n", markup=False)
 
 
 # ----- what runs on the read lanes (only the arguments are touched; results go out as messages) -----------------
