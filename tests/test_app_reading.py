@@ -10,6 +10,7 @@ import time
 
 import pytest
 from textual.message import Message
+from textual.widgets import DataTable
 
 from runyard.layouts.runyard import RunyardSource
 from runyard.tui import app as app_module
@@ -19,6 +20,7 @@ from runyard.tui.messages import (
     LogLinesRead,
     LogTailRead,
     RowsAppended,
+    RunDetailsRead,
     RunFound,
     RunLoaded,
     ScanDone,
@@ -190,6 +192,34 @@ async def test_a_read_that_never_returns_holds_only_its_own_run(tmp_path, monkey
         release.set()
         stuck.finish()
         live.finish()
+
+
+async def test_the_other_tabs_read_once_per_change_and_keep_their_cursor(tmp_path):
+    root = tmp_path / "runs"
+    live = make_run(root, "live", 0.001, steps=5, finish=False)
+    key = str(live.path)
+    messages: list[Message] = []
+    app = RunyardApp(root, watch=False)
+    async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+        await wait_for(app, pilot, lambda: table(app).row_count == 1)
+        await pilot.press("enter")
+        await wait_for(app, pilot, lambda: isinstance(app.screen, RunScreen))
+        await pilot.press("5")
+        info = app.screen.query_one("#info-table", DataTable)
+        await wait_for(app, pilot, lambda: info.row_count > 10)
+        info.move_cursor(row=4)
+        await pilot.pause(0.3)
+        messages.clear()
+        for _ in range(3):  # redraws without a change of the run read nothing
+            await pilot.press("x")
+        await pilot.pause(0.3)
+        assert not of(messages, RunDetailsRead)
+        app.post_message(FilesChanged({live.path / "run.json"}, rescan=False))  # a heartbeat
+        await wait_for(app, pilot, lambda: of(messages, RunDetailsRead, key=key))
+        await pilot.pause(0.5)
+        assert len(of(messages, RunDetailsRead, key=key)) == 1  # once for the change, whatever the redraws
+        assert info.row_count > 10 and info.cursor_row == 4  # refilled in place
+    live.finish()
 
 
 async def test_the_preview_reads_log_tails_off_the_app_thread(tmp_path):

@@ -428,7 +428,10 @@ def _find_run(path: Path, root: Path, post: Callable[[object], object]) -> None:
 
 
 def _read_series(key: str, live: LiveRun, full: bool, post: Callable[[object], object]) -> None:
-    update = live.read(full)
+    try:
+        update = live.read(full)
+    except OSError:  # an I/O error on appended rows (a network filesystem): none this time, the next change retries
+        update = RowBatch()
     post(RowsAppended(key, live, update) if isinstance(update, RowBatch) else RunLoaded(key, live, update))
 
 

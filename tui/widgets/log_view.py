@@ -301,10 +301,13 @@ class LogView(ScrollView, can_focus=True):
 
     def _read(self, reader: LogReader) -> None:
         """On the read lane's thread: read, and post the batches, pausing while the widget is behind."""
-        for batch in reader.read():
-            while self.message_queue_size > BACKLOG and self.is_running:
-                time.sleep(0.01)
-            self.post_message(LogLinesRead(reader, batch))
+        try:
+            for batch in reader.read():
+                while self.message_queue_size > BACKLOG and self.is_running:
+                    time.sleep(0.01)
+                self.post_message(LogLinesRead(reader, batch))
+        except OSError:  # an I/O error mid-read (a network filesystem): nothing more this time, the next poll retries
+            self.post_message(LogLinesRead(reader, LogBatch()))
 
     def on_unmount(self) -> None:
         """Let go of the file once any read of it is done."""
