@@ -40,6 +40,8 @@ _EXPORTS = {
     "settle_status": ".reading.records",
     "derive_status": ".liveness",
     "TailReader": ".reading.tail",
+    "NotRegularFile": ".files",
+    "open_regular": ".files",
     "MetricsTail": ".reading.tail",
     "read_last_lines": ".reading.textcodec",
     # helpers the faces share
@@ -74,6 +76,7 @@ __all__ = [
     "Goal",
     "MetricSummary",
     "MetricsTail",
+    "NotRegularFile",
     "NullRun",
     "Prepared",
     "Run",
@@ -101,6 +104,7 @@ __all__ = [
     "line_time",
     "main_metrics",
     "on_axis",
+    "open_regular",
     "open_run",
     "prepare",
     "read_last_lines",
@@ -116,6 +120,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .errors import ConfigError, RunError, TrackerError
+    from .files import NotRegularFile, open_regular
     from .jsonl import to_jsonable
     from .layouts.common import LOG_STAMP, line_time
     from .liveness import derive_status

@@ -9,6 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from ..files import read_bytes, read_text
 from ..jsonl import loads
 from ..liveness import went_quiet
 
@@ -21,7 +22,7 @@ LOG_STAMP = re.compile(r"^\[?(\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d)(?:[,.](\d{1,9})
 
 def read_json_file(path: Path) -> Any:
     """A JSON file's content (orjson); raises OSError or ValueError."""
-    return loads(path.read_bytes())
+    return loads(read_bytes(path))
 
 
 def read_yaml_file(path: Path) -> Any:
@@ -29,7 +30,7 @@ def read_yaml_file(path: Path) -> Any:
     import yaml
 
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = read_text(path)
     except OSError:
         return None
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..files import open_binary
 from ..jsonl import as_float
 from ..model import Checkpoint, RunInfo
 from .base import Detection, RunSource, empty_metrics
@@ -63,7 +64,8 @@ class CS336Source(RunSource):
         import pandas as pd
 
         try:
-            df = pd.read_csv(self.path / "metrics.csv", on_bad_lines="skip")
+            with open_binary(self.path / "metrics.csv") as fh:
+                df = pd.read_csv(fh, on_bad_lines="skip")
         except (OSError, ValueError, pd.errors.ParserError):
             return empty_metrics()
         if "step" not in df.columns:

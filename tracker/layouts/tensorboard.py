@@ -18,6 +18,7 @@ says whether training completed) and checkpoints in a `models/` folder beside th
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..files import open_binary, read_bytes
 from ..liveness import interval_median, went_quiet
 from ..model import FINISHED, RUNNING, Checkpoint, RunInfo, Sample
 from .base import Detection, RunSource, empty_metrics
@@ -165,7 +167,7 @@ def _read_file(path: Path) -> _FileEvents:
     from tensorboard.compat.proto.event_pb2 import Event
 
     out = _FileEvents(name=path.name, name_time=_name_time(path))
-    records = _Records(path.read_bytes())
+    records = _Records(read_bytes(path))
     plugins: dict[str, str] = {}  # tag -> plugin: writers may give a tag's metadata on its first value only
     from_string, steps, times, columns = Event.FromString, out.steps, out.times, out.columns
     first_time = min_time = math.inf
@@ -220,7 +222,7 @@ def _plugin_value(out: _FileEvents, plugins: dict[str, str], value: Any, step: i
 
 def _last_line(path: Path) -> str:
     """The last non-empty line of a text file, read from its end so that long logs cost nothing."""
-    with path.open("rb") as fh:
+    with open_binary(path) as fh:
         fh.seek(0, 2)
         fh.seek(max(0, fh.tell() - 4096))
         lines = fh.read().decode("utf-8", errors="replace").splitlines()
@@ -229,7 +231,7 @@ def _last_line(path: Path) -> str:
 
 def _log_config(path: Path) -> dict[str, Any]:
     """The JSON dict on ChatGoT's `... - INFO - Config: {...}` log line, or {} when there is none."""
-    with path.open(encoding="utf-8", errors="replace") as fh:
+    with io.TextIOWrapper(open_binary(path), encoding="utf-8", errors="replace") as fh:
         for line in fh:
             match = _CONFIG_LINE.search(line)
             if match:

@@ -12,6 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..files import open_binary
 from ..model import RunInfo
 from ..reading.patterns import config_files, final_state, match_line, patterns_for, read_rows
 from ..reading.textcodec import decode_text, read_text
@@ -79,7 +80,7 @@ def sniff(path: Path, root: Path | None) -> bool:
 def not_a_log(path: Path, root: Path | None = None) -> str | None:
     """Why a file is not a text log runyard reads (one line), or None when its head holds a metric line."""
     try:
-        with open(path, "rb") as fh:
+        with open_binary(path) as fh:
             head = fh.read(_SNIFF)
     except OSError as exc:
         return exc.strerror or str(exc)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ..errors import TrackerError
+from ..files import read_bytes
 from ..jsonl import as_float
 from ..liveness import HEARTBEAT_MISSES, STALE_AFTER, interval_median, went_quiet
 from ..model import CRASHED, FAILED, FINISHED, RUNNING, WANDB, Goal, RunInfo
@@ -197,7 +198,7 @@ def _load(path: Path) -> _State:
     record_class, decode_error = _protobuf()
     state = _State()
     try:
-        data = path.read_bytes()
+        data = read_bytes(path)
     except OSError as exc:
         state.error = f"cannot read {path.name}: {exc.strerror or exc}"
         return state

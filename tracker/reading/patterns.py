@@ -32,6 +32,7 @@ from pathlib import Path
 
 import tomllib
 
+from ..files import read_bytes
 from .textsafe import clean_block
 
 NUM = r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|inf)"
@@ -232,7 +233,7 @@ def _table(files: tuple[tuple[Path, int, int], ...]) -> PatternTable:
     problems: list[str] = []
     for path, _, _ in files:
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+            data = tomllib.loads(read_bytes(path).decode("utf-8-sig"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             problems.append(f"{path}: {exc}")
             continue

@@ -3,8 +3,9 @@
 `TailReader` keeps its byte offset and an open descriptor, reads with `os.pread` (no seek races), holds back a
 partial last line until it is complete, and notices when the file was truncated, replaced (new inode) or
 rewritten in place (its first bytes changed, as with copytruncate). Lines come out as UTF-8 whatever the file's
-encoding (`textcodec`: a UTF-16 log is transcoded, a byte-order mark dropped). `MetricsTail` parses JSONL metric
-rows.
+encoding (`textcodec`: a UTF-16 log is transcoded, a byte-order mark dropped). Only regular files are opened: a
+FIFO or a device at the path reads as nothing, flagged `not_regular`, and is never waited on. `MetricsTail` parses
+JSONL metric rows.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..contract import EVENT, line_step, resume_step
+from ..files import NotRegularFile, open_regular
 from ..jsonl import Skipped, decode_value, iter_records
 from .textcodec import SNIFF_BYTES, sniff_encoding, utf8_transcoder
 
@@ -24,10 +26,12 @@ _MAX_PARTIAL = 1 << 20  # a "line" that never ends (a progress bar without newli
 
 @dataclass
 class Chunk:
-    """What one `read()` returned: complete lines, and whether the reader had to start the file over."""
+    """What one `read()` returned: complete lines, whether the reader had to start the file over, and whether
+    the path is something other than a regular file (a FIFO), which is not read."""
 
     lines: list[bytes] = field(default_factory=list)
     reset: bool = False
+    not_regular: bool = False
 
 
 class TailReader:
@@ -42,13 +46,16 @@ class TailReader:
         self._partial = b""
         self._bom: int | None = None  # length of the file's byte-order mark; None until its head is seen
         self._transcoder = None  # decodes a UTF-16 file for re-encoding as UTF-8; None for UTF-8
+        self._not_regular = False
 
     def _open(self) -> bool:
         try:
-            self._fd = os.open(self.path, os.O_RDONLY)
-        except OSError:
+            self._fd = open_regular(self.path)
+        except OSError as exc:
             self._fd = None
+            self._not_regular = isinstance(exc, NotRegularFile)
             return False
+        self._not_regular = False
         st = os.fstat(self._fd)
         self._ident = (st.st_dev, st.st_ino)
         return True
@@ -71,6 +78,7 @@ class TailReader:
         """The complete lines appended since the last call (a missing file reads as nothing)."""
         chunk = Chunk()
         if self._fd is None and not self._open():
+            chunk.not_regular = self._not_regular
             return chunk
         try:
             st = os.stat(self.path)
@@ -79,6 +87,7 @@ class TailReader:
         if (st.st_dev, st.st_ino) != self._ident:
             self.close()
             if not self._open():
+                chunk.not_regular = self._not_regular
                 return chunk
             self._restart()
             chunk.reset = True
@@ -138,6 +147,7 @@ class MetricsChunk:
     resumes: list[int] = field(default_factory=list)
     skipped: int = 0
     reset: bool = False
+    not_regular: bool = False
 
 
 class MetricsTail:
@@ -149,7 +159,7 @@ class MetricsTail:
     def read(self) -> MetricsChunk:
         """New rows since the last call; `resumes` lists the steps of resume markers among them."""
         chunk = self.reader.read()
-        out = MetricsChunk(reset=chunk.reset)
+        out = MetricsChunk(reset=chunk.reset, not_regular=chunk.not_regular)
         bad = Skipped()
         for row in iter_records(chunk.lines, bad):
             cut = resume_step(row)

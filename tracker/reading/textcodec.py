@@ -9,6 +9,8 @@ import codecs
 import os
 from collections import deque
 
+from ..files import NotRegularFile, open_binary
+
 # Longest first where one mark begins another; UTF-32 marks are not honoured (FF FE 00 00 reads as UTF-16).
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 SNIFF_BYTES = 3  # enough of a file's head to tell its encoding
@@ -33,7 +35,7 @@ def decode_text(data: bytes) -> str:
 
 def read_text(path: str | os.PathLike, limit: int | None = None) -> str:
     """A log file (or its first `limit` bytes) as text; raises OSError."""
-    with open(path, "rb") as fh:
+    with open_binary(path) as fh:
         return decode_text(fh.read() if limit is None else fh.read(limit))
 
 
@@ -44,11 +46,12 @@ def utf8_transcoder(codec: str) -> codecs.IncrementalDecoder | None:
 
 
 def read_last_lines(path: str | os.PathLike | None, count: int, max_bytes: int = 64 * 1024) -> list[str]:
-    """The last `count` lines of a log as text, reading at most its last `max_bytes` (for previews)."""
+    """The last `count` lines of a log as text, reading at most its last `max_bytes` (for previews); raises
+    NotRegularFile for a FIFO or a device, and reads a missing or unreadable file as empty."""
     if path is None or count <= 0:
         return []
     try:
-        with open(path, "rb") as fh:
+        with open_binary(path) as fh:
             codec, bom = sniff_encoding(fh.read(SNIFF_BYTES)) or ("utf-8", 0)
             size = fh.seek(0, os.SEEK_END)
             start = max(bom, size - max_bytes)
@@ -56,6 +59,8 @@ def read_last_lines(path: str | os.PathLike | None, count: int, max_bytes: int =
                 start += 1  # stay on a UTF-16 code unit
             fh.seek(start)
             data = fh.read()
+    except NotRegularFile:
+        raise  # a FIFO or a device: the caller says it waits, rather than showing an empty log
     except OSError:
         return []
     lines = data.decode(codec, errors="replace").split("\n")

@@ -19,12 +19,14 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
 
-from runyard import RunRecord, clean_line, flatten, main_metrics
+from runyard import RunRecord, clean_line, main_metrics
 
 from ..formatting import STATUS_STYLE, fmt_bytes, fmt_duration, fmt_number, fmt_time
 from ..live import cursor
 from ..live.cursor import X_AXES
+from ..live.details import RunDetails
 from ..live.runstate import LiveRun, Series, configured_last_step
+from ..messages import RunDetailsRead
 from ..widgets.log_view import LogView
 from ..widgets.metric_plot import MetricPanels, Trace, curve_colour
 from .metric_picker import MetricPicker
@@ -89,6 +91,9 @@ class RunScreen(Screen):
         self._last_draw = 0.0
         self._draw_timer: Any = None
         self._pane_focus: dict[str, Widget] = {}  # what last had focus in each tab
+        self._details: RunDetails | None = None   # what the other tabs show, read off the app's thread
+        self._details_stale = True                # the run changed since they were asked for
+        self._filled: dict[str, RunDetails] = {}  # tab -> the details it shows (each tab is filled once per read)
 
     def compose(self) -> ComposeResult:
         yield Static(id="run-title", markup=False)
@@ -124,8 +129,8 @@ class RunScreen(Screen):
 
     @property
     def lives(self) -> list[LiveRun]:
-        """The live state of each run shown (loaded on first use by the app)."""
-        return [self.app.live_state(k, full=True) for k in self.keys]
+        """The live state of each run shown (the app reads it on first use; empty until read)."""
+        return [self.app.live_state(k) for k in self.keys]
 
     def on_mount(self) -> None:
         self.query_one("#log-search", Input).display = False
@@ -156,8 +161,9 @@ class RunScreen(Screen):
         self.log_index = index % len(self.records)
         record = self.records[self.log_index]
         log = self.query_one(LogView)
-        log.set_path(record.source.log_path() if record.source is not None else None)
+        log.set_path(record.source.log_path if record.source is not None else None)  # found when first read
         log.poll()
+        self._details, self._details_stale, self._filled = None, True, {}
 
     def runs_changed(self, keys: set[str]) -> None:
         """The app saw new data for some runs: redraw (throttled) and follow the log."""
@@ -166,6 +172,7 @@ class RunScreen(Screen):
         self.records = [self.app.records.get(k, r) for k, r in zip(self.keys, self.records, strict=True)]
         if self.keys[self.log_index] in keys:
             self.query_one(LogView).poll()
+            self._details_stale = True
         since = time.monotonic() - self._last_draw
         if since >= REDRAW_INTERVAL:
             self.redraw()
@@ -208,7 +215,9 @@ class RunScreen(Screen):
                 x = cursor.x_values(series, self.x_axis, self._start(i))
                 traces.append(Trace(label, (0, 0, 0), x, series.value.view, smooth, nonfinite,  # coloured by panels
                                     clean=nonfinite == 0 and series.ordered(axis), metric=name, run=i))
-        message = "no metrics logged yet" if not any(live.series for live in lives) else "none of these metrics"
+        waiting = [p for k, live in zip(self.keys, lives, strict=True) if (p := self._placeholder(k, live))]
+        message = waiting[0] if waiting else "no metrics logged yet" if not any(live.series for live in lives) \
+            else "none of these metrics"
         self.query_one(MetricPanels).show(traces, self.metrics, split=self.panels, runs=len(lives),
                                           x_axis=self.x_axis, log_y=self.log_y,
                                           ignore_outliers=self.ignore_outliers, cursor_x=self.cursor_x,
@@ -243,6 +252,11 @@ class RunScreen(Screen):
     def on_resize(self, event: events.Resize) -> None:
         """The title's settings keep their place at the right edge."""
         self._draw_title()
+
+    def _placeholder(self, key: str, live: LiveRun) -> str | None:
+        """What to say instead of a run's curves while they cannot be drawn yet (loading, a file waited for)."""
+        waiting = self.app.waiting_for(key)
+        return f"waiting for {waiting}" if waiting else live.placeholder()
 
     def _draw_title(self) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -334,7 +348,7 @@ class RunScreen(Screen):
 
     @on(LogView.CursorMoved)
     def _log_cursor_moved(self, event: LogView.CursorMoved) -> None:
-        if self.query_one(LogView).has_focus:
+        if self.query_one(LogView).has_focus and not event.first_read:  # opening the log places no cursor
             self._cursor_from_log_time(event.time, quiet=True)
 
     def _cursor_from_log_time(self, ts: float | None, quiet: bool = False) -> None:
@@ -489,23 +503,27 @@ class RunScreen(Screen):
     # ----- the other tabs ---------------------------------------------------------------------------------
 
     def _fill_tab(self, name: str) -> None:
-        record = self.records[self.log_index]
-        view = record.open() if record.source is not None else None
-        if view is None:
+        """Fill a tab from the details last read, once per read; ask for them again if the run changed since."""
+        if self._details_stale:
+            self._details_stale = False
+            self.app.read_details(self.keys[self.log_index], self)
+        details = self._details
+        if details is None or self._filled.get(name) is details:
             return
+        self._filled[name] = details
         if name == "config":
             self._fill_table("#config-table", ("key", "value"),
-                             [(Text(k), Text(str(v))) for k, v in flatten(view.config).items()])
+                             [(Text(k), Text(str(v))) for k, v in details.config.items()])
         elif name == "checkpoints":
             rows = []
-            for c in view.checkpoints:
+            for c in details.checkpoints:
                 metrics = ", ".join(f"{k}={fmt_number(v)}" for k, v in c.metrics.items())
                 rows.append((Text("★", style="bold yellow") if c.best else Text(""), Text(fmt_number(c.step)),
                              Text(c.path.name), Text(fmt_bytes(c.bytes)), Text(metrics)))
             self._fill_table("#ckpt-table", ("best", "step", "file", "size", "metrics"), rows)
         elif name == "samples":
             text = Text()
-            for sample in reversed(view.samples()[-50:]):
+            for sample in reversed(details.samples):
                 text.append(f"step {fmt_number(sample.step)}  {fmt_time(sample.time)}", style="bold")
                 if sample.prompt:
                     text.append(f"  prompt: {clean_line(sample.prompt)}", style="dim")
@@ -513,28 +531,24 @@ class RunScreen(Screen):
                 text.append("\n".join(clean_line(x) for x in sample.text.splitlines()) + "\n\n")
             self.query_one("#samples-text", Static).update(text if text.plain else Text("no samples", style="dim"))
         elif name == "info":
-            self._fill_table("#info-table", ("field", "value"), [(Text(k), Text(v)) for k, v in _info_rows(view)])
+            self._fill_table("#info-table", ("field", "value"), [(Text(k), Text(v)) for k, v in details.info])
+
+    def on_run_details_read(self, message: RunDetailsRead) -> None:
+        """Details read for the run whose log is shown: fill the tab in view (the others when shown)."""
+        if message.key != self.keys[self.log_index]:
+            return
+        self._details = message.details
+        active = self.query_one(TabbedContent).active
+        if active != "curves":
+            self._fill_tab(active)
 
     def _fill_table(self, selector: str, columns: tuple[str, ...], rows: list[tuple[Text, ...]]) -> None:
+        """Replace a table's rows, keeping its cursor and scroll where they were."""
         table = self.query_one(selector, DataTable)
+        cursor, scroll = table.cursor_row, table.scroll_y
         table.clear(columns=True)
         table.add_columns(*columns)
         table.add_rows(rows)
-
-
-def _info_rows(view: Any) -> list[tuple[str, str]]:
-    info = view.info
-    rows = [("name", info.name), ("id", info.id), ("status", info.status), ("format", info.format),
-            ("path", str(view.path)), ("started", fmt_time(info.created)), ("ended", fmt_time(info.ended)),
-            ("duration", fmt_duration(info.duration)), ("last step", fmt_number(info.last_step)),
-            ("host", info.host or "-"), ("pid", str(info.pid or "-")), ("user", info.user or "-"),
-            ("restarts", str(info.restarts)), ("tags", ", ".join(info.tags) or "-"), ("notes", info.notes or "-")]
-    if info.heartbeat:
-        rows.append(("heartbeat", f"{fmt_time(info.heartbeat)} ({fmt_duration(time.time() - info.heartbeat)} ago)"))
-    if info.error:
-        rows.append(("error", info.error))
-    if info.skipped_lines:
-        rows.append(("skipped lines", str(info.skipped_lines)))
-    for key, value in flatten({k: v for k, v in (info.extra or {}).items() if v not in (None, {}, [])}).items():
-        rows.append((key, str(value)))
-    return rows
+        if rows:
+            table.move_cursor(row=min(cursor, len(rows) - 1), animate=False, scroll=False)
+            table.scroll_to(y=scroll, animate=False, immediate=True)
