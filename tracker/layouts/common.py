@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from ..jsonl import loads
-from ..liveness import went_quiet
 
 # "2024-12-16 14:50:30,000 - INFO - ..." (logging) and "[2024-07-16 14:35:52] ..." (nanoGPT TrainingLogger)
 LOG_STAMP = re.compile(r"^\[?(\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d)(?:[,.](\d{1,6}))?\]?")
@@ -47,19 +46,12 @@ def line_time(line: str) -> float | None:
     return moment.timestamp() + (int(frac) / 10 ** len(frac) if frac else 0.0)
 
 
-def is_stale(path: Path, last_logged: float | None = None) -> bool:
-    """True if `path` was not written for `STALE_AFTER` seconds (see `liveness`).
-
-    A log's own last timestamp counts too (the older of the two wins), so a copied or freshly cloned old
-    log, whose mtime is new, is not taken for a live one.
-    """
+def mtime(path: Path) -> float | None:
+    """The file's last write (Unix seconds), or None when it is gone: a liveness fact, judged by `liveness`."""
     try:
-        last = path.stat().st_mtime
+        return path.stat().st_mtime
     except OSError:
-        return True
-    if last_logged is not None:
-        last = min(last, last_logged)
-    return went_quiet(last)
+        return None
 
 
 def last_line_time(lines: list[str]) -> float | None:

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..literals import parse_value
-from ..model import Checkpoint, RunInfo
+from ..model import FINISHED, INTERRUPTED, RUNNING, Checkpoint, RunInfo
 from .base import Detection, RunSource
-from .common import is_stale, last_line_time, read_yaml_file
+from .common import last_line_time, read_yaml_file
 from .textlog import log_frame, parse_log
 
 if TYPE_CHECKING:
@@ -58,13 +58,12 @@ class FPNSource(RunSource):
         stamp = _FOLDER.match(self.path.name).group(1)
         created = datetime.strptime(stamp, "%Y%m%d_%H%M%S").timestamp()
         last = _EPOCHS.search(lines[-1]) if lines else None
-        if last and last.group(1) == last.group(2):
-            status = "finished"
-        else:
-            status = "interrupted" if log is None or is_stale(log, last_line_time(lines)) else "running"
+        # The last epoch logged: finished. Else live until the log goes quiet, then interrupted (see `liveness`).
+        status = FINISHED if last and last.group(1) == last.group(2) else INTERRUPTED if log is None else RUNNING
         epochs = _EPOCHS.search("\n".join(lines[:50]))
         return RunInfo(
             id=self.path.name, name=self.path.name, path=self.path, format=self.format, status=status,
+            quiet_status=INTERRUPTED, last_logged=last_line_time(lines),
             created=created, last_write=log.stat().st_mtime if log else None, rows=len(rows),
             last_step=int(rows[-1]["step"]) if rows else None, max_step=int(epochs.group(2)) if epochs else None,
             extra={"command": self.command()},

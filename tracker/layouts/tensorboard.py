@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..liveness import interval_median, went_quiet
+from ..liveness import interval_median
 from ..model import FINISHED, RUNNING, Checkpoint, RunInfo, Sample
 from .base import Detection, RunSource, empty_metrics
 
@@ -382,7 +382,7 @@ class TensorBoardRun(RunSource):
         created = min((f.min_time for f in files), default=math.inf)
         return RunInfo(
             id=self.path.name, name=self.path.name, path=self.path, format=self.format,
-            status=self._status(last_write),
+            status=self._status(), quiet_status=FINISHED,
             created=None if created == math.inf else created,
             last_write=last_write,
             last_step=int(steps.max()) if len(steps) else None,
@@ -391,12 +391,11 @@ class TensorBoardRun(RunSource):
             skipped_lines=sum(f.skipped for f in files),
         )
 
-    def _status(self, last_write: float | None) -> str:
-        """Finished if training.log ends with "Training complete" or nothing was written for 10 minutes."""
+    def _status(self) -> str:
+        """Finished if training.log ends with "Training complete"; else running, until nothing was written for
+        10 minutes: then finished too, as TensorBoard has no end record (`quiet_status`, judged by `liveness`)."""
         log = self.log_path()
         if log and "Training complete" in _last_line(log):
-            return FINISHED
-        if last_write is None or went_quiet(last_write):
             return FINISHED
         return RUNNING
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..layouts.base import RunSource
 from ..liveness import derive_status, interval_median
-from ..model import Checkpoint, Goal, MetricSummary, RunInfo, Sample
+from ..model import RUNNING, STALLED, Checkpoint, Goal, MetricSummary, RunInfo, Sample
 from .goals import resolve_goal, run_goals, settle_goals, user_goals
 
 if TYPE_CHECKING:
@@ -89,10 +89,20 @@ def _one_line(exc: BaseException) -> str:
 
 
 def settle_status(info: RunInfo, now: float | None = None) -> None:
-    """Keep what the files state in `stated_status` and show the status derived as of `now`."""
+    """Keep what the files state in `stated_status` and show the status derived as of `now`.
+
+    A run found over although its files never said so (its writer crashed or went quiet) ended with its last
+    row, and a record it was still writing is lost.
+    """
     info.stated_status = info.stated_status or info.status
-    if not info.error:
-        info.status = derive_status(info, now)
+    if info.error:
+        return
+    info.status = derive_status(info, now)
+    if info.stated_status == RUNNING and info.status not in (RUNNING, STALLED):
+        info.skipped_lines += info.pending_lines
+        info.pending_lines = 0
+        if info.ended is None:
+            info.ended = info.last_time
 
 
 class RunView:
