@@ -38,29 +38,33 @@ class RunyardSource(RunSource):
         raw = read_json_file(self.path / L.RUN_JSON)
         if not isinstance(raw, dict):
             raise ValueError("run.json does not hold an object")
-        summary = self._summary_json()
+        status = str(raw.get("status") or "unknown")
+        self._stated = status
         info = RunInfo(
             id=str(raw.get("id") or self.path.name), name=str(raw.get("name") or self.path.name),
-            path=self.path, format=str(raw.get("format") or L.FORMAT), status=str(raw.get("status") or "unknown"),
+            path=self.path, format=str(raw.get("format") or L.FORMAT), status=status,
             created=L.parse_iso(raw.get("created")), ended=L.parse_iso(raw.get("ended")),
             heartbeat=L.parse_iso(raw.get("heartbeat")), heartbeat_interval=as_float(raw.get("heartbeat_interval")),
             host=raw.get("host"), pid=raw.get("pid") if isinstance(raw.get("pid"), int) else None,
             user=raw.get("user"), tags=[str(t) for t in raw.get("tags") or []], notes=str(raw.get("notes") or ""),
             restarts=len(raw.get("restarts") or []),
-            last_step=summary.get("steps"), rows=summary.get("rows"),
-            interval_median=as_float(summary.get("interval_median")),
         )
-        wallclock = as_float(summary.get("wallclock"))
-        if info.created is not None and wallclock:
-            info.last_time = info.created + wallclock
         try:
             info.last_write = (self.path / L.METRICS_JSONL).stat().st_mtime
         except OSError:
             info.last_write = info.heartbeat
+        summary = self._standing_summary()
+        if summary is not None:  # else the rows give these (`reading.records`)
+            info.last_step, info.rows = summary.get("steps"), summary.get("rows")
+            info.interval_median = as_float(summary.get("interval_median"))
+            wallclock = as_float(summary.get("wallclock"))
+            if info.created is not None and wallclock:
+                info.last_time = info.created + wallclock
         info.extra = {k: raw.get(k) for k in ("git", "env", "hardware", "argv", "cwd", "world_size", "config_file")}
         return info
 
     _summary: tuple[tuple[int, int], dict[str, Any]] | None = None
+    _stated: str | None = None  # run.json's status, as the last `read_info` found it
 
     def _summary_json(self) -> dict[str, Any]:
         """summary.json, parsed once per version of the file (a listing asks for it twice per run)."""
@@ -77,9 +81,35 @@ class RunyardSource(RunSource):
         self._summary = (version, data)
         return data
 
-    def own_summary(self) -> dict[str, MetricSummary]:
-        """The writer's own statistics from summary.json (refreshed every few seconds while it runs)."""
-        metrics = decode_tree(self._summary_json().get("metrics") or {})
+    def _standing_summary(self) -> dict[str, Any] | None:
+        """summary.json where it speaks for every row: the run ended (the writer's last act is to write it) and
+        no row came after it. A run killed outright leaves the one of up to five seconds before its end, and one
+        killed in its first seconds leaves none: then the rows decide."""
+        stated = self._stated
+        if stated is None:
+            try:
+                raw = read_json_file(self.path / L.RUN_JSON)
+            except (OSError, ValueError):
+                return None
+            stated = raw.get("status") if isinstance(raw, dict) else None
+        if stated in (None, "running"):
+            return None
+        data = self._summary_json()
+        if not data or self._summary is None:
+            return None
+        try:
+            rows_written = (self.path / L.METRICS_JSONL).stat().st_mtime_ns
+        except OSError:
+            rows_written = 0
+        return data if self._summary[0][1] >= rows_written else None
+
+    def own_summary(self) -> dict[str, MetricSummary] | None:
+        """The writer's own statistics from summary.json, where they speak for every row (see
+        `_standing_summary`); None sends the reader to the rows."""
+        summary = self._standing_summary()
+        if summary is None:
+            return None
+        metrics = decode_tree(summary.get("metrics") or {})
         fields = set(MetricSummary.__dataclass_fields__)
         return {name: MetricSummary(**{k: v for k, v in stats.items() if k in fields})
                 for name, stats in metrics.items() if isinstance(stats, dict)}

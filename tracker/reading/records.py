@@ -66,21 +66,34 @@ def read_record(source: RunSource) -> RunRecord:
 
 
 def _summary_of(source: RunSource, info: RunInfo) -> dict[str, MetricSummary]:
-    """The layout's own summary where it keeps one (runyard), else computed from its metrics."""
+    """The layout's own summary where it keeps one that still speaks for the rows (runyard), else computed from
+    its metrics; then the rows also give the extent (last step, rows, last time, pace) the layout left open."""
     own = source.own_summary()
     if own is not None:
         return own
+    import numpy as np
+
     from .summarize import summarize
 
-    df = source.metrics()
-    if info.last_time is None and len(df):
-        last = df["time"].max()
-        info.last_time = float(last) if last == last else None
-    if info.interval_median is None and len(df) > 1:
-        info.interval_median = interval_median(df["time"].to_numpy())
+    data = getattr(source, "metrics_data", None)
+    if callable(data):  # keeps a logged NaN apart from a metric not logged in a row
+        loaded = data()
+        df, present = loaded.frame(), loaded.present()
+        info.skipped_lines = info.skipped_lines or loaded.skipped
+    else:
+        df, present = source.metrics(), None
+    if len(df):
+        times = df["time"].to_numpy()
+        if info.last_time is None:
+            last = np.nanmax(times) if np.isfinite(times).any() else None
+            info.last_time = None if last is None else float(last)
+        if info.interval_median is None and len(df) > 1:
+            info.interval_median = interval_median(times)
+        if info.last_step is None:
+            info.last_step = int(df["step"].max())
     if info.rows is None:
         info.rows = len(df)
-    return summarize(df)
+    return summarize(df, present)
 
 
 def _one_line(exc: BaseException) -> str:
