@@ -67,6 +67,7 @@ class Checkpoint:
     time: float | None = None
     best_metric: str | None = None   # the metric and mode ("min"/"max") the checkpoints were ranked by
     best_mode: str | None = None
+    note: str | None = None          # where the run's own files disagree about it (another best, another mode)
 
 
 @dataclass

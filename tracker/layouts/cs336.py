@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..jsonl import as_float
 from ..model import FINISHED, INTERRUPTED, RUNNING, Checkpoint, RunInfo
+from ..ops.best import mark_best, ranking_metric
+from ..reading.goals import resolve_goal
 from .base import Detection, RunSource, empty_metrics
 from .common import mtime, read_json_file
 
@@ -88,8 +90,11 @@ class CS336Source(RunSource):
         return path if path.exists() else None
 
     def checkpoints(self) -> list[Checkpoint]:
-        """`checkpoint_step_N.pt` with the metrics of its `.json` sidecar; the summary names the best."""
-        best = self._json("summary.json").get("best_checkpoint") or {}
+        """`checkpoint_step_N.pt` with the metrics of its `.json` sidecar; the best judged by those (see
+        `ops.best`). summary.json's `best_checkpoint` names the metric; the step it names is only a claim, wrong
+        on a resumed run, whose summary knows its last life alone."""
+        claim = self._json("summary.json").get("best_checkpoint")
+        claim = claim if isinstance(claim, dict) else {}
         out = []
         folder = self.path / "checkpoints"
         for path in folder.glob("checkpoint_step_*.pt") if folder.is_dir() else []:
@@ -103,6 +108,11 @@ class CS336Source(RunSource):
                 side = {}
             metrics = {k: number for k, v in (side if isinstance(side, dict) else {}).items()
                        if k != "step" and (number := as_float(v)) is not None}
-            out.append(Checkpoint(path, step=step, bytes=path.stat().st_size, metrics=metrics,
-                                  best=best.get("step") == step))
-        return sorted(out, key=lambda c: c.step or 0)
+            out.append(Checkpoint(path, step=step, bytes=path.stat().st_size, metrics=metrics))
+        out.sort(key=lambda c: c.step or 0)
+        named = next((k for k in claim if k != "step" and as_float(claim[k]) is not None), None)
+        metric = ranking_metric(out, named)
+        claimed = next((c for c in out if c.step == claim.get("step")), None)
+        mark_best(out, metric, resolve_goal(self, metric).direction if metric else None,
+                  claimed=claimed, claimed_by="summary.json")
+        return out

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..literals import parse_value
 from ..model import FINISHED, INTERRUPTED, RUNNING, Checkpoint, RunInfo
+from ..ops.best import mark_best
+from ..reading.goals import resolve_goal
 from .base import Detection, RunSource
 from .common import last_line_time, read_yaml_file
 from .textlog import log_frame, parse_log
@@ -96,14 +98,21 @@ class FPNSource(RunSource):
         return self._log()
 
     def checkpoints(self) -> list[Checkpoint]:
-        """`best_model_epoch_E_loss_L_<stamp>.pth` (epoch as step, loss as metric); `best_model.pth` too."""
+        """`best_model_epoch_E_loss_L_<stamp>.pth` (epoch as step, loss as metric); `best_model.pth` too.
+
+        Each such file was the best when it was saved, so the newest is the tool's claim; the best is judged by
+        the losses in the names (see `ops.best`), in the direction runyard knows for `loss`.
+        """
         out = []
         for path in sorted(self.path.glob("*.pth")):
             m = _BEST.match(path.name)
             size = path.stat().st_size
             if m:
-                out.append(Checkpoint(path, step=int(m.group(1)), bytes=size, metrics={"loss": float(m.group(2))},
-                                      best=True, best_metric="loss", best_mode="min"))  # the name says: lowest loss
+                out.append(Checkpoint(path, step=int(m.group(1)), bytes=size, metrics={"loss": float(m.group(2))}))
             else:
                 out.append(Checkpoint(path, bytes=size))
+        named = [c for c in out if c.step is not None]
+        claimed = max(named, key=lambda c: c.step, default=None)
+        mark_best(out, "loss", resolve_goal(self, "loss").direction, claimed=claimed,
+                  claimed_by="the newest best_model file")
         return out

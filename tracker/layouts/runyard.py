@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 from .. import contract as L
 from ..jsonl import as_float, as_int, decode_tree, read_records
 from ..model import DECLARED, Checkpoint, Goal, MetricSummary, RunInfo, Sample
+from ..ops.best import mark_best, ranking_metric
+from ..reading.goals import resolve_goal
 from .base import Detection, RunSource
 from .common import read_json_file, read_yaml_file
 
@@ -153,26 +155,45 @@ class RunyardSource(RunSource):
         return self.path / L.TRAINING_LOG
 
     def checkpoints(self) -> list[Checkpoint]:
-        """From checkpoints/index.jsonl: deletions applied, missing files dropped, the best one marked."""
+        """From checkpoints/index.jsonl: deletions applied, missing files dropped, the best one marked.
+
+        The best is judged by the values each index line records (see `ops.best`), by the metric and mode of
+        the run's latest `best=` policy; without one, by its main recorded metric in that metric's direction.
+        """
         index = self.path / L.CHECKPOINTS_DIR / L.CHECKPOINT_INDEX
         entries: dict[str, Checkpoint] = {}
-        best_file = None
+        flagged = None
+        policy: tuple[str, str | None] | None = None
         for rec in _records(index):
             name = str(rec.get("file"))
             if rec.get(L.EVENT) == L.DELETE:
                 entries.pop(name, None)
                 continue
             path = Path(name) if Path(name).is_absolute() else self.path / name
+            metrics = decode_tree(rec.get("metrics") or {})
             metric = rec.get("best_metric")
+            if isinstance(metric, str):
+                policy = (metric, L.goal_direction(rec.get("best_mode")))
+                value = as_float(rec.get("best_value"))
+                if metric not in metrics and value is not None:  # what the writer judged this line by
+                    metrics[metric] = value
             entries[name] = Checkpoint(path=path, step=as_int(rec.get("step")), bytes=as_int(rec.get("bytes")),
-                                       metrics=decode_tree(rec.get("metrics") or {}), time=as_float(rec.get("time")),
-                                       best_metric=metric if isinstance(metric, str) else None,
-                                       best_mode=L.goal_direction(rec.get("best_mode")) if metric else None)
+                                       metrics=metrics, time=as_float(rec.get("time")))
             if rec.get("is_best"):
-                best_file = name
-        if best_file in entries:
-            entries[best_file].best = True
-        return [c for c in sorted(entries.values(), key=lambda c: c.step or 0) if c.path.exists()]
+                flagged = name
+        found = [c for c in sorted(entries.values(), key=lambda c: c.step or 0) if c.path.exists()]
+        metric, mode = policy if policy is not None else (ranking_metric(found), None)
+        note = None
+        if metric is not None:
+            declared = resolve_goal(self, metric)
+            if mode is None:
+                mode = declared.direction
+            elif declared.source == DECLARED and declared.direction != mode:
+                note = f"ranked by {metric} {mode} as the checkpoint index says; the run declares {declared.direction}"
+        claimed = entries.get(flagged) if flagged is not None else None
+        mark_best(found, metric, mode, claimed=claimed if any(c is claimed for c in found) else None,
+                  claimed_by="checkpoints/index.jsonl", note=note)
+        return found
 
     def samples(self) -> list[Sample]:
         out = []

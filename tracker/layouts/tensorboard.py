@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..liveness import interval_median
 from ..model import FINISHED, RUNNING, Checkpoint, RunInfo, Sample
+from ..ops.best import mark_best, ranking_metric
+from ..reading.goals import resolve_goal
 from .base import Detection, RunSource, empty_metrics
 
 if TYPE_CHECKING:
@@ -368,7 +370,10 @@ class TensorBoardRun(RunSource):
                 else:
                     checkpoint.metrics["epoch"] = float(match.group(1))
                     found.append((checkpoint.metrics["epoch"], checkpoint))
-        return [checkpoint for _, checkpoint in sorted(found, key=lambda item: item[0])]
+        checkpoints = [checkpoint for _, checkpoint in sorted(found, key=lambda item: item[0])]
+        metric = ranking_metric(checkpoints)  # names record no metric to rank by: no best, as the tool has none
+        mark_best(checkpoints, metric, resolve_goal(self, metric).direction if metric else None)
+        return checkpoints
 
     def _last_step(self) -> int | None:
         """The highest step of any scalar in the run."""
