@@ -28,6 +28,9 @@ class RunyardSource(RunSource):
     format = L.FORMAT
 
     _KEYS = (L.RUN_JSON, L.SUMMARY_JSON, L.CONFIG_YAML, L.METRICS_JSONL)
+    # summary.json may lag the rows (a live run refreshes it every few seconds, a killed one never again): where
+    # it does not stand (`own_summary` is None) the rows give the statistics and the extent `read_info` took.
+    summary_may_lag = True
 
     def key_files(self) -> list[Path]:
         return [self.path / n for n in self._KEYS]
@@ -55,13 +58,14 @@ class RunyardSource(RunSource):
             info.last_write = (self.path / L.METRICS_JSONL).stat().st_mtime
         except OSError:
             info.last_write = info.heartbeat
-        summary = self._standing_summary()
-        if summary is not None:  # else the rows give these (`reading.records`)
-            info.last_step, info.rows = summary.get("steps"), summary.get("rows")
-            info.interval_median = as_float(summary.get("interval_median"))
-            wallclock = as_float(summary.get("wallclock"))
-            if info.created is not None and wallclock:
-                info.last_time = info.created + wallclock
+        # The extent as summary.json last had it: exact once the run ended, else up to a few seconds behind,
+        # and replaced by the rows' when a listing reads them (see `summary_may_lag`).
+        summary = self._summary_json()
+        info.last_step, info.rows = summary.get("steps"), summary.get("rows")
+        info.interval_median = as_float(summary.get("interval_median"))
+        wallclock = as_float(summary.get("wallclock"))
+        if info.created is not None and wallclock:
+            info.last_time = info.created + wallclock
         info.extra = {k: raw.get(k) for k in ("git", "env", "hardware", "argv", "cwd", "world_size", "config_file")}
         return info
 

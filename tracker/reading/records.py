@@ -82,16 +82,15 @@ def _summary_of(source: RunSource, info: RunInfo) -> dict[str, MetricSummary]:
         info.skipped_lines = info.skipped_lines or loaded.skipped
     else:
         df, present = source.metrics(), None
-    if len(df):
-        times = df["time"].to_numpy()
-        if info.last_time is None:
-            last = np.nanmax(times) if np.isfinite(times).any() else None
-            info.last_time = None if last is None else float(last)
-        if info.interval_median is None and len(df) > 1:
-            info.interval_median = interval_median(times)
-        if info.last_step is None:
-            info.last_step = int(df["step"].max())
-    if info.rows is None:
+    lagging = getattr(source, "summary_may_lag", False)  # what read_info took from it gives way to the rows
+    times = df["time"].to_numpy()
+    if info.last_time is None or lagging:
+        info.last_time = float(np.nanmax(times)) if np.isfinite(times).any() else None
+    if info.interval_median is None or lagging:
+        info.interval_median = interval_median(times) if len(df) > 1 else None
+    if info.last_step is None or lagging:
+        info.last_step = int(df["step"].max()) if len(df) else None
+    if info.rows is None or lagging:
         info.rows = len(df)
     return summarize(df, present)
 
