@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Container, Iterable, Iterator
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -127,6 +127,20 @@ def scan(root: str | os.PathLike, *, use_cache: bool = True, now: float | None =
     if cache:
         cache.save()
     return records
+
+
+def find_moved(records: Iterable[RunRecord], old_path: str | os.PathLike, run_id: str,
+               known: Container[str] = ()) -> RunRecord | None:
+    """Where a run that was at `old_path` went: the one record of a later scan with its id, at another path.
+
+    A run's id is kept wherever its folder moves (runyard's is random; other layouts' ids are folder or file
+    names, so those are found again only when moved under the same name). `known` holds the paths the caller
+    already listed before: a run there was not moved. None when the run is gone, or when several match.
+    """
+    old = str(old_path)
+    found = [r for r in records
+             if r.info.id == run_id and str(r.info.path) != old and str(r.info.path) not in known]
+    return found[0] if len(found) == 1 else None
 
 
 def _archived(path: str, root_prefix: str) -> bool:
