@@ -67,7 +67,8 @@ def read_record(source: RunSource) -> RunRecord:
 
 def _summary_of(source: RunSource, info: RunInfo) -> dict[str, MetricSummary]:
     """The layout's own summary where it keeps one that still speaks for the rows (runyard), else computed from
-    its metrics; then the rows also give the extent (last step, rows, last time, pace) the layout left open."""
+    its metrics; then the rows also give the extent (last step, rows, last time, pace) where the layout left it
+    open, or took it from a summary that lags them."""
     own = source.own_summary()
     if own is not None:
         return own

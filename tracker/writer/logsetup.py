@@ -13,9 +13,6 @@ class LogFileHandler(logging.StreamHandler):
     """A handler writing to a log file the run opened itself (relative to its folder, so it follows a moved
     folder; `logging.FileHandler` reopens by path), and closing it when closed."""
 
-    def __init__(self, stream: TextIO) -> None:
-        super().__init__(stream)
-
     def close(self) -> None:
         self.acquire()
         try:
