@@ -128,3 +128,18 @@ def test_find_moved_refuses_to_guess_between_twins(tmp_path):
     assert find_moved(twins, "/r/old/version_0", "version_0") is None
     assert find_moved(twins, "/r/old/version_0", "version_0", known={"/r/a/version_0"}).info.path == \
         Path("/r/b/version_0")
+
+
+def test_run_path_stays_as_given_until_the_folder_moves(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run = runyard.init("relative", root="runs", console=False, system_metrics=False)
+    try:
+        given = run.path
+        assert not given.is_absolute() and given.parent == Path("runs")
+        os.rename(given, "runs/elsewhere")
+        assert run.path == tmp_path / "runs" / "elsewhere"
+        run.log({"loss": 1.0}, step=0)
+    finally:
+        run.finish()
+    assert run.path == tmp_path / "runs" / "elsewhere"  # the last place it was written, after the end too
+    assert json.loads((tmp_path / "runs" / "elsewhere" / "run.json").read_text())["status"] == "finished"

@@ -23,24 +23,33 @@ class RunFolder:
     """A run folder open for writing; its files are named relative to it (`"checkpoints/index.jsonl"`)."""
 
     def __init__(self, path: Path) -> None:
-        self._opened_at = Path(path)
+        self._opened_at = Path(path)  # where it was opened, or last found
         self.fd: int | None = os.open(path, os.O_RDONLY | _DIRECTORY) if _RELATIVE else None
 
     @property
     def path(self) -> Path:
-        """Where the folder is now: followed through its descriptor where the system says (Linux, macOS)."""
+        """Where the folder is now: the path it was opened at while it is still there (as given, relative or
+        through a symlink), else followed through its descriptor where the system says (Linux, macOS)."""
         fd = self.fd
         if fd is not None:
+            try:
+                here, there = os.fstat(fd), os.stat(self._opened_at)
+                if (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino):
+                    return self._opened_at
+            except OSError:
+                pass
             try:
                 if sys.platform.startswith("linux"):
                     where = os.readlink(f"/proc/self/fd/{fd}")
                     if not where.endswith(" (deleted)"):
-                        return Path(where)
+                        self._opened_at = Path(where)
+                        return self._opened_at
                 elif sys.platform == "darwin":
                     import fcntl
 
                     where = fcntl.fcntl(fd, fcntl.F_GETPATH, bytes(1024)).rstrip(b"\0").decode()
-                    return Path(where)
+                    self._opened_at = Path(where)
+                    return self._opened_at
             except OSError:
                 pass
         return self._opened_at
