@@ -335,9 +335,12 @@ def test_wandb_console_output_is_the_log(tmp_path, capsys):
 def test_a_live_wandb_run_names_its_console_log_before_the_first_flush(tmp_path):
     run_dir = tmp_path / "wandb" / "offline-run-20261122_145303-lssbftrw"
     shutil.copytree(WANDB / run_dir.name, run_dir)
-    os.utime(run_dir / "run-lssbftrw.wandb")  # written just now
+    wandb_file = run_dir / "run-lssbftrw.wandb"
+    data = wandb_file.read_bytes()
+    wandb_file.write_bytes(data[: len(data) // 2])  # still being written: no exit record yet
     output = run_dir / "files" / "output.log"
     source = open_run(run_dir).source
+    assert source.read_info().status == "running"
     assert source.log_path() == output and not output.exists()  # a follower waits for it
     reader = TailReader(source.log_path())
     assert reader.read().lines == []

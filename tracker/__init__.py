@@ -35,6 +35,7 @@ _EXPORTS = {
     "RunView": ".reading.records",
     "UnknownLayout": ".reading.api",
     "scan": ".reading.scanner",
+    "find_moved": ".reading.scanner",
     "RunRecord": ".reading.records",
     "read_record": ".reading.records",
     "settle_status": ".reading.records",
@@ -97,6 +98,7 @@ __all__ = [
     "derive_status",
     "direction",
     "ema_debiased",
+    "find_moved",
     "find_run",
     "find_source",
     "flatten",
@@ -132,7 +134,7 @@ if TYPE_CHECKING:
     from .reading.filters import FilterError, compile_filter, sort_records, unknown_keys
     from .reading.metricnames import best_of, direction, main_metrics
     from .reading.records import RunRecord, RunView, read_record, settle_status
-    from .reading.scanner import scan
+    from .reading.scanner import find_moved, scan
     from .reading.tail import MetricsTail, TailReader
     from .reading.textcodec import read_last_lines
     from .reading.textsafe import clean_block, clean_field, clean_line

@@ -11,7 +11,6 @@ from typing import Any
 
 from ..files import read_bytes, read_text
 from ..jsonl import loads
-from ..liveness import went_quiet
 
 # "2024-12-16 14:50:30,000 - INFO - ..." (logging), "[2024-07-16 14:35:52] ..." (nanoGPT TrainingLogger) and
 # ISO 8601 with a zone ("2026-06-01T12:00:00.5Z", "...12:00:00+02:00", "...12:00:00 +0200"). Groups: the stamp to
@@ -76,19 +75,12 @@ def _zone(text: str) -> timezone:
     return timezone(-offset if text[0] == "-" else offset)
 
 
-def is_stale(path: Path, last_logged: float | None = None) -> bool:
-    """True if `path` was not written for `STALE_AFTER` seconds (see `liveness`).
-
-    A log's own last timestamp counts too (the older of the two wins), so a copied or freshly cloned old
-    log, whose mtime is new, is not taken for a live one.
-    """
+def mtime(path: Path) -> float | None:
+    """The file's last write (Unix seconds), or None when it is gone: a liveness fact, judged by `liveness`."""
     try:
-        last = path.stat().st_mtime
+        return path.stat().st_mtime
     except OSError:
-        return True
-    if last_logged is not None:
-        last = min(last, last_logged)
-    return went_quiet(last)
+        return None
 
 
 def last_line_time(lines: list[str]) -> float | None:

@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..literals import parse_value
-from ..model import RunInfo
+from ..model import FINISHED, INTERRUPTED, RUNNING, RunInfo
 from .base import Detection, RunSource
-from .common import is_stale
 from .textlog import log_frame, parse_log
 
 if TYPE_CHECKING:
@@ -50,12 +49,12 @@ class NanoGPTSource(RunSource):
         rows, lines = parse_log(self.path, self.root)
         text_head, text_tail = "\n".join(lines[:5]), "\n".join(lines[-5:])
         ended = _stamp(_ENDED.search(text_tail))
-        stale = is_stale(self.path, rows[-1]["time"] if rows and rows[-1]["time"] else None)
-        status = "finished" if ended is not None else "interrupted" if stale else "running"
         cfg = self.config()
         return RunInfo(
             id=self.path.stem, name=self.path.stem.removeprefix("log_"), path=self.path, format=self.format,
-            status=status, created=_stamp(_STARTED.search(text_head)), ended=ended,
+            status=FINISHED if ended is not None else RUNNING, quiet_status=INTERRUPTED,
+            last_logged=rows[-1]["time"] if rows and rows[-1]["time"] else None,
+            created=_stamp(_STARTED.search(text_head)), ended=ended,
             last_write=self.path.stat().st_mtime, rows=len(rows), last_step=int(rows[-1]["step"]) if rows else None,
             max_step=cfg.get("max_iters") if isinstance(cfg.get("max_iters"), int) else None,
         )

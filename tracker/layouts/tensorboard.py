@@ -30,8 +30,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..files import open_binary, read_bytes
-from ..liveness import interval_median, went_quiet
+from ..liveness import interval_median
 from ..model import FINISHED, RUNNING, Checkpoint, RunInfo, Sample
+from ..ops.best import mark_best, ranking_metric
+from ..reading.goals import resolve_goal
 from .base import Detection, RunSource, empty_metrics
 
 if TYPE_CHECKING:
@@ -370,7 +372,10 @@ class TensorBoardRun(RunSource):
                 else:
                     checkpoint.metrics["epoch"] = float(match.group(1))
                     found.append((checkpoint.metrics["epoch"], checkpoint))
-        return [checkpoint for _, checkpoint in sorted(found, key=lambda item: item[0])]
+        checkpoints = [checkpoint for _, checkpoint in sorted(found, key=lambda item: item[0])]
+        metric = ranking_metric(checkpoints)  # names record no metric to rank by: no best, as the tool has none
+        mark_best(checkpoints, metric, resolve_goal(self, metric).direction if metric else None)
+        return checkpoints
 
     def _last_step(self) -> int | None:
         """The highest step of any scalar in the run."""
@@ -384,7 +389,7 @@ class TensorBoardRun(RunSource):
         created = min((f.min_time for f in files), default=math.inf)
         return RunInfo(
             id=self.path.name, name=self.path.name, path=self.path, format=self.format,
-            status=self._status(last_write),
+            status=self._status(), quiet_status=FINISHED,
             created=None if created == math.inf else created,
             last_write=last_write,
             last_step=int(steps.max()) if len(steps) else None,
@@ -393,12 +398,11 @@ class TensorBoardRun(RunSource):
             skipped_lines=sum(f.skipped for f in files),
         )
 
-    def _status(self, last_write: float | None) -> str:
-        """Finished if training.log ends with "Training complete" or nothing was written for 10 minutes."""
+    def _status(self) -> str:
+        """Finished if training.log ends with "Training complete"; else running, until nothing was written for
+        10 minutes: then finished too, as TensorBoard has no end record (`quiet_status`, judged by `liveness`)."""
         log = self.log_path()
         if log and "Training complete" in _last_line(log):
-            return FINISHED
-        if last_write is None or went_quiet(last_write):
             return FINISHED
         return RUNNING
 

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..files import open_binary
-from ..model import RunInfo
+from ..model import FINISHED, INTERRUPTED, RUNNING, RunInfo
 from ..reading.patterns import config_files, final_state, match_line, patterns_for, read_rows
 from ..reading.textcodec import decode_text, read_text
 from .base import Detection, RunSource, empty_metrics, frame_from_records
-from .common import is_stale, last_line_time, line_time
+from .common import last_line_time, line_time
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -118,11 +118,11 @@ class TextLogSource(RunSource):
         times = [line_time(x) for x in lines[:50]]
         created = next((t for t in times if t is not None), None)
         last_write = self.path.stat().st_mtime
-        status = "interrupted" if is_stale(self.path, last_line_time(lines)) else "running"
-        if lines and any(w in lines[-1].lower() for w in ("complete", "finished", "done", "ended")):
-            status = "finished"
-        return RunInfo(id=self.path.stem, name=self.path.stem, path=self.path, format=self.format, status=status,
-                       created=created, last_write=last_write, rows=len(rows),
+        ended = lines and any(w in lines[-1].lower() for w in ("complete", "finished", "done", "ended"))
+        # Without a closing line the run is live until the log goes quiet, then interrupted (see `liveness`).
+        return RunInfo(id=self.path.stem, name=self.path.stem, path=self.path, format=self.format,
+                       status=FINISHED if ended else RUNNING, quiet_status=INTERRUPTED,
+                       last_logged=last_line_time(lines), created=created, last_write=last_write, rows=len(rows),
                        last_step=int(rows[-1]["step"]) if rows else None)
 
     def metrics(self) -> pd.DataFrame:
