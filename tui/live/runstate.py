@@ -9,7 +9,10 @@ redraw never re-smooths a long series.
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import math
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -224,10 +227,24 @@ class LiveRun:
         return batch
 
     def _read_all(self) -> Snapshot:
-        """Read every metric once; runyard runs then follow their metrics.jsonl from where the read stopped."""
+        """Read every metric once; runyard runs then follow their metrics.jsonl from where the read stopped.
+
+        Full reads take turns (see `_FULL_READS`): a million-row load holds its file's parse and its columns at
+        once, and several on separate threads at the same moment multiply the peak and leave each thread's
+        allocator arena holding freed pages.
+        """
         if self._tail is not None:
             self._tail.close()
             self._tail = None
+        turn = _FULL_READS.acquire(timeout=FULL_READ_PATIENCE)  # a stuck read delays the others, never holds them
+        try:
+            return self._load_snapshot()
+        finally:
+            if turn:
+                _FULL_READS.release()
+            _release_arrow_memory()  # after the frame is gone: its buffers are free to give back now
+
+    def _load_snapshot(self) -> Snapshot:
         try:
             data_of = getattr(self.view.source, "metrics_data", None)
             if callable(data_of):
@@ -235,7 +252,6 @@ class LiveRun:
                 frame, present = data.frame(), data.present()
                 self._tail = self.view.source.metrics_tail(offset=data.end)
                 del data
-                _release_arrow_memory()
             else:
                 frame, present = self.view.source.metrics(), None
         except NotRegularFile as exc:
@@ -338,14 +354,36 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
+# One full read at a time across read lanes; a read that takes longer than this lets the next one start anyway.
+_FULL_READS = threading.Semaphore(1)
+FULL_READ_PATIENCE = 5.0
+
+
 def _release_arrow_memory() -> None:
-    """Give pyarrow's pool back the buffers of a finished load (it keeps them otherwise)."""
+    """Give back what a finished load no longer uses: pyarrow's pool keeps freed buffers, and glibc keeps the
+    freed pages of each reading thread's arena (loads run on read lanes, not the main thread) until trimmed."""
     try:
         import pyarrow
 
         pyarrow.default_memory_pool().release_unused()
     except (ImportError, AttributeError):
         pass
+    _malloc_trim()
+
+
+@functools.cache
+def _libc_trim() -> Any:
+    """glibc's `malloc_trim`, or None where the C library has none (musl, macOS)."""
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+def _malloc_trim() -> None:
+    trim = _libc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def configured_last_step(config: dict[str, Any]) -> int | None:
