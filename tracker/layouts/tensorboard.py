@@ -150,13 +150,32 @@ def _tensor_text(tensor: Any) -> str:
 
 def _hparams(content: bytes) -> dict[str, Any]:
     """The hyperparameters of an hparams plugin record, if it is a session_start_info one."""
-    from google.protobuf.json_format import MessageToDict
     from tensorboard.plugins.hparams import plugin_data_pb2
 
     data = plugin_data_pb2.HParamsPluginData.FromString(content)
     if data.WhichOneof("data") != "session_start_info":
         return {}
-    return {name: MessageToDict(value) for name, value in data.session_start_info.hparams.items()}
+    return {name: _hparam_value(value) for name, value in data.session_start_info.hparams.items()}
+
+
+def _hparam_value(value: Any) -> Any:
+    """One hparam as Python: text, bool, or number; an integral number is an int.
+
+    The hparams plugin stores every number as a double (`batch_size=32` arrives as 32.0) and TensorBoard shows it
+    as 32, so an integral double up to 2**53 (where doubles stop being exact integers) is read as the int it was
+    written from; a float hparam that happens to be integral (`1.0`) reads as 1 too.
+    """
+    from google.protobuf.json_format import MessageToDict
+
+    kind = value.WhichOneof("kind")
+    if kind == "number_value":
+        number = value.number_value
+        return int(number) if number.is_integer() and abs(number) <= 2**53 else number
+    if kind == "string_value":
+        return value.string_value
+    if kind == "bool_value":
+        return value.bool_value
+    return MessageToDict(value)
 
 
 def _read_file(path: Path) -> _FileEvents:
