@@ -6,10 +6,13 @@ variants in the other layouts, written here by each tool's own writer.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import runyard
 from runyard import open_run, scan
 from runyard.reading import scanner
 
@@ -17,6 +20,28 @@ from runyard.reading import scanner
 @pytest.fixture(autouse=True)
 def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RUNYARD_CACHE_DIR", str(tmp_path / "cache"))
+
+
+# ----- only metric values are decoded as numbers ---------------------------------------------------------------
+
+def test_text_spelled_like_a_number_stays_text_through_the_scan_cache(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "runs"
+    with runyard.init("inf", root=root, config={"mode": "nan", "limit": "-inf", "n": 3}, tags=["nan", "inf"],
+                      console=False, system_metrics=False) as run:
+        run.log({"loss": math.nan}, step=0)
+        run.log({"loss": math.inf}, step=1)
+    first = scan(root)
+
+    def no_reading(source: Any) -> Any:
+        raise AssertionError(f"{source.path} was read again instead of taken from the cache")
+
+    monkeypatch.setattr(scanner, "read_record", no_reading)
+    for (record,) in (first, scan(root)):
+        assert record.info.name == "inf" and record.info.tags == ["nan", "inf"]
+        assert record.config == {"mode": "nan", "limit": "-inf", "n": 3}
+        stats = record.summary["loss"]
+        assert stats.count == 2 and math.isinf(stats.last) and math.isnan(stats.first)
 
 
 # ----- integer hyperparameters stay integers --------------------------------------------------------------------

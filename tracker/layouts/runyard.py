@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import contract as L
-from ..jsonl import as_float, as_int, decode_tree, read_records
+from ..jsonl import as_float, as_int, decode_metrics, read_records
 from ..model import DECLARED, Checkpoint, Goal, MetricSummary, RunInfo, Sample
 from .base import Detection, RunSource
 from .common import read_json_file, read_yaml_file
@@ -79,9 +79,9 @@ class RunyardSource(RunSource):
 
     def own_summary(self) -> dict[str, MetricSummary]:
         """The writer's own statistics from summary.json (refreshed every few seconds while it runs)."""
-        metrics = decode_tree(self._summary_json().get("metrics") or {})
+        metrics = self._summary_json().get("metrics") or {}
         fields = set(MetricSummary.__dataclass_fields__)
-        return {name: MetricSummary(**{k: v for k, v in stats.items() if k in fields})
+        return {name: MetricSummary(**{k: v for k, v in decode_metrics(stats).items() if k in fields})
                 for name, stats in metrics.items() if isinstance(stats, dict)}
 
     def goals(self) -> dict[str, Goal]:
@@ -135,7 +135,7 @@ class RunyardSource(RunSource):
             path = Path(name) if Path(name).is_absolute() else self.path / name
             metric = rec.get("best_metric")
             entries[name] = Checkpoint(path=path, step=as_int(rec.get("step")), bytes=as_int(rec.get("bytes")),
-                                       metrics=decode_tree(rec.get("metrics") or {}), time=as_float(rec.get("time")),
+                                       metrics=decode_metrics(rec.get("metrics") or {}), time=as_float(rec.get("time")),
                                        best_metric=metric if isinstance(metric, str) else None,
                                        best_mode=L.goal_direction(rec.get("best_mode")) if metric else None)
             if rec.get("is_best"):

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from ..jsonl import decode_tree, encode_tree
+from ..jsonl import decode_value, encode_tree
 from ..layouts import textlog
 from ..layouts.base import RunSource
 from ..layouts.registry import detectors
@@ -32,6 +32,9 @@ READING_REVISION = 8
 _SKIP_DIRS = {"__pycache__", "node_modules", ".git", ".venv", "venv", ".ipynb_checkpoints"}
 _INFO_FIELDS = tuple(f.name for f in fields(RunInfo))
 _SUMMARY_FIELDS = tuple(f.name for f in fields(MetricSummary))
+# Fields that hold numbers, where a cached "nan"/"inf" means a number; elsewhere (names, tags) it is text.
+_INFO_NUMBERS = frozenset(f.name for f in fields(RunInfo) if "float" in str(f.type))
+_SUMMARY_NUMBERS = frozenset(f.name for f in fields(MetricSummary) if "float" in str(f.type))
 # The cache's version is derived from the record's field names: adding, removing or renaming a field starts
 # a fresh cache, and entries are stored by field name, so no value can land in another field.
 CACHE_VERSION = f"{READING_REVISION}-" + hashlib.sha1(
@@ -154,9 +157,9 @@ class ScanCache:
         if not entry or entry.get("sig") != sig or entry.get("format") != source.format:
             return None
         try:
-            info = RunInfo(**{k: v for k, v in decode_tree(entry["info"]).items() if k in _INFO_FIELDS})
+            info = RunInfo(**_decoded(entry["info"], _INFO_FIELDS, _INFO_NUMBERS))
             info.path = source.path
-            summary = {name: MetricSummary(**{k: v for k, v in decode_tree(stats).items() if k in _SUMMARY_FIELDS})
+            summary = {name: MetricSummary(**_decoded(stats, _SUMMARY_FIELDS, _SUMMARY_NUMBERS))
                        for name, stats in entry["summary"].items()}
         except (TypeError, KeyError, AttributeError):
             return None
@@ -184,6 +187,11 @@ class ScanCache:
             os.replace(tmp, self.path)
         except (OSError, TypeError):
             pass
+
+
+def _decoded(cached: dict[str, Any], names: tuple[str, ...], numbers: frozenset[str]) -> dict[str, Any]:
+    """A cached record's fields, non-finite numbers restored in the numeric fields only."""
+    return {k: decode_value(v) if k in numbers else v for k, v in cached.items() if k in names}
 
 
 def _jsonable(value: Any) -> Any:
