@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import contract as L
 from ..jsonl import as_float, as_int, decode_metrics, read_records
 from ..model import DECLARED, Checkpoint, Goal, MetricSummary, RunInfo, Sample
-from .base import Detection, RunSource
+from .base import Detection, MetricColumns, RunSource, metric_column
 from .common import read_json_file, read_yaml_file
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 
 def detect(directory: Path, names: list[str]) -> Detection | None:
@@ -81,7 +78,7 @@ class RunyardSource(RunSource):
         """The writer's own statistics from summary.json (refreshed every few seconds while it runs)."""
         metrics = self._summary_json().get("metrics") or {}
         fields = set(MetricSummary.__dataclass_fields__)
-        return {name: MetricSummary(**{k: v for k, v in decode_metrics(stats).items() if k in fields})
+        return {metric_column(name): MetricSummary(**{k: v for k, v in decode_metrics(stats).items() if k in fields})
                 for name, stats in metrics.items() if isinstance(stats, dict)}
 
     def goals(self) -> dict[str, Goal]:
@@ -92,22 +89,19 @@ class RunyardSource(RunSource):
         best = summary.get("best_checkpoint")
         mode = L.goal_direction(best.get("mode")) if isinstance(best, dict) else None
         if mode is not None and isinstance(best.get("metric"), str):
-            declared[best["metric"]] = Goal(mode, DECLARED)
+            declared[metric_column(best["metric"])] = Goal(mode, DECLARED)
         goals = summary.get("goals")
         for name, value in (goals.items() if isinstance(goals, dict) else ()):
             direction = L.goal_direction(value)
             if direction is not None:
-                declared[name] = Goal(direction, DECLARED)
+                declared[metric_column(name)] = Goal(direction, DECLARED)
         return declared
 
-    def metrics(self) -> pd.DataFrame:
-        return self.metrics_data().frame()
-
-    def metrics_data(self):
-        """The Arrow-backed rows (keeps logged NaN apart from absent values)."""
+    def metrics_data(self) -> MetricColumns:
+        """metrics.jsonl through its fast, cached reader; `end` is where `metrics_tail` takes over."""
         from ..reading.metrics_jsonl import load
 
-        return load(self.path / L.METRICS_JSONL)
+        return load(self.path / L.METRICS_JSONL).columns()
 
     def metrics_tail(self, offset: int = 0):
         """Rows appended to metrics.jsonl after `offset` (the end of what `metrics_data` read)."""

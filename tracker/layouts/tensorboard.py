@@ -30,13 +30,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..liveness import interval_median, went_quiet
 from ..model import FINISHED, RUNNING, Checkpoint, RunInfo, Sample
-from .base import Detection, RunSource, empty_metrics
+from .base import Detection, MetricColumns, RunSource
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     import numpy as np
-    import pandas as pd
 
 EVENT_PREFIX = "events.out.tfevents."
 LOG_NAME = "training.log"
@@ -323,34 +322,29 @@ class TensorBoardRun(RunSource):
         times = np.concatenate([np.frombuffer(f.times, dtype=np.float64) for f in files] or [np.empty(0)])
         return steps, times
 
-    def _columns(self, files: list[_FileEvents]) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-        """Steps, wall times and one NaN-padded array per scalar tag, the files concatenated in run order."""
+    def _columns(self, files: list[_FileEvents]) -> tuple[np.ndarray, np.ndarray, dict[str, tuple[Any, Any]]]:
+        """Steps, wall times and, per scalar tag, (the rows that hold it, their values), the files concatenated
+        in run order."""
         import numpy as np
 
         steps, times = self._steps_times(files)
-        columns: dict[str, np.ndarray] = {}
+        points: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {}
         offset = 0
         for f in files:
             for tag, (rows, values) in f.columns.items():
-                if tag not in columns:
-                    columns[tag] = np.full(len(steps), np.nan)
-                columns[tag][np.frombuffer(rows, dtype=np.int64) + offset] = np.frombuffer(values)
+                where, logged = points.setdefault(tag, ([], []))
+                where.append(np.frombuffer(rows, dtype=np.int64) + offset)
+                logged.append(np.frombuffer(values))
             offset += len(f.steps)
-        return steps, times, columns
+        return steps, times, {tag: (np.concatenate(where), np.concatenate(logged))
+                              for tag, (where, logged) in points.items()}
 
-    def metrics(self) -> pd.DataFrame:
-        """One row per event record holding scalars: `step`, `time` (the event's wall time), one column per tag.
-
-        A tag named `step` or `time` is left out: those names are the frame's own.
+    def metrics_data(self) -> MetricColumns:
+        """One row per event record holding scalars: `step`, `time` (the event's wall time), and each tag the
+        record holds, NaN and infinities included (a tag named `step` or `time` is a metric; see `metric_column`).
         """
-        import pandas as pd
-
-        steps, times, columns = self._columns(self._files())
-        if not len(steps):
-            return empty_metrics()
-        frame = {"step": steps, "time": times}
-        frame.update((tag, values) for tag, values in columns.items() if tag not in frame)
-        return pd.DataFrame(frame, copy=False)
+        steps, times, points = self._columns(self._files())
+        return MetricColumns.from_points(steps, times, points)
 
     def samples(self) -> list[Sample]:
         """Text summaries (TensorBoard's text plugin), tagged with their summary tag."""

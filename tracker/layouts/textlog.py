@@ -8,15 +8,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..model import RunInfo
 from ..reading.patterns import match_line, patterns_for
-from .base import Detection, RunSource, empty_metrics, frame_from_records
+from .base import Detection, MetricColumns, RunSource
 from .common import is_stale, last_line_time, line_time
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 _SNIFF = 64 * 1024
 _SUFFIXES = (".log", ".txt")
@@ -49,9 +45,10 @@ def _parse_log(path: Path, root: Path | None, size: int, mtime_ns: int) -> tuple
     return rows, lines
 
 
-def log_frame(rows: list[dict[str, float]]) -> pd.DataFrame:
-    """Rows from `parse_log` as a metrics frame."""
-    return frame_from_records(rows) if rows else empty_metrics()
+def log_columns(rows: list[dict[str, float]]) -> MetricColumns:
+    """Rows from `parse_log` as metric columns: each row logged the metrics its line named."""
+    return MetricColumns.from_rows([int(row["step"]) for row in rows], [row.get("time") for row in rows],
+                                   [{k: v for k, v in row.items() if k not in ("step", "time")} for row in rows])
 
 
 def sniff(path: Path, root: Path | None) -> bool:
@@ -94,8 +91,8 @@ class TextLogSource(RunSource):
                        created=created, last_write=last_write, rows=len(rows),
                        last_step=int(rows[-1]["step"]) if rows else None)
 
-    def metrics(self) -> pd.DataFrame:
-        return log_frame(parse_log(self.path, self.root)[0])
+    def metrics_data(self) -> MetricColumns:
+        return log_columns(parse_log(self.path, self.root)[0])
 
     def log_path(self) -> Path | None:
         return self.path

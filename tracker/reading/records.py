@@ -15,6 +15,7 @@ from ..model import Checkpoint, Goal, MetricSummary, RunInfo, Sample
 from .goals import resolve_goal, run_goals, settle_goals, user_goals
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 
@@ -70,17 +71,19 @@ def _summary_of(source: RunSource, info: RunInfo) -> dict[str, MetricSummary]:
     own = source.own_summary()
     if own is not None:
         return own
+    import numpy as np
+
     from .summarize import summarize
 
-    df = source.metrics()
-    if info.last_time is None and len(df):
-        last = df["time"].max()
-        info.last_time = float(last) if last == last else None
-    if info.interval_median is None and len(df) > 1:
-        info.interval_median = interval_median(df["time"].to_numpy())
+    data = source.metrics_data()
+    known = data.time[~np.isnan(data.time)]
+    if info.last_time is None and known.size:
+        info.last_time = float(known.max())
+    if info.interval_median is None and len(data) > 1:
+        info.interval_median = interval_median(data.time)
     if info.rows is None:
-        info.rows = len(df)
-    return summarize(df)
+        info.rows = len(data)
+    return summarize(data)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -125,18 +128,17 @@ class RunView:
         return self.source.config()
 
     def metrics(self) -> pd.DataFrame:
-        """`step`, `time` (Unix seconds), `elapsed` (seconds since the run started) and one column per metric."""
-        df = self.source.metrics()
-        df.insert(2, "elapsed", df["time"] - self._start(df))
-        return df
+        """`step` (int64), `time` (Unix seconds), `elapsed` (seconds since the run started) and one float64 column
+        per metric, NaN where a row did not log it (`series` tells a logged NaN from that).
 
-    def _frame_and_presence(self) -> tuple[pd.DataFrame, dict[str, Any] | None]:
-        """The metrics frame and, where the layout can tell, which rows really logged each metric."""
-        data = getattr(self.source, "metrics_data", None)
-        if callable(data):
-            loaded = data()
-            return loaded.frame(), loaded.present()
-        return self.source.metrics(), None
+        A metric named like one of the three computed columns is read under that name with one `_` more
+        (`metric_column`): TensorBoard's tag `step` is the column `step_`, a logged `elapsed` is `elapsed_`;
+        `summary`, `series` and every listing use that name too.
+        """
+        data = self.source.metrics_data()
+        df = data.frame()
+        df.insert(2, "elapsed", df["time"] - self._start(data.time))
+        return df
 
     @cached_property
     def summary(self) -> dict[str, MetricSummary]:
@@ -144,7 +146,7 @@ class RunView:
         its direction with where that came from."""
         from .summarize import summarize
 
-        summary = summarize(*self._frame_and_presence())
+        summary = summarize(self.source.metrics_data())
         settle_goals(summary, run_goals(self.source), user_goals(self.source.root))
         return summary
 
@@ -158,19 +160,24 @@ class RunView:
         return self.goal(name).direction
 
     def series(self, metric: str) -> pd.DataFrame:
-        """`step`, `time`, `elapsed` and `value` of the rows that logged `metric` (a logged NaN stays in)."""
-        df, present = self._frame_and_presence()
-        if metric not in df.columns:
-            raise KeyError(f"{self.path.name} has no metric {metric!r}")
-        mask = present[metric] if present is not None else df[metric].notna().to_numpy()
-        out = df.loc[mask, ["step", "time", metric]].rename(columns={metric: "value"}).reset_index(drop=True)
-        out.insert(2, "elapsed", out["time"] - self._start(df))
-        return out
+        """`step` (int64), `time`, `elapsed` and `value` of the rows that logged `metric`: a logged NaN or
+        infinity stays in, a row that did not log it is not there."""
+        import pandas as pd
 
-    def _start(self, df: pd.DataFrame) -> float:
+        data = self.source.metrics_data()
+        if metric not in data.values:
+            raise KeyError(f"{self.path.name} has no metric {metric!r}")
+        logged = data.logged[metric]
+        select = slice(None) if logged is None else logged
+        times = data.time[select]
+        return pd.DataFrame({"step": data.step[select], "time": times, "elapsed": times - self._start(data.time),
+                             "value": data.values[metric][select]})
+
+    def _start(self, times: np.ndarray) -> float:
+        """When the run started: its recorded start, else the time of its first row."""
         start = self.info.created
-        if start is None and len(df):
-            start = float(df["time"].iloc[0])
+        if start is None and len(times):
+            start = float(times[0])
         return start if start is not None else float("nan")
 
     @property

@@ -28,7 +28,7 @@ from .goals import settle_goals, user_goals
 from .records import RunRecord, read_record, settle_status
 
 # Bump when a layout reads the same files into different values; changes to the record's fields need no bump.
-READING_REVISION = 8
+READING_REVISION = 9
 _SKIP_DIRS = {"__pycache__", "node_modules", ".git", ".venv", "venv", ".ipynb_checkpoints"}
 _INFO_FIELDS = tuple(f.name for f in fields(RunInfo))
 _SUMMARY_FIELDS = tuple(f.name for f in fields(MetricSummary))

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from runyard import clean_block, main_metrics, prepare, robust_range
+from runyard import Prepared, clean_block, main_metrics, prepare, robust_range
 
 from ..formatting import PALETTE, time_ticks
 
@@ -31,6 +31,7 @@ def plot_runs(views: list[Any], metrics: list[str], x_axis: str, smooth: float, 
     plt.theme("clear")
     data: dict[str, Any] = {"x": x_axis, "series": []}
     drawn: list[np.ndarray] = []
+    crossed: list[Prepared] = []
     buckets = max(10, (width or cols) * 2)
     for i, view in enumerate(views):
         for j, metric in enumerate(metrics):
@@ -40,24 +41,29 @@ def plot_runs(views: list[Any], metrics: list[str], x_axis: str, smooth: float, 
             color = PALETTE[(i * len(metrics) + j) % len(PALETTE)]
             raw, smoothed = prepare(series[X_COLUMN[x_axis]].to_numpy(), series["value"].to_numpy(), buckets, smooth)
             label = metric if len(views) == 1 else f"{view.info.name}:{metric}"
-            if smoothed is not None:
+            crossed.append(raw)  # a series of only NaN or infinities has nothing to draw but its markers
+            if raw.x.size and smoothed is not None:
                 plt.plot(raw.x.tolist(), raw.y.tolist(), color=tuple(c // 2 for c in color), marker="braille")
                 plt.plot(smoothed.x.tolist(), smoothed.y.tolist(), color=color, marker="braille", label=label)
                 drawn.append(smoothed.y)
-            else:
+            elif raw.x.size:
                 plt.plot(raw.x.tolist(), raw.y.tolist(), color=color, marker="braille", label=label)
                 drawn.append(raw.y)
             bad = raw.nan_x.size + raw.posinf_x.size + raw.neginf_x.size
-            data["series"].append({"run": view.info.name, "metric": metric, "x": raw.x.tolist(),
-                                   "y": raw.y.tolist(), "nonfinite_at": np.concatenate(
-                                       [raw.nan_x, raw.posinf_x, raw.neginf_x]).tolist(), "nonfinite": bad})
-    if not drawn:
+            markers = np.concatenate([raw.nan_x, raw.posinf_x, raw.neginf_x])
+            points_x, marker_xs = raw.x.tolist(), markers.tolist()
+            data["series"].append({"run": view.info.name, "metric": metric, "x": points_x, "y": raw.y.tolist(),
+                                   "nonfinite_at": marker_xs, "nonfinite": bad})
+    if not data["series"]:
         raise ValueError(f"no run here has the metric {', '.join(metrics)}")
     if log_y:
         plt.yscale("log")
-    limits = robust_range(drawn, ignore_outliers=True, log=log_y)
-    if limits:
-        plt.ylim(*limits)
+    limits = robust_range(drawn, ignore_outliers=True, log=log_y) or (0.0, 1.0)
+    plt.ylim(*limits)
+    for raw in crossed:  # NaN and +inf at the top edge, -inf at the bottom, as red crosses (as the app shows them)
+        for at, y in ((raw.nan_x, limits[1]), (raw.posinf_x, limits[1]), (raw.neginf_x, limits[0])):
+            if at.size:
+                plt.scatter(at.tolist(), [y] * at.size, marker="x", color=(255, 60, 60))
     xs = [s["x"] for s in data["series"] if s["x"]]
     if x_axis != "step" and xs:
         lo, hi = min(x[0] for x in xs), max(x[-1] for x in xs)
@@ -70,3 +76,4 @@ def plot_runs(views: list[Any], metrics: list[str], x_axis: str, smooth: float, 
     if not sys.stdout.isatty():
         text = clean_block(text)
     return text + ("\n" + "\n".join(notes) if notes else ""), data
+

@@ -162,17 +162,13 @@ class LiveRun:
 
     def load(self) -> None:
         """Read every metric once; runyard runs then follow their metrics.jsonl from where the read stopped."""
-        data_of = getattr(self.view.source, "metrics_data", None)
-        if callable(data_of):
-            data = data_of()
-            frame, present = data.frame(), data.present()
-            if self.tail is not None:
-                self.tail.close()
-            self.tail = self.view.source.metrics_tail(offset=data.end)
-            del data
-            _release_arrow_memory()
-        else:
-            frame, present = self.view.source.metrics(), None
+        data = self.view.source.metrics_data()
+        frame, present = data.frame(), data.present()
+        if self.tail is not None:
+            self.tail.close()
+        self.tail = self.view.source.metrics_tail(offset=data.end)
+        del data
+        _release_arrow_memory()
         self.rows = Rows(frame["step"].to_numpy(dtype=np.float64), frame["time"].to_numpy(dtype=np.float64))
         self.series = {}
         self.nonfinite = {}
