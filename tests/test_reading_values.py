@@ -314,6 +314,44 @@ def test_csv_header_written_again_names_the_new_column(tmp_path: Path) -> None:
     assert view.summary["train_loss"].count == 10 and view.summary["train_loss"].last == 2.1
 
 
+# ----- 4. steps are integers end to end -------------------------------------------------------------------------
+
+def test_int64_steps_exact_in_frame_series_summary_and_plot_json(capsys: pytest.CaptureFixture[str]) -> None:
+    """EXPECTED: 9,223,372,036,854,775,807 is not printed as ...808."""
+    folder = CASES / "int64_steps" / "huge"
+    theirs = [e.step for e in accumulator(folder).Scalars("reward")]
+    view = open_run(folder)
+    df = view.metrics()
+    assert df["step"].dtype == np.int64 and df["step"].tolist() == theirs and theirs[-1] == INT64_MAX
+    series = view.series("reward")
+    assert series["step"].dtype == np.int64 and series["step"].tolist() == theirs
+    assert view.summary["reward"].last_step == INT64_MAX == view.summary["reward"].max_step
+    (record,) = scan(folder.parent)
+    assert record.info.last_step == INT64_MAX and record.summary["reward"].last_step == INT64_MAX
+    data, text = plot_json(capsys, str(folder), "-m", "reward")
+    assert data["series"][0]["x"] == theirs
+    assert "9223372036854775807" in text and "9223372036854775808" not in text and "e+18" not in text
+
+
+def test_plot_json_steps_stay_logged_steps_when_points_are_thinned(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Beyond 2**53 neighbouring steps share one float64; every plotted x is still a step that was logged."""
+    base = 2**62
+    rows = [(base + s, {"loss": float(s % 7) if s % 50 else math.nan}) for s in range(400)]
+    run = write_tensorboard(tmp_path, rows)
+    data, _ = plot_json(capsys, str(run), "-m", "loss", "--width", "20")
+    (drawn,) = data["series"]
+    logged = {step for step, _ in rows}
+    assert 0 < len(drawn["x"]) < 400 and set(drawn["x"]) <= logged and drawn["x"] == sorted(drawn["x"])
+    assert drawn["nonfinite_at"] == [base + s for s in range(0, 400, 50)]
+
+
+def test_wandb_step_near_the_int64_limit(pb: Any, tmp_path: Path) -> None:
+    view = open_run(write_wandb(tmp_path, [(INT64_MAX - 1, {"loss": 1.0}), (INT64_MAX, {"loss": 0.5})]))
+    assert view.metrics()["step"].tolist() == [INT64_MAX - 1, INT64_MAX]
+    assert view.info.last_step == INT64_MAX and view.summary["loss"].last_step == INT64_MAX
+
+
 # ----- 5. only metric values are decoded as numbers ------------------------------------------------------------
 
 def test_text_spelled_like_a_number_stays_text_through_the_scan_cache(tmp_path: Path,

@@ -360,12 +360,20 @@ def _loads(text: str) -> Any:
 def _fold_history(state: _State, history: Any) -> None:
     """One metrics row: step from `_step`, time from `_timestamp`, the numeric user keys as floats."""
     raw = {".".join(item.nested_key) or item.key: _history_value(item) for item in history.item}
-    step, stamp = as_float(raw.get("_step")), as_float(raw.get("_timestamp"))
-    state.steps.append(int(step) if step is not None and math.isfinite(step) else history.step.num)
+    stamp = as_float(raw.get("_timestamp"))
+    state.steps.append(_step(raw.get("_step"), history.step.num))
     state.times.append(math.nan if stamp is None else stamp)
     # The row's step and time are W&B's own `_step`/`_timestamp`; a user key named `step` or `time` is a metric.
     state.values.append({name: value for key, v in raw.items() if not key.startswith("_")
                          for name, value in _numbers(key, v)})
+
+
+def _step(value: Any, fallback: int) -> int:
+    """A history row's step: `_step` as logged (an int stays exact, up to int64's limit), else the record's."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if -(2**63) <= value < 2**63 else fallback
+    number = as_float(value)
+    return int(number) if number is not None and number.is_integer() and abs(number) < 2**63 else fallback
 
 
 def _history_value(item: Any) -> Any:
