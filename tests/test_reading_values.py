@@ -96,10 +96,9 @@ def write_tensorboard(folder: Path, rows: list[tuple[int, dict[str, float]]]) ->
 
 
 def write_wandb(folder: Path, rows: list[tuple[int, dict[str, float]]]) -> Path:
-    pytest.importorskip("wandb.proto.wandb_internal_pb2", reason="wandb is not installed")
     from tests.test_layout_wandb import exit_record, history_record, run_record, write_run
 
-    wb = pytest.importorskip("wandb.proto.wandb_internal_pb2")
+    wb = pytest.importorskip("wandb.proto.wandb_internal_pb2", reason="wandb is not installed")
     history = [history_record(wb, step, values) for step, values in rows]
     return write_run(folder, [run_record(wb, run_id="abc123"), *history, exit_record(wb, 0)])
 
