@@ -489,7 +489,8 @@ async def _redraw(root: Path, repeat: int) -> dict:
         await wait_until(pilot, lambda: app.first_scan_done, 60)
         t0 = time.perf_counter()
         app.open_runs(list(app.records.values()))
-        await wait_until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.is_mounted, 120)
+        await wait_until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.is_mounted
+                         and all(live.loaded for live in app.screen.lives), 120)  # series are read off-thread
         await pilot.pause()
         opened = time.perf_counter() - t0
         screen = app.screen
@@ -640,7 +641,8 @@ async def _app_rss(root: Path, expected: int, rows: int) -> dict:
                          300)
         listed = rss_mb()
         app.open_runs([app.records[str(root / f"big{i}")] for i in range(3)])
-        await wait_until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.is_mounted, 300)
+        await wait_until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.is_mounted
+                         and all(live.loaded for live in app.screen.lives), 300)  # series are read off-thread
         await pilot.pause()
         loaded = [max(len(s) for s in live.series.values()) for live in app.screen.lives]
         if loaded != [rows] * 3:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import select
 import subprocess
 import sys
 import time
@@ -74,10 +75,16 @@ def test_tail_follow_prints_new_lines(root):
                             cwd=PROJECT,
                             env=child_env(), stdout=subprocess.PIPE, text=True)
     try:
-        time.sleep(1.0)
-        with open(run_dir / "training.log", "a") as fh:
-            fh.write("2026-01-01 00:00:00,000 - INFO - appended later\n")
-        assert proc.stdout.readline().strip().endswith("appended later")
+        # `tail -f` starts at the end of the file whenever its interpreter is up (seconds on a loaded machine):
+        # keep appending until a line comes through, so the test does not race the start-up.
+        deadline = time.monotonic() + 30
+        line = ""
+        while not line and time.monotonic() < deadline:
+            with open(run_dir / "training.log", "a") as fh:
+                fh.write("2026-01-01 00:00:00,000 - INFO - appended later\n")
+            if select.select([proc.stdout], [], [], 0.5)[0]:
+                line = proc.stdout.readline()
+        assert line.strip().endswith("appended later")
     finally:
         proc.terminate()
         proc.wait()

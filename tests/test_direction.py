@@ -286,7 +286,7 @@ def test_live_best_follows_the_declared_direction(tmp_path):
         for step, value in enumerate([0.1, 0.4, 0.3]):
             run.log({MARGIN: value, "val/other_margin": value}, step=step)
         live = LiveRun(open_run(run.path))
-        live.load()
+        live.apply(live.read())
         assert live.best(MARGIN) == 0.4 and live.best("val/other_margin") == 0.1
         run.define_metric("val/other_margin", goal="max")  # declared while the app follows the run
         assert live.best("val/other_margin") == 0.4

@@ -48,6 +48,17 @@ def write(path: Path, lines: list[str], mode: str = "a") -> None:
         f.write("".join(line + "\n" for line in lines))
 
 
+async def poll(view: LogView, pilot) -> int:
+    """Ask the view to read its file and wait until it has shown what was read; returns how many lines came."""
+    before = view.reads
+    view.poll()
+    for _ in range(400):
+        if view.reads > before:
+            return view.last_read
+        await pilot.pause(0.01)
+    raise AssertionError("the log was not read in time")
+
+
 @pytest.fixture
 def log(tmp_path: Path) -> Path:
     """An empty training.log."""
@@ -61,7 +72,7 @@ async def test_empty_view_shows_hint_without_path_and_with_empty_file(log: Path)
         app = LogApp(path)
         async with app.run_test(size=(80, 24)) as pilot:
             view = app.query_one(LogView)
-            assert view.poll() == 0
+            assert await poll(view, pilot) == 0
             await pilot.pause()
             assert rows(view)[0].strip() == "no log yet"
             assert view.line_count == 0 and view.cursor_line == 0
@@ -74,13 +85,13 @@ async def test_appended_lines_appear_after_poll(log: Path) -> None:
         write(log, [stamped(0), stamped(1)])
         with log.open("a") as f:
             f.write("partial, no newline yet")
-        assert view.poll() == 2
-        assert view.poll() == 0
+        assert await poll(view, pilot) == 2
+        assert await poll(view, pilot) == 0
         await pilot.pause()
         assert rows(view)[:3] == [stamped(0), stamped(1), ""]
         with log.open("a") as f:
             f.write(" - now complete\n")
-        assert view.poll() == 1
+        assert await poll(view, pilot) == 1
         await pilot.pause()
         assert rows(view)[2] == "partial, no newline yet - now complete"
 
@@ -90,13 +101,13 @@ async def test_follow_mode_keeps_the_last_line_in_view(log: Path) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         view = app.query_one(LogView)
         write(log, [stamped(i) for i in range(100)])
-        view.poll()
+        await poll(view, pilot)
         await pilot.pause()
         assert rows(view)[-1] == stamped(99)
         assert view.following and view.cursor_line == 99
         for batch in range(3):
             write(log, [stamped(100 + batch * 10 + i) for i in range(10)])
-            assert view.poll() == 10
+            assert await poll(view, pilot) == 10
             await pilot.pause()
             assert rows(view)[-1] == stamped(109 + batch * 10)
         assert view.cursor_line == 129 and view.unseen == 0
@@ -107,12 +118,12 @@ async def test_scrolled_up_view_does_not_move_and_end_resumes_following(log: Pat
     async with app.run_test(size=(80, 24)) as pilot:
         view = app.query_one(LogView)
         write(log, [stamped(i) for i in range(100)])
-        view.poll()
+        await poll(view, pilot)
         await pilot.pause()
         await pilot.press("home")
         assert view.scroll_offset.y == 0 and view.cursor_line == 0 and not view.following
         write(log, [stamped(100 + i) for i in range(5)])
-        assert view.poll() == 5
+        assert await poll(view, pilot) == 5
         await pilot.pause()
         shown = rows(view)
         assert view.scroll_offset.y == 0 and view.cursor_line == 0
@@ -123,7 +134,7 @@ async def test_scrolled_up_view_does_not_move_and_end_resumes_following(log: Pat
         assert view.following and view.unseen == 0 and view.cursor_line == 104
         assert rows(view)[-1] == stamped(104)
         write(log, [stamped(105)])
-        view.poll()
+        await poll(view, pilot)
         await pilot.pause()
         assert rows(view)[-1] == stamped(105)
 
@@ -133,9 +144,9 @@ async def test_truncated_file_is_cleared_and_reloaded(log: Path) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         view = app.query_one(LogView)
         write(log, [stamped(i) for i in range(50)])
-        view.poll()
+        await poll(view, pilot)
         write(log, ["fresh start", stamped(1)], mode="w")
-        assert view.poll() == 2
+        assert await poll(view, pilot) == 2
         await pilot.pause()
         assert list(view.lines) == ["fresh start", stamped(1)]
         assert len(view.times) == 2
@@ -149,10 +160,10 @@ async def test_set_path_switches_files(log: Path, tmp_path: Path) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         view = app.query_one(LogView)
         write(log, [stamped(i) for i in range(30)])
-        view.poll()
+        await poll(view, pilot)
         view.set_path(other)
         assert view.line_count == 0 and view.path == other
-        assert view.poll() == 1
+        assert await poll(view, pilot) == 1
         await pilot.pause()
         assert rows(view)[:2] == ["other file", ""]
 
@@ -162,7 +173,7 @@ async def test_markup_and_escape_sequences_are_shown_literally(log: Path) -> Non
     async with app.run_test(size=(120, 24)) as pilot:
         view = app.query_one(LogView)
         write(log, [HOSTILE, "[INFO] [/]", "plain [0] [/bold]"])
-        view.poll()
+        await poll(view, pilot)
         await pilot.pause()
         shown = rows(view)
         assert shown[0] == "[bold red]x[/] [/] [@click=app.quit]q[/] [0] red end"
@@ -225,7 +236,7 @@ async def test_levels_timestamps_and_continuations_are_styled(log: Path) -> None
             "not part of an error record",
             "tail",
         ])
-        view.poll()
+        await poll(view, pilot)
         await pilot.pause()
         error = view.get_component_rich_style("log-view--error", partial=True).color
         warning = view.get_component_rich_style("log-view--warning", partial=True).color
@@ -248,7 +259,7 @@ async def test_cursor_keys_and_messages(log: Path) -> None:
     async with app.run_test(size=(80, 12)) as pilot:
         view = app.query_one(LogView)
         write(log, [stamped(i) for i in range(60)])
-        view.poll()
+        await poll(view, pilot)
         await pilot.pause()
         assert view.cursor_line == 59
         await pilot.press("up", "up")
@@ -274,7 +285,7 @@ async def test_search_counts_highlights_and_cycles(log: Path) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         view = app.query_one(LogView)
         write(log, [stamped(i, msg="Loss went NaN" if i in (3, 7, 12) else "ok") for i in range(20)])
-        view.poll()
+        await poll(view, pilot)
         await pilot.pause()
         view.move_cursor(5)
         assert view.search("loss went nan") == 3
@@ -291,7 +302,7 @@ async def test_search_counts_highlights_and_cycles(log: Path) -> None:
         await pilot.press("N")
         assert view.cursor_line == 12
         write(log, [stamped(20, msg="loss went nan again")])
-        view.poll()
+        await poll(view, pilot)
         assert view.next_match() == 20
         assert view.search("absent") == 0 and view.next_match() is None
         view.clear_search()
@@ -307,7 +318,7 @@ async def test_jump_to_time_moves_cursor_and_reports_time(log: Path) -> None:
         write(log, ["config dump before any stamp"])
         write(log, [stamped(i * 2) for i in range(100)])   # even seconds
         write(log, ["  a continuation line"])
-        view.poll()
+        await poll(view, pilot)
         await pilot.pause()
         base = line_time(stamped(0))
         assert view.time_of(0) is None and math.isnan(view.times[0])
@@ -328,10 +339,10 @@ async def test_jump_to_time_moves_cursor_and_reports_time(log: Path) -> None:
 
 async def test_jump_to_time_with_times_going_backwards(log: Path) -> None:
     app = LogApp(log)
-    async with app.run_test(size=(80, 10)):
+    async with app.run_test(size=(80, 10)) as pilot:
         view = app.query_one(LogView)
         write(log, [stamped(10), stamped(20), stamped(5), stamped(30)])
-        view.poll()
+        await poll(view, pilot)
         base = line_time(stamped(0))
         assert view.jump_to_time(base + 15) == 1
         assert view.jump_to_time(base + 25) == 3
@@ -339,11 +350,11 @@ async def test_jump_to_time_with_times_going_backwards(log: Path) -> None:
 
 async def test_jump_to_time_without_times(log: Path) -> None:
     app = LogApp(log)
-    async with app.run_test(size=(80, 10)):
+    async with app.run_test(size=(80, 10)) as pilot:
         view = app.query_one(LogView)
         assert view.jump_to_time(0.0) is None
         write(log, ["no", "stamps"])
-        view.poll()
+        await poll(view, pilot)
         assert view.jump_to_time(0.0) is None
 
 
@@ -353,7 +364,7 @@ async def test_large_log_opens_and_renders(log: Path) -> None:
     app = LogApp(log)
     async with app.run_test(size=(80, 24)) as pilot:
         view = app.query_one(LogView)
-        assert view.poll() == 200_000
+        assert await poll(view, pilot) == 200_000
         await pilot.pause()
         assert rows(view)[-1] == stamped(199_999, msg="step 199999 loss 0.5")
         assert view.search("step 123456 ") == 1 and view.cursor_line == 123_456

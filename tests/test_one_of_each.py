@@ -24,6 +24,7 @@ from runyard.model import CRASHED, RUNNING, STALLED, RunInfo
 from runyard.reading import metrics_jsonl
 from runyard.reading.tail import MetricsTail
 from runyard.writer.checkpoints import CheckpointBook
+from runyard.writer.folder import RunFolder
 from runyard.writer.run import read_rows
 from tests.conftest import PROJECT
 
@@ -122,8 +123,10 @@ def test_checkpoint_index_and_samples_survive_bad_lines(tmp_path):
         b'{"step":2,"time":2.5,"file":"checkpoints/b.pt","bytes":1,"metrics":{}}\n{"step":3}\n')
     (tmp_path / "samples.jsonl").write_bytes(b'{"step":1,"time":1.0,"text":"hi"}{"step":2,"time":2.0,"text":"yo"}\n'
                                              b'{"step":3,"te')
-    book = CheckpointBook(tmp_path)
+    folder = RunFolder(tmp_path)
+    book = CheckpointBook(folder)
     assert [(e.step, e.file) for e in book.entries] == [(1, "checkpoints/a.pt"), (2, "checkpoints/b.pt")]
+    folder.close()
     source = RunyardSource(tmp_path)
     assert [(c.step, c.time, c.bytes) for c in source.checkpoints()] == [(1, 1.0, 1), (2, 2.5, 1)]
     assert [s.text for s in source.samples()] == ["hi", "yo"]
@@ -225,9 +228,9 @@ def test_every_layout_without_a_heartbeat_goes_quiet_after_the_same_time(tmp_pat
     log.write_text("step 1: train loss 2.0, val loss 2.5\n")
     old = time.time() - 60
     os.utime(log, (old, old))
-    assert TextLogSource(log).read_info().status == "running"
+    assert liveness.derive_status(TextLogSource(log).read_info()) == "running"
     monkeypatch.setattr(liveness, "STALE_AFTER", 30.0)
-    assert TextLogSource(log).read_info().status == "interrupted"
+    assert liveness.derive_status(TextLogSource(log).read_info()) == "interrupted"
     assert liveness.went_quiet(old) and not liveness.went_quiet(time.time())
 
 

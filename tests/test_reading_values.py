@@ -149,7 +149,7 @@ def test_wandb_nan_is_counted_shown_and_last(pb: Any, capsys: pytest.CaptureFixt
     (record,) = scan(CASES / "wandb_nan")
     assert record.summary["value"].count == 20 and math.isnan(record.summary["value"].last)
     live = LiveRun(view)
-    live.load()
+    live.apply(live.read())  # a read lane reads, the app folds in
     assert len(live.series["value"]) == 20 and live.nonfinite["value"] == 16
     data, _ = plot_json(capsys, str(WANDB_NAN), "-m", "value")
     (drawn,) = data["series"]
@@ -172,7 +172,9 @@ def test_a_series_of_only_nan_or_inf_is_a_metric_with_points(case: str, value: f
     out = capsys.readouterr().out
     frame = [line for line in out.splitlines() if "┤" in line or "│" in line]
     assert sum(line.count("x") for line in frame) == 4  # four red crosses on the top edge
-    assert out.rstrip().endswith(f"{case}:loss has 4 non-finite values")
+    kind = "NaN" if case == "nan_only" else "+inf"
+    assert out.rstrip().endswith(f"loss has 4 non-finite values (4 {kind}), marked x on the frame's edge\n"
+                                 "loss: nothing finite to draw")
     data, _ = plot_json(capsys, str(folder), "-m", "loss")
     assert data["series"][0]["nonfinite"] == 4 and data["series"][0]["nonfinite_at"] == [0, 1, 2, 3]
 
@@ -192,7 +194,7 @@ def test_every_layout_keeps_a_logged_nan_apart_from_nothing_logged(layout: str, 
     (record,) = scan(root)
     assert record.summary["a"].count == 4 and record.summary["b"].count == 1
     live = LiveRun(view)
-    live.load()
+    live.apply(live.read())  # a read lane reads, the app folds in
     assert (len(live.series["a"]), len(live.series["b"])) == (4, 1)
     assert live.nonfinite == {"a": 2, "b": 1}
 
@@ -269,9 +271,9 @@ def test_a_live_run_follows_a_metric_named_elapsed(tmp_path: Path) -> None:
     with runyard.init("live", root=tmp_path, console=False, system_metrics=False) as run:
         run.log({"elapsed": 1.0, "loss": 2.0}, step=0)
         live = LiveRun(open_run(run.path))
-        live.load()
+        live.apply(live.read())  # a read lane reads, the app folds in
         run.log({"elapsed": 2.0, "loss": 1.0}, step=1)
-        assert live.poll() == 1
+        assert live.apply(live.read()) == 1
     assert set(live.series) == {"elapsed_", "loss"}
     assert live.series["elapsed_"].value.view.tolist() == [1.0, 2.0]
 

@@ -83,7 +83,9 @@ def test_unreadable_run_is_marked_not_fatal(tmp_path):
     assert len(records) == 3
     bad_rec = next(r for n, r in records.items() if n.startswith("bad"))
     assert (bad_rec.info.error and "JSON" in bad_rec.info.error) or "Decode" in bad_rec.info.error
-    assert records["half"].info.error is None and records["half"].summary == {}
+    # an unreadable summary.json is no error: the rows give the summary instead
+    assert records["half"].info.error is None and records["half"].summary["loss"].count == 3
+    assert records["half"].info.last_step == 2 and records["good"].info.skipped_lines == 1
     view = records["good"].open()
     assert len(view.metrics()) == 3
 

@@ -49,6 +49,9 @@ async def _runs_ready(pilot) -> None:
         box.cursor_blink = False
     app.screen.query_one(RunsTable).highlight(str(ROOT / "nan_probe_20260101_001200"))
     await pilot.pause(0.3)  # the preview refreshes 0.1 s after a highlight
+    # and draws the run's curve once its series are read, off the app's thread
+    await _wait(pilot, lambda: app.screen.query_one("#preview-plot").traces)
+    await pilot.pause(0.1)
 
 
 async def _run_open(pilot) -> None:

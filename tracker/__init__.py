@@ -35,12 +35,16 @@ _EXPORTS = {
     "RunView": ".reading.records",
     "UnknownLayout": ".reading.api",
     "scan": ".reading.scanner",
+    "find_moved": ".reading.scanner",
     "RunRecord": ".reading.records",
     "read_record": ".reading.records",
     "settle_status": ".reading.records",
     "derive_status": ".liveness",
     "TailReader": ".reading.tail",
+    "NotRegularFile": ".files",
+    "open_regular": ".files",
     "MetricsTail": ".reading.tail",
+    "read_last_lines": ".reading.textcodec",
     # helpers the faces share
     "compile_filter": ".reading.filters",
     "sort_records": ".reading.filters",
@@ -53,8 +57,13 @@ _EXPORTS = {
     "Prepared": ".reading.curves",
     "robust_range": ".reading.curves",
     "ema_debiased": ".reading.curves",
+    "on_axis": ".reading.curves",
+    "x_span": ".reading.curves",
     "clean_line": ".reading.textsafe",
     "clean_block": ".reading.textsafe",
+    "clean_field": ".reading.textsafe",
+    "unknown_keys": ".reading.filters",
+    "cache_root": ".reading.cachedir",
     "LOG_STAMP": ".layouts.common",
     "line_time": ".layouts.common",
     "to_jsonable": ".jsonl",
@@ -68,6 +77,7 @@ __all__ = [
     "Goal",
     "MetricSummary",
     "MetricsTail",
+    "NotRegularFile",
     "NullRun",
     "Prepared",
     "Run",
@@ -80,43 +90,54 @@ __all__ = [
     "TrackerError",
     "UnknownLayout",
     "best_of",
+    "cache_root",
     "clean_block",
+    "clean_field",
     "clean_line",
     "compile_filter",
     "derive_status",
     "direction",
     "ema_debiased",
+    "find_moved",
     "find_run",
     "find_source",
     "flatten",
     "init",
     "line_time",
     "main_metrics",
+    "on_axis",
+    "open_regular",
     "open_run",
     "prepare",
+    "read_last_lines",
     "read_record",
     "robust_range",
     "scan",
     "settle_status",
     "sort_records",
     "to_jsonable",
+    "unknown_keys",
+    "x_span",
 ]
 
 if TYPE_CHECKING:
     from .errors import ConfigError, RunError, TrackerError
+    from .files import NotRegularFile, open_regular
     from .jsonl import to_jsonable
     from .layouts.common import LOG_STAMP, line_time
     from .liveness import derive_status
     from .model import Checkpoint, Goal, MetricSummary, RunInfo, Sample
     from .reading.api import UnknownLayout, find_run, find_source, open_run
+    from .reading.cachedir import cache_root
     from .reading.configtree import flatten
-    from .reading.curves import Prepared, ema_debiased, prepare, robust_range
-    from .reading.filters import FilterError, compile_filter, sort_records
+    from .reading.curves import Prepared, ema_debiased, on_axis, prepare, robust_range, x_span
+    from .reading.filters import FilterError, compile_filter, sort_records, unknown_keys
     from .reading.metricnames import best_of, direction, main_metrics
     from .reading.records import RunRecord, RunView, read_record, settle_status
-    from .reading.scanner import scan
+    from .reading.scanner import find_moved, scan
     from .reading.tail import MetricsTail, TailReader
-    from .reading.textsafe import clean_block, clean_line
+    from .reading.textcodec import read_last_lines
+    from .reading.textsafe import clean_block, clean_field, clean_line
     from .writer.run import Run
     from .writer.start import NullRun, init
 

@@ -18,6 +18,8 @@ from typing import Any
 
 import orjson
 
+from .files import read_bytes
+
 NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
 
@@ -165,7 +167,7 @@ def _salvage(line: bytes | str) -> tuple[list[dict[str, Any]], int]:
 def read_records(path: Path, skipped: Skipped | None = None) -> list[dict[str, Any]]:
     """Every record of a small JSONL file (see `iter_records`); a missing file has none."""
     try:
-        data = path.read_bytes()
+        data = read_bytes(path)
     except FileNotFoundError:
         return []
     return list(iter_records(data, skipped))

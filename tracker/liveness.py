@@ -1,9 +1,13 @@
 """A run's status as of now: what its files say, corrected by liveness evidence. Every liveness rule lives here.
 
-`running` runs become `crashed` when their heartbeat is older than three intervals or their pid is gone on
-this host, and `stalled` when alive but with no new metric row for far longer than their own median interval.
-Layouts without a heartbeat judge a run by its files instead: not written for `STALE_AFTER`, its process is gone.
-The writer asks the same questions before resuming a run folder (is its old process still there?).
+Layouts report facts only (the status their files state, the heartbeat, the last write, what a run becomes
+once quiet), so that a cached listing ages exactly as a fresh read would; the status shown is derived from
+those facts here, at read time. `running` runs become `crashed` when their heartbeat is older than three
+intervals or their pid is gone on this host, and `stalled` when alive but with no new metric row for far longer
+than their own median interval. Layouts without a heartbeat judge a run by its files instead: not written for
+`STALE_AFTER`, its process is gone, and the run takes the layout's `quiet_status` (finished, interrupted or
+crashed, as the tool's own conventions have it). The writer asks the same questions before resuming a run
+folder (is its old process still there?).
 """
 
 from __future__ import annotations
@@ -59,9 +63,18 @@ def heartbeat_stale(heartbeat: float | None, interval: float | None, now: float)
     return now - heartbeat > HEARTBEAT_MISSES * (interval or DEFAULT_HEARTBEAT)
 
 
-def went_quiet(last_write: float, now: float | None = None) -> bool:
-    """True when a run without a heartbeat wrote nothing for `STALE_AFTER` seconds."""
+def went_quiet(last_write: float | None, now: float | None = None) -> bool:
+    """True when a run without a heartbeat wrote nothing for `STALE_AFTER` seconds (nothing known: quiet)."""
+    if last_write is None:
+        return True
     return (time.time() if now is None else now) - last_write > STALE_AFTER
+
+
+def quiet_since(info: RunInfo) -> float | None:
+    """The last sign of life of a run without a heartbeat: its files' last write, or the newest time its own
+    lines state where that is older (a log copied today keeps its old lines)."""
+    known = [t for t in (info.last_write, info.last_logged) if t is not None]
+    return min(known) if known else None
 
 
 def stalled(last_write: float | None, interval_median: float | None, now: float) -> bool:
@@ -91,13 +104,16 @@ def interval_median(times: Iterable[float]) -> float | None:
 
 
 def derive_status(info: RunInfo, now: float | None = None) -> str:
-    """The status to show for `info` at time `now`."""
+    """The status to show for `info` at time `now`, from the facts its layout reported."""
     stated = info.stated_status or info.status
     if stated != RUNNING:
         return stated
     now = time.time() if now is None else now
     if heartbeat_stale(info.heartbeat, info.heartbeat_interval, now) or pid_gone(info.host, info.pid):
         return CRASHED
+    if info.quiet_status is not None and went_quiet(quiet_since(info), now):
+        return info.quiet_status
     if stalled(info.last_write, info.interval_median, now):
         return STALLED
     return RUNNING
+

@@ -67,6 +67,7 @@ class Checkpoint:
     time: float | None = None
     best_metric: str | None = None   # the metric and mode ("min"/"max") the checkpoints were ranked by
     best_mode: str | None = None
+    note: str | None = None          # where the run's own files disagree about it (another best, another mode)
 
 
 @dataclass
@@ -110,6 +111,12 @@ class RunInfo:
     skipped_lines: int = 0                 # corrupt or truncated lines passed over
     extra: dict[str, Any] = field(default_factory=dict)
     stated_status: str | None = None       # what the run's files say; `status` is that, corrected as of now
+    # Liveness facts of runs without a heartbeat: what a run with no recorded end becomes once its files were
+    # not written for `liveness.STALE_AFTER` (None: a heartbeat judges it), and the newest time its own lines
+    # state (a copied old log has a new mtime but old lines, and is not taken for a live run).
+    quiet_status: str | None = None
+    last_logged: float | None = None
+    pending_lines: int = 0                 # a last record cut short: still being written, or lost once the run is over
 
     @property
     def duration(self) -> float | None:

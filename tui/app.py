@@ -1,37 +1,57 @@
 """The runyard app: every run under a root, followed live.
 
-The app owns all state (harlequin's rule): scans run in a worker thread and post `ScanDone`; the watcher's
-thread posts `FilesChanged`; handlers here update records and live series, then tell the screens which runs
-changed. Screens and widgets only render.
+The app owns all state (harlequin's rule), and no file is read on its thread. Reads run on read lanes
+(`live/lanes.py`: daemon threads, one read at a time per run, none able to starve the others) and post what they
+read: `ScanDone`, `RunFound`, `RunLoaded`, `RowsAppended`, `RecordRead`. The watcher's thread posts `FilesChanged`.
+Handlers here fold the results into records and live series, then tell the screens which runs changed through
+the `runs_changed` signal. Which runs are loaded, kept and re-read is `live/following.py`'s policy.
 """
 
 from __future__ import annotations
 
 import gc
 import os
-from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 
-from textual import work
-from textual.app import App, SystemCommand
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.screen import Screen
+from textual.containers import Vertical
+from textual.message_pump import MessagePump
+from textual.screen import ModalScreen, Screen
 from textual.signal import Signal
+from textual.widgets import Static
 
-from runyard import RunRecord, derive_status, read_record, scan, settle_status
+from runyard import RunRecord, RunView, derive_status, find_source, read_record, scan, settle_status
 
 from .commands import screen_commands
-from .live.runstate import LiveRun
+from .live.details import read_details
+from .live.following import INFO, Following, rereads
+from .live.lanes import STUCK_AFTER, Lanes
+from .live.runstate import LiveRun, RowBatch
 from .live.watcher import Changes, RunWatcher
-from .messages import FilesChanged, RunsChanged, ScanDone
+from .messages import (
+    FilesChanged,
+    RecordRead,
+    RowsAppended,
+    RunDetailsRead,
+    RunFound,
+    RunLoaded,
+    RunsChanged,
+    ScanDone,
+)
 from .screens.help import HelpScreen
 from .screens.run import RunScreen
 from .screens.runs import RunsScreen
 
 DURATION_TICKS = 5     # seconds between duration refreshes of running runs that log nothing
-KEPT_STATES = 12        # loaded series of runs that are neither running nor open (preview history)
-RECORD_FILES = {"run.json", "summary.json", "config.yaml", "index.jsonl", "samples.jsonl"}
+SCAN_LANE, WATCH_LANE = ("scan",), ("watch",)
+
+
+def run_lane(key: str) -> tuple[str, str]:
+    """The read lane of one run: its series, record and closing are read one after another."""
+    return ("run", key)
 
 
 class RunyardApp(App):
@@ -41,6 +61,7 @@ class RunyardApp(App):
     TITLE = "runyard"
     BINDINGS = [
         Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "quit", show=False),  # as every terminal program does; copying selected text still wins
         Binding("question_mark", "help", "Help"),
         Binding("R", "rescan", "Rescan", show=False),
     ]
@@ -53,16 +74,29 @@ class RunyardApp(App):
         self.poll_mode = poll
         self.watch_files = watch
         self.records: dict[str, RunRecord] = {}
-        self.live: dict[str, LiveRun] = {}
-        self._recent: OrderedDict[str, None] = OrderedDict()
+        self.live: dict[str, LiveRun] = {}        # series read at least once, by run key
+        self._loading: dict[str, LiveRun] = {}    # series asked for, first read not in yet
+        self.follow_policy = Following()
+        self.lanes = Lanes()
         self.scanning = False
+        self._scans = 0  # scans asked for whose ScanDone is still to come
         self.watch_mode = "not watching"
         self.watcher: RunWatcher | None = None
         self.first_scan_done = False
         self._ticks = 0
-        self.following: set[str] = set()  # running runs, whose files are followed closely
+        self._open_screens: dict[Screen, tuple[str, ...]] = {}
+        self._stuck: frozenset[str] = frozenset()
+        self._watched: tuple[list[Path], set[Path]] | None = None
+        # Work that must not be cut short (archiving, deleting): quitting asks first while any of it runs.
+        # Operations add a description here when they start and remove it when they end.
+        self.destructive_jobs: set[str] = set()
         # Screens subscribe to this in on_mount (posting's pattern): the app never asks which screens exist.
         self.runs_changed: Signal[RunsChanged] = Signal(self, "runs-changed")
+
+    @property
+    def following(self) -> frozenset[str]:
+        """Running runs, whose files are followed closely."""
+        return self.follow_policy.running
 
     # ----- start and stop ---------------------------------------------------------------------------------
 
@@ -70,134 +104,205 @@ class RunyardApp(App):
         if os.environ.get("SSH_CONNECTION"):
             self.animation_level = "none"  # every changed cell costs bandwidth over SSH
         self.push_screen(RunsScreen())
-        self.scan_tree()
+        if self.open_path is not None:  # that run first, at once; the tree is scanned behind it
+            self.lanes.submit(("open",), partial(_find_run, self.open_path, self.root, self.post_message),
+                              file=self.open_path.name, urgent=True)
+        else:
+            self.scan_tree()
         if self.watch_files:
             self.watcher = RunWatcher(self.root, self._on_watcher_change, poll=self.poll_mode)
             self.watcher.start()
-            self.watch_mode = f"{'polling' if self.watcher.mode == 'poll' else 'watching'} ({self.watcher.reason})"
+            self._note_watch_mode()
         self.set_interval(1.0, self._tick)
 
     def on_unmount(self) -> None:
         if self.watcher is not None:
             self.watcher.stop()
-        for live in self.live.values():
-            live.close()
+        for key in [*self.live, *self._loading]:
+            self._drop_series(key)
+        self.lanes.stop()
 
     def _on_watcher_change(self, changes: Changes) -> None:
         """Called on the watcher's thread: hand over to the app's own thread as a message."""
         self.post_message(FilesChanged(set(changes.paths), changes.rescan))
 
+    def _note_watch_mode(self) -> None:
+        if self.watcher is not None:  # the watcher may have fallen back to polling (watch limit reached)
+            self.watch_mode = f"{'polling' if self.watcher.mode == 'poll' else 'watching'} ({self.watcher.reason})"
+
+    async def action_quit(self) -> None:
+        """Quit at once, unless work that must not be cut short is running: then ask."""
+        if not self.destructive_jobs:
+            self.exit()
+            return
+        if isinstance(self.screen, QuitScreen):
+            return
+        jobs = sorted(self.destructive_jobs)
+        self.push_screen(QuitScreen(jobs), lambda leave: self.exit() if leave else None)
+
     # ----- scanning ---------------------------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="scan", exit_on_error=False)
     def scan_tree(self) -> None:
+        """Scan the root on its read lane (a scan asked for while one runs is done once, after it)."""
+        kept = {k: self.records[k] for k in self.follow_policy.running if k in self.records}
+        if self.lanes.submit(SCAN_LANE, partial(_scan, self.root, kept, self.post_message), tag="scan"):
+            self._scans += 1
         self.scanning = True
-        try:
-            kept = {k: self.records[k] for k in list(self.following) if k in self.records}
-            self.post_message(ScanDone(scan(self.root, keep=kept)))
-        except Exception as exc:  # an unreadable root: say so in place, keep the app alive
-            self.post_message(ScanDone([], f"cannot scan {self.root}: {exc}"))
 
     def on_scan_done(self, message: ScanDone) -> None:
-        self.scanning = False
+        self._scans = max(0, self._scans - 1)
+        self.scanning = self._scans > 0
         if message.error:
             self.notify(message.error, severity="error", timeout=8)
-        fresh = {str(r.info.path): r for r in message.records}
+        # Kept runs are listed as they were when the scan began: their records here may be newer since.
+        fresh = {str(r.info.path): (self.records.get(str(r.info.path), r) if str(r.info.path) in message.kept
+                                    else r) for r in message.records}
         structure = fresh.keys() != self.records.keys()
         changed = {k for k, r in fresh.items() if k not in self.records or _differs(self.records[k], r)}
         self.records = fresh
-        self._follow_running()
+        self._apply_following()
         if structure or changed:  # the periodic reconcile usually finds nothing new: then touch nothing
             self._tell_screens(changed, structure=structure)
         if not self.first_scan_done:
             self.first_scan_done = True
-            self._open_requested_run()
             gc.freeze()  # what start-up built lives as long as the app: keep it out of every later collection
 
-    def _open_requested_run(self) -> None:
-        if self.open_path is None:
-            return
-        key = str(self.open_path)
-        record = self.records.get(key)
+    def on_run_found(self, message: RunFound) -> None:
+        """The run the app was opened on: show it, then scan the tree around it."""
+        record = message.record
         if record is None:
-            self.notify(f"{self.open_path} is not a run runyard can read", severity="error")
-            return
-        self.open_runs([record])
+            self.notify(f"{self.open_path} is not a run runyard can read: {message.error}", severity="error")
+        elif message.key not in self.records:
+            self.records[message.key] = record
+            self._tell_screens({message.key}, structure=True)
+            self.open_runs([record])
+        self.scan_tree()
 
     def action_rescan(self) -> None:
         self.scan_tree()
 
     # ----- live following ---------------------------------------------------------------------------------
 
-    def _follow_running(self) -> None:
-        """Keep live series for running runs (and recently viewed ones); tell the watcher what to follow."""
-        running = {k for k, r in self.records.items() if r.info.status in ("running", "stalled")}
-        self.following = running
-        opened = {k for s in self.screen_stack if isinstance(s, RunScreen) for k in s.keys}
-        for key in running:
-            self.live_state(key)
-        keep = running | opened | set(self._recent)
-        for key in [k for k in self.live if k not in keep or k not in self.records]:
-            self.live.pop(key).close()
-        if self.watcher is not None:
-            self.watcher.follow(self.records[k].info.path if self.records[k].info.path.is_dir()
-                                else self.records[k].info.path.parent for k in (running | opened) if k in self.records)
-            self.watcher.watch_containers(_containers(self.root, self.records.values()))
+    def _open_keys(self) -> set[str]:
+        """Runs shown by open run screens (screens closed since are forgotten here)."""
+        stack = set(self.screen_stack)
+        for screen in [s for s in self._open_screens if s not in stack]:
+            del self._open_screens[screen]
+        return {key for keys in self._open_screens.values() for key in keys}
 
-    def live_state(self, key: str, full: bool = True) -> LiveRun | None:
-        """The live series of a run, loading them on first use."""
-        live = self.live.get(key)
-        if live is None:
-            record = self.records.get(key)
-            if record is None or record.source is None:
-                return None
-            live = LiveRun(record.open())
-            try:
-                live.load()
-            except Exception as exc:  # a run that cannot be read shows its error in place
-                record.info.error = record.info.error or f"metrics: {exc}"
-            self.live[key] = live
+    def _apply_following(self) -> None:
+        """Load the series of followed runs, let go of those no longer kept, tell the watcher what to follow."""
+        self.follow_policy.update({k: r.info.status for k, r in self.records.items()}, self._open_keys())
+        for key in self.follow_policy.running:
+            self._want_series(key)
+        self._drop_unkept()
+        if self.watcher is not None:
+            paths = sorted(self.records[k].info.path for k in self.follow_policy.watched if k in self.records)
+            containers = _containers(self.root, self.records.values())
+            if (paths, containers) != self._watched:  # the periodic rescan usually changes nothing here
+                self._watched = (paths, containers)
+                self.lanes.submit(WATCH_LANE, partial(_follow_on_disk, self.watcher, paths, containers),
+                                  tag="follow")
+
+    def _want_series(self, key: str, urgent: bool = False) -> LiveRun | None:
+        """The live series of a run, asking for their first read if nobody did yet (None: not readable)."""
+        live = self.live.get(key) or self._loading.get(key)
+        if live is not None:
+            return live
+        record = self.records.get(key)
+        if record is None or record.source is None:
+            return None
+        live = self._loading[key] = LiveRun(record.open())
+        self._read_series(key, live, full=True, urgent=urgent)
         return live
+
+    def _read_series(self, key: str, live: LiveRun, *, full: bool = False, urgent: bool = False) -> None:
+        name = live.tailed or _file_name(self.records.get(key), "metrics.jsonl")
+        self.lanes.submit(run_lane(key), partial(_read_series, key, live, full, self.post_message),
+                          tag="load" if full else "poll", file=name, urgent=urgent)
+
+    def _drop_unkept(self) -> None:
+        """Let go of the series the following policy no longer keeps (open runs' are kept while open)."""
+        keep = self.follow_policy.kept_loaded & self.records.keys() | self.follow_policy.open
+        for key in [k for k in [*self.live, *self._loading] if k not in keep]:
+            self._drop_series(key)
+
+    def _drop_series(self, key: str) -> None:
+        live = self.live.pop(key, None) or self._loading.pop(key, None)
+        if live is not None:
+            self.lanes.submit(run_lane(key), live.close, tag="close")  # after any read of it still running
+
+    def live_state(self, key: str) -> LiveRun | None:
+        """The live series of a run shown on screen: read first (ahead of the others) if they are not yet.
+
+        A LiveRun still loading has no series yet; `placeholder()` says what to show meanwhile.
+        """
+        return self._want_series(key, urgent=True)
 
     def preview_state(self, key: str) -> LiveRun | None:
-        """Series for the preview pane; the last few previewed runs stay loaded."""
-        live = self.live_state(key)
-        self._recent[key] = None
-        self._recent.move_to_end(key)
-        while len(self._recent) > KEPT_STATES:
-            old, _ = self._recent.popitem(last=False)
-            if old in self.live and self.records.get(old, None) is not None \
-                    and self.records[old].info.status != "running" and not self._is_open(old):
-                self.live.pop(old).close()
-        return live
+        """Series for the preview pane once read (None until then); the last few previewed runs stay loaded."""
+        self.follow_policy.previewed(key)
+        self._drop_unkept()
+        live = self._want_series(key, urgent=True)
+        return live if live is not None and live.loaded else None
 
-    def _is_open(self, key: str) -> bool:
-        return any(isinstance(s, RunScreen) and key in s.keys for s in self.screen_stack)
+    def waiting_for(self, key: str) -> str | None:
+        """The file a run's read has been stuck on for a while (a hung network mount), or None."""
+        waiting = self.lanes.waiting(run_lane(key))
+        if waiting is None or waiting.seconds < STUCK_AFTER:
+            return None
+        return waiting.file or Path(key).name
+
+    def read_details(self, key: str, reply_to: MessagePump) -> None:
+        """Read what a run screen's other tabs show, ahead of other reads; `reply_to` gets `RunDetailsRead`."""
+        record = self.records.get(key)
+        if record is not None and record.source is not None:
+            self.lanes.submit(run_lane(key), partial(_read_details, key, record.open(), reply_to.post_message),
+                              tag="details", urgent=True)
+
+    def on_run_loaded(self, message: RunLoaded) -> None:
+        key, live = message.key, message.live
+        if self._loading.get(key) is live:
+            self.live[key] = self._loading.pop(key)
+        elif self.live.get(key) is not live:
+            return  # let go of meanwhile
+        live.apply(message.snapshot)
+        record = self.records.get(key)
+        if message.snapshot.error and record is not None:
+            record.info.error = record.info.error or f"metrics: {message.snapshot.error}"
+        self._tell_screens({key})
+
+    def on_rows_appended(self, message: RowsAppended) -> None:
+        if self.live.get(message.key) is not message.live:
+            return
+        message.live.apply(message.batch)
+        self._tell_screens({message.key})
 
     def on_files_changed(self, message: FilesChanged) -> None:
-        if self.watcher is not None:  # the watcher may have fallen back to polling (watch limit reached)
-            self.watch_mode = f"{'polling' if self.watcher.mode == 'poll' else 'watching'} ({self.watcher.reason})"
-        changed: set[str] = set()
+        self._note_watch_mode()
+        names: dict[str, set[str]] = {}
         for path in message.paths:
             key = self._run_key_of(Path(path))
-            if key is None:
-                continue
-            changed.add(key)
-            live = self.live.get(key)
-            if live is not None:
-                if live.tail is not None:
-                    live.poll()
-                else:
-                    live.load()  # layouts without an incremental reader are re-read (they are small)
-            name = Path(path).name
-            if live is not None and live.tail is not None and name in ("summary.json", "metrics.jsonl"):
-                continue  # the tailed rows already say what these would
-            if name == "run.json":
-                self._reread_info(key)  # a heartbeat or a status change: no need to parse config and summary
-            elif name in RECORD_FILES or live is None or live.tail is None:
-                self._reread(key)
-        if changed:
-            self._tell_screens(changed)
+            if key is not None:
+                names.setdefault(key, set()).add(Path(path).name)
+        quiet = set()  # runs whose changes ask for no read (their log only): screens hear of them at once
+        for key, changed in names.items():
+            record = self.records[key]
+            live = self.live.get(key) or self._loading.get(key)
+            wanted = rereads(changed, loaded=live is not None, tailed=live.tailed if live is not None else None)
+            asked = False
+            if wanted.series and live is not None:
+                self._read_series(key, live)
+                asked = True
+            if wanted.record and record.source is not None:
+                self.lanes.submit(run_lane(key), partial(_reread, key, record.source, wanted.record == INFO,
+                                                         record.info.archived, self.post_message),
+                                  tag=wanted.record, file=_file_name(record, "run.json"))
+                asked = True
+            if not asked:
+                quiet.add(key)
+        if quiet:
+            self._tell_screens(quiet)
         if message.rescan:
             self.scan_tree()
 
@@ -211,40 +316,30 @@ class RunyardApp(App):
             key = parent
         return key
 
-    def _reread(self, key: str) -> None:
-        record = self.records.get(key)
-        if record is None or record.source is None:
-            return
-        fresh = read_record(record.source)
-        fresh.info.archived = record.info.archived
-        settle_status(fresh.info)
-        self.records[key] = fresh
-        if fresh.info.status != record.info.status:
-            self._follow_running()
-
-    def _reread_info(self, key: str) -> None:
-        record = self.records.get(key)
-        if record is None or record.source is None:
-            return
-        try:
-            info = record.source.read_info()
-        except Exception as exc:  # half-written or broken: keep what we had, say why
-            record.info.error = f"run.json: {exc}"
-            return
-        info.archived = record.info.archived
-        settle_status(info)
+    def on_record_read(self, message: RecordRead) -> None:
+        record = self.records.get(message.key)
+        if record is None or record.source is not message.source:
+            return  # the run went away or was replaced meanwhile
         before = record.info.status
-        record.info = info
-        if info.status != before:
-            self._follow_running()
+        if message.record is not None:
+            record = self.records[message.key] = message.record
+        elif message.info is not None:
+            record.info = message.info
+        else:  # run.json half-written or broken: keep what we had, say why
+            record.info.error = message.error
+        if record.info.status != before:
+            self._apply_following()
+        self._tell_screens({message.key})
 
     def _tick(self) -> None:
         """Statuses age (heartbeats go stale, runs stall): re-derive those of unfinished runs each second.
 
         Durations of quiet running runs are refreshed every few seconds only; a run that logs gets a fresh
-        duration with its rows anyway, and every refresh of the table costs a re-render of all its rows.
+        duration with its rows anyway, and every refresh of the table costs a re-render of all its rows. Reads
+        stuck since the last tick free their place for others, and their runs say what they wait for.
         """
         self._ticks += 1
+        self.lanes.pump()
         refresh_durations = self._ticks % DURATION_TICKS == 0
         changed = set()
         for key, record in self.records.items():
@@ -254,6 +349,13 @@ class RunyardApp(App):
                 if status != info.status or (refresh_durations and status == "running"):
                     info.status = status
                     changed.add(key)
+        stuck = frozenset(k for k in [*self.live, *self._loading] if self.waiting_for(k))
+        changed |= stuck ^ self._stuck
+        self._stuck = stuck
+        open_before = len(self._open_screens)
+        self._open_keys()
+        if len(self._open_screens) != open_before:  # a run screen was closed: its runs need not stay loaded
+            self._apply_following()
         if changed:
             self._tell_screens(changed)
 
@@ -267,8 +369,12 @@ class RunyardApp(App):
         if not readable:
             self.notify(records[0].info.error or "this run cannot be read", severity="error")
             return
-        self.push_screen(RunScreen(readable))
-        self._follow_running()
+        screen = RunScreen(readable)
+        self._open_screens[screen] = tuple(str(r.info.path) for r in readable)
+        for key in self._open_screens[screen]:
+            self._want_series(key, urgent=True)
+        self.push_screen(screen)
+        self._apply_following()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.screen))
@@ -276,6 +382,92 @@ class RunyardApp(App):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield from screen_commands(self, screen)
+
+
+class QuitScreen(ModalScreen[bool]):
+    """Asked before quitting while work that must not be cut short is running."""
+
+    BINDINGS = [Binding("y", "dismiss(True)", "Quit anyway"), Binding("n,escape", "dismiss(False)", "Stay")]
+    DEFAULT_CSS = """
+    QuitScreen { align: center middle; }
+    QuitScreen > Vertical { width: 64; max-width: 90%; height: auto; border: thick $error; padding: 0 1; }
+    """
+
+    def __init__(self, jobs: list[str]) -> None:
+        super().__init__()
+        self.jobs = jobs
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static("Still running, and stopping it half-way is not safe:", markup=False)
+            for job in self.jobs:
+                yield Static(f"  • {job}", markup=False)
+            yield Static("Quit anyway? y / n", markup=False)
+
+
+# ----- what runs on the read lanes (only the arguments are touched; results go out as messages) -----------------
+
+def _scan(root: Path, kept: dict[str, RunRecord], post: Callable[[object], object]) -> None:
+    try:
+        post(ScanDone(scan(root, keep=kept), kept=frozenset(kept)))
+    except Exception as exc:  # an unreadable root: say so in place, keep the app alive
+        post(ScanDone([], f"cannot scan {root}: {exc}"))
+
+
+def _find_run(path: Path, root: Path, post: Callable[[object], object]) -> None:
+    try:
+        source = find_source(path)
+    except Exception as exc:
+        post(RunFound(str(path), None, str(exc)))
+        return
+    record = read_record(source)
+    record.info.archived = "archive" in source.path.relative_to(root).parts[:-1] \
+        if source.path.is_relative_to(root) else False
+    settle_status(record.info)
+    post(RunFound(str(source.path), record))
+
+
+def _read_series(key: str, live: LiveRun, full: bool, post: Callable[[object], object]) -> None:
+    try:
+        update = live.read(full)
+    except OSError:  # an I/O error on appended rows (a network filesystem): none this time, the next change retries
+        update = RowBatch()
+    post(RowsAppended(key, live, update) if isinstance(update, RowBatch) else RunLoaded(key, live, update))
+
+
+def _reread(key: str, source, info_only: bool, archived: bool, post: Callable[[object], object]) -> None:
+    if info_only:
+        try:
+            info = source.read_info()
+        except Exception as exc:
+            post(RecordRead(key, source, error=f"run.json: {exc}"))
+            return
+        info.archived = archived
+        settle_status(info)
+        post(RecordRead(key, source, info=info))
+        return
+    record = read_record(source)
+    record.info.archived = archived
+    settle_status(record.info)
+    post(RecordRead(key, source, record=record))
+
+
+def _read_details(key: str, view: RunView, post: Callable[[object], object]) -> None:
+    post(RunDetailsRead(key, read_details(view)))
+
+
+def _follow_on_disk(watcher: RunWatcher, runs: list[Path], containers: set[Path]) -> None:
+    """Tell the watcher which run folders to follow (a one-file run is followed through its folder)."""
+    watcher.follow(path if path.is_dir() else path.parent for path in runs)
+    watcher.watch_containers(containers)
+
+
+def _file_name(record: RunRecord | None, runyard_name: str) -> str | None:
+    """The file a read of a run is on, as "waiting for ..." names it, known without touching the disk: the
+    runyard/1 file, else the run's own file or folder."""
+    if record is None:
+        return None
+    return runyard_name if record.info.format.startswith("runyard") else record.info.path.name
 
 
 def _differs(a: RunRecord, b: RunRecord) -> bool:

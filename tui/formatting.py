@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterable
 
 from rich.cells import cell_len
 
@@ -14,6 +15,8 @@ STATUS_STYLE = {
 # Curve colours as RGB (plotext takes no theme variables); the same order in the CLI and the app.
 PALETTE = [(86, 156, 214), (230, 145, 56), (106, 190, 106), (220, 90, 90), (170, 120, 220), (200, 200, 90),
            (80, 200, 200), (230, 120, 180)]
+# Marks on the top and bottom edge of a plot's frame where a curve leaves its y-range (the CLI's and the app's).
+OFF_SCALE_ABOVE, OFF_SCALE_BELOW = "▲", "▼"
 STATUS_ICON = {
     "running": "●", "finished": "✓", "failed": "✗", "interrupted": "‖", "crashed": "☠", "stalled": "◌",
     "unknown": "?",
@@ -103,3 +106,26 @@ def time_ticks(lo: float, hi: float, x_axis: str, count: int = 5) -> tuple[list[
             fmt = "%m-%d %H:%M"
         return ticks, [time.strftime(fmt, time.localtime(t)) for t in ticks]
     return ticks, [fmt_duration(t) for t in ticks]
+
+
+def log_ticks(lo: float, hi: float, count: int = 5) -> tuple[list[float], list[str]]:
+    """Tick positions and labels for a log10-transformed y axis (see `on_axis`), labelled with the real values."""
+    step = (hi - lo) / (count - 1) if count > 1 else 0.0
+    ticks = [lo + i * step for i in range(count - 1)] + [hi]  # as numpy's linspace: the ends exact
+    return ticks, [fmt_number(float(10**t)) for t in ticks]
+
+
+def frame_columns(frame_line: str, lo: float, hi: float, xs: Iterable[float]) -> list[int]:
+    """Text columns inside a plotext frame where the x values `xs` fall, from a line holding the frame's corners.
+
+    plotext puts `lo` (its pinned x limit) in the first column inside the frame and `hi` in the last, so marks
+    drawn over a built figure (a cursor, off-scale points) land where the curves are.
+    """
+    corners = [i for i in (frame_line.find("┌"), frame_line.find("└")) if i >= 0]
+    right = max(frame_line.rfind("┐"), frame_line.rfind("┘"))
+    if not corners or right - min(corners) < 2 or not hi > lo:
+        return []
+    left = min(corners)
+    inner = right - left - 2
+    return sorted({min(max(left + 1 + round((x - lo) / (hi - lo) * inner), left + 1), right - 1)
+                   for x in xs if math.isfinite(x)})

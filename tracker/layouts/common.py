@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+import time
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from ..files import read_bytes, read_text
 from ..jsonl import loads
-from ..liveness import went_quiet
 
-# "2024-12-16 14:50:30,000 - INFO - ..." (logging) and "[2024-07-16 14:35:52] ..." (nanoGPT TrainingLogger)
-LOG_STAMP = re.compile(r"^\[?(\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d)(?:[,.](\d{1,6}))?\]?")
+# "2024-12-16 14:50:30,000 - INFO - ..." (logging), "[2024-07-16 14:35:52] ..." (nanoGPT TrainingLogger) and
+# ISO 8601 with a zone ("2026-06-01T12:00:00.5Z", "...12:00:00+02:00", "...12:00:00 +0200"). Groups: the stamp to
+# the second, its fraction, its zone; a stamp without a zone is local time.
+LOG_STAMP = re.compile(r"^\[?(\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d)(?:[,.](\d{1,9}))?"
+                       r"(Z|[+-]\d\d(?::?\d\d)?(?!\d)| [+-]\d\d:?\d\d(?!\d)| ?UTC\b)?\]?")
 
 
 def read_json_file(path: Path) -> Any:
     """A JSON file's content (orjson); raises OSError or ValueError."""
-    return loads(path.read_bytes())
+    return loads(read_bytes(path))
 
 
 def read_yaml_file(path: Path) -> Any:
@@ -24,7 +29,7 @@ def read_yaml_file(path: Path) -> Any:
     import yaml
 
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = read_text(path)
     except OSError:
         return None
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -35,31 +40,47 @@ def read_yaml_file(path: Path) -> Any:
 
 
 def line_time(line: str) -> float | None:
-    """Unix time of a log line's leading timestamp (local time), or None."""
+    """Unix time of a log line's leading timestamp (in its own zone when it names one, else local time), or None."""
     m = LOG_STAMP.match(line)
     if not m:
         return None
+    whole = stamp_seconds(m[1], m[3])
+    frac = m[2]
+    return whole + int(frac) / 10 ** len(frac) if whole is not None and frac else whole
+
+
+def stamp_seconds(stamp: str, zone: str | None = None) -> float | None:
+    """Unix time of a `YYYY-MM-DD HH:MM:SS` stamp in `zone` (`Z`, `UTC`, `+02:00`, `-0500`; None: local time)."""
+    return _seconds(stamp, zone.strip() if zone else None, None if zone else time.tzname)
+
+
+@lru_cache(maxsize=1024)
+def _seconds(stamp: str, zone: str | None, local: tuple[str, str] | None) -> float | None:
+    # Memoised per distinct second (strptime dominates reading a big log); `local` keys a local stamp to the zone
+    # the process was in, so a changed TZ is not answered from the cache.
     try:
-        moment = datetime.strptime(m.group(1).replace("T", " "), "%Y-%m-%d %H:%M:%S")
+        moment = datetime.strptime(stamp.replace("T", " "), "%Y-%m-%d %H:%M:%S")
     except ValueError:
         return None
-    frac = m.group(2)
-    return moment.timestamp() + (int(frac) / 10 ** len(frac) if frac else 0.0)
+    if zone:
+        moment = moment.replace(tzinfo=_zone(zone))
+    return moment.timestamp()
 
 
-def is_stale(path: Path, last_logged: float | None = None) -> bool:
-    """True if `path` was not written for `STALE_AFTER` seconds (see `liveness`).
+def _zone(text: str) -> timezone:
+    if text in ("Z", "UTC"):
+        return timezone.utc
+    digits = text[1:].replace(":", "")
+    offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
+    return timezone(-offset if text[0] == "-" else offset)
 
-    A log's own last timestamp counts too (the older of the two wins), so a copied or freshly cloned old
-    log, whose mtime is new, is not taken for a live one.
-    """
+
+def mtime(path: Path) -> float | None:
+    """The file's last write (Unix seconds), or None when it is gone: a liveness fact, judged by `liveness`."""
     try:
-        last = path.stat().st_mtime
+        return path.stat().st_mtime
     except OSError:
-        return True
-    if last_logged is not None:
-        last = min(last, last_logged)
-    return went_quiet(last)
+        return None
 
 
 def last_line_time(lines: list[str]) -> float | None:

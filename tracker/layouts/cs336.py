@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ..files import open_binary
 from ..jsonl import as_float
-from ..model import Checkpoint, RunInfo
+from ..model import FINISHED, INTERRUPTED, RUNNING, Checkpoint, RunInfo
+from ..ops.best import mark_best, ranking_metric
+from ..reading.goals import resolve_goal
 from .base import Detection, MetricColumns, RunSource
-from .common import is_stale, read_json_file
+from .common import mtime, read_json_file
 
 _CKPT = re.compile(r"^checkpoint_step_(\d+)\.pt$")
 
@@ -37,19 +41,23 @@ class CS336Source(RunSource):
         return data if isinstance(data, dict) else {}
 
     def read_info(self) -> RunInfo:
+        """Identity and lifecycle. Start and end are the first and last rows' `wallclock_time`, the run's own
+        clock; summary.json (written when training ends) says only that it ended: its `total_wallclock_time`
+        counts the last life of a resumed run alone."""
+        import numpy as np
+
         data = self.metrics_data()
         summary = self._json("summary.json")
         config = self.config()
-        last = float(data.time[-1]) if len(data) else None
-        status = "finished" if summary else "interrupted" if is_stale(self.path / "metrics.csv", last) else "running"
-        created = float(data.time[0]) if len(data) else None
-        ended = created + float(summary["total_wallclock_time"]) if summary.get("total_wallclock_time") and created \
-            else None
+        times = data.time[np.isfinite(data.time)]
+        created = float(times.min()) if len(times) else None
+        last = float(times.max()) if len(times) else None
         steps = data.step
         return RunInfo(
             id=self.path.name, name=str(config.get("experiment_name") or self.path.name), path=self.path,
-            format=self.format, status=status, created=created, ended=ended,
-            last_write=(self.path / "metrics.csv").stat().st_mtime, rows=len(data),
+            format=self.format, status=FINISHED if summary else RUNNING, quiet_status=INTERRUPTED,
+            created=created, ended=last if summary else None, last_time=last, last_logged=last,
+            last_write=mtime(self.path / "metrics.csv"), rows=len(data),
             last_step=int(steps[-1]) if len(steps) else None, notes=str(config.get("description") or ""),
             max_step=config.get("max_steps") if isinstance(config.get("max_steps"), int) else None,
             skipped_lines=data.skipped,
@@ -68,7 +76,9 @@ class CS336Source(RunSource):
         without an integer step is skipped and counted.
         """
         try:
-            with open(self.path / "metrics.csv", newline="", encoding="utf-8", errors="replace") as fh:
+            # utf-8-sig: a byte-order mark some spreadsheet tools write is not part of the first field's name.
+            with io.TextIOWrapper(open_binary(self.path / "metrics.csv"), encoding="utf-8-sig", errors="replace",
+                                  newline="") as fh:
                 return _csv_columns(csv.reader(fh))
         except (OSError, csv.Error):
             return MetricColumns([], [])
@@ -78,8 +88,11 @@ class CS336Source(RunSource):
         return path if path.exists() else None
 
     def checkpoints(self) -> list[Checkpoint]:
-        """`checkpoint_step_N.pt` with the metrics of its `.json` sidecar; the summary names the best."""
-        best = self._json("summary.json").get("best_checkpoint") or {}
+        """`checkpoint_step_N.pt` with the metrics of its `.json` sidecar; the best judged by those (see
+        `ops.best`). summary.json's `best_checkpoint` names the metric; the step it names is only a claim, wrong
+        on a resumed run, whose summary knows its last life alone."""
+        claim = self._json("summary.json").get("best_checkpoint")
+        claim = claim if isinstance(claim, dict) else {}
         out = []
         folder = self.path / "checkpoints"
         for path in folder.glob("checkpoint_step_*.pt") if folder.is_dir() else []:
@@ -93,9 +106,14 @@ class CS336Source(RunSource):
                 side = {}
             metrics = {k: number for k, v in (side if isinstance(side, dict) else {}).items()
                        if k != "step" and (number := as_float(v)) is not None}
-            out.append(Checkpoint(path, step=step, bytes=path.stat().st_size, metrics=metrics,
-                                  best=best.get("step") == step))
-        return sorted(out, key=lambda c: c.step or 0)
+            out.append(Checkpoint(path, step=step, bytes=path.stat().st_size, metrics=metrics))
+        out.sort(key=lambda c: c.step or 0)
+        named = next((k for k in claim if k != "step" and as_float(claim[k]) is not None), None)
+        metric = ranking_metric(out, named)
+        claimed = next((c for c in out if c.step == claim.get("step")), None)
+        mark_best(out, metric, resolve_goal(self, metric).direction if metric else None,
+                  claimed=claimed, claimed_by="summary.json")
+        return out
 
 
 def _csv_columns(reader: Iterator[list[str]]) -> MetricColumns:

@@ -14,9 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from ..literals import parse_value
-from ..model import Checkpoint, RunInfo
+from ..model import FINISHED, INTERRUPTED, RUNNING, Checkpoint, RunInfo
+from ..ops.best import mark_best
+from ..reading.goals import resolve_goal
+from ..reading.textcodec import read_text
 from .base import Detection, MetricColumns, RunSource
-from .common import is_stale, last_line_time, read_yaml_file
+from .common import last_line_time, read_yaml_file
 from .textlog import log_columns, parse_log
 
 _FOLDER = re.compile(r"^run_(\d{8}_\d{6})((?:_[A-Za-z][A-Za-z0-9]*_[^_]+)*)$")
@@ -51,17 +54,16 @@ class FPNSource(RunSource):
 
     def read_info(self) -> RunInfo:
         log = self._log()
-        rows, lines = parse_log(log) if log else ([], [])
+        rows, lines = parse_log(log, self.root) if log else ([], [])
         stamp = _FOLDER.match(self.path.name).group(1)
         created = datetime.strptime(stamp, "%Y%m%d_%H%M%S").timestamp()
         last = _EPOCHS.search(lines[-1]) if lines else None
-        if last and last.group(1) == last.group(2):
-            status = "finished"
-        else:
-            status = "interrupted" if log is None or is_stale(log, last_line_time(lines)) else "running"
+        # The last epoch logged: finished. Else live until the log goes quiet, then interrupted (see `liveness`).
+        status = FINISHED if last and last.group(1) == last.group(2) else INTERRUPTED if log is None else RUNNING
         epochs = _EPOCHS.search("\n".join(lines[:50]))
         return RunInfo(
             id=self.path.name, name=self.path.name, path=self.path, format=self.format, status=status,
+            quiet_status=INTERRUPTED, last_logged=last_line_time(lines),
             created=created, last_write=log.stat().st_mtime if log else None, rows=len(rows),
             last_step=int(rows[-1]["step"]) if rows else None, max_step=int(epochs.group(2)) if epochs else None,
             extra={"command": self.command()},
@@ -69,7 +71,7 @@ class FPNSource(RunSource):
 
     def command(self) -> str | None:
         try:
-            text = (self.path / "command_args.txt").read_text(encoding="utf-8", errors="replace")
+            text = read_text(self.path / "command_args.txt")
         except OSError:
             return None
         for line in text.splitlines():
@@ -88,20 +90,27 @@ class FPNSource(RunSource):
 
     def metrics_data(self) -> MetricColumns:
         log = self._log()
-        return log_columns(parse_log(log)[0] if log else [])
+        return log_columns(parse_log(log, self.root)[0] if log else [])
 
     def log_path(self) -> Path | None:
         return self._log()
 
     def checkpoints(self) -> list[Checkpoint]:
-        """`best_model_epoch_E_loss_L_<stamp>.pth` (epoch as step, loss as metric); `best_model.pth` too."""
+        """`best_model_epoch_E_loss_L_<stamp>.pth` (epoch as step, loss as metric); `best_model.pth` too.
+
+        Each such file was the best when it was saved, so the newest is the tool's claim; the best is judged by
+        the losses in the names (see `ops.best`), in the direction runyard knows for `loss`.
+        """
         out = []
         for path in sorted(self.path.glob("*.pth")):
             m = _BEST.match(path.name)
             size = path.stat().st_size
             if m:
-                out.append(Checkpoint(path, step=int(m.group(1)), bytes=size, metrics={"loss": float(m.group(2))},
-                                      best=True, best_metric="loss", best_mode="min"))  # the name says: lowest loss
+                out.append(Checkpoint(path, step=int(m.group(1)), bytes=size, metrics={"loss": float(m.group(2))}))
             else:
                 out.append(Checkpoint(path, bytes=size))
+        named = [c for c in out if c.step is not None]
+        claimed = max(named, key=lambda c: c.step, default=None)
+        mark_best(out, "loss", resolve_goal(self, "loss").direction, claimed=claimed,
+                  claimed_by="the newest best_model file")
         return out

@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from ..literals import parse_value
-from ..model import RunInfo
+from ..model import FINISHED, INTERRUPTED, RUNNING, RunInfo
 from .base import Detection, MetricColumns, RunSource
-from .common import is_stale
 from .textlog import log_columns, parse_log
 
 _NAME = re.compile(r"^log_run_(\d{8}_\d{6})\.txt$")
@@ -41,18 +40,18 @@ class NanoGPTSource(RunSource):
         return [self.path]
 
     def _lines(self) -> list[str]:
-        return self.path.read_text(encoding="utf-8", errors="replace").splitlines()
+        return parse_log(self.path, self.root)[1]
 
     def read_info(self) -> RunInfo:
-        rows, lines = parse_log(self.path)
+        rows, lines = parse_log(self.path, self.root)
         text_head, text_tail = "\n".join(lines[:5]), "\n".join(lines[-5:])
         ended = _stamp(_ENDED.search(text_tail))
-        stale = is_stale(self.path, rows[-1]["time"] if rows and rows[-1]["time"] else None)
-        status = "finished" if ended is not None else "interrupted" if stale else "running"
         cfg = self.config()
         return RunInfo(
             id=self.path.stem, name=self.path.stem.removeprefix("log_"), path=self.path, format=self.format,
-            status=status, created=_stamp(_STARTED.search(text_head)), ended=ended,
+            status=FINISHED if ended is not None else RUNNING, quiet_status=INTERRUPTED,
+            last_logged=rows[-1]["time"] if rows and rows[-1]["time"] else None,
+            created=_stamp(_STARTED.search(text_head)), ended=ended,
             last_write=self.path.stat().st_mtime, rows=len(rows), last_step=int(rows[-1]["step"]) if rows else None,
             max_step=cfg.get("max_iters") if isinstance(cfg.get("max_iters"), int) else None,
         )
@@ -76,7 +75,7 @@ class NanoGPTSource(RunSource):
         return config
 
     def metrics_data(self) -> MetricColumns:
-        return log_columns(parse_log(self.path)[0])
+        return log_columns(parse_log(self.path, self.root)[0])
 
     def log_path(self) -> Path | None:
         return self.path

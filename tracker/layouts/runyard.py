@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 from typing import Any
 
 from .. import contract as L
 from ..jsonl import as_float, as_int, decode_metrics, read_records
 from ..model import DECLARED, Checkpoint, Goal, MetricSummary, RunInfo, Sample
+from ..ops.best import mark_best, ranking_metric
+from ..reading.goals import resolve_goal
 from .base import Detection, MetricColumns, RunSource, metric_column
 from .common import read_json_file, read_yaml_file
 
@@ -23,6 +26,9 @@ class RunyardSource(RunSource):
     format = L.FORMAT
 
     _KEYS = (L.RUN_JSON, L.SUMMARY_JSON, L.CONFIG_YAML, L.METRICS_JSONL)
+    # summary.json may lag the rows (a live run refreshes it every few seconds, a killed one never again): where
+    # it does not stand (`own_summary` is None) the rows give the statistics and the extent `read_info` took.
+    summary_may_lag = True
 
     def key_files(self) -> list[Path]:
         return [self.path / n for n in self._KEYS]
@@ -35,29 +41,34 @@ class RunyardSource(RunSource):
         raw = read_json_file(self.path / L.RUN_JSON)
         if not isinstance(raw, dict):
             raise ValueError("run.json does not hold an object")
-        summary = self._summary_json()
+        status = str(raw.get("status") or "unknown")
+        self._stated = status
         info = RunInfo(
             id=str(raw.get("id") or self.path.name), name=str(raw.get("name") or self.path.name),
-            path=self.path, format=str(raw.get("format") or L.FORMAT), status=str(raw.get("status") or "unknown"),
+            path=self.path, format=str(raw.get("format") or L.FORMAT), status=status,
             created=L.parse_iso(raw.get("created")), ended=L.parse_iso(raw.get("ended")),
             heartbeat=L.parse_iso(raw.get("heartbeat")), heartbeat_interval=as_float(raw.get("heartbeat_interval")),
             host=raw.get("host"), pid=raw.get("pid") if isinstance(raw.get("pid"), int) else None,
             user=raw.get("user"), tags=[str(t) for t in raw.get("tags") or []], notes=str(raw.get("notes") or ""),
             restarts=len(raw.get("restarts") or []),
-            last_step=summary.get("steps"), rows=summary.get("rows"),
-            interval_median=as_float(summary.get("interval_median")),
         )
-        wallclock = as_float(summary.get("wallclock"))
-        if info.created is not None and wallclock:
-            info.last_time = info.created + wallclock
         try:
             info.last_write = (self.path / L.METRICS_JSONL).stat().st_mtime
         except OSError:
             info.last_write = info.heartbeat
+        # The extent as summary.json last had it: exact once the run ended, else up to a few seconds behind,
+        # and replaced by the rows' when a listing reads them (see `summary_may_lag`).
+        summary = self._summary_json()
+        info.last_step, info.rows = summary.get("steps"), summary.get("rows")
+        info.interval_median = as_float(summary.get("interval_median"))
+        wallclock = as_float(summary.get("wallclock"))
+        if info.created is not None and wallclock:
+            info.last_time = info.created + wallclock
         info.extra = {k: raw.get(k) for k in ("git", "env", "hardware", "argv", "cwd", "world_size", "config_file")}
         return info
 
     _summary: tuple[tuple[int, int], dict[str, Any]] | None = None
+    _stated: str | None = None  # run.json's status, as the last `read_info` found it
 
     def _summary_json(self) -> dict[str, Any]:
         """summary.json, parsed once per version of the file (a listing asks for it twice per run)."""
@@ -74,9 +85,37 @@ class RunyardSource(RunSource):
         self._summary = (version, data)
         return data
 
-    def own_summary(self) -> dict[str, MetricSummary]:
-        """The writer's own statistics from summary.json (refreshed every few seconds while it runs)."""
-        metrics = self._summary_json().get("metrics") or {}
+    def _standing_summary(self) -> dict[str, Any] | None:
+        """summary.json where it speaks for every row: the run ended (the writer's last act is to write it) and
+        no row came after it. A run killed outright leaves the one of up to five seconds before its end, and one
+        killed in its first seconds leaves none: then the rows decide."""
+        stated = self._stated
+        if stated is None:
+            try:
+                raw = read_json_file(self.path / L.RUN_JSON)
+            except (OSError, ValueError):
+                return None
+            stated = raw.get("status") if isinstance(raw, dict) else None
+        if stated in (None, "running"):
+            return None
+        data = self._summary_json()
+        if not data or self._summary is None:
+            return None
+        try:
+            st = (self.path / L.METRICS_JSONL).stat()
+        except OSError:
+            st = None
+        # rows that cannot be read (missing, or a FIFO in the file's place) cannot outvote the summary
+        rows_written = st.st_mtime_ns if st is not None and stat.S_ISREG(st.st_mode) else 0
+        return data if self._summary[0][1] >= rows_written else None
+
+    def own_summary(self) -> dict[str, MetricSummary] | None:
+        """The writer's own statistics from summary.json, where they speak for every row (see
+        `_standing_summary`); None sends the reader to the rows."""
+        summary = self._standing_summary()
+        if summary is None:
+            return None
+        metrics = summary.get("metrics") or {}
         fields = set(MetricSummary.__dataclass_fields__)
         return {metric_column(name): MetricSummary(**{k: v for k, v in decode_metrics(stats).items() if k in fields})
                 for name, stats in metrics.items() if isinstance(stats, dict)}
@@ -117,26 +156,45 @@ class RunyardSource(RunSource):
         return self.path / L.TRAINING_LOG
 
     def checkpoints(self) -> list[Checkpoint]:
-        """From checkpoints/index.jsonl: deletions applied, missing files dropped, the best one marked."""
+        """From checkpoints/index.jsonl: deletions applied, missing files dropped, the best one marked.
+
+        The best is judged by the values each index line records (see `ops.best`), by the metric and mode of
+        the run's latest `best=` policy; without one, by its main recorded metric in that metric's direction.
+        """
         index = self.path / L.CHECKPOINTS_DIR / L.CHECKPOINT_INDEX
         entries: dict[str, Checkpoint] = {}
-        best_file = None
+        flagged = None
+        policy: tuple[str, str | None] | None = None
         for rec in _records(index):
             name = str(rec.get("file"))
             if rec.get(L.EVENT) == L.DELETE:
                 entries.pop(name, None)
                 continue
             path = Path(name) if Path(name).is_absolute() else self.path / name
+            metrics = decode_metrics(rec.get("metrics") or {})
             metric = rec.get("best_metric")
+            if isinstance(metric, str):
+                policy = (metric, L.goal_direction(rec.get("best_mode")))
+                value = as_float(rec.get("best_value"))
+                if metric not in metrics and value is not None:  # what the writer judged this line by
+                    metrics[metric] = value
             entries[name] = Checkpoint(path=path, step=as_int(rec.get("step")), bytes=as_int(rec.get("bytes")),
-                                       metrics=decode_metrics(rec.get("metrics") or {}), time=as_float(rec.get("time")),
-                                       best_metric=metric if isinstance(metric, str) else None,
-                                       best_mode=L.goal_direction(rec.get("best_mode")) if metric else None)
+                                       metrics=metrics, time=as_float(rec.get("time")))
             if rec.get("is_best"):
-                best_file = name
-        if best_file in entries:
-            entries[best_file].best = True
-        return [c for c in sorted(entries.values(), key=lambda c: c.step or 0) if c.path.exists()]
+                flagged = name
+        found = [c for c in sorted(entries.values(), key=lambda c: c.step or 0) if c.path.exists()]
+        metric, mode = policy if policy is not None else (ranking_metric(found), None)
+        note = None
+        if metric is not None:
+            declared = resolve_goal(self, metric)
+            if mode is None:
+                mode = declared.direction
+            elif declared.source == DECLARED and declared.direction != mode:
+                note = f"ranked by {metric} {mode} as the checkpoint index says; the run declares {declared.direction}"
+        claimed = entries.get(flagged) if flagged is not None else None
+        mark_best(found, metric, mode, claimed=claimed if any(c is claimed for c in found) else None,
+                  claimed_by="checkpoints/index.jsonl", note=note)
+        return found
 
     def samples(self) -> list[Sample]:
         out = []

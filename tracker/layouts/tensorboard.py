@@ -18,6 +18,7 @@ says whether training completed) and checkpoints in a `models/` folder beside th
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -28,8 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..liveness import interval_median, went_quiet
+from ..files import open_binary, read_bytes
+from ..liveness import interval_median
 from ..model import FINISHED, RUNNING, Checkpoint, RunInfo, Sample
+from ..ops.best import mark_best, ranking_metric
+from ..reading.goals import resolve_goal
 from .base import Detection, MetricColumns, RunSource
 
 if TYPE_CHECKING:
@@ -183,7 +187,7 @@ def _read_file(path: Path) -> _FileEvents:
     from tensorboard.compat.proto.event_pb2 import Event
 
     out = _FileEvents(name=path.name, name_time=_name_time(path))
-    records = _Records(path.read_bytes())
+    records = _Records(read_bytes(path))
     plugins: dict[str, str] = {}  # tag -> plugin: writers may give a tag's metadata on its first value only
     from_string, steps, times, columns = Event.FromString, out.steps, out.times, out.columns
     first_time = min_time = math.inf
@@ -238,7 +242,7 @@ def _plugin_value(out: _FileEvents, plugins: dict[str, str], value: Any, step: i
 
 def _last_line(path: Path) -> str:
     """The last non-empty line of a text file, read from its end so that long logs cost nothing."""
-    with path.open("rb") as fh:
+    with open_binary(path) as fh:
         fh.seek(0, 2)
         fh.seek(max(0, fh.tell() - 4096))
         lines = fh.read().decode("utf-8", errors="replace").splitlines()
@@ -247,7 +251,7 @@ def _last_line(path: Path) -> str:
 
 def _log_config(path: Path) -> dict[str, Any]:
     """The JSON dict on ChatGoT's `... - INFO - Config: {...}` log line, or {} when there is none."""
-    with path.open(encoding="utf-8", errors="replace") as fh:
+    with io.TextIOWrapper(open_binary(path), encoding="utf-8", errors="replace") as fh:
         for line in fh:
             match = _CONFIG_LINE.search(line)
             if match:
@@ -381,7 +385,10 @@ class TensorBoardRun(RunSource):
                 else:
                     checkpoint.metrics["epoch"] = float(match.group(1))
                     found.append((checkpoint.metrics["epoch"], checkpoint))
-        return [checkpoint for _, checkpoint in sorted(found, key=lambda item: item[0])]
+        checkpoints = [checkpoint for _, checkpoint in sorted(found, key=lambda item: item[0])]
+        metric = ranking_metric(checkpoints)  # names record no metric to rank by: no best, as the tool has none
+        mark_best(checkpoints, metric, resolve_goal(self, metric).direction if metric else None)
+        return checkpoints
 
     def _last_step(self) -> int | None:
         """The highest step of any scalar in the run."""
@@ -395,7 +402,7 @@ class TensorBoardRun(RunSource):
         created = min((f.min_time for f in files), default=math.inf)
         return RunInfo(
             id=self.path.name, name=self.path.name, path=self.path, format=self.format,
-            status=self._status(last_write),
+            status=self._status(), quiet_status=FINISHED,
             created=None if created == math.inf else created,
             last_write=last_write,
             last_step=int(steps.max()) if len(steps) else None,
@@ -404,12 +411,11 @@ class TensorBoardRun(RunSource):
             skipped_lines=sum(f.skipped for f in files),
         )
 
-    def _status(self, last_write: float | None) -> str:
-        """Finished if training.log ends with "Training complete" or nothing was written for 10 minutes."""
+    def _status(self) -> str:
+        """Finished if training.log ends with "Training complete"; else running, until nothing was written for
+        10 minutes: then finished too, as TensorBoard has no end record (`quiet_status`, judged by `liveness`)."""
         log = self.log_path()
         if log and "Training complete" in _last_line(log):
-            return FINISHED
-        if last_write is None or went_quiet(last_write):
             return FINISHED
         return RUNNING
 

@@ -1,7 +1,9 @@
-"""Plain text logs: metrics taken from log lines by the pattern table (see `tracker.patterns`).
+"""Plain text logs: metrics taken from log lines by the pattern table (see `tracker.reading.patterns`).
 
 Used on its own for any `.log`/`.txt` file whose first lines hold metrics, and by the nanoGPT and FPN
-layouts for their log files. Times come from each line's leading timestamp when it has one.
+layouts for their log files. Times come from each line's leading timestamp when it has one. Files are decoded
+by `reading.textcodec` (UTF-8, or UTF-16 by its byte-order mark); lines end at `\n` (a `\r\n` ending too), and
+a line redrawn with `\r` reads as its last drawing, as the log view shows it.
 """
 
 from __future__ import annotations
@@ -9,40 +11,56 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from ..model import RunInfo
-from ..reading.patterns import match_line, patterns_for
+from ..files import open_binary
+from ..model import FINISHED, INTERRUPTED, RUNNING, RunInfo
+from ..reading.patterns import config_files, final_state, match_line, patterns_for, read_rows
+from ..reading.textcodec import decode_text, read_text
 from .base import Detection, MetricColumns, RunSource
-from .common import is_stale, last_line_time, line_time
+from .common import last_line_time, line_time
 
 _SNIFF = 64 * 1024
 _SUFFIXES = (".log", ".txt")
 
 
 def parse_log(path: Path, root: Path | None = None) -> tuple[list[dict[str, float]], list[str]]:
-    """(metric rows, all lines) of a text log; read-only results, shared while the file is unchanged.
+    """(metric rows, all lines as shown) of a text log; read-only results, shared while the file is unchanged.
 
-    A listing needs a log twice (its info, then its metrics for the summary): it is parsed once.
+    A listing needs a log twice (its info, then its metrics for the summary): it is parsed once. The patterns
+    are those of the runyard.toml files beside the log and above it up to `root` (see `patterns.config_files`).
     """
     st = path.stat()
-    return _parse_log(path, root, st.st_size, st.st_mtime_ns)
+    return _parse_log(path, root, st.st_size, st.st_mtime_ns, patterns_for(root, path.parent))
 
 
 @lru_cache(maxsize=8)
-def _parse_log(path: Path, root: Path | None, size: int, mtime_ns: int) -> tuple[list[dict[str, float]], list[str]]:
-    patterns, _ = patterns_for(root)
-    text = path.read_text(encoding="utf-8", errors="replace")
-    lines = text.splitlines()
+def _parse_log(path: Path, root: Path | None, size: int, mtime_ns: int,
+               table: tuple) -> tuple[list[dict[str, float]], list[str]]:
+    patterns, _ = table
+    raw = split_lines(read_text(path))
+    lines = [final_state(line) for line in raw] if any("\r" in x or "\x1b" in x for x in raw) else raw
+    stamps = [line_time(line) for line in lines]
     rows = []
     last_time = None
-    for line in lines:
-        stamp = line_time(line)
-        if stamp is not None:
-            last_time = stamp
-        row = match_line(line, patterns)
-        if row is not None:
-            row["time"] = stamp if stamp is not None else last_time
-            rows.append(row)
+    at = 0
+    for i, row in read_rows(raw, patterns):
+        while at <= i:  # a line without a stamp is as old as the last stamped line before it
+            if stamps[at] is not None:
+                last_time = stamps[at]
+            at += 1
+        row["time"] = stamps[i] if stamps[i] is not None else last_time
+        rows.append(row)
     return rows, lines
+
+
+def split_lines(text: str) -> list[str]:
+    """A log's lines as the tail reader cuts them: at `\n` only, a `\r\n` ending taken off (a lone `\r` is a
+    redraw, kept for `patterns.drawings`)."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    if "\r\n" in text:
+        lines = [line.removesuffix("\r") for line in lines]
+    return lines
 
 
 def log_columns(rows: list[dict[str, float]]) -> MetricColumns:
@@ -53,13 +71,25 @@ def log_columns(rows: list[dict[str, float]]) -> MetricColumns:
 
 def sniff(path: Path, root: Path | None) -> bool:
     """True if the head of a text file holds at least one metric line."""
-    patterns, _ = patterns_for(root)
+    return not_a_log(path, root) is None
+
+
+def not_a_log(path: Path, root: Path | None = None) -> str | None:
+    """Why a file is not a text log runyard reads (one line), or None when its head holds a metric line."""
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(_SNIFF).decode("utf-8", errors="replace")
-    except OSError:
-        return False
-    return any(match_line(line, patterns) for line in head.splitlines())
+        with open_binary(path) as fh:
+            head = fh.read(_SNIFF)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if not head:
+        return "the file is empty"
+    text = decode_text(head)
+    patterns, _ = patterns_for(root, path.parent)
+    if any(match_line(final_state(line), patterns) for line in split_lines(text)):
+        return None
+    if "\x00" in text:
+        return "a binary file, not a text log"
+    return f"no line in its first {_SNIFF // 1024} KiB reads as a step with metric values"
 
 
 def detect_files(directory: Path, names: list[str], root: Path | None) -> Detection | None:
@@ -77,18 +107,19 @@ class TextLogSource(RunSource):
         self.root = root
 
     def key_files(self) -> list[Path]:
-        return [self.path]
+        """The log, and the runyard.toml files whose patterns read it."""
+        return [self.path, *config_files(self.root, self.path.parent)]
 
     def read_info(self) -> RunInfo:
         rows, lines = parse_log(self.path, self.root)
         times = [line_time(x) for x in lines[:50]]
         created = next((t for t in times if t is not None), None)
         last_write = self.path.stat().st_mtime
-        status = "interrupted" if is_stale(self.path, last_line_time(lines)) else "running"
-        if lines and any(w in lines[-1].lower() for w in ("complete", "finished", "done", "ended")):
-            status = "finished"
-        return RunInfo(id=self.path.stem, name=self.path.stem, path=self.path, format=self.format, status=status,
-                       created=created, last_write=last_write, rows=len(rows),
+        ended = lines and any(w in lines[-1].lower() for w in ("complete", "finished", "done", "ended"))
+        # Without a closing line the run is live until the log goes quiet, then interrupted (see `liveness`).
+        return RunInfo(id=self.path.stem, name=self.path.stem, path=self.path, format=self.format,
+                       status=FINISHED if ended else RUNNING, quiet_status=INTERRUPTED,
+                       last_logged=last_line_time(lines), created=created, last_write=last_write, rows=len(rows),
                        last_step=int(rows[-1]["step"]) if rows else None)
 
     def metrics_data(self) -> MetricColumns:

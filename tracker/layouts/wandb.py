@@ -14,7 +14,6 @@ import json
 import math
 import os
 import struct
-import time
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -24,8 +23,9 @@ from typing import Any
 import orjson
 
 from ..errors import TrackerError
+from ..files import read_bytes
 from ..jsonl import as_float
-from ..liveness import HEARTBEAT_MISSES, STALE_AFTER, interval_median, went_quiet
+from ..liveness import interval_median
 from ..model import CRASHED, FAILED, FINISHED, RUNNING, WANDB, Goal, RunInfo
 from .base import Detection, MetricColumns, RunSource, metric_column
 
@@ -72,21 +72,21 @@ class WandbRun(RunSource):
         state = self._state()
         st = _stat(self.wandb_file)
         mtime = st.st_mtime if st else None
-        status = _status(state.exit_code, mtime, time.time())
+        status = _status(state.exit_code)
         times = [t for t in state.times if not math.isnan(t)]
         run_id = state.run_id or self.wandb_file.stem.removeprefix("run-")
         return RunInfo(
             id=run_id, name=state.name or run_id, path=self.path, format=self.format, status=status,
             created=state.start if state.start is not None else (times[0] if times else None),
-            ended=_ended(state, status, times), last_write=mtime, host=state.host or None,
-            # The log's mtime is the run's only sign of life; three intervals of silence is LEET's 10 minutes,
-            # so the shared staleness rule gives the same answer later on from a cached listing.
-            heartbeat=mtime, heartbeat_interval=STALE_AFTER / HEARTBEAT_MISSES,
-            tags=list(state.tags), notes=state.notes,
+            ended=_ended(state, status, times), last_time=max(times) if times else None, last_write=mtime,
+            # Without an exit record the log's mtime is the run's only sign of life: quiet for LEET's 10
+            # minutes, it crashed (judged by `liveness`, so a cached listing ages as a fresh read would).
+            quiet_status=CRASHED, host=state.host or None, tags=list(state.tags), notes=state.notes,
             last_step=state.steps[-1] if state.steps else None, rows=len(state.steps),
             interval_median=interval_median(times), error=state.error,
             # A record cut short is still being written while the run lives; once it is given up, it is lost.
             skipped_lines=state.skipped + int(state.cut and status == CRASHED),
+            pending_lines=int(state.cut and status == RUNNING),
             extra=_extra(state),
         )
 
@@ -118,9 +118,12 @@ class WandbRun(RunSource):
         return found
 
     def log_path(self) -> Path | None:
-        """The console log W&B saves as `files/output.log`, when it exists."""
+        """The run's console output, which W&B saves as `files/output.log`: once it exists, or while the run is
+        still written (W&B creates the file at its first flush), so a follower picks it up when it appears."""
         path = self.path / "files" / "output.log"
-        return path if path.is_file() else None
+        if path.is_file() or self.read_info().status == RUNNING:  # no exit record yet: it may still appear
+            return path
+        return None
 
     def _state(self) -> _State:
         """The folded records, read again only when the log's size or mtime has changed."""
@@ -192,7 +195,7 @@ def _load(path: Path) -> _State:
     record_class, decode_error = _protobuf()
     state = _State()
     try:
-        data = path.read_bytes()
+        data = read_bytes(path)
     except OSError as exc:
         state.error = f"cannot read {path.name}: {exc.strerror or exc}"
         return state
@@ -395,10 +398,10 @@ def _numbers(key: str, value: Any) -> Iterator[tuple[str, float]]:
         yield key, number
 
 
-def _status(exit_code: int | None, mtime: float | None, now: float) -> str:
-    """Finished, failed or crashed from the exit record; without one, running until the log is stale."""
+def _status(exit_code: int | None) -> str:
+    """Finished, failed or crashed from the exit record; without one, running (until the log goes quiet)."""
     if exit_code is None:
-        return CRASHED if mtime is not None and went_quiet(mtime, now) else RUNNING
+        return RUNNING
     if exit_code == 0:
         return FINISHED
     return CRASHED if exit_code == CRASH_EXIT_CODE else FAILED

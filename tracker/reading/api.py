@@ -18,8 +18,9 @@ class UnknownLayout(TrackerError):
     """A path holds no run of any layout runyard reads."""
 
 
-def find_source(path: Path) -> RunSource:
-    """The single run at `path` (a run folder, or a run's file such as a nanoGPT log)."""
+def find_source(path: Path, root: Path | None = None) -> RunSource:
+    """The single run at `path` (a run folder, or a run's file such as a nanoGPT log); `root`, the runs folder it
+    belongs to, lends a text log the patterns of its runyard.toml. UnknownLayout says why `path` is no run."""
     from ..layouts import textlog
 
     if not path.exists():
@@ -30,10 +31,16 @@ def find_source(path: Path) -> RunSource:
         found = detect(directory, names)
         if found:
             runs.extend(found.runs)
-    if not runs and path.is_file():
-        runs = [textlog.TextLogSource(path)]
     if path.is_file():
         runs = [r for r in runs if r.path == path]
+        if not runs:  # a file no layout claims is a run only if it reads as a log with metrics
+            why = textlog.not_a_log(path, root)
+            if why is not None:
+                raise UnknownLayout(f"{path}: not a run: {why}")
+            runs = [textlog.TextLogSource(path, root)]
+    elif not runs:  # a folder no layout claims may hold plain logs, as a scan finds them
+        found = textlog.detect_files(path, [n for n in names if (path / n).is_file()], root)
+        runs = found.runs if found else []
     if len(runs) == 1:
         return runs[0]
     if not runs:
@@ -44,10 +51,11 @@ def find_source(path: Path) -> RunSource:
 
 def open_run(path: str | os.PathLike, root: str | os.PathLike | None = None) -> RunView:
     """A view of the run at `path`, whatever tool wrote it; `root`, the runs folder it belongs to, lends it the
-    settings of its runyard.toml."""
-    source = find_source(Path(path))
+    settings of its runyard.toml. A path that holds no run raises UnknownLayout saying why."""
+    root = Path(root) if root is not None else None
+    source = find_source(Path(path), root)
     if root is not None:
-        source.root = Path(root)
+        source.root = root
     return RunView(source)
 
 

@@ -52,6 +52,10 @@ class Prepared:
     posinf_x: np.ndarray = field(default_factory=lambda: np.empty(0))
     neginf_x: np.ndarray = field(default_factory=lambda: np.empty(0))
 
+    def off_scale(self, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
+        """x of the points above `hi` and below `lo`: what a y-range (such as `robust_range`'s) leaves out."""
+        return self.x[self.y > hi], self.x[self.y < lo]
+
 
 def minmax_downsample(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray]:
     """At most 2 points per bucket of equal x width (x sorted ascending): each bucket's min and max.
@@ -141,3 +145,20 @@ def robust_range(ys: list[np.ndarray], ignore_outliers: bool = True, log: bool =
     if log:
         lo = max(lo, float(values.min()))
     return float(lo), float(hi)
+
+
+def on_axis(x: np.ndarray, y: np.ndarray, log_y: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Points as drawn: on a log scale, log10 of the positive values (plotext's own log mode is fragile)."""
+    if not log_y:
+        return x, y
+    keep = y > 0
+    return x[keep], np.log10(y[keep])
+
+
+def x_span(xs_all: list[np.ndarray]) -> tuple[float, float] | None:
+    """The finite x span of several curves, or None when they have no finite x."""
+    finite = [x[np.isfinite(x)] for x in xs_all if x.size]
+    finite = [x for x in finite if x.size]
+    if not finite:
+        return None
+    return min(float(x.min()) for x in finite), max(float(x.max()) for x in finite)

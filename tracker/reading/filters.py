@@ -9,6 +9,7 @@ Any other word must appear in the run's name, path, tags, notes, format or statu
 
 from __future__ import annotations
 
+import difflib
 import operator
 import re
 import shlex
@@ -112,6 +113,54 @@ def compile_filter(text: str) -> Callable[[RunRecord], bool]:
         return all(c.holds(record) for c in conditions)
 
     return predicate
+
+
+def unknown_keys(text: str, records: list[RunRecord], sort_key: str = "") -> list[str]:
+    """What to tell a user whose filter (or sort key) names a key no run has: one message per such key, with
+    the closest config key, metric or run field (`no run has key 'lr_rate'; did you mean 'lr'?`).
+
+    A condition on such a key holds for no run, so without a word the listing would just come back empty.
+    """
+    if not records:
+        return []
+    try:
+        words = shlex.split(text)
+    except ValueError:
+        return []
+    asked = [(m.group("key"), "") for m in map(_COND.match, words) if m]
+    sort_key = sort_key.lstrip("-+")
+    if sort_key and sort_key not in ("start", "steps"):
+        asked.append((sort_key, " to sort by"))
+    missing = [(key, role) for key, role in dict.fromkeys(asked) if not any(_has(r, key) for r in records)]
+    if not missing:
+        return []
+    known = set(_INFO_KEYS)
+    for r in records:
+        flat = r.__dict__.setdefault("_flat", flatten(r.config))
+        known.update(flat)
+        known.update(k.rsplit(".", 1)[-1] for k in flat)
+        known.update(r.summary)
+    messages = []
+    for key, role in missing:
+        metric, _, stat = key.rpartition(".")
+        if stat in (*_STATS, "best") and metric:
+            close = [f"{m}.{stat}" for m in difflib.get_close_matches(metric, known, n=1, cutoff=0.6)]
+        else:
+            close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        messages.append(f"no run has key {key!r}{role}{hint}")
+    return messages
+
+
+def _has(record: RunRecord, key: str) -> bool:
+    """Whether `key` names anything in this run (a config key or leaf, a metric or its statistic, a field)."""
+    flat = record.__dict__.setdefault("_flat", flatten(record.config))
+    if key in flat or key in record.summary or key in _INFO_KEYS:
+        return True
+    metric, _, stat = key.rpartition(".")
+    if stat in (*_STATS, "best") and metric in record.summary:
+        return True
+    return any(k.rsplit(".", 1)[-1] == key for k in flat)
 
 
 def sort_records(records: list[RunRecord], key: str) -> list[RunRecord]:

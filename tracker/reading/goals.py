@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import tomllib
 
 from ..contract import goal_direction
+from ..files import read_bytes
 from ..model import DECLARED, GOAL_SOURCES, GUESSED, USER, WANDB, Goal, MetricSummary
 from .metricnames import guess_direction
 from .patterns import config_files
@@ -72,9 +73,8 @@ def _read_user_goals(versions: tuple[tuple[str, int, int], ...]) -> UserGoals:
     problems: list[str] = []
     for name, _, _ in versions:
         try:
-            with open(name, "rb") as fh:
-                table = tomllib.load(fh).get("metrics", {})
-        except (OSError, tomllib.TOMLDecodeError) as exc:
+            table = tomllib.loads(read_bytes(name).decode("utf-8-sig")).get("metrics", {})
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             problems.append(f"{name}: {exc}")
             continue
         if not isinstance(table, dict):

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..contract import EVENT, RESUME, line_step, resume_cuts
+from ..files import open_regular
 from ..jsonl import NONFINITE, Skipped, as_float, iter_records, loads
 from .cachedir import cache_file
 
@@ -235,7 +236,7 @@ def _normalise(table: pa.Table) -> pa.Table:
 def load(path: Path, use_cache: bool = True) -> MetricsData:
     """Every complete row of a metrics.jsonl (a cache of an earlier read is reused and extended)."""
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = open_regular(path)
     except FileNotFoundError:
         return MetricsData(_empty_table())
     try:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..layouts.base import RunSource
 from ..liveness import derive_status, interval_median
-from ..model import Checkpoint, Goal, MetricSummary, RunInfo, Sample
+from ..model import RUNNING, STALLED, Checkpoint, Goal, MetricSummary, RunInfo, Sample
 from .goals import resolve_goal, run_goals, settle_goals, user_goals
 
 if TYPE_CHECKING:
@@ -67,7 +67,9 @@ def read_record(source: RunSource) -> RunRecord:
 
 
 def _summary_of(source: RunSource, info: RunInfo) -> dict[str, MetricSummary]:
-    """The layout's own summary where it keeps one (runyard), else computed from its metrics."""
+    """The layout's own summary where it keeps one that still speaks for the rows (runyard), else computed from
+    its metrics; then the rows also give the extent (last step, rows, last time, pace) where the layout left it
+    open, or took it from a summary that lags them."""
     own = source.own_summary()
     if own is not None:
         return own
@@ -75,13 +77,17 @@ def _summary_of(source: RunSource, info: RunInfo) -> dict[str, MetricSummary]:
 
     from .summarize import summarize
 
-    data = source.metrics_data()
-    known = data.time[~np.isnan(data.time)]
-    if info.last_time is None and known.size:
-        info.last_time = float(known.max())
-    if info.interval_median is None and len(data) > 1:
-        info.interval_median = interval_median(data.time)
-    if info.rows is None:
+    data = source.metrics_data()  # keeps a logged NaN apart from a metric not logged in a row
+    info.skipped_lines = info.skipped_lines or data.skipped
+    lagging = getattr(source, "summary_may_lag", False)  # what read_info took from it gives way to the rows
+    times = data.time
+    if info.last_time is None or lagging:
+        info.last_time = float(np.nanmax(times)) if np.isfinite(times).any() else None
+    if info.interval_median is None or lagging:
+        info.interval_median = interval_median(times) if len(data) > 1 else None
+    if info.last_step is None or lagging:
+        info.last_step = int(data.step.max()) if len(data) else None
+    if info.rows is None or lagging:
         info.rows = len(data)
     return summarize(data)
 
@@ -92,10 +98,20 @@ def _one_line(exc: BaseException) -> str:
 
 
 def settle_status(info: RunInfo, now: float | None = None) -> None:
-    """Keep what the files state in `stated_status` and show the status derived as of `now`."""
+    """Keep what the files state in `stated_status` and show the status derived as of `now`.
+
+    A run found over although its files never said so (its writer crashed or went quiet) ended with its last
+    row, and a record it was still writing is lost.
+    """
     info.stated_status = info.stated_status or info.status
-    if not info.error:
-        info.status = derive_status(info, now)
+    if info.error:
+        return
+    info.status = derive_status(info, now)
+    if info.stated_status == RUNNING and info.status not in (RUNNING, STALLED):
+        info.skipped_lines += info.pending_lines
+        info.pending_lines = 0
+        if info.ended is None:
+            info.ended = info.last_time
 
 
 class RunView:

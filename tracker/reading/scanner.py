@@ -2,8 +2,10 @@
 
 Every layout is asked which runs each folder holds. What a listing needs of a run (info, config, summary) is
 kept in a JSON cache in the XDG cache folder, keyed by the size and mtime of the run's key files, so a rescan
-of an unchanged tree costs little more than listing it. Symlinks are never followed, so nothing outside the
-root is read; a run that cannot be read is listed with its error, never breaking the scan.
+of an unchanged tree costs little more than listing it. The cache holds facts only (what the files state, when
+they were last written): a status that depends on the clock (running, stalled, crashed, gone quiet) is derived
+from them on every scan, so a cached run ages exactly as a fresh read would. Symlinks are never followed, so
+nothing outside the root is read; a run that cannot be read is listed with its error, never breaking the scan.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Container, Iterable, Iterator
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,7 @@ from .goals import settle_goals, user_goals
 from .records import RunRecord, read_record, settle_status
 
 # Bump when a layout reads the same files into different values; changes to the record's fields need no bump.
-READING_REVISION = 9
+READING_REVISION = 10
 _SKIP_DIRS = {"__pycache__", "node_modules", ".git", ".venv", "venv", ".ipynb_checkpoints"}
 _INFO_FIELDS = tuple(f.name for f in fields(RunInfo))
 _SUMMARY_FIELDS = tuple(f.name for f in fields(MetricSummary))
@@ -130,6 +132,20 @@ def scan(root: str | os.PathLike, *, use_cache: bool = True, now: float | None =
     return records
 
 
+def find_moved(records: Iterable[RunRecord], old_path: str | os.PathLike, run_id: str,
+               known: Container[str] = ()) -> RunRecord | None:
+    """Where a run that was at `old_path` went: the one record of a later scan with its id, at another path.
+
+    A run's id is kept wherever its folder moves (runyard's is random; other layouts' ids are folder or file
+    names, so those are found again only when moved under the same name). `known` holds the paths the caller
+    already listed before: a run there was not moved. None when the run is gone, or when several match.
+    """
+    old = str(old_path)
+    found = [r for r in records
+             if r.info.id == run_id and str(r.info.path) != old and str(r.info.path) not in known]
+    return found[0] if len(found) == 1 else None
+
+
 def _archived(path: str, root_prefix: str) -> bool:
     """True for a run inside an `archive` folder below the root."""
     if not path.startswith(root_prefix):
@@ -169,6 +185,7 @@ class ScanCache:
     def put(self, source: RunSource, sig: list, record: RunRecord) -> None:
         info = encode_tree({k: getattr(record.info, k) for k in _INFO_FIELDS})
         info["path"] = str(source.path)
+        info["status"], info["stated_status"] = record.info.stated_status or record.info.status, None  # a fact
         info["extra"] = {}  # details for `show`; opening a run reads them afresh
         self.seen[str(source.path)] = {
             "format": source.format, "sig": sig, "info": info, "config": record.config,

@@ -2,7 +2,10 @@
 
 `TailReader` keeps its byte offset and an open descriptor, reads with `os.pread` (no seek races), holds back a
 partial last line until it is complete, and notices when the file was truncated, replaced (new inode) or
-rewritten in place (its first bytes changed, as with copytruncate). `MetricsTail` parses JSONL metric rows.
+rewritten in place (its first bytes changed, as with copytruncate). Lines come out as UTF-8 whatever the file's
+encoding (`textcodec`: a UTF-16 log is transcoded, a byte-order mark dropped). Only regular files are opened: a
+FIFO or a device at the path reads as nothing, flagged `not_regular`, and is never waited on. `MetricsTail` parses
+JSONL metric rows.
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from ..contract import EVENT, line_step, resume_step
+from ..files import NotRegularFile, open_regular
 from ..jsonl import Skipped, decode_value, iter_records
 from ..layouts.base import metric_column
+from .textcodec import SNIFF_BYTES, sniff_encoding, utf8_transcoder
 
 _HEAD = 64            # bytes compared to notice a file rewritten in place
 _MAX_PARTIAL = 1 << 20  # a "line" that never ends (a progress bar without newlines) is cut at 1 MiB
@@ -23,10 +28,12 @@ _FIXED = ("step", "time")  # a row's own fields; every other key is a metric, na
 
 @dataclass
 class Chunk:
-    """What one `read()` returned: complete lines, and whether the reader had to start the file over."""
+    """What one `read()` returned: complete lines, whether the reader had to start the file over, and whether
+    the path is something other than a regular file (a FIFO), which is not read."""
 
     lines: list[bytes] = field(default_factory=list)
     reset: bool = False
+    not_regular: bool = False
 
 
 class TailReader:
@@ -39,24 +46,41 @@ class TailReader:
         self._ident: tuple[int, int] | None = None
         self._head = b""
         self._partial = b""
+        self._bom: int | None = None  # length of the file's byte-order mark; None until its head is seen
+        self._transcoder = None  # decodes a UTF-16 file for re-encoding as UTF-8; None for UTF-8
+        self._not_regular = False
 
     def _open(self) -> bool:
         try:
-            self._fd = os.open(self.path, os.O_RDONLY)
-        except OSError:
+            self._fd = open_regular(self.path)
+        except OSError as exc:
             self._fd = None
+            self._not_regular = isinstance(exc, NotRegularFile)
             return False
+        self._not_regular = False
         st = os.fstat(self._fd)
         self._ident = (st.st_dev, st.st_ino)
         return True
 
     def _restart(self) -> None:
         self.offset, self._partial, self._head = 0, b"", b""
+        self._bom, self._transcoder = None, None
+
+    def _sniff(self) -> bool:
+        """Settle the file's encoding from its head (False while the head is too short to tell)."""
+        found = sniff_encoding(os.pread(self._fd, SNIFF_BYTES, 0))
+        if found is None:
+            return False
+        codec, self._bom = found
+        self._transcoder = utf8_transcoder(codec)
+        self.offset = max(self.offset, self._bom)  # the mark is not text
+        return True
 
     def read(self) -> Chunk:
         """The complete lines appended since the last call (a missing file reads as nothing)."""
         chunk = Chunk()
         if self._fd is None and not self._open():
+            chunk.not_regular = self._not_regular
             return chunk
         try:
             st = os.stat(self.path)
@@ -65,6 +89,7 @@ class TailReader:
         if (st.st_dev, st.st_ino) != self._ident:
             self.close()
             if not self._open():
+                chunk.not_regular = self._not_regular
                 return chunk
             self._restart()
             chunk.reset = True
@@ -72,12 +97,17 @@ class TailReader:
         if st.st_size < self.offset or (self._head and os.pread(self._fd, len(self._head), 0) != self._head):
             self._restart()
             chunk.reset = True
-        if st.st_size == self.offset:
+        if self._bom is None and (st.st_size == 0 or not self._sniff()):
             return chunk
-        data = self._read_from(self.offset, st.st_size)
-        if not self._head and self.offset == 0:
-            self._head = data[:_HEAD]
+        if st.st_size <= self.offset:
+            return chunk
+        start = self.offset
+        data = self._read_from(start, st.st_size)
+        if not self._head and start == self._bom:
+            self._head = os.pread(self._fd, min(_HEAD, st.st_size), 0)
         self.offset += len(data)
+        if self._transcoder is not None:
+            data = self._transcoder.decode(data).encode("utf-8")
         data = self._partial + data
         cut = data.rfind(b"\n") + 1
         self._partial = data[cut:]
@@ -119,6 +149,7 @@ class MetricsChunk:
     resumes: list[int] = field(default_factory=list)
     skipped: int = 0
     reset: bool = False
+    not_regular: bool = False
 
 
 class MetricsTail:
@@ -130,7 +161,7 @@ class MetricsTail:
     def read(self) -> MetricsChunk:
         """New rows since the last call; `resumes` lists the steps of resume markers among them."""
         chunk = self.reader.read()
-        out = MetricsChunk(reset=chunk.reset)
+        out = MetricsChunk(reset=chunk.reset, not_regular=chunk.not_regular)
         bad = Skipped()
         for row in iter_records(chunk.lines, bad):
             cut = resume_step(row)

@@ -2,18 +2,23 @@
 
 The index is append-only: a save adds `{"step", "time", "file", "bytes", "metrics", ...}`, a removal adds
 `{"_event": "delete", "file": ...}`, so readers can list and rank checkpoints without opening any of them.
+Files are written relative to the run folder's descriptor, so they land in the folder wherever it was moved.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ..contract import CHECKPOINT_INDEX, CHECKPOINTS_DIR, DELETE, EVENT, fsync_dir, open_append, write_all
+from ..contract import CHECKPOINT_INDEX, CHECKPOINTS_DIR, DELETE, EVENT, write_all
 from ..errors import RunError
 from ..jsonl import as_int, dumps_line, encode_tree, read_records
+from .folder import RunFolder
+
+_INDEX = f"{CHECKPOINTS_DIR}/{CHECKPOINT_INDEX}"
 
 
 class CheckpointEntry(NamedTuple):
@@ -46,9 +51,8 @@ class BestPolicy:
 class CheckpointBook:
     """Saves, registers and prunes the checkpoints of one run folder."""
 
-    def __init__(self, run_dir: Path) -> None:
-        self.run_dir = run_dir
-        self.dir = run_dir / CHECKPOINTS_DIR
+    def __init__(self, folder: RunFolder) -> None:
+        self.folder = folder
         self.entries: list[CheckpointEntry] = []
         self.best: BestPolicy | None = None
         self._fd: int | None = None
@@ -72,15 +76,25 @@ class CheckpointBook:
                     self.best.value = rec.get("best_value")
                     self.best.file, self.best.step = entry.file, entry.step
 
+    @property
+    def run_dir(self) -> Path:
+        """The run folder where it is now."""
+        return self.folder.path
+
+    @property
+    def dir(self) -> Path:
+        """The checkpoints folder where it is now."""
+        return self.folder.path / CHECKPOINTS_DIR
+
     def _append(self, record: dict[str, Any]) -> None:
         if self._fd is None:
-            self.dir.mkdir(exist_ok=True)
-            self._fd = open_append(self.dir / CHECKPOINT_INDEX)
+            self.folder.mkdir(CHECKPOINTS_DIR)
+            self._fd = self.folder.open_append(_INDEX)
         write_all(self._fd, dumps_line(encode_tree(record)))
         os.fsync(self._fd)
 
-    def save(self, state: Any, step: int) -> Path:
-        """`torch.save` to a temp file, fsync, rename to `step_<N>.pt`; return the final path."""
+    def save(self, state: Any, step: int) -> str:
+        """`torch.save` to a temp file, fsync, rename to `step_<N>.pt`; return its name in the run folder."""
         try:
             import torch
         except ImportError as exc:
@@ -88,30 +102,32 @@ class CheckpointBook:
                 "save_checkpoint needs torch (pip install 'runyard[torch]'); "
                 "or save the file yourself and call run.add_checkpoint(path, step=...)"
             ) from exc
-        self.dir.mkdir(exist_ok=True)
-        final = self.dir / f"step_{step:08d}.pt"
-        tmp = self.dir / f".{final.name}.{os.getpid()}.tmp"
+        self.folder.mkdir(CHECKPOINTS_DIR)
+        name = f"step_{step:08d}.pt"
+        final, tmp = f"{CHECKPOINTS_DIR}/{name}", f"{CHECKPOINTS_DIR}/.{name}.{os.getpid()}.tmp"
         try:
-            with open(tmp, "wb") as fh:
+            with self.folder.open_file(tmp, "wb") as fh:
                 torch.save(state, fh)
                 fh.flush()
                 os.fsync(fh.fileno())
-            os.replace(tmp, final)
+            self.folder.replace(tmp, final)
         finally:
-            tmp.unlink(missing_ok=True)
-        fsync_dir(self.dir)
+            self.folder.unlink(tmp)
+        self.folder.fsync(CHECKPOINTS_DIR)
         return final
 
-    def register(self, path: Path, step: int, metrics: dict[str, Any],
+    def register(self, path: Path | str, step: int, metrics: dict[str, Any],
                  best: tuple[str, str] | None, best_value: float | None) -> CheckpointEntry:
-        """Record a checkpoint file in the index and update the best holder."""
-        if not path.is_file():
-            raise RunError(f"checkpoint file not found: {path}")
+        """Record a checkpoint file in the index and update the best holder; `path` is a file anywhere, or a
+        name in the run folder as `save` gives it."""
+        rel = path if isinstance(path, str) else self._relative(path)
         try:
-            rel = str(path.resolve().relative_to(self.run_dir.resolve()))
-        except ValueError:
-            rel = str(path.resolve())
-        entry = CheckpointEntry(step, rel, path.stat().st_size, metrics)
+            st = self.folder.stat(rel) if not os.path.isabs(rel) else os.stat(rel)
+        except OSError:
+            st = None
+        if st is None or not stat.S_ISREG(st.st_mode):
+            raise RunError(f"checkpoint file not found: {path}")
+        entry = CheckpointEntry(step, rel, st.st_size, metrics)
         record: dict[str, Any] = {"step": step, "time": time.time(), "file": rel, "bytes": entry.bytes,
                                   "metrics": metrics}
         if best is not None:
@@ -128,6 +144,13 @@ class CheckpointBook:
         self._append(record)
         return entry
 
+    def _relative(self, path: Path) -> str:
+        """A checkpoint file's name in the run folder where it lies inside it, else its absolute path."""
+        try:
+            return str(path.resolve().relative_to(self.run_dir.resolve()))
+        except ValueError:
+            return str(path.resolve())
+
     def prune(self, keep_last: int) -> list[str]:
         """Delete all but the newest `keep_last` checkpoints inside the run folder, always sparing the best."""
         if keep_last < 0:
@@ -139,7 +162,7 @@ class CheckpointBook:
         for entry in doomed:
             if self.best is not None and entry.file == self.best.file:
                 continue
-            (self.run_dir / entry.file).unlink(missing_ok=True)
+            self.folder.unlink(entry.file)
             self.entries.remove(entry)
             self._append({EVENT: DELETE, "file": entry.file, "time": time.time()})
             removed.append(entry.file)

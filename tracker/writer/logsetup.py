@@ -4,9 +4,27 @@ from __future__ import annotations
 
 import logging
 import sys
-from pathlib import Path
+from typing import TextIO
 
 LINE_FORMAT = "%(asctime)s - %(levelname)s - %(message)s"  # asctime: YYYY-MM-DD HH:MM:SS,mmm
+
+
+class LogFileHandler(logging.StreamHandler):
+    """A handler writing to a log file the run opened itself (relative to its folder, so it follows a moved
+    folder; `logging.FileHandler` reopens by path), and closing it when closed."""
+
+    def close(self) -> None:
+        self.acquire()
+        try:
+            try:
+                self.flush()
+            finally:
+                stream, self.stream = self.stream, None
+                if stream is not None:
+                    stream.close()
+                super().close()
+        finally:
+            self.release()
 
 
 class RunLogging:
@@ -16,9 +34,9 @@ class RunLogging:
     training.log; if the script set up no logging at all, it also gets a console handler at INFO.
     """
 
-    def __init__(self, run_id: str, log_path: Path, console: bool) -> None:
+    def __init__(self, run_id: str, log_file: TextIO, console: bool) -> None:
         formatter = logging.Formatter(LINE_FORMAT)
-        self.file_handler = logging.FileHandler(log_path, mode="a", encoding="utf-8")
+        self.file_handler = LogFileHandler(log_file)
         self.file_handler.setFormatter(formatter)
         self.logger = logging.getLogger(f"runyard.run.{run_id}")
         self.logger.setLevel(logging.INFO)

@@ -1,7 +1,9 @@
 """`Run`: the training side of a run folder. Every `log()` row reaches the operating system before it returns.
 
 Rows go to `metrics.jsonl` with one `os.write` on an O_APPEND descriptor (no user-space buffer to lose on
-SIGKILL); summary and heartbeat are refreshed by a background thread; the end of the run is fsynced.
+SIGKILL); summary and heartbeat are refreshed by a background thread; the end of the run is fsynced. The
+folder is held open and every file is written relative to it, so a run whose folder is renamed or moved
+while it trains keeps writing into it (see `folder`).
 """
 
 from __future__ import annotations
@@ -28,17 +30,16 @@ from ..contract import (
     TRAINING_LOG,
     goal_direction,
     iso_now,
-    open_append,
     parse_iso,
     standing_rows,
     write_all,
-    write_atomic,
 )
 from ..errors import RunError
 from ..jsonl import decode_value, dumps_line, encode_float, encode_tree, read_records
 from ..liveness import interval_median
 from . import lifecycle
 from .checkpoints import CheckpointBook
+from .folder import RunFolder
 from .heartbeat import Heartbeat
 from .logsetup import RunLogging
 from .running_stats import MetricStats
@@ -81,7 +82,7 @@ class Run:
                  heartbeat_interval: float = 10.0, summary_interval: float = 5.0, system_metrics: bool = True,
                  tensorboard: bool = False, console: bool = True,
                  replay: list[dict[str, Any]] | None = None, goals: Mapping[str, str] | None = None) -> None:
-        self.path = path
+        self._folder = RunFolder(path)
         self.config = config
         self._info = info
         self._created = parse_iso(info.get("created")) or time.time()
@@ -99,10 +100,10 @@ class Run:
         self._replay = replay  # rows of an earlier life, folded in when the resumed run first logs
         if replay is not None:
             self._fold_rows(replay)
-        self._metrics_fd = open_append(path / METRICS_JSONL)
+        self._metrics_fd = self._folder.open_append(METRICS_JSONL)
         self._samples_fd: int | None = None
-        self._logging = RunLogging(info["id"], path / TRAINING_LOG, console)
-        self.checkpoints = CheckpointBook(path)
+        self._logging = RunLogging(info["id"], self._folder.open_file(TRAINING_LOG, "a", encoding="utf-8"), console)
+        self.checkpoints = CheckpointBook(self._folder)
         self._goals: dict[str, str] = dict(goals or {})  # metric -> "min"/"max", as declared (summary.json goals)
         if self.checkpoints.best is not None:  # a resumed run whose index names a best policy declared it
             self._goals.setdefault(self.checkpoints.best.metric, self.checkpoints.best.mode)
@@ -110,14 +111,14 @@ class Run:
         if tensorboard:
             from .tbmirror import TensorBoardMirror
 
-            self._tb = TensorBoardMirror(path)
+            self._tb = TensorBoardMirror(self._folder)
         self._write_run_json()
         self._write_summary()
         sampler = self._make_sampler() if system_metrics else None
         self._heartbeat = Heartbeat(
             interval=heartbeat_interval, flush_interval=summary_interval,
             sample_interval=heartbeat_interval if sampler else None,
-            beat=self._beat, flush=self._flush_summary,
+            beat=self._beat, flush=self._flush_files,
             sample=(lambda: self._log_system(sampler)) if sampler else None,
             on_error=lambda label, exc: self.logger.warning("runyard %s failed: %s", label, exc),
         )
@@ -125,6 +126,11 @@ class Run:
         self._heartbeat.start()
 
     # ----- identity -------------------------------------------------------------------------------------
+
+    @property
+    def path(self) -> Path:
+        """The run folder where it is now: renamed or moved while the run lives, it is followed."""
+        return self._folder.path
 
     @property
     def id(self) -> str:
@@ -233,7 +239,7 @@ class Run:
         record.update(encode_tree(to_plain(extra, "sample")))
         with self._lock:
             if self._samples_fd is None:
-                self._samples_fd = open_append(self.path / SAMPLES_JSONL)
+                self._samples_fd = self._folder.open_append(SAMPLES_JSONL)
             write_all(self._samples_fd, dumps_line(record))
         if self._tb is not None:
             self._tb.text("samples", record["text"], step, record["time"])
@@ -291,9 +297,9 @@ class Run:
                         best: tuple[str, str] | str | None = None, keep_last: int | None = None) -> Path:
         """Save `state` durably as a checkpoint of `step`, index it, track the best, apply retention."""
         step = as_step(step)
-        path = self.checkpoints.save(state, step)
-        self._register(path, step, metrics, best, keep_last)
-        return path
+        name = self.checkpoints.save(state, step)
+        self._register(name, step, metrics, best, keep_last)
+        return self.path / name
 
     def add_checkpoint(self, path: str | os.PathLike, *, step: int, metrics: Mapping[str, Any] | None = None,
                        best: tuple[str, str] | str | None = None, keep_last: int | None = None) -> Path:
@@ -302,7 +308,7 @@ class Run:
         self._register(path, as_step(step), metrics, best, keep_last)
         return path
 
-    def _register(self, path: Path, step: int, metrics: Mapping[str, Any] | None,
+    def _register(self, path: Path | str, step: int, metrics: Mapping[str, Any] | None,
                   best: tuple[str, str] | str | None, keep_last: int | None) -> None:
         if self._closed:
             raise RunError(f"run {self.name} has ended ({self.status}); checkpoints need a live run")
@@ -347,7 +353,7 @@ class Run:
         with self._lock:
             self._info["heartbeat"] = iso_now()
             data = dumps_line(encode_tree(self._info))
-        write_atomic(self.path / RUN_JSON, data, fsync=self._info["status"] != "running")
+        self._folder.write_atomic(RUN_JSON, data, fsync=self._info["status"] != "running")
 
     def _beat(self) -> None:
         if not self._closed:
@@ -375,11 +381,17 @@ class Run:
 
     def _write_summary(self, fsync: bool = False) -> None:
         self._dirty = False
-        write_atomic(self.path / SUMMARY_JSON, dumps_line(encode_tree(self.summary())), fsync=fsync)
+        self._folder.write_atomic(SUMMARY_JSON, dumps_line(encode_tree(self.summary())), fsync=fsync)
 
     def _flush_summary(self) -> None:
         if self._dirty and not self._closed:
             self._write_summary()
+
+    def _flush_files(self) -> None:
+        """The background thread's periodic flush: summary.json, and the TensorBoard mirror's buffer."""
+        self._flush_summary()
+        if self._tb is not None and not self._closed:
+            self._tb.flush()
 
     # ----- resume ---------------------------------------------------------------------------------------
 
@@ -432,6 +444,7 @@ class Run:
         if self._tb is not None:
             self._tb.close()
         self._logging.close()
+        self._folder.close()
 
     def _write_footer(self, status: str, ended: float) -> None:
         duration = ended - self._created

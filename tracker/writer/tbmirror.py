@@ -1,30 +1,64 @@
 """Mirror of a run's scalars and samples into TensorBoard event files in the run folder.
 
-Written with the `tensorboard` package's own event writer and protobuf classes, so neither TensorFlow nor
-torch is needed and `tensorboard --logdir runs` keeps working on runyard runs.
+Written with the `tensorboard` package's protobuf classes, so neither TensorFlow nor torch is needed and
+`tensorboard --logdir runs` keeps working on runyard runs. The event file is opened relative to the run folder
+(see `folder`) and framed here as TFRecords, since tensorboard's own writer reopens its file by path for every
+write and would lose a folder that was moved.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import itertools
+import os
+import struct
+import threading
+import time
 from typing import Any
 
 from ..errors import RunError
+from .folder import RunFolder
+
+_MASK_DELTA = 0xA282EAD8
+_uid = itertools.count()  # event files of one process are told apart as tensorboard's own writer does
+
+
+def _masked_crc(data: bytes, crc32c: Any) -> int:
+    """TFRecord's masked CRC-32C of `data`."""
+    crc = crc32c(data)
+    return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
 
 
 class TensorBoardMirror:
-    """Adds every logged scalar and text sample to an `events.out.tfevents.*` file."""
+    """Adds every logged scalar and text sample to an `events.out.tfevents.*` file; flushed every few seconds
+    (`flush`, from the run's background thread) and at the end."""
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, folder: RunFolder) -> None:
         try:
+            import crc32c
             from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, tensor_shape_pb2
-            from tensorboard.summary.writer.event_file_writer import EventFileWriter
         except ImportError as exc:
             raise RunError("tensorboard=True needs the tensorboard package: pip install 'runyard[tensorboard]'") \
                 from exc
+        from ..liveness import this_host
+
         self._event_pb2, self._summary_pb2 = event_pb2, summary_pb2
         self._tensor_pb2, self._shape_pb2 = tensor_pb2, tensor_shape_pb2
-        self._writer = EventFileWriter(str(run_dir), max_queue_size=100, flush_secs=5)
+        self._crc = crc32c.crc32c
+        self._lock = threading.Lock()
+        now = time.time()
+        self.name = f"events.out.tfevents.{int(now):010d}.{this_host()}.{os.getpid()}.{next(_uid)}"
+        self._file = folder.open_file(self.name, "wb")
+        self._add(event_pb2.Event(wall_time=now, file_version="brain.Event:2"))
+        self.flush()
+
+    def _add(self, event: Any) -> None:
+        """Append one event as a TFRecord: length, its masked CRC, the data, the data's masked CRC."""
+        data = event.SerializeToString()
+        header = struct.pack("<Q", len(data))
+        record = b"".join((header, struct.pack("<I", _masked_crc(header, self._crc)), data,
+                           struct.pack("<I", _masked_crc(data, self._crc))))
+        with self._lock:
+            self._file.write(record)
 
     def scalars(self, values: dict[str, Any], step: int, wall_time: float) -> None:
         """One event holding every numeric value of a logged row."""
@@ -32,7 +66,7 @@ class TensorBoardMirror:
             self._summary_pb2.Summary.Value(tag=tag, simple_value=float(v))
             for tag, v in values.items() if isinstance(v, (int, float))
         ])
-        self._writer.add_event(self._event_pb2.Event(wall_time=wall_time, step=step, summary=summary))
+        self._add(self._event_pb2.Event(wall_time=wall_time, step=step, summary=summary))
 
     def text(self, tag: str, text: str, step: int, wall_time: float) -> None:
         """A text sample, in the form TensorBoard's text plugin reads."""
@@ -44,8 +78,17 @@ class TensorBoardMirror:
             tensor_shape=self._shape_pb2.TensorShapeProto(dim=[self._shape_pb2.TensorShapeProto.Dim(size=1)]),
         )
         summary = s.Summary(value=[s.Summary.Value(tag=tag, metadata=metadata, tensor=tensor)])
-        self._writer.add_event(self._event_pb2.Event(wall_time=wall_time, step=step, summary=summary))
+        self._add(self._event_pb2.Event(wall_time=wall_time, step=step, summary=summary))
+
+    def flush(self) -> None:
+        """Hand what was added to the operating system."""
+        with self._lock:
+            if not self._file.closed:
+                self._file.flush()
 
     def close(self) -> None:
-        self._writer.flush()
-        self._writer.close()
+        with self._lock:
+            if not self._file.closed:
+                self._file.flush()
+                os.fsync(self._file.fileno())
+                self._file.close()

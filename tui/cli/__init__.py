@@ -1,37 +1,102 @@
 """The `runyard` command: the app by default, and non-interactive subcommands for scripts.
 
-    runyard [ROOT | RUN]          the app (ROOT defaults to ./runs)
-    runyard ls [ROOT]             a table of runs             (--filter, --sort, --json)
+    runyard [PATH] [--poll]       the app (PATH: a folder of runs, default ./runs, or one run)
+    runyard ls [ROOT]             a table of runs             (--filter, --sort, --wide, -o table|tsv|json)
     runyard show RUN              info, config, summary, checkpoints
     runyard tail RUN [-f]         the log, followed
     runyard plot RUN... -m NAME   curves in the terminal      (--x step|time|relative)
 
-Errors are one line on stderr and a non-zero exit status, never a traceback.
+On a terminal, tables fit its width by leaving out their least important columns (and say which; `--wide`
+shows them all); piped, `ls` prints tab-separated values with fixed columns, and nothing is cut. Every string
+read from a run's files is printed through `clean_field`: no escape sequence from a run reaches the terminal.
+
+Errors are one line on stderr and exit status 1, never a traceback; an unexpected failure is one line too,
+naming the file under the cache folder where its traceback was written (exit status 70).
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+import tempfile
+import time
+import traceback
 from pathlib import Path
 from typing import Any
 
 import click
 
-from runyard import TrackerError
+from runyard import TrackerError, clean_field
 
 SUBCOMMANDS = ("ls", "show", "tail", "plot")
+EXIT_CRASH = 70  # EX_SOFTWARE: runyard itself failed, and the traceback file says where
+
+
+def _error(message: str, kind: str = "error") -> None:
+    """`runyard: error: ...` on stderr, one line (run names and paths in it cleaned like everything else)."""
+    click.echo(f"runyard: {kind}: {clean_field(message)}", err=True)
 
 
 class CliError(click.ClickException):
     """An expected failure: printed as one line, exit status 1."""
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"runyard: error: {self.message}", err=True)
+        _error(self.message)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Crash(click.ClickException):
+    """A failure nobody foresaw: one line naming the file that holds its traceback, exit status 70."""
+
+    exit_code = EXIT_CRASH
+
+    def show(self, file: Any = None) -> None:
+        _error(self.message)
+
+
+class RunyardGroup(click.Group):
+    """The subcommands, with a usage line that also names the app (`runyard [PATH] [--poll]`), and the one
+    place their failures become one line: expected ones (a missing run, a bad filter) exit 1, anything else
+    writes its traceback to a file and exits 70."""
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_usage("runyard", "[PATH] [--poll]")
+        formatter.write_usage("runyard", "COMMAND [ARGS]...", prefix="       ")
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        argv = list(args)  # kept for a crash report: the parsed context no longer holds the command line
+        ctx = super().make_context(info_name, args, parent=parent, **extra)
+        ctx.meta["runyard.argv"] = argv
+        return ctx
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, KeyboardInterrupt,
+                BrokenPipeError):
+            raise
+        except (TrackerError, OSError, ValueError) as exc:
+            raise CliError(_one_line(exc)) from exc
+        except Exception as exc:
+            where = _write_crash(ctx.meta.get("runyard.argv", []))
+            raise Crash(f"unexpected {type(exc).__name__}: {_one_line(exc)} (the traceback is in {where})") from exc
+
+
+@click.group(cls=RunyardGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog="Run `runyard COMMAND --help` for a command's options. Errors are one line on stderr "
+                    "(exit status 1).")
 def cli() -> None:
-    """runyard: follow, compare and manage training runs from the terminal."""
+    """runyard: follow, compare and manage training runs from the terminal.
+
+    \b
+    runyard [PATH] [--poll]
+        Open the app on PATH: a folder of runs (default ./runs) or one run.
+        --poll  poll for changes instead of filesystem events (network
+                filesystems are detected and polled anyway)
+    runyard COMMAND ...
+        The commands below, for quick looks and scripts.
+    """
 
 
 def _json_out(data: Any) -> None:
@@ -42,49 +107,102 @@ def _json_out(data: Any) -> None:
     sys.stdout.buffer.write(orjson.dumps(to_jsonable(data), default=str, option=orjson.OPT_INDENT_2) + b"\n")
 
 
+def _fit_width(wide: bool) -> int | None:
+    """The width tables must fit: the terminal's (or $COLUMNS when not a terminal); None: nothing is cut."""
+    if wide:
+        return None
+    if sys.stdout.isatty():
+        return shutil.get_terminal_size().columns
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and int(columns) > 0 else None
+
+
+def _console(width: int | None, needed: int = 0) -> Any:
+    """A Rich console as wide as asked, or as wide as the widest table when nothing may be cut."""
+    from rich.console import Console
+
+    if width is None:
+        width = max(needed, shutil.get_terminal_size().columns if sys.stdout.isatty() else 0, 80)
+    return Console(width=width, markup=False, emoji=False, highlight=False)
+
+
+def _find(ref: str, root: Path) -> Any:
+    """A run by path, id or name under `root`, or by its folder under `root` (what `ls` shows where names repeat)."""
+    from runyard import find_run
+
+    if not Path(ref).exists() and (root / ref).exists():
+        ref = str(root / ref)
+    return find_run(ref, root)
+
+
 @cli.command("ls")
 @click.argument("root", default="runs", type=click.Path(path_type=Path))
 @click.option("--filter", "-f", "filter_text", default="", help="Text and key<value conditions, e.g. 'lr<1e-3 base'.")
 @click.option("--sort", "-s", "sort_key", default="created", help="Column or key to sort by; '-' prefix descends.")
 @click.option("--no-archive", is_flag=True, help="Leave out runs under archive/ folders.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def ls_command(root: Path, filter_text: str, sort_key: str, no_archive: bool, as_json: bool) -> None:
-    """List the runs under ROOT (any depth, every layout runyard reads)."""
-    from runyard import compile_filter, scan, sort_records
+@click.option("--wide", "-w", is_flag=True, help="Every column, even wider than the terminal.")
+@click.option("--output", "-o", type=click.Choice(["table", "tsv", "json"]), default=None,
+              help="table on a terminal, tsv (fixed columns, values in full) when piped.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table (as -o json).")
+def ls_command(root: Path, filter_text: str, sort_key: str, no_archive: bool, wide: bool, output: str | None,
+               as_json: bool) -> None:
+    """List the runs under ROOT (any depth, every layout runyard reads).
 
-    from .listing import records_json, runs_table
+    On a terminal the table fits its width: the least important columns (tags, format, duration, start...)
+    are left out and named below it, never the name; an id column tells apart runs with the same name.
+    Piped, the output is tab-separated values with a header line: id, name, status, format, created (UTC),
+    duration (s), steps, metric, last, best, tags, path.
+    """
+    from runyard import compile_filter, scan, sort_records, unknown_keys
 
+    from .listing import records_json, runs_table, runs_tsv
+
+    keep = compile_filter(filter_text) if filter_text else None  # a filter that cannot be read fails first
     records = scan(root)
     if no_archive:
         records = [r for r in records if not r.info.archived]
-    if filter_text:
-        records = [r for r in records if compile_filter(filter_text)(r)]
+    for message in unknown_keys(filter_text, records, sort_key):
+        _error(message, "warning")
+    if keep is not None:
+        records = [r for r in records if keep(r)]
     records = sort_records(records, sort_key)
-    if as_json:
+    output = "json" if as_json else output or ("table" if sys.stdout.isatty() else "tsv")
+    if output == "json":
         _json_out(records_json(records))
-        return
-    from rich.console import Console
-
-    Console().print(runs_table(records, root))
+    elif output == "tsv":
+        sys.stdout.write(runs_tsv(records))
+    else:
+        fitted = runs_table(records, root, _fit_width(wide))
+        console = _console(_fit_width(wide), fitted.width)
+        console.print(fitted.table)
+        note = fitted.hidden_note()
+        if note is not None:
+            console.print(note)
 
 
 @cli.command("show")
 @click.argument("run")
 @click.option("--root", default="runs", type=click.Path(path_type=Path), help="Where to look for RUN by id or name.")
+@click.option("--wide", "-w", is_flag=True, help="Every column, even wider than the terminal.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def show_command(run: str, root: Path, as_json: bool) -> None:
-    """Info, config, summary and checkpoints of RUN (a path, or an id or name under --root)."""
-    from runyard import find_run
-
+def show_command(run: str, root: Path, wide: bool, as_json: bool) -> None:
+    """Info, config, summary and checkpoints of RUN (a path, or an id, name or folder under --root)."""
     from .listing import run_json, show_run
 
-    view = find_run(run, root)
+    view = _find(run, root)
     if as_json:
         _json_out(run_json(view))
         return
-    from rich.console import Console
-
-    show_run(Console(), view)
+    width = _fit_width(wide)
+    parts, hidden, needed = show_run(view, width)
+    console = _console(width, needed)
+    for part in parts:
+        console.print(part)
+    if hidden:
+        count = sum(len(h) for _, h in hidden)
+        which = "; ".join(f"{title}: {', '.join(h)}" for title, h in hidden)
+        console.print(f"{count} column{'s' if count > 1 else ''} hidden ({which}): --wide shows "
+                      f"{'them' if count > 1 else 'it'}", style="dim")
 
 
 @cli.command("tail")
@@ -95,11 +213,9 @@ def show_command(run: str, root: Path, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def tail_command(run: str, root: Path, follow: bool, lines: int, as_json: bool) -> None:
     """Print the log of RUN (escape sequences stripped), and with -f follow it."""
-    from runyard import find_run
-
     from .tailing import tail_log
 
-    view = find_run(run, root)
+    view = _find(run, root)
     if view.log_path is None:
         raise CliError(f"{view.path}: this run has no log file")
     tail_log(view.log_path, lines=lines, follow=follow, as_json=as_json)
@@ -113,18 +229,22 @@ def tail_command(run: str, root: Path, follow: bool, lines: int, as_json: bool) 
 @click.option("--smooth", default=0.0, show_default=True, help="EMA weight in [0, 1) as TensorBoard's slider.")
 @click.option("--log-y", is_flag=True, help="Logarithmic y axis.")
 @click.option("--width", type=int, default=None, help="Plot width in columns (default: the terminal's).")
-@click.option("--height", type=int, default=None, help="Plot height in rows (default: 20).")
+@click.option("--height", type=int, default=None, help="Plot height in rows (default: the terminal's, at most 24).")
 @click.option("--json", "as_json", is_flag=True, help="Print the plotted points as JSON.")
 def plot_command(runs: tuple[str, ...], root: Path, metrics: tuple[str, ...], x_axis: str, smooth: float,
                  log_y: bool, width: int | None, height: int | None, as_json: bool) -> None:
-    """Draw curves of one or more runs right in the terminal."""
-    from runyard import find_run
+    """Draw curves of one or more runs right in the terminal.
 
+    Non-finite values are marked x on the frame's edge, and what could not be drawn (non-finite values, values
+    a log axis cannot show) is counted below the plot.
+    """
     from .plotting import plot_runs
 
     if not 0 <= smooth < 1:
         raise CliError("--smooth takes a weight from 0 (none) up to, not including, 1")
-    views = [find_run(r, root) for r in runs]
+    if (width is not None and width < 10) or (height is not None and height < 4):
+        raise CliError("--width takes at least 10 columns and --height at least 4 rows")
+    views = [_find(r, root) for r in runs]
     text, data = plot_runs(views, list(metrics), x_axis, smooth, log_y, width, height)
     if as_json:
         _json_out(data)
@@ -148,11 +268,44 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
+    except BrokenPipeError:  # `runyard ls | head`: the reader has all it wanted
+        _drop_stdout()
         return 0
     except (TrackerError, OSError, ValueError) as exc:
-        click.echo(f"runyard: error: {_one_line(exc)}", err=True)
+        _error(_one_line(exc))
         return 1
+    except Exception as exc:  # a bug outside the subcommands (opening the app): one line, the story in a file
+        where = _write_crash(argv)
+        _error(f"unexpected {type(exc).__name__}: {_one_line(exc)} (the traceback is in {where})")
+        return EXIT_CRASH
+
+
+def _write_crash(argv: list[str]) -> str:
+    """Write the traceback being handled to `<cache>/crash-<time>-<pid>.txt`; that path (or why not)."""
+    from runyard import cache_root
+
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    report = (f"runyard {' '.join(argv)}\npython {sys.version.split()[0]} on {sys.platform}\n"
+              f"{time.strftime('%Y-%m-%d %H:%M:%S %z')}\n\n{traceback.format_exc()}")
+    for folder in (cache_root(), Path(tempfile.gettempdir())):
+        path = folder / f"crash-{stamp}-{os.getpid()}.txt"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path.write_text(report, encoding="utf-8")
+            return str(path)
+        except OSError:
+            continue
+    return "nowhere: the cache folder and the temporary folder are not writable"
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush into the closed pipe does not complain."""
+    try:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, sys.stdout.fileno())
+        os.close(fd)
+    except (OSError, ValueError, AttributeError):  # no real file behind stdout (a test's capture): nothing to do
+        pass
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -176,7 +329,9 @@ def _root_and_run(path: Path) -> tuple[Path, Path | None]:
     path = path.resolve()
     try:
         source = find_source(path)
-    except UnknownLayout:  # no run here, or several: a root to list
+    except UnknownLayout:  # no run here, or several: a root to list; but a file that is no run is an error
+        if path.is_file():
+            raise
         return path, None
     return (path.parent, path) if source.path == path else (path, None)
 

@@ -1,23 +1,40 @@
-"""`runyard plot`: metric curves of several runs drawn with plotext, against step, wallclock or elapsed time."""
+"""`runyard plot`: metric curves of several runs drawn with plotext, against step, wallclock or elapsed time.
+
+Drawn as the app draws them, with the same preparation (`prepare`, `robust_range`, `on_axis` for a log axis)
+and marks: non-finite values as red crosses at the frame's edge, points a log axis cannot show left out and
+counted, points the y-range cuts off as ▲/▼ on the frame. Whatever the data, a frame is drawn and what could
+not be drawn is said below it.
+"""
 
 from __future__ import annotations
 
+import difflib
 import shutil
 import sys
 from typing import Any
 
 import numpy as np
 
-from runyard import Prepared, clean_block, main_metrics, prepare, robust_range
+from runyard import Prepared, clean_block, clean_field, main_metrics, on_axis, prepare, robust_range, x_span
 
-from ..formatting import PALETTE, time_ticks
+from ..formatting import OFF_SCALE_ABOVE, OFF_SCALE_BELOW, PALETTE, frame_columns, log_ticks, time_ticks
 
 X_COLUMN = {"step": "step", "time": "time", "relative": "elapsed"}
+NONFINITE_COLOR = (255, 60, 60)  # the app's red crosses
+
+
+def resolve_metric(names: Any, wanted: str) -> str | None:
+    """The metric `wanted` names: itself, or the one whose name shows as `wanted` once escape sequences are
+    taken out (a name holding escapes is listed cleaned, and can be plotted by what was listed)."""
+    if wanted in names:
+        return wanted
+    shown = [n for n in names if clean_field(n) == wanted]
+    return shown[0] if len(shown) == 1 else None
 
 
 def plot_runs(views: list[Any], metrics: list[str], x_axis: str, smooth: float, log_y: bool,
               width: int | None, height: int | None) -> tuple[str, dict[str, Any]]:
-    """The plot as terminal text, and the plotted points as data."""
+    """The plot as terminal text (notes on what could not be drawn below it), and the plotted points as data."""
     import plotext as plt
 
     if not metrics:
@@ -26,29 +43,38 @@ def plot_runs(views: list[Any], metrics: list[str], x_axis: str, smooth: float, 
     if not metrics:
         raise ValueError("these runs hold no metrics to plot")
     cols, rows = shutil.get_terminal_size((100, 30))
+    width = width or cols
     plt.clear_figure()
-    plt.plotsize(width or cols, height or min(rows - 2, 24))
+    plt.limitsize(False, False)  # a width asked for is a width drawn, even wider than the terminal
+    plt.plotsize(width, height or min(rows - 2, 24))
     plt.theme("clear")
     data: dict[str, Any] = {"x": x_axis, "series": []}
     drawn: list[np.ndarray] = []
-    crossed: list[Prepared] = []
-    buckets = max(10, (width or cols) * 2)
+    raws: list[Prepared] = []
+    notes: list[str] = []
+    followed: list[tuple[Prepared, tuple[int, int, int]]] = []  # the bright curve of each series, for off-scale marks
+    buckets = max(10, width * 2)
     for i, view in enumerate(views):
-        for j, metric in enumerate(metrics):
-            if metric not in view.summary:
+        for j, wanted in enumerate(metrics):
+            metric = resolve_metric(view.summary, wanted)
+            if metric is None:
                 continue
             series = view.series(metric)
             color = PALETTE[(i * len(metrics) + j) % len(PALETTE)]
             raw, smoothed = prepare(series[X_COLUMN[x_axis]].to_numpy(), series["value"].to_numpy(), buckets, smooth)
-            label = metric if len(views) == 1 else f"{view.info.name}:{metric}"
-            crossed.append(raw)  # a series of only NaN or infinities has nothing to draw but its markers
-            if raw.x.size and smoothed is not None:
-                plt.plot(raw.x.tolist(), raw.y.tolist(), color=tuple(c // 2 for c in color), marker="braille")
-                plt.plot(smoothed.x.tolist(), smoothed.y.tolist(), color=color, marker="braille", label=label)
-                drawn.append(smoothed.y)
-            elif raw.x.size:
-                plt.plot(raw.x.tolist(), raw.y.tolist(), color=color, marker="braille", label=label)
-                drawn.append(raw.y)
+            label = clean_field(metric if len(views) == 1 else f"{view.info.name}:{metric}")
+            rx, ry = on_axis(raw.x, raw.y, log_y)
+            bright = Prepared(rx, ry)
+            if smoothed is not None:
+                bright = Prepared(*on_axis(smoothed.x, smoothed.y, log_y))
+                if rx.size:
+                    plt.plot(rx.tolist(), ry.tolist(), color=tuple(c // 2 for c in color), marker="braille")
+            if bright.x.size:  # plotext fails on an empty labelled curve: a series of non-finite values has none
+                plt.plot(bright.x.tolist(), bright.y.tolist(), color=color, marker="braille", label=label)
+            drawn.append(bright.y)
+            raws.append(raw)
+            followed.append((bright, color))
+            notes += _notes(label, series["value"].to_numpy(), log_y, drawable=bool(bright.x.size))
             bad = raw.nan_x.size + raw.posinf_x.size + raw.neginf_x.size
             markers = np.concatenate([raw.nan_x, raw.posinf_x, raw.neginf_x])
             points_x, marker_xs = raw.x.tolist(), markers.tolist()
@@ -60,28 +86,85 @@ def plot_runs(views: list[Any], metrics: list[str], x_axis: str, smooth: float, 
                              + _logged_steps(raw.neginf_x, steps[values == -np.inf]))
             data["series"].append({"run": view.info.name, "metric": metric, "x": points_x, "y": raw.y.tolist(),
                                    "nonfinite_at": marker_xs, "nonfinite": bad})
-    if not data["series"]:
-        raise ValueError(f"no run here has the metric {', '.join(metrics)}")
-    if log_y:
-        plt.yscale("log")
-    limits = robust_range(drawn, ignore_outliers=True, log=log_y) or (0.0, 1.0)
-    plt.ylim(*limits)
-    for raw in crossed:  # NaN and +inf at the top edge, -inf at the bottom, as red crosses (as the app shows them)
-        for at, y in ((raw.nan_x, limits[1]), (raw.posinf_x, limits[1]), (raw.neginf_x, limits[0])):
-            if at.size:
-                plt.scatter(at.tolist(), [y] * at.size, marker="x", color=(255, 60, 60))
-    xs = [s["x"] for s in data["series"] if s["x"]]
-    if x_axis != "step" and xs:
-        lo, hi = min(x[0] for x in xs), max(x[-1] for x in xs)
-        if hi > lo:
-            plt.xticks(*time_ticks(lo, hi, x_axis))
+    if not raws:
+        raise ValueError(_missing(views, metrics))
+    limits = robust_range(drawn, ignore_outliers=True)
+    if limits is not None:
+        plt.ylim(*limits)
+        if log_y:
+            plt.yticks(*log_ticks(*limits))
+    else:  # nothing finite (or nothing positive on a log axis): an empty frame, the marks and the notes say why
+        plt.ylim(0.0, 1.0)
+        plt.yticks([], [])
+    bottom, top = limits if limits is not None else (0.0, 1.0)
+    for raw in raws:
+        for xs, y in ((raw.nan_x, top), (raw.posinf_x, top), (raw.neginf_x, bottom)):
+            if xs.size:
+                plt.scatter(xs.tolist(), [y] * xs.size, marker="x", color=NONFINITE_COLOR)
+    span = x_span([x for raw in raws for x in (raw.x, raw.nan_x, raw.posinf_x, raw.neginf_x)])
+    if span is not None and span[1] > span[0]:
+        plt.xlim(*span)  # pinned, so marks drawn over the figure land on the curves' columns
+        if x_axis != "step":
+            plt.xticks(*time_ticks(*span, x_axis))
     plt.xlabel({"step": "step", "time": "wallclock", "relative": "time since start"}[x_axis])
-    notes = [f"{s['run']}:{s['metric']} has {s['nonfinite']} non-finite values" for s in data["series"]
-             if s["nonfinite"]]
     text = plt.build()
+    if limits and span is not None and span[1] > span[0]:
+        text = _mark_off_scale(text, followed, limits, span)
     if not sys.stdout.isatty():
         text = clean_block(text)
     return text + ("\n" + "\n".join(notes) if notes else ""), data
+
+
+def _notes(label: str, values: np.ndarray, log_y: bool, drawable: bool) -> list[str]:
+    """What the figure cannot show of one series: its non-finite values, and the values a log axis leaves out."""
+    values = np.asarray(values, dtype=np.float64)
+    kinds = [(int(np.isnan(values).sum()), "NaN"), (int((values == np.inf).sum()), "+inf"),
+             (int((values == -np.inf).sum()), "-inf")]
+    bad = sum(n for n, _ in kinds)
+    notes = []
+    if bad:
+        which = ", ".join(f"{n} {kind}" for n, kind in kinds if n)
+        notes.append(f"{label} has {bad} non-finite value{'s' if bad > 1 else ''} ({which}), "
+                     f"marked x on the frame's edge")
+    if log_y:
+        left_out = int((np.isfinite(values) & (values <= 0)).sum())
+        if left_out:
+            notes.append(f"{label}: {left_out} of {values.size} values are zero or negative, "
+                         f"left out of the log scale")
+    if not drawable:
+        notes.append(f"{label}: nothing {'positive' if log_y and bad < values.size else 'finite'} to draw"
+                     + (" on a log scale" if log_y and bad < values.size else ""))
+    return notes
+
+
+def _missing(views: list[Any], metrics: list[str]) -> str:
+    """`no run here has the metric val_los; did you mean 'val_loss'?`"""
+    message = f"no run here has the metric {', '.join(metrics)}"
+    names = sorted({clean_field(n) for v in views for n in v.summary})
+    close = [m for w in metrics for m in difflib.get_close_matches(w, names, n=1, cutoff=0.6)]
+    if close:
+        return f"{message}; did you mean {', '.join(repr(c) for c in dict.fromkeys(close))}?"
+    return message
+
+
+def _mark_off_scale(text: str, followed: list[tuple[Prepared, tuple[int, int, int]]], limits: tuple[float, float],
+                    span: tuple[float, float]) -> str:
+    """▲ on the frame's top edge above points the y-range cuts off, ▼ on its bottom edge: as the app marks them."""
+    lines = text.split("\n")
+    top = next((i for i, line in enumerate(lines) if "┌" in line), None)
+    bottom = next((i for i, line in enumerate(lines) if "└" in line), None)
+    for row, glyph, side in ((top, OFF_SCALE_ABOVE, 0), (bottom, OFF_SCALE_BELOW, 1)):
+        if row is None or "\x1b" in lines[row].removesuffix("\x1b[0m"):
+            continue  # colour codes inside the edge: its characters would not be its columns
+        marks: dict[int, str] = {}
+        for points, (r, g, b) in followed:
+            for column in frame_columns(lines[row], *span, points.off_scale(*limits)[side].tolist()):
+                marks[column] = f"\x1b[1;38;2;{r};{g};{b}m{glyph}\x1b[0m"
+        line = lines[row]
+        for column in sorted(marks, reverse=True):  # from the right: the columns to the left stay where they were
+            line = line[:column] + marks[column] + line[column + 1:]
+        lines[row] = line
+    return "\n".join(lines)
 
 
 def _logged_steps(points: np.ndarray, steps: np.ndarray) -> list[int]:

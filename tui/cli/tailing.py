@@ -21,9 +21,15 @@ def _emit(raw: bytes, as_json: bool) -> None:
 
 
 def tail_log(path: Path, lines: int, follow: bool, as_json: bool, poll: float = 0.25) -> None:
-    """The last `lines` lines, then (with `follow`) every new one until Ctrl-C; survives truncation."""
+    """The last `lines` lines, then (with `follow`) every new one until Ctrl-C; survives truncation.
+
+    Without `follow`, a last line not ended yet (a progress bar being redrawn) is printed as it stands; when
+    following, it is printed once it ends."""
     reader = TailReader(path)
-    for raw in deque(reader.read().lines, maxlen=max(0, lines)):
+    last = reader.read().lines
+    if not follow and reader.pending:
+        last.append(reader.pending)
+    for raw in deque(last, maxlen=max(0, lines)):
         _emit(raw, as_json)
     sys.stdout.flush()
     while follow:

@@ -1,19 +1,22 @@
 """Live state of the runs the app follows: metric series that grow as rows are appended.
 
 Nothing here imports Textual. A `LiveRun` loads a run's metrics once (the reading layer's fast, cached path),
-then reads only appended rows (`MetricsTail`); resume markers cut the superseded tail of every series.
-Smoothed values are kept alongside and extended incrementally, so a redraw never re-smooths a long series.
+then reads only appended rows (`MetricsTail`); resume markers cut the superseded tail of every series. Reading
+happens on a read lane's thread and yields a `Snapshot` or a `RowBatch`, which the app's thread folds in, so the
+series a screen draws never change under it. Smoothed values are kept alongside and extended incrementally, so a
+redraw never re-smooths a long series.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from runyard import MetricsTail, RunView, direction, ema_debiased
+from runyard import MetricsTail, NotRegularFile, RunView, direction, ema_debiased
 
 
 class Growable:
@@ -145,77 +148,143 @@ def _ema_extend(values: np.ndarray, weight: float, state: tuple[float, int]) -> 
     return out, (last, n)
 
 
+@dataclass
+class Snapshot:
+    """Every metric series of a run, read afresh on a reading thread; `LiveRun.apply` swaps them in."""
+
+    rows: Rows
+    series: dict[str, Series]
+    nonfinite: dict[str, int]
+    tailed: str | None = None   # the file followed row by row from here on (None: any change means a full read)
+    waiting: str | None = None  # the metrics file is not a regular file (a FIFO): nothing was read from it
+    error: str | None = None
+
+
+@dataclass
+class RowBatch:
+    """Rows appended since the last read, prepared on the reading thread; row ids count from the batch's first."""
+
+    steps: list[float] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    values: dict[str, tuple[list[int], list[float]]] = field(default_factory=dict)
+    nonfinite: dict[str, int] = field(default_factory=dict)
+    waiting: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+
 class LiveRun:
-    """An open run: every metric's series, kept current by reading only what is appended."""
+    """An open run: every metric's series, kept current by reading only what is appended.
+
+    Reading and folding in happen on different threads. `read` runs on the run's read lane (one read at a time)
+    and touches only the reading side, the source and its tail; `apply` runs on the app's thread and touches
+    only the series the screens draw. So no screen ever sees a half-appended series, and no file is read on the
+    app's thread.
+    """
 
     def __init__(self, view: RunView) -> None:
         self.view = view
         self.series: dict[str, Series] = {}
         self.rows = Rows()
-        self.tail: MetricsTail | None = None
         self.nonfinite: dict[str, int] = {}
-        self.loaded = False
+        self.loaded = False          # a first read has been folded in
+        self.tailed: str | None = None
+        self.waiting: str | None = None
+        self.error: str | None = None
+        self._tail: MetricsTail | None = None  # the reading side's: only `read` and `close` touch it
 
     @property
     def path(self) -> Path:
         return self.view.path
 
-    def load(self) -> None:
-        """Read every metric once; runyard runs then follow their metrics.jsonl from where the read stopped."""
-        data = self.view.source.metrics_data()
-        frame, present = data.frame(), data.present()
-        if self.tail is not None:
-            self.tail.close()
-        self.tail = self.view.source.metrics_tail(offset=data.end)
-        del data
-        _release_arrow_memory()
-        self.rows = Rows(frame["step"].to_numpy(dtype=np.float64), frame["time"].to_numpy(dtype=np.float64))
-        self.series = {}
-        self.nonfinite = {}
-        for name in frame.columns:
-            if name in ("step", "time"):
-                continue
-            values = frame[name].to_numpy(dtype=np.float64)
-            mask = present[name] if present is not None else ~np.isnan(values)
-            every = bool(mask.all())
-            self.series[name] = Series(self.rows, None if every else np.flatnonzero(mask),
-                                       values if every else values[mask])
-            self.nonfinite[name] = int(np.count_nonzero(~np.isfinite(values[mask])))
-        self.loaded = True
+    # ----- the reading side (a read lane's thread) ------------------------------------------------------------
 
-    def poll(self) -> int:
-        """Fold in rows appended since the last call; returns how many rows arrived."""
-        if self.tail is None:
-            return 0
-        chunk = self.tail.read()
+    def read(self, full: bool = False) -> Snapshot | RowBatch:
+        """What changed since the last read: rows appended to a followed metrics file, else every series afresh
+        (first read, layouts without an incremental reader, a truncated, replaced or resumed file)."""
+        if full or self._tail is None:
+            return self._read_all()
+        chunk = self._tail.read()
         if chunk.reset or chunk.resumes:
-            self.load()  # truncated, replaced or resumed: read afresh (the cache makes it cheap)
-            return max(1, len(chunk.rows))
-        if not chunk.rows:
-            return 0
-        base = len(self.rows)
-        steps, times = [], []
-        batch: dict[str, tuple[list[int], list[float]]] = {}
+            return self._read_all()  # read afresh (the cache makes it cheap)
+        batch = RowBatch(waiting=self._tail.reader.path.name if chunk.not_regular else None)
+        steps, times, values = batch.steps, batch.times, batch.values
         for i, row in enumerate(chunk.rows):
             steps.append(float(row["step"]))
             times.append(float(row.get("time") or math.nan))
             for name, value in row.items():
                 if name in ("step", "time") or not isinstance(value, (int, float)) or isinstance(value, bool):
                     continue
-                ids, vals = batch.setdefault(name, ([], []))
-                ids.append(base + i)
+                ids, vals = values.setdefault(name, ([], []))
+                ids.append(i)
                 vals.append(float(value))
                 if not math.isfinite(value):
-                    self.nonfinite[name] = self.nonfinite.get(name, 0) + 1
-        self.rows.step.extend(steps)
-        self.rows.time.extend(times)
-        for name, (ids, vals) in batch.items():
+                    batch.nonfinite[name] = batch.nonfinite.get(name, 0) + 1
+        return batch
+
+    def _read_all(self) -> Snapshot:
+        """Read every metric once; runyard runs then follow their metrics.jsonl from where the read stopped."""
+        if self._tail is not None:
+            self._tail.close()
+            self._tail = None
+        try:
+            data = self.view.source.metrics_data()  # which rows logged each metric: a logged NaN is a point
+            self._tail = self.view.source.metrics_tail(offset=data.end)
+        except NotRegularFile as exc:
+            return Snapshot(Rows(), {}, {}, waiting=Path(exc.filename or self.path).name)
+        except Exception as exc:  # a run that cannot be read shows its error in place
+            return Snapshot(Rows(), {}, {}, error=_one_line(exc))
+        rows = Rows(data.step.astype(np.float64), data.time)
+        series: dict[str, Series] = {}
+        nonfinite: dict[str, int] = {}
+        for name, values in data.values.items():
+            mask = data.mask(name)
+            every = bool(mask.all())
+            series[name] = Series(rows, None if every else np.flatnonzero(mask), values if every else values[mask])
+            nonfinite[name] = int(np.count_nonzero(~np.isfinite(values[mask])))
+        del data
+        _release_arrow_memory()
+        tailed = self._tail.reader.path.name if self._tail is not None else None
+        return Snapshot(rows, series, nonfinite, tailed)
+
+    def close(self) -> None:
+        """Let go of the followed file (on the read lane: never while a read uses it)."""
+        if self._tail is not None:
+            self._tail.close()
+            self._tail = None
+
+    # ----- the app's side ---------------------------------------------------------------------------------
+
+    def apply(self, update: Snapshot | RowBatch) -> int:
+        """Fold in what `read` returned (on the app's thread); returns how many rows arrived."""
+        self.loaded = True
+        self.waiting = update.waiting
+        if isinstance(update, Snapshot):
+            self.rows, self.series, self.nonfinite = update.rows, update.series, update.nonfinite
+            self.tailed, self.error = update.tailed, update.error
+            return len(self.rows)
+        if not len(update):
+            return 0
+        base = len(self.rows)
+        self.rows.step.extend(update.steps)
+        self.rows.time.extend(update.times)
+        for name, (ids, vals) in update.values.items():
+            rows = [base + i for i in ids]
             series = self.series.get(name)
             if series is None:
-                self.series[name] = Series(self.rows, np.asarray(ids), np.asarray(vals))
+                self.series[name] = Series(self.rows, np.asarray(rows), np.asarray(vals))
             else:
-                series.append(ids, vals)
-        return len(chunk.rows)
+                series.append(rows, vals)
+        for name, count in update.nonfinite.items():
+            self.nonfinite[name] = self.nonfinite.get(name, 0) + count
+        return len(update)
+
+    def placeholder(self) -> str | None:
+        """What to show instead of curves while there is nothing to draw yet, or None."""
+        if self.waiting:
+            return f"waiting for {self.waiting}"
+        return None if self.loaded else "loading…"
 
     # ----- what the screens show --------------------------------------------------------------------------
 
@@ -255,9 +324,10 @@ class LiveRun:
             return None
         return float(finite.max() if direction(name, self.view) == "max" else finite.min())
 
-    def close(self) -> None:
-        if self.tail is not None:
-            self.tail.close()
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 def _release_arrow_memory() -> None:

@@ -1,6 +1,6 @@
 """The run screen: curves and the followed log of one run (or several, overlaid), config, checkpoints, samples,
 info. A cursor on the curves links a point to the log lines written at that moment, and a log line back to
-its place on the curves.
+its place on the curves (the maths is in `live/cursor.py`, shared with any screen that draws curves).
 """
 
 from __future__ import annotations
@@ -9,61 +9,50 @@ import math
 import time
 from typing import Any
 
-import numpy as np
+from rich.style import Style
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Input, SelectionList, Static, TabbedContent, TabPane
-from textual.widgets.selection_list import Selection
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
 
-from runyard import RunRecord, clean_line, flatten, main_metrics
+from runyard import RunRecord, clean_line, main_metrics
 
 from ..formatting import STATUS_STYLE, fmt_bytes, fmt_duration, fmt_number, fmt_time
+from ..live import cursor
+from ..live.cursor import X_AXES
+from ..live.details import RunDetails
 from ..live.runstate import LiveRun, Series, configured_last_step
+from ..messages import RunDetailsRead
 from ..widgets.log_view import LogView
-from ..widgets.metric_plot import MetricPlot, Trace, colour
+from ..widgets.metric_plot import MetricPanels, Trace, curve_colour
+from .metric_picker import MetricPicker
 
-X_AXES = ("step", "time", "relative")
 REDRAW_INTERVAL = 0.25  # at most four plot redraws a second while data streams in
-
-
-class MetricPicker(ModalScreen[list[str] | None]):
-    """Choose which metrics to draw."""
-
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"), Binding("enter", "choose", "Show", priority=True)]
-    DEFAULT_CSS = """
-    MetricPicker { align: center middle; }
-    MetricPicker > Vertical { width: 60; max-width: 90%; height: auto; max-height: 80%; border: thick $primary; }
-    MetricPicker SelectionList { height: auto; max-height: 20; }
-    """
-
-    def __init__(self, names: list[str], chosen: list[str]) -> None:
-        super().__init__()
-        self.names, self.chosen = names, chosen
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(Text("metrics to draw (space toggles, enter shows)", style="bold"))
-            yield SelectionList[str](*(Selection(Text(n), n, n in self.chosen) for n in self.names))
-
-    def action_choose(self) -> None:
-        self.dismiss(list(self.query_one(SelectionList).selected))
+# The widget each tab focuses when shown for the first time; afterwards it gets back what had focus in it.
+FIRST_FOCUS = {"curves": "#log", "config": "#config-table", "checkpoints": "#ckpt-table",
+               "samples": "#samples-scroll", "info": "#info-table"}
 
 
 class RunScreen(Screen):
-    """One or more runs in detail; the first run's log is shown (`tab` cycles through the runs' logs)."""
+    """One or more runs in detail; with several, `tab`/`shift+tab` pick whose log, cursor values and details show."""
+
+    DEFAULT_CSS = """
+    RunScreen .run-label { height: 1; padding: 0 1; }
+    """
 
     BINDINGS = [
-        Binding("escape,backspace", "app.pop_screen", "Back"),
+        Binding("escape,backspace", "back", "Back"),
         Binding("x", "cycle_x", "x axis"),
         Binding("s", "toggle_smoothing", "Smooth"),
         Binding("right_square_bracket", "smoother(0.1)", "Smoother", show=False),
         Binding("left_square_bracket", "smoother(-0.1)", "Rougher", show=False),
         Binding("L", "toggle_log_y", "Log y"),
         Binding("o", "toggle_outliers", "Outliers", show=False),
+        Binding("p", "toggle_panels", "Panels"),
         Binding("m", "pick_metrics", "Metrics"),
         Binding("left", "move_cursor(-1)", "Cursor ←", show=False, priority=True),
         Binding("right", "move_cursor(1)", "Cursor →", show=False, priority=True),
@@ -73,7 +62,8 @@ class RunScreen(Screen):
         Binding("c", "cursor_at_log", "Curve at log line"),
         Binding("slash", "search", "Search log"),
         Binding("f", "follow", "Follow log"),
-        Binding("tab", "next_log", "Next run's log", show=False),
+        Binding("tab", "next_log(1)", "Next run's log", show=False),
+        Binding("shift+tab", "next_log(-1)", "Previous run's log", show=False),
         Binding("1", "tab('curves')", "Curves", show=False),
         Binding("2", "tab('config')", "Config", show=False),
         Binding("3", "tab('checkpoints')", "Checkpoints", show=False),
@@ -86,31 +76,45 @@ class RunScreen(Screen):
         self.records = records
         self.keys = [str(r.info.path) for r in records]
         self.metrics: list[str] = []
+        self.metrics_picked = False  # chosen with `m`: then metrics that appear later do not join by themselves
         self.x_axis = "step"
         self.smoothing = 0.6
         self.smooth_on = True
         self.log_y = False
         self.ignore_outliers = True
+        # One panel per metric (True), one shared y-axis (False), or None: shared until a metric would be
+        # flattened by the others, then split. Not W&B's always-split: on an 80x24 terminal the curves get about
+        # ten rows, halving them costs more than it shows, and train and validation loss are read together.
+        self.panels: bool | None = None
         self.cursor_x: float | None = None
         self.log_index = 0
         self._last_draw = 0.0
         self._draw_timer: Any = None
+        self._pane_focus: dict[str, Widget] = {}  # what last had focus in each tab
+        self._details: RunDetails | None = None   # what the other tabs show, read off the app's thread
+        self._details_stale = True                # the run changed since they were asked for
+        self._filled: dict[str, RunDetails] = {}  # tab -> the details it shows (each tab is filled once per read)
 
     def compose(self) -> ComposeResult:
         yield Static(id="run-title", markup=False)
         with TabbedContent(initial="curves"):
             with TabPane("Curves & log", id="curves"):
-                yield MetricPlot(id="plot")
+                yield MetricPanels(id="plot")
                 yield Static(id="cursor-info", markup=False)
                 yield Input(placeholder="search the log (enter; n / N for next / previous)", id="log-search")
                 yield LogView(id="log")
             with TabPane("Config", id="config"):
+                yield Static(classes="run-label", markup=False)
                 yield DataTable(id="config-table", cursor_type="row", zebra_stripes=True)
             with TabPane("Checkpoints", id="checkpoints"):
+                yield Static(classes="run-label", markup=False)
                 yield DataTable(id="ckpt-table", cursor_type="row", zebra_stripes=True)
-            with TabPane("Samples", id="samples"), VerticalScroll():
-                yield Static(id="samples-text", markup=False)
+            with TabPane("Samples", id="samples"):
+                yield Static(classes="run-label", markup=False)
+                with VerticalScroll(id="samples-scroll"):
+                    yield Static(id="samples-text", markup=False)
             with TabPane("Info", id="info"):
+                yield Static(classes="run-label", markup=False)
                 yield DataTable(id="info-table", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
@@ -125,24 +129,41 @@ class RunScreen(Screen):
 
     @property
     def lives(self) -> list[LiveRun]:
-        """The live state of each run shown (loaded on first use by the app)."""
-        return [self.app.live_state(k, full=True) for k in self.keys]
+        """The live state of each run shown (the app reads it on first use; empty until read)."""
+        return [self.app.live_state(k) for k in self.keys]
 
     def on_mount(self) -> None:
-        names = sorted({n for live in self.lives for n in live.series})
-        self.metrics = main_metrics(names, limit=2) or names[:1]
         self.query_one("#log-search", Input).display = False
+        for label in self.query(".run-label"):
+            label.display = len(self.records) > 1
         self._set_log(0)
         self.redraw()
         self.query_one(LogView).focus()
         self.app.runs_changed.subscribe(self, lambda change: self.runs_changed(set(change.keys)))
+        self.call_after_refresh(self._draw_title)  # laid out now: the settings can be placed at the right
+
+    def _join_new_metrics(self) -> None:
+        """Metrics that appear after the screen opened join the automatic choice, so a live run always draws.
+
+        A W&B run opened right after `wandb.init` has no metric yet; its first ones must not be missed.
+        A set picked with `m` is the user's and stays as picked.
+        """
+        if self.metrics_picked:
+            return
+        names = sorted({n for live in self.lives for n in live.series})
+        main = main_metrics(names, limit=2)
+        if main:
+            self.metrics += [n for n in main if n not in self.metrics]
+        elif not self.metrics and names:
+            self.metrics = names[:1]
 
     def _set_log(self, index: int) -> None:
         self.log_index = index % len(self.records)
         record = self.records[self.log_index]
         log = self.query_one(LogView)
-        log.set_path(record.source.log_path() if record.source is not None else None)
+        log.set_path(record.source.log_path if record.source is not None else None)  # found when first read
         log.poll()
+        self._details, self._details_stale, self._filled = None, True, {}
 
     def runs_changed(self, keys: set[str]) -> None:
         """The app saw new data for some runs: redraw (throttled) and follow the log."""
@@ -151,6 +172,7 @@ class RunScreen(Screen):
         self.records = [self.app.records.get(k, r) for k, r in zip(self.keys, self.records, strict=True)]
         if self.keys[self.log_index] in keys:
             self.query_one(LogView).poll()
+            self._details_stale = True
         since = time.monotonic() - self._last_draw
         if since >= REDRAW_INTERVAL:
             self.redraw()
@@ -164,34 +186,25 @@ class RunScreen(Screen):
     def redraw(self) -> None:
         """Rebuild the traces from the live series and refresh what the active tab shows."""
         self._last_draw = time.monotonic()
+        self._join_new_metrics()
         self._draw_plot()
         self._draw_title()
         self._draw_cursor_info()
+        self._draw_run_labels()
         active = self.query_one(TabbedContent).active
         if active != "curves":
             self._fill_tab(active)
 
-    def _x_of(self, index: int, series: Series) -> np.ndarray:
-        """x values of a series of run `index` on the current axis."""
-        if self.x_axis == "step":
-            return series.steps
-        if self.x_axis == "time":
-            return series.times
-        return series.times - self._start(index)
-
     def _start(self, index: int) -> float:
         """When run `index` started: its recorded creation, else its first row's time."""
-        created = self.records[index].info.created
-        if created is not None:
-            return created
         live = self.app.live.get(self.keys[index])
-        return (live.first_time() if live is not None else None) or 0.0
+        return cursor.start_time(self.records[index].info.created, live.first_time() if live is not None else None)
 
     def _draw_plot(self) -> None:
         traces = []
         lives = self.lives
         for i, live in enumerate(lives):
-            for j, name in enumerate(self.metrics):
+            for name in self.metrics:
                 series = live.series.get(name)
                 if series is None or not len(series):
                     continue
@@ -199,21 +212,63 @@ class RunScreen(Screen):
                 smooth = series.smoothed(self.smoothing) if self.smooth_on and self.smoothing > 0 else None
                 nonfinite = live.nonfinite.get(name, 0)
                 axis = "step" if self.x_axis == "step" else "time"
-                traces.append(Trace(label, colour(i * len(self.metrics) + j), self._x_of(i, series),
-                                    series.value.view, smooth, nonfinite,
-                                    clean=nonfinite == 0 and series.ordered(axis)))
-        message = "no metrics logged yet" if not any(live.series for live in lives) else "none of these metrics"
-        self.query_one(MetricPlot).show(traces, x_axis=self.x_axis, log_y=self.log_y,
-                                        ignore_outliers=self.ignore_outliers, cursor_x=self.cursor_x,
-                                        message=message)
+                x = cursor.x_values(series, self.x_axis, self._start(i))
+                traces.append(Trace(label, (0, 0, 0), x, series.value.view, smooth, nonfinite,  # coloured by panels
+                                    clean=nonfinite == 0 and series.ordered(axis), metric=name, run=i))
+        waiting = [p for k, live in zip(self.keys, lives, strict=True) if (p := self._placeholder(k, live))]
+        message = waiting[0] if waiting else "no metrics logged yet" if not any(live.series for live in lives) \
+            else "none of these metrics"
+        self.query_one(MetricPanels).show(traces, self.metrics, split=self.panels, runs=len(lives),
+                                          x_axis=self.x_axis, log_y=self.log_y,
+                                          ignore_outliers=self.ignore_outliers, cursor_x=self.cursor_x,
+                                          message=message)
+
+    def run_colour(self, index: int) -> tuple[int, int, int]:
+        """The colour of run `index`'s curves (of its first one, when its metrics have colours of their own)."""
+        panels = self.query_one(MetricPanels)
+        for plot in panels.plots:
+            for trace in plot.traces:
+                if trace.run == index:
+                    return trace.color
+        return curve_colour(index, 0, len(self.records), len(self.metrics), panels.split)
+
+    def run_label(self, index: int) -> Text:
+        """Run `index`'s name in its curve colour, to say whose log, values or details are shown."""
+        r, g, b = self.run_colour(index)
+        return Text(f"● {self.records[index].info.name}", style=Style(color=f"rgb({r},{g},{b})", bold=True))
+
+    def _draw_run_labels(self) -> None:
+        """With several runs, name the one whose log and details are shown (`tab` picks another)."""
+        log = self.query_one(LogView)
+        if len(self.records) < 2:
+            log.border_title = None
+            return
+        label = self.run_label(self.log_index)
+        log.border_title = label
+        hint = Text.assemble(label, ("   tab / shift+tab: another run", "dim"))
+        for static in self.query(".run-label").results(Static):
+            static.update(hint, layout=False)
+
+    def on_resize(self, event: events.Resize) -> None:
+        """The title's settings keep their place at the right edge."""
+        self._draw_title()
+
+    def _placeholder(self, key: str, live: LiveRun) -> str | None:
+        """What to say instead of a run's curves while they cannot be drawn yet (loading, a file waited for)."""
+        waiting = self.app.waiting_for(key)
+        return f"waiting for {waiting}" if waiting else live.placeholder()
 
     def _draw_title(self) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
+        overlay = len(self.records) > 1
         for i, (record, live) in enumerate(zip(self.records, self.lives, strict=True)):
             info = record.info
             if i:
                 text.append("  |  ")
-            text.append(info.name, style="bold")
+            if overlay:
+                text.append_text(self.run_label(i))
+            else:
+                text.append(info.name, style="bold")
             text.append(f" {info.status}", style=STATUS_STYLE.get(info.status, ""))
             if info.error:
                 text.append(f"  ⚠ {info.error}", style="bold red")
@@ -225,65 +280,54 @@ class RunScreen(Screen):
                 eta = live.eta(target)
                 if eta is not None:
                     text.append(f"  ETA {fmt_duration(eta)}", style="bold")
-        settings = [f"x={self.x_axis}", f"smooth={self.smoothing:.2f}" if self.smooth_on else "smooth=off"]
+        title = self.query_one("#run-title", Static)
+        settings = Text("  " + "  ".join(self.settings()), style="dim", no_wrap=True)
+        width = title.content_region.width
+        if width > settings.cell_len + 12:  # the settings stay in sight: the runs' part gives way
+            text.truncate(width - settings.cell_len, overflow="ellipsis", pad=True)
+        text.append_text(settings)
+        title.update(text, layout=False)
+
+    def settings(self) -> list[str]:
+        """How the curves are drawn, as the title shows it: axis, smoothing weight, scales, layout."""
+        out = [f"x={self.x_axis}"]
+        if self.smooth_on and self.smoothing > 0:
+            out.append(f"EMA {self.smoothing:.2f}")
         if self.log_y:
-            settings.append("log y")
+            out.append("log y")
         if not self.ignore_outliers:
-            settings.append("outliers in")
-        text.append("   [" + ", ".join(settings) + "]", style="dim")
-        self.query_one("#run-title", Static).update(text, layout=False)
+            out.append("outliers in")
+        if self.query_one(MetricPanels).split:
+            out.append("panels")
+        return out
 
     # ----- cursor: log <-> curve ----------------------------------------------------------------------------
 
     def _primary(self) -> Series | None:
         """The series the cursor follows: the log's run, its first drawn metric (or its busiest)."""
-        live = self.lives[self.log_index]
-        for name in self.metrics:
-            if name in live.series and len(live.series[name]):
-                return live.series[name]
-        busiest = max(live.series.values(), key=len, default=None)
-        return busiest if busiest is not None and len(busiest) else None
+        return cursor.primary(self.lives[self.log_index].series, self.metrics)
 
     def time_at_x(self, x: float) -> float | None:
         """Wallclock time of the cursor position."""
         series = self._primary()
-        if series is None:
-            return None
-        if self.x_axis == "time":
-            return x
-        if self.x_axis == "relative":
-            return x + self._start(self.log_index)
-        steps, times = series.steps, series.times
-        i = min(int(np.searchsorted(steps, x, side="left")), steps.size - 1)
-        return float(times[i])
+        return cursor.time_at_x(series, self.x_axis, x, self._start(self.log_index)) if series is not None else None
 
     def x_at_time(self, ts: float) -> float | None:
         """Cursor position for a wallclock time (a log line's)."""
         series = self._primary()
-        if series is None:
-            return None
-        if self.x_axis == "time":
-            return ts
-        if self.x_axis == "relative":
-            return ts - self._start(self.log_index)
-        times = series.times
-        i = max(0, int(np.searchsorted(times, ts, side="right")) - 1)
-        return float(series.steps[i])
+        return cursor.x_at_time(series, self.x_axis, ts, self._start(self.log_index)) if series is not None else None
 
     def action_move_cursor(self, columns: int) -> None:
         series = self._primary()
         if series is None:
             return
-        xs = self._x_of(self.log_index, series)
-        xs = xs[np.isfinite(xs)]
-        if not xs.size:
+        xs = cursor.x_values(series, self.x_axis, self._start(self.log_index))
+        width = max(20, self.query_one(MetricPanels).plots[0].size.width - 10)
+        x = cursor.moved(xs, self.cursor_x, columns, width)
+        if x is None:
             return
-        lo, hi = float(xs.min()), float(xs.max())
-        width = max(20, self.query_one(MetricPlot).size.width - 10)
-        step = (hi - lo) / width if hi > lo else 1.0
-        start = self.cursor_x if self.cursor_x is not None else hi
-        self.cursor_x = min(hi, max(lo, start + columns * step))
-        self.query_one(MetricPlot).set_cursor(self.cursor_x)
+        self.cursor_x = x
+        self.query_one(MetricPanels).set_cursor(self.cursor_x)
         self._draw_cursor_info()
 
     def action_log_at_cursor(self) -> None:
@@ -304,7 +348,7 @@ class RunScreen(Screen):
 
     @on(LogView.CursorMoved)
     def _log_cursor_moved(self, event: LogView.CursorMoved) -> None:
-        if self.query_one(LogView).has_focus:
+        if self.query_one(LogView).has_focus and not event.first_read:  # opening the log places no cursor
             self._cursor_from_log_time(event.time, quiet=True)
 
     def _cursor_from_log_time(self, ts: float | None, quiet: bool = False) -> None:
@@ -316,11 +360,14 @@ class RunScreen(Screen):
         if x is None:
             return
         self.cursor_x = x
-        self.query_one(MetricPlot).set_cursor(x)
+        self.query_one(MetricPanels).set_cursor(x)
         self._draw_cursor_info()
 
     def _draw_cursor_info(self) -> None:
         text = Text(no_wrap=True, overflow="ellipsis", style="dim")
+        if len(self.records) > 1:  # the values read are the shown log's run: say which
+            text.append_text(self.run_label(self.log_index))
+            text.append("  ")
         if self.cursor_x is None:
             text.append("← → move a cursor on the curves · j: log lines at the cursor · c: cursor at the log line")
         else:
@@ -333,23 +380,18 @@ class RunScreen(Screen):
         self.query_one("#cursor-info", Static).update(text, layout=False)
 
     def _values_at_cursor(self) -> list[tuple[str, float]]:
-        out = []
-        live = self.lives[self.log_index]
-        for name in self.metrics:
-            series = live.series.get(name)
-            if series is None or not len(series) or self.cursor_x is None:
-                continue
-            xs = self._x_of(self.log_index, series)
-            i = min(int(np.searchsorted(xs, self.cursor_x, side="left")), xs.size - 1)
-            out.append((name, float(series.value.view[i])))
-        return out
+        if self.cursor_x is None:
+            return []
+        return cursor.values_at_x(self.lives[self.log_index].series, self.metrics, self.x_axis, self.cursor_x,
+                                  self._start(self.log_index))
 
     # ----- other actions ----------------------------------------------------------------------------------
 
     def action_cycle_x(self) -> None:
-        ts = self.time_at_x(self.cursor_x) if self.cursor_x is not None else None
-        self.x_axis = X_AXES[(X_AXES.index(self.x_axis) + 1) % len(X_AXES)]
-        self.cursor_x = self.x_at_time(ts) if ts is not None and math.isfinite(ts) else None
+        axis = X_AXES[(X_AXES.index(self.x_axis) + 1) % len(X_AXES)]
+        self.cursor_x = cursor.converted(self._primary(), self.cursor_x, self.x_axis, axis,
+                                         self._start(self.log_index))
+        self.x_axis = axis
         self.redraw()
 
     def action_toggle_smoothing(self) -> None:
@@ -369,20 +411,38 @@ class RunScreen(Screen):
         self.ignore_outliers = not self.ignore_outliers
         self.redraw()
 
+    def action_toggle_panels(self) -> None:
+        """One panel per metric, each with its own y-range, or all on one axis (the opposite of what is shown)."""
+        self.panels = not self.query_one(MetricPanels).split
+        self.redraw()
+
     def action_pick_metrics(self) -> None:
         names = sorted({n for live in self.lives for n in live.series})
+        focused = self.focused
 
         def chosen(result: list[str] | None) -> None:
             if result:
                 self.metrics = result
+                self.metrics_picked = True
                 self.redraw()
+            self._refocus(focused)
 
         self.app.push_screen(MetricPicker(names, self.metrics), chosen)
 
-    def action_search(self) -> None:
-        self.action_tab("curves")
+    def action_back(self) -> None:
+        """Close the log search box if it is open, else leave the screen."""
         box = self.query_one("#log-search", Input)
+        if box.display:
+            box.display = False
+            self.query_one(LogView).focus()
+            return
+        self.app.pop_screen()
+
+    def action_search(self) -> None:
+        box = self.query_one("#log-search", Input)
+        self._pane_focus["curves"] = box  # what the curves tab gives focus to, should it be shown just now
         box.display = True
+        self.action_tab("curves")
         box.focus()
 
     @on(Input.Submitted, "#log-search")
@@ -402,10 +462,17 @@ class RunScreen(Screen):
         log.focus()
         log.action_cursor_end()
 
-    def action_next_log(self) -> None:
-        if len(self.records) > 1:
-            self._set_log(self.log_index + 1)
-            self.notify(f"log of {self.records[self.log_index].info.name}", timeout=2)
+    def action_next_log(self, delta: int = 1) -> None:
+        """Show the next (or previous) run's log, cursor values and details."""
+        if len(self.records) < 2:
+            return
+        self._set_log(self.log_index + delta)
+        self._draw_run_labels()
+        self._draw_cursor_info()
+        active = self.query_one(TabbedContent).active
+        if active != "curves":
+            self._fill_tab(active)
+        self.notify(f"log of {self.records[self.log_index].info.name}", timeout=2)
 
     def action_tab(self, name: str) -> None:
         self.query_one(TabbedContent).active = name
@@ -414,27 +481,49 @@ class RunScreen(Screen):
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id and event.pane.id != "curves":
             self._fill_tab(event.pane.id)
+        focused = self.focused
+        if event.pane.id and (focused is None or event.pane not in focused.ancestors):
+            self._refocus(self._pane_focus.get(event.pane.id), event.pane.id)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """Remember what has focus in each tab, to give it back when the tab is shown again."""
+        pane = next((a for a in event.widget.ancestors if isinstance(a, TabPane)), None)
+        if pane is not None and pane.id:
+            self._pane_focus[pane.id] = event.widget
+
+    def _refocus(self, widget: Widget | None, pane: str | None = None) -> None:
+        """Focus `widget` again if it can still take it, else the first widget of `pane`."""
+        if widget is None or not (widget.is_attached and widget.display and widget.focusable):
+            if pane is None:
+                return
+            widget = self.query_one(FIRST_FOCUS[pane])
+        if self.focused is not widget:
+            widget.focus()
 
     # ----- the other tabs ---------------------------------------------------------------------------------
 
     def _fill_tab(self, name: str) -> None:
-        record = self.records[self.log_index]
-        view = record.open() if record.source is not None else None
-        if view is None:
+        """Fill a tab from the details last read, once per read; ask for them again if the run changed since."""
+        if self._details_stale:
+            self._details_stale = False
+            self.app.read_details(self.keys[self.log_index], self)
+        details = self._details
+        if details is None or self._filled.get(name) is details:
             return
+        self._filled[name] = details
         if name == "config":
             self._fill_table("#config-table", ("key", "value"),
-                             [(Text(k), Text(str(v))) for k, v in flatten(view.config).items()])
+                             [(Text(k), Text(str(v))) for k, v in details.config.items()])
         elif name == "checkpoints":
             rows = []
-            for c in view.checkpoints:
+            for c in details.checkpoints:
                 metrics = ", ".join(f"{k}={fmt_number(v)}" for k, v in c.metrics.items())
                 rows.append((Text("★", style="bold yellow") if c.best else Text(""), Text(fmt_number(c.step)),
                              Text(c.path.name), Text(fmt_bytes(c.bytes)), Text(metrics)))
             self._fill_table("#ckpt-table", ("best", "step", "file", "size", "metrics"), rows)
         elif name == "samples":
             text = Text()
-            for sample in reversed(view.samples()[-50:]):
+            for sample in reversed(details.samples):
                 text.append(f"step {fmt_number(sample.step)}  {fmt_time(sample.time)}", style="bold")
                 if sample.prompt:
                     text.append(f"  prompt: {clean_line(sample.prompt)}", style="dim")
@@ -442,28 +531,24 @@ class RunScreen(Screen):
                 text.append("\n".join(clean_line(x) for x in sample.text.splitlines()) + "\n\n")
             self.query_one("#samples-text", Static).update(text if text.plain else Text("no samples", style="dim"))
         elif name == "info":
-            self._fill_table("#info-table", ("field", "value"), [(Text(k), Text(v)) for k, v in _info_rows(view)])
+            self._fill_table("#info-table", ("field", "value"), [(Text(k), Text(v)) for k, v in details.info])
+
+    def on_run_details_read(self, message: RunDetailsRead) -> None:
+        """Details read for the run whose log is shown: fill the tab in view (the others when shown)."""
+        if message.key != self.keys[self.log_index]:
+            return
+        self._details = message.details
+        active = self.query_one(TabbedContent).active
+        if active != "curves":
+            self._fill_tab(active)
 
     def _fill_table(self, selector: str, columns: tuple[str, ...], rows: list[tuple[Text, ...]]) -> None:
+        """Replace a table's rows, keeping its cursor and scroll where they were."""
         table = self.query_one(selector, DataTable)
+        cursor, scroll = table.cursor_row, table.scroll_y
         table.clear(columns=True)
         table.add_columns(*columns)
         table.add_rows(rows)
-
-
-def _info_rows(view: Any) -> list[tuple[str, str]]:
-    info = view.info
-    rows = [("name", info.name), ("id", info.id), ("status", info.status), ("format", info.format),
-            ("path", str(view.path)), ("started", fmt_time(info.created)), ("ended", fmt_time(info.ended)),
-            ("duration", fmt_duration(info.duration)), ("last step", fmt_number(info.last_step)),
-            ("host", info.host or "-"), ("pid", str(info.pid or "-")), ("user", info.user or "-"),
-            ("restarts", str(info.restarts)), ("tags", ", ".join(info.tags) or "-"), ("notes", info.notes or "-")]
-    if info.heartbeat:
-        rows.append(("heartbeat", f"{fmt_time(info.heartbeat)} ({fmt_duration(time.time() - info.heartbeat)} ago)"))
-    if info.error:
-        rows.append(("error", info.error))
-    if info.skipped_lines:
-        rows.append(("skipped lines", str(info.skipped_lines)))
-    for key, value in flatten({k: v for k, v in (info.extra or {}).items() if v not in (None, {}, [])}).items():
-        rows.append((key, str(value)))
-    return rows
+        if rows:
+            table.move_cursor(row=min(cursor, len(rows) - 1), animate=False, scroll=False)
+            table.scroll_to(y=scroll, animate=False, immediate=True)

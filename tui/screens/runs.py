@@ -13,6 +13,7 @@ from textual.widgets import Footer, Input, Static
 
 from runyard import FilterError, compile_filter
 
+from ..live.runstate import LiveRun
 from ..messages import RunsChanged
 from ..widgets.preview import Preview
 from ..widgets.runs_table import RunsTable, facts_for
@@ -44,6 +45,7 @@ class RunsScreen(Screen):
         self._filter_timer: Timer | None = None
         self._preview_timer: Timer | None = None
         self._preview_drawn = 0.0
+        self._preview_pending = False  # the preview waits for the highlighted run's first read
         self._pending: set[str] = set()
         self._title = ""
         self._table_timer: Timer | None = None
@@ -63,6 +65,8 @@ class RunsScreen(Screen):
         self.refresh_rows()
 
     def _on_runs_changed(self, change: RunsChanged) -> None:
+        if self._preview_pending and self.table.highlighted_key() in change.keys:
+            self._schedule_preview(0.01)  # its series were just read: no need to wait for the next redraw
         if change.structure:
             self.refresh_rows()
         else:
@@ -111,7 +115,7 @@ class RunsScreen(Screen):
             for key in changed:
                 record = app.records.get(key)
                 if record is not None and key in table.facts and predicate(record):
-                    table.update_row(facts_for(record, app.live.get(key), key in marked))
+                    table.update_row(facts_for(record, self._live(key), key in marked))
                 elif record is None or (key in table.facts) != predicate(record):
                     changed = None  # a row appears or disappears: fall through to a full pass
                     break
@@ -119,11 +123,16 @@ class RunsScreen(Screen):
                 self._update_title()
                 self._maybe_refresh_preview(changed)
                 return
-        rows = [facts_for(r, app.live.get(k), k in marked) for k, r in app.records.items()
+        rows = [facts_for(r, self._live(k), k in marked) for k, r in app.records.items()
                 if (self.show_archived or not r.info.archived) and predicate(r)]
         table.show_rows(rows)
         self._update_title()
         self._schedule_preview()
+
+    def _live(self, key: str) -> LiveRun | None:
+        """A row's live series: those of followed runs only, so that a finished run's row does not change just
+        because its series were read for the preview or the run screen."""
+        return self.app.live.get(key) if key in self.app.following else None
 
     def _update_title(self) -> None:
         app = self.app
@@ -185,10 +194,10 @@ class RunsScreen(Screen):
     def _row_highlighted(self) -> None:
         self._schedule_preview()
 
-    def _schedule_preview(self) -> None:
+    def _schedule_preview(self, delay: float = 0.1) -> None:
         if self._preview_timer is not None:
             self._preview_timer.stop()
-        self._preview_timer = self.set_timer(0.1, self.refresh_preview)
+        self._preview_timer = self.set_timer(delay, self.refresh_preview)
 
     def _maybe_refresh_preview(self, changed: set[str]) -> None:
         """Live data redraws the preview at most once a second (it is a glance, not the run view)."""
@@ -205,10 +214,12 @@ class RunsScreen(Screen):
         record = self.app.records.get(key) if key else None
         if record is None or not preview.display:
             return
-        live = self.app.preview_state(key)
-        log = record.source.log_path() if record.source is not None else None
-        message = record.info.error or ("loading…" if live is None else "")
-        preview.show(live, log, record.info.status, message)
+        live = self.app.preview_state(key)  # None until read: asks for the read, which tells us when it is in
+        self._preview_pending = live is None and record.source is not None
+        waiting = self.app.waiting_for(key)
+        placeholder = f"waiting for {waiting}" if waiting else live.placeholder() if live is not None else "loading…"
+        log = record.source.log_path if record.source is not None else None  # found on the reading thread
+        preview.show(live, log, record.info.status, record.info.error or placeholder or "")
 
     @on(RunsTable.RowSelected, "#runs")
     def _row_selected(self) -> None:

@@ -1,19 +1,24 @@
 """The log view: a run's training.log followed like `tail -f`, with levels coloured, a cursor, search and times.
 
 A Line API widget (a `ScrollView` rendering only the visible rows, as Textualize's toolong does): lines are kept
-as cleaned `str`, their times in an `array('d')`, and rendered `Strip`s are cached. The app drives reading by
-calling `poll()` when the file changes; the widget starts no timer or thread of its own. Text is only ever put on
-screen as plain `Text`/`Segment` content, so `[markup]` in a log line is shown literally.
+as cleaned `str`, their times in an `array('d')`, and rendered `Strip`s are cached. The app asks for a read by
+calling `poll()` when the file changes. The file is read on a read lane's thread (`LogReader`), which also cleans,
+times and grades the new lines and posts them in batches (`LogLinesRead`, with back-pressure on the widget's
+queue, as toolong's scan does); the widget only folds them in. A log that is not a regular file (a FIFO), or
+whose read does not return, shows "waiting for <file>". Text is only ever put on screen as plain `Text`/`Segment`
+content, so `[markup]` in a log line is shown literally.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import time
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
-from functools import lru_cache
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import ClassVar
 
@@ -28,8 +33,12 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.timer import Timer
 
 from runyard import LOG_STAMP, TailReader, clean_line, line_time
+
+from ..live.lanes import STUCK_AFTER, Lanes
+from ..messages import LogLinesRead
 
 NO_LEVEL, DEBUG, INFO, WARNING, ERROR = range(5)
 _LEVEL_CODES = {
@@ -46,6 +55,9 @@ _LEVEL = re.compile(rf" - ({_WORDS}) - |\[({_WORDS})\]|\| ({_WORDS}) *\||(?<![\w
 _LEVEL_SCAN = 160  # a level word is looked for near the start of a line only, not in the message
 _NO_PEAK = -math.inf
 _EMPTY_HINT = "no log yet"
+_READING_HINT = "reading…"
+BATCH_LINES = 20_000  # lines per LogLinesRead: a long log appears progressively, never in one long UI stall
+BACKLOG = 10          # a reading thread waits while the widget has this many messages still to handle
 
 
 @lru_cache(maxsize=256)
@@ -59,7 +71,7 @@ def stamp_time(line: str) -> float | None:
     match = LOG_STAMP.match(line)
     if match is None:
         return None
-    whole = _whole_seconds(match[1])
+    whole = _whole_seconds(match[1] + (match[3] or ""))  # a zone, where the stamp names one
     if whole is None or not match[2]:
         return whole
     return whole + int(match[2]) / 10 ** len(match[2])
@@ -74,6 +86,94 @@ def line_level(line: str) -> int:
     """A line's own level code (`NO_LEVEL` when it names none)."""
     match = level_match(line)
     return _LEVEL_CODES[match[match.lastindex or 0]] if match else NO_LEVEL
+
+
+@dataclass
+class LogBatch:
+    """New lines of a log, cleaned, timed and graded on the reading thread, ready to be shown."""
+
+    lines: list[str] = field(default_factory=list)
+    times: array[float] = field(default_factory=lambda: array("d"))
+    peaks: array[float] = field(default_factory=lambda: array("d"))
+    levels: array[int] = field(default_factory=lambda: array("b"))
+    width: int = 0
+    reset: bool = False          # the file was truncated or replaced: what is shown goes first
+    waiting: str | None = None   # the log is not a regular file (a FIFO): nothing is read from it
+    final: bool = True           # the last batch of one read
+
+
+class LogReader:
+    """The reading side of a LogView: follows one file from a read lane's thread (one read at a time).
+
+    `path` may be a function that finds the file (a layout looking for its log may list a folder): it is called
+    on the reading thread too. Besides the lines, the reader keeps what indexing needs across reads: the last
+    time seen, the running maximum of times and the level of the last stamped line.
+    """
+
+    def __init__(self, path: Path | Callable[[], Path | None]) -> None:
+        self._locate = path if callable(path) else None
+        self.path: Path | None = None if callable(path) else path
+        self._tail: TailReader | None = None
+        self._restart()
+
+    @property
+    def name(self) -> str:
+        """The file's name, for "waiting for ..." (before it is found: "the log")."""
+        return self.path.name if self.path is not None else "the log"
+
+    def _restart(self) -> None:
+        self._last_time = math.nan
+        self._peak = _NO_PEAK
+        self._head_level = NO_LEVEL  # level of the last line that had its own timestamp
+
+    def read(self) -> Iterator[LogBatch]:
+        """The lines appended since the last read, in batches of at most BATCH_LINES (at least one batch)."""
+        if self._tail is None:
+            if self._locate is not None:
+                self.path, self._locate = self._locate(), None
+            if self.path is None:
+                yield LogBatch()
+                return
+            self._tail = TailReader(self.path)
+        chunk = self._tail.read()
+        if chunk.reset:
+            self._restart()
+        waiting = self.path.name if chunk.not_regular else None
+        raw = chunk.lines
+        for start in range(0, max(1, len(raw)), BATCH_LINES):
+            batch = self._batch(raw[start:start + BATCH_LINES])
+            batch.reset, batch.waiting = chunk.reset and start == 0, waiting
+            batch.final = start + BATCH_LINES >= len(raw)
+            yield batch
+
+    def _batch(self, raw_lines: list[bytes]) -> LogBatch:
+        """Clean, time and grade raw lines; a line without a stamp inherits its record's time (and error level)."""
+        lines = [clean_line(raw.decode("utf-8", errors="replace")) for raw in raw_lines]
+        batch = LogBatch(lines)
+        if not lines:
+            return batch
+        batch.width = max(len(line) if line.isascii() else cell_len(line) for line in lines)
+        last_time, peak, head_level = self._last_time, self._peak, self._head_level
+        times, peaks, levels = batch.times, batch.peaks, batch.levels
+        for line in lines:
+            own_time = stamp_time(line)
+            level = line_level(line)
+            if own_time is not None:
+                last_time, head_level = own_time, level
+                peak = max(peak, own_time)
+            elif level == NO_LEVEL and head_level == ERROR:
+                level = ERROR  # a traceback or dump logged with an error record
+            times.append(last_time)
+            peaks.append(peak)
+            levels.append(level)
+        self._last_time, self._peak, self._head_level = last_time, peak, head_level
+        return batch
+
+    def close(self) -> None:
+        """Let go of the file (on the read lane: never while a read uses it)."""
+        if self._tail is not None:
+            self._tail.close()
+            self._tail = None
 
 
 class LogView(ScrollView, can_focus=True):
@@ -116,14 +216,18 @@ class LogView(ScrollView, can_focus=True):
     ]
 
     class CursorMoved(Message):
-        """The cursor moved to another line; `time` is that line's (inherited) timestamp, for the curves."""
+        """The cursor moved to another line; `time` is that line's (inherited) timestamp, for the curves.
 
-        def __init__(self, log_view: LogView, index: int, time: float | None) -> None:
+        `first_read`: the file's first read put the cursor on its last line (the log was opened, nobody moved).
+        """
+
+        def __init__(self, log_view: LogView, index: int, time: float | None, first_read: bool = False) -> None:
             """Carry the line index and its time."""
             super().__init__()
             self.log_view = log_view
             self.index = index
             self.time = time
+            self.first_read = first_read
 
         @property
         def control(self) -> LogView:
@@ -133,12 +237,17 @@ class LogView(ScrollView, can_focus=True):
     def __init__(self, path: Path | None = None, *, id: str | None = None, classes: str | None = None) -> None:
         """A view of `path` (nothing is read until `poll()`)."""
         super().__init__(id=id, classes=classes)
-        self._reader: TailReader | None = None
+        self._lanes = Lanes(name="runyard-log")
+        self._reader: LogReader | None = None
         self._pattern: re.Pattern[str] | None = None
         self._cache: LRUCache[tuple[int, int, bool], Strip] = LRUCache(1024)
-        self._reset_state()
+        self._waiting_timer: Timer | None = None
+        self.reads = 0       # reads folded in so far (a read asked for with no file counts at once)
+        self.last_read = 0   # lines the last read added
+        self._adding = 0     # lines added so far by the read whose batches are arriving
         if path is not None:
-            self._reader = TailReader(path)
+            self._reader = LogReader(path)
+        self._reset_state()
 
     def _reset_state(self) -> None:
         """Forget every line, time, level and match (the search term itself is kept)."""
@@ -146,26 +255,30 @@ class LogView(ScrollView, can_focus=True):
         self._times = array("d")   # a line's time, inherited by continuation lines; NaN before the first stamp
         self._peaks = array("d")   # running maximum of `_times` (-inf before the first stamp): bisect-able
         self._levels = array("b")  # level code shown for each line
-        self._head_level = NO_LEVEL  # level of the last line that had its own timestamp
         self._width = 0
         self._cursor = 0
         self._unseen = 0
         self._follow = True  # keep the bottom in view as lines arrive; off once the user scrolls up
         self._matches: list[int] = []
+        self._hint = _READING_HINT if self._reader is not None and not self.reads else _EMPTY_HINT
         self._cache.clear()
 
     # -- reading ---------------------------------------------------------------------------------------------
 
     @property
     def path(self) -> Path | None:
-        """The file followed, if any."""
+        """The file followed, if any (a file still to be found by its first read is None until then)."""
         return self._reader.path if self._reader else None
 
-    def set_path(self, path: Path | None) -> None:
-        """Follow another file (or none); what was shown is cleared and the new file is read by `poll()`."""
-        if self._reader is not None:
-            self._reader.close()
-        self._reader = TailReader(path) if path is not None else None
+    def set_path(self, path: Path | Callable[[], Path | None] | None) -> None:
+        """Follow another file (or none); what was shown is cleared and the new file is read by `poll()`.
+
+        `path` may be a function that finds the file; it is called on the reading thread.
+        """
+        old, self._reader = self._reader, LogReader(path) if path is not None else None
+        if old is not None:
+            self._lanes.submit(old, old.close, tag="close")  # after any read of it still running
+        self.reads = self.last_read = self._adding = 0
         self._clear()
 
     def _clear(self) -> None:
@@ -175,59 +288,91 @@ class LogView(ScrollView, can_focus=True):
         self.scroll_to(0, 0, animate=False, force=True)
         self.refresh()
 
-    def poll(self) -> int:
-        """Read what was appended to the file since the last call; returns how many lines were added."""
-        if self._reader is None:
-            return 0
-        chunk = self._reader.read()
-        if chunk.reset:
+    def poll(self) -> None:
+        """Ask for what was appended to the file since the last read; it is read on a thread and shown when it
+        arrives (`LogLinesRead`). Asked again while a read waits, it is read once."""
+        reader = self._reader
+        if reader is None:
+            self._note_read(0)
+            return
+        self._lanes.submit(reader, partial(self._read, reader), tag="read", file=reader.name)
+        if self._waiting_timer is None:
+            self._waiting_timer = self.set_timer(STUCK_AFTER, self._check_waiting)
+
+    def _read(self, reader: LogReader) -> None:
+        """On the read lane's thread: read, and post the batches, pausing while the widget is behind."""
+        try:
+            for batch in reader.read():
+                while self.message_queue_size > BACKLOG and self.is_running:
+                    time.sleep(0.01)
+                self.post_message(LogLinesRead(reader, batch))
+        except OSError:  # an I/O error mid-read (a network filesystem): nothing more this time, the next poll retries
+            self.post_message(LogLinesRead(reader, LogBatch()))
+
+    def on_unmount(self) -> None:
+        """Let go of the file once any read of it is done."""
+        if self._reader is not None:
+            self._lanes.submit(self._reader, self._reader.close, tag="close")
+        self._lanes.stop()
+
+    def _check_waiting(self) -> None:
+        """A read that has not come back for a while: say which file the view waits for."""
+        self._waiting_timer = None
+        reader = self._reader
+        pending = self._lanes.waiting(reader) if reader is not None else None
+        if pending is None or reader is None:
+            return
+        if pending.seconds >= STUCK_AFTER and not self._lines:
+            self._show_hint(f"waiting for {reader.name}")
+        self._waiting_timer = self.set_timer(STUCK_AFTER, self._check_waiting)
+
+    def _show_hint(self, hint: str) -> None:
+        if hint != self._hint:
+            self._hint = hint
+            self.refresh()
+
+    def on_log_lines_read(self, message: LogLinesRead) -> None:
+        """Fold in lines read on the reading thread (those of a file no longer shown are dropped)."""
+        if message.reader is not self._reader:
+            return
+        batch = message.batch
+        if batch.reset:
             self._clear()
-        if not chunk.lines:
+        self._adding += self._add(batch)
+        self._show_hint(f"waiting for {batch.waiting}" if batch.waiting else _EMPTY_HINT)
+        if batch.final:
+            self._note_read(self._adding)
+            self._adding = 0
+
+    def _note_read(self, added: int) -> None:
+        self.last_read = added
+        self.reads += 1
+
+    def _add(self, batch: LogBatch) -> int:
+        """Append a batch's lines, keeping the last line in view while following; returns how many came."""
+        if not batch.lines:
             return 0
         cursor_on_last = self._cursor >= len(self._lines) - 1
-        self._append(chunk.lines)
+        start = len(self._lines)
+        self._lines.extend(batch.lines)
+        self._times.extend(batch.times)
+        self._peaks.extend(batch.peaks)
+        self._levels.extend(batch.levels)
+        self._width = max(self._width, batch.width)
+        if self._pattern is not None:
+            search = self._pattern.search
+            self._matches.extend(i for i, line in enumerate(batch.lines, start) if search(line))
         self.virtual_size = Size(self._width, len(self._lines))
         if self._follow and not self.is_vertical_scrollbar_grabbed:
             if cursor_on_last:
-                self._set_cursor(len(self._lines) - 1)
+                self._set_cursor(len(self._lines) - 1, first_read=not self.reads)
             self._scroll_to_bottom()
+            # and again once laid out: wider lines may have brought a horizontal scrollbar, one row less to show
+            self.call_after_refresh(self._follow_to_bottom)
         else:
-            self._unseen += len(chunk.lines)
+            self._unseen += len(batch.lines)
         self.refresh()
-        return len(chunk.lines)
-
-    def _append(self, raw_lines: list[bytes]) -> None:
-        """Clean, time, grade and index new raw lines."""
-        lines = [clean_line(raw.decode("utf-8", errors="replace")) for raw in raw_lines]
-        start = len(self._lines)
-        self._lines.extend(lines)
-        self._width = max(self._width, max(len(line) if line.isascii() else cell_len(line) for line in lines))
-        self._index(lines)
-        if self._pattern is not None:
-            search = self._pattern.search
-            self._matches.extend(i for i, line in enumerate(lines, start) if search(line))
-
-    def _index(self, lines: list[str]) -> None:
-        """Times and levels of new lines; a line without a stamp inherits its record's time (and error level)."""
-        last_time = self._times[-1] if self._times else math.nan
-        peak = self._peaks[-1] if self._peaks else _NO_PEAK
-        head_level = self._head_level
-        times, peaks, levels = array("d"), array("d"), array("b")
-        for line in lines:
-            own_time = stamp_time(line)
-            level = line_level(line)
-            if own_time is not None:
-                last_time, head_level = own_time, level
-                peak = max(peak, own_time)
-            elif level == NO_LEVEL and head_level == ERROR:
-                level = ERROR  # a traceback or dump logged with an error record
-            times.append(last_time)
-            peaks.append(peak)
-            levels.append(level)
-        self._head_level = head_level
-        self._times.extend(times)
-        self._peaks.extend(peaks)
-        self._levels.extend(levels)
+        return len(batch.lines)
 
     # -- content and time index ------------------------------------------------------------------------------
 
@@ -284,13 +429,13 @@ class LogView(ScrollView, can_focus=True):
         self._set_cursor(max(0, min(index, len(self._lines) - 1)))
         self._scroll_to_line(self._cursor, center)
 
-    def _set_cursor(self, index: int) -> None:
+    def _set_cursor(self, index: int, first_read: bool = False) -> None:
         """Move the highlight and announce it."""
         if index == self._cursor:
             return
         self._cursor = index
         self.refresh()
-        self.post_message(self.CursorMoved(self, index, self.time_of(index)))
+        self.post_message(self.CursorMoved(self, index, self.time_of(index), first_read))
 
     def _scroll_to_line(self, index: int, center: bool) -> None:
         """Scroll the least needed (or to centre it) so line `index` is visible."""
@@ -339,6 +484,10 @@ class LogView(ScrollView, can_focus=True):
         """Cursor on the last line, and follow new lines again."""
         self.move_cursor(len(self._lines) - 1)
         self._scroll_to_bottom()
+
+    def _follow_to_bottom(self) -> None:
+        if self._follow:
+            self._scroll_to_bottom()
 
     def _scroll_to_bottom(self) -> None:
         """Jump to the last line now (forced: the scrollbars may not be laid out for the new lines yet)."""
@@ -476,7 +625,7 @@ class LogView(ScrollView, can_focus=True):
 
     def _hint_strip(self, width: int) -> Strip:
         """The empty-state line."""
-        hint = Segment(f" {_EMPTY_HINT}", self.rich_style + self._partial("log-view--hint"))
+        hint = Segment(f" {self._hint}", self.rich_style + self._partial("log-view--hint"))
         return Strip([hint]).crop_extend(0, width, self.rich_style)
 
     def _with_new_lines_label(self, strip: Strip, width: int) -> Strip:

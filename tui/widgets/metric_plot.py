@@ -1,8 +1,11 @@
-"""The curves widget: plotext drawing of prepared, downsampled traces, with a cursor for log <-> curve.
+"""The curves widgets: plotext drawing of prepared, downsampled traces, with a cursor for log <-> curve.
 
 Series are smoothed on their full length (cached by `Series.smoothed`) and downsampled to about two points
 per column here, so drawing costs the same for a thousand points or a million. Prepared points are cached per
 (data version, width), so moving the cursor or resizing redraws without recomputing.
+
+`MetricPlot` draws curves on one y-axis; `MetricPanels` holds one or several of them, one per metric when a
+shared axis would flatten a metric (small multiples, each panel with its own y-range).
 """
 
 from __future__ import annotations
@@ -11,12 +14,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from rich.style import Style
 from rich.text import Text
+from textual.app import ComposeResult
+from textual.events import Resize
+from textual.widget import Widget
 from textual_plotext import PlotextPlot
 
-from runyard import Prepared, prepare, robust_range
+from runyard import Prepared, on_axis, prepare, robust_range, x_span
 
-from ..formatting import PALETTE
+from ..formatting import OFF_SCALE_ABOVE, OFF_SCALE_BELOW, PALETTE, frame_columns
 
 X_LABEL = {"step": "step", "time": "wallclock", "relative": "time since start"}
 
@@ -32,6 +39,8 @@ class Trace:
     smooth_y: np.ndarray | None = None
     nonfinite: int = 0
     clean: bool = False  # x sorted and NaN-free, y finite: preparation may skip checking
+    metric: str = ""  # which metric and which run (index) it draws: panels group by the one, colour by the other
+    run: int = 0
     _cache: dict[int, tuple[Prepared, Prepared | None]] = field(default_factory=dict, repr=False)
 
     def prepared(self, buckets: int) -> tuple[Prepared, Prepared | None]:
@@ -41,8 +50,16 @@ class Trace:
             raw, _ = prepare(self.x, self.y, buckets, clean=self.clean)
             if self.smooth_y is not None:
                 smooth, _ = prepare(self.x, self.smooth_y, buckets, clean=self.clean)
-            self._cache = {buckets: (raw, smooth)}
+            if len(self._cache) > 1:  # two widths: the panels' choice of layout, then the panel drawn
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[buckets] = (raw, smooth)
         return self._cache[buckets]
+
+    def drawn(self, buckets: int, log_y: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The points of the curve a reader follows (smoothed when smoothing is on), as placed on the y-axis."""
+        raw, smooth = self.prepared(buckets)
+        points = smooth if smooth is not None else raw
+        return on_axis(points.x, points.y, log_y)
 
 
 class MetricPlot(PlotextPlot):
@@ -62,6 +79,9 @@ class MetricPlot(PlotextPlot):
         self.message = "no metrics yet"
         self._figure: tuple[tuple[int, int], Text] | None = None  # (size, figure) of the last plotext build
         self._x_range: tuple[float, float] | None = None
+        self._shared_x: tuple[float, float] | None = None  # x span given by the panels, so cursors line up
+        # x of the points each curve has above and below the y-range, with its colour: marked on the frame
+        self._off_scale: list[tuple[np.ndarray, np.ndarray, tuple[int, int, int]]] = []
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -72,10 +92,12 @@ class MetricPlot(PlotextPlot):
         self.refresh()
 
     def show(self, traces: list[Trace], *, x_axis: str, log_y: bool, ignore_outliers: bool,
-             cursor_x: float | None = None, message: str = "no metrics yet") -> None:
-        """Replace what is drawn and refresh (the drawing itself happens in `render`)."""
+             cursor_x: float | None = None, message: str = "no metrics yet",
+             x_range: tuple[float, float] | None = None) -> None:
+        """Replace what is drawn and refresh (the drawing itself happens in `render`); `x_range` pins the x span."""
         self.traces, self.x_axis, self.log_y = traces, x_axis, log_y
         self.ignore_outliers, self.cursor_x, self.message = ignore_outliers, cursor_x, message
+        self._shared_x = x_range
         self._figure = None
         self.refresh()
 
@@ -89,30 +111,58 @@ class MetricPlot(PlotextPlot):
             size = (self.size.width, self.size.height)
             if self._figure is None or self._figure[0] != size:
                 self._x_range = None
+                self._off_scale = []
                 self._draw()
-                self._figure = (size, super().render())
+                self._figure = (size, self._with_off_scale_marks(super().render()))
             return self._with_cursor(self._figure[1])
         except Exception as exc:  # plotext can fail on odd data or sizes; the app must not, so say so instead
             return Text(f"cannot draw this plot ({type(exc).__name__}: {exc})", style="dim")
 
-    def _with_cursor(self, figure: Text) -> Text:
-        """The figure with a vertical cursor line at `cursor_x`, placed from the frame plotext drew."""
-        if self.cursor_x is None or self._x_range is None:
-            return figure
-        lo, hi = self._x_range
+    def _frame(self, figure: Text) -> tuple[list[Text], int, int] | None:
+        """The figure's lines and the rows of its frame's top and bottom edges (None without a frame)."""
+        if self._x_range is None:
+            return None
         lines = figure.split("\n", allow_blank=True)
         plain = [line.plain for line in lines]
         top = next((i for i, text in enumerate(plain) if "┌" in text), None)
         bottom = next((i for i, text in enumerate(plain) if "└" in text), None)
-        if top is None or bottom is None or hi <= lo:
+        if top is None or bottom is None:
+            return None
+        return lines, top, bottom
+
+    def _with_cursor(self, figure: Text) -> Text:
+        """The figure with a vertical cursor line at `cursor_x`, placed from the frame plotext drew."""
+        frame = self._frame(figure) if self.cursor_x is not None else None
+        if frame is None or self._x_range is None:
             return figure
-        left, right = plain[top].index("┌"), plain[top].rindex("┐")
-        column = left + 1 + round((self.cursor_x - lo) / (hi - lo) * (right - left - 2))
-        column = min(max(column, left + 1), right - 1)
+        lines, top, bottom = frame
+        columns = frame_columns(lines[top].plain, *self._x_range, [self.cursor_x])
+        if not columns:
+            return figure
+        column = columns[0]
         for row in range(top + 1, bottom):
             line = lines[row]
             if column < len(line):
                 lines[row] = Text.assemble(line[:column], ("│", "bold #f0f0f0"), line[column + 1:])
+        return Text("\n").join(lines)
+
+    def _with_off_scale_marks(self, figure: Text) -> Text:
+        """The figure with ▲ on its frame's top edge above points the y-range cuts off, ▼ on the bottom edge.
+
+        The outlier-robust range cuts, say, the first steps of a decaying loss: without a mark the curve would
+        look as if it started inside the frame. On the frame itself a mark hides neither a curve nor the legend.
+        """
+        frame = self._frame(figure) if self._off_scale else None
+        if frame is None or self._x_range is None:
+            return figure
+        lines, top, bottom = frame
+        for row, glyph, side in ((top, OFF_SCALE_ABOVE, 0), (bottom, OFF_SCALE_BELOW, 1)):
+            line = lines[row]
+            for marks in self._off_scale:
+                style = Style(color=f"rgb{marks[2]}", bold=True)
+                for column in frame_columns(line.plain, *self._x_range, marks[side].tolist()):
+                    line = Text.assemble(line[:column], (glyph, style), line[column + 1:])
+            lines[row] = line
         return Text("\n").join(lines)
 
     def _draw(self) -> None:
@@ -123,21 +173,24 @@ class MetricPlot(PlotextPlot):
         drawn: list[np.ndarray] = []
         xs_all: list[np.ndarray] = []
         raws: list[Prepared] = []
+        followed: list[tuple[Prepared, tuple[int, int, int]]] = []  # the bright curve of each trace
         for trace in self.traces:
             raw, smooth = trace.prepared(buckets)
             if raw.x.size == 0 and not (raw.nan_x.size or raw.posinf_x.size or raw.neginf_x.size):
                 continue
             label = trace.label + (f" ({trace.nonfinite} non-finite)" if trace.nonfinite else "")
-            rx, ry = self._y(raw.x, raw.y)
+            rx, ry = on_axis(raw.x, raw.y, self.log_y)
             if smooth is not None:
                 faint = tuple(int(c * 0.45) for c in trace.color)
-                sx, sy = self._y(smooth.x, smooth.y)
+                sx, sy = on_axis(smooth.x, smooth.y, self.log_y)
                 plt.plot(rx.tolist(), ry.tolist(), color=faint, marker="braille")
                 plt.plot(sx.tolist(), sy.tolist(), color=trace.color, marker="braille", label=label)
                 drawn.append(sy)
+                followed.append((Prepared(sx, sy), trace.color))
             else:
                 plt.plot(rx.tolist(), ry.tolist(), color=trace.color, marker="braille", label=label)
                 drawn.append(ry)
+                followed.append((Prepared(rx, ry), trace.color))
             xs_all.append(raw.x)
             raws.append(raw)
         if not any(d.size for d in drawn):
@@ -148,6 +201,10 @@ class MetricPlot(PlotextPlot):
             plt.ylim(*limits)
             if self.log_y:
                 self._log_ticks(*limits)
+            for points, color in followed:
+                above, below = points.off_scale(*limits)
+                if above.size or below.size:
+                    self._off_scale.append((above, below, color))
             for raw in raws:
                 self._markers(raw, *limits)
         self._x_ticks(xs_all)
@@ -155,29 +212,17 @@ class MetricPlot(PlotextPlot):
         plt.xlabel(X_LABEL[self.x_axis])
 
     def _pin_x_range(self, xs_all: list[np.ndarray]) -> None:
-        """Fix the x range to the data's, so a cursor's column can be computed without asking plotext."""
-        finite = [x[np.isfinite(x)] for x in xs_all]
-        finite = [x for x in finite if x.size]
-        if not finite:
-            return
-        lo, hi = min(float(x.min()) for x in finite), max(float(x.max()) for x in finite)
-        if hi > lo:
-            self.plt.xlim(lo, hi)
-            self._x_range = (lo, hi)
-
-    def _y(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Points as drawn: on a log scale, log10 of the positive values (plotext's own log mode is fragile)."""
-        if not self.log_y:
-            return x, y
-        keep = y > 0
-        return x[keep], np.log10(y[keep])
+        """Fix the x range to the data's (or the panels' shared one), so a cursor's column is known without plotext."""
+        span = self._shared_x or x_span(xs_all)
+        if span is not None and span[1] > span[0]:
+            self.plt.xlim(*span)
+            self._x_range = span
 
     def _log_ticks(self, lo: float, hi: float) -> None:
         """y ticks of a log10-transformed axis, labelled with the real values."""
-        from ..formatting import fmt_number
+        from ..formatting import log_ticks
 
-        ticks = list(np.linspace(lo, hi, 5))
-        self.plt.yticks(ticks, [fmt_number(float(10**t)) for t in ticks])
+        self.plt.yticks(*log_ticks(lo, hi))
 
     def _markers(self, raw: Prepared, bottom: float, top: float) -> None:
         """NaN and +inf at the top edge, -inf at the bottom, as red crosses: shown, not silently dropped."""
@@ -190,14 +235,133 @@ class MetricPlot(PlotextPlot):
             return
         from ..formatting import time_ticks
 
-        finite = [x[np.isfinite(x)] for x in xs_all if x.size]
-        finite = [x for x in finite if x.size]
-        if not finite:
-            return
-        lo, hi = min(float(x.min()) for x in finite), max(float(x.max()) for x in finite)
-        if hi > lo:
-            self.plt.xticks(*time_ticks(lo, hi, self.x_axis, count=max(2, min(6, (self.size.width or 60) // 14))))
+        span = self._shared_x or x_span(xs_all)
+        if span is not None and span[1] > span[0]:
+            self.plt.xticks(*time_ticks(*span, self.x_axis, count=max(2, min(6, (self.size.width or 60) // 14))))
+
+
+# A metric whose curve would fill less than this share of a shared y-axis reads as a flat line: the panels then
+# split, one per metric. They join again only above the second share, so a live run near the edge does not flap.
+SPLIT_BELOW = 0.08
+JOIN_ABOVE = 0.12
+PANEL_MIN_WIDTH = 32  # columns a panel needs for its y labels and a readable curve
+
+
+class MetricPanels(Widget):
+    """Curves of several metrics: on one shared y-axis, or one panel per metric, each with its own y-range.
+
+    `show(..., split=None)` decides by itself: metrics share an axis while each still fills a fair share of it
+    (train and validation loss read best together: their gap is the point), and split as soon as one would be
+    flattened (adding `lr` to two losses). Panels share the x span, so one cursor runs through all of them.
+    """
+
+    DEFAULT_CSS = """
+    MetricPanels { layout: grid; grid-size: 1; grid-gutter: 0 1; height: 1fr; min-height: 6; }
+    MetricPanels > MetricPlot { height: 1fr; min-height: 6; }
+    """
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.split = False
+        self._auto_split = False  # the last automatic choice, kept while the evidence is in between
+        self._plots: list[MetricPlot] = [MetricPlot()]
+
+    def compose(self) -> ComposeResult:
+        yield from self._plots
+
+    @property
+    def plots(self) -> list[MetricPlot]:
+        """The panels shown, in order (one when the metrics share an axis)."""
+        return list(self._plots)
+
+    def show(self, traces: list[Trace], metrics: list[str], *, split: bool | None, runs: int, x_axis: str,
+             log_y: bool, ignore_outliers: bool, cursor_x: float | None = None,
+             message: str = "no metrics yet") -> None:
+        """Draw `traces` (grouped by their `metric`, in the order of `metrics`); `split` None decides by itself.
+
+        Colours each trace (see `curve_colour`) once the layout is known.
+        """
+        groups = [[t for t in traces if t.metric == name] for name in metrics]
+        groups = [g for g in groups if g]
+        if split is None:
+            split = self._decide(groups, log_y, ignore_outliers)
+        self.split = split and len(groups) > 1
+        index = {name: j for j, name in enumerate(metrics)}
+        for t in traces:
+            t.color = curve_colour(t.run, index.get(t.metric, 0), runs, len(metrics), self.split)
+        panels = groups if self.split else [traces]
+        plots = self._ensure(len(panels))
+        span = x_span([t.x for t in traces])
+        for plot, panel in zip(plots, panels, strict=True):
+            plot.show(panel, x_axis=x_axis, log_y=log_y, ignore_outliers=ignore_outliers, cursor_x=cursor_x,
+                      message=message, x_range=span)
+        self._arrange()
+
+    def set_cursor(self, x: float | None) -> None:
+        """Move the cursor on every panel."""
+        for plot in self._plots:
+            plot.set_cursor(x)
+
+    def _decide(self, groups: list[list[Trace]], log_y: bool, ignore_outliers: bool) -> bool:
+        """Whether a shared y-axis would flatten one of the metrics (with hysteresis, see SPLIT_BELOW)."""
+        if len(groups) < 2:  # nothing to flatten: the next pair of metrics is judged afresh
+            self._auto_split = False
+            return False
+        buckets = max(10, self.size.width or 80)  # what a single shared panel draws: its preparation is reused
+        ys = [[t.drawn(buckets, log_y)[1] for t in group] for group in groups]
+        whole = robust_range([y for group in ys for y in group], ignore_outliers)
+        if whole is None or whole[1] <= whole[0]:
+            return self._auto_split
+        shares = []
+        for group in ys:
+            own = robust_range(group, ignore_outliers)
+            if own is not None and own[1] > own[0]:  # a constant metric cannot be flattened
+                shares.append((own[1] - own[0]) / (whole[1] - whole[0]))
+        least = min(shares, default=1.0)
+        if least < SPLIT_BELOW:
+            self._auto_split = True
+        elif least > JOIN_ABOVE:
+            self._auto_split = False
+        return self._auto_split
+
+    def _ensure(self, count: int) -> list[MetricPlot]:
+        """Exactly `count` panels (at least one), reusing the ones there are."""
+        count = max(1, count)
+        if len(self._plots) < count:
+            new = [MetricPlot() for _ in range(count - len(self._plots))]
+            self._plots.extend(new)
+            if self.is_mounted:
+                self.mount_all(new)
+        elif len(self._plots) > count:
+            surplus, self._plots = self._plots[count:], self._plots[:count]
+            for plot in surplus:
+                plot.remove()
+        return self._plots
+
+    def _arrange(self) -> None:
+        """Panels side by side while each keeps PANEL_MIN_WIDTH columns, then in rows."""
+        count = len(self._plots)
+        columns = max(1, min(count, (self.size.width or 80) // PANEL_MIN_WIDTH))
+        if self.styles.grid_size_columns != columns:
+            self.styles.grid_size_columns = columns
+
+    def on_resize(self, event: Resize) -> None:
+        """A new width may fit more or fewer panels side by side."""
+        self._arrange()
 
 
 def colour(index: int) -> tuple[int, int, int]:
+    """The `index`-th curve colour of the palette (the CLI uses the same order)."""
     return PALETTE[index % len(PALETTE)]
+
+
+def curve_colour(run: int, metric: int, runs: int, metrics: int, split: bool) -> tuple[int, int, int]:
+    """A curve's colour: by metric for one run; by run when each panel holds one metric; else by both.
+
+    In panels a run keeps one colour everywhere, as W&B draws runs, so its name can be shown in that colour.
+    """
+    if runs <= 1:
+        return colour(metric)
+    if split:
+        return colour(run)
+    return colour(run * metrics + metric)

@@ -1,37 +1,48 @@
-"""The runs screen's preview of the highlighted run: a small curve of its main metric and its last log lines."""
+"""The runs screen's preview of the highlighted run: a small curve of its main metric and its last log lines.
+
+The log's tail is read on a read lane's thread and arrives as `LogTailRead`; a log that is not a regular file
+(a FIFO), or whose read does not come back, shows "waiting for <file>" in its place.
+"""
 
 from __future__ import annotations
 
-from collections import deque
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.timer import Timer
 from textual.widgets import Static
 
-from runyard import clean_line, main_metrics
+from runyard import NotRegularFile, clean_line, main_metrics, read_last_lines
 
 from ..formatting import STATUS_STYLE
+from ..live.lanes import STUCK_AFTER, Lanes
+from ..messages import LogTailRead
 from .metric_plot import MetricPlot, Trace, colour
+
+LogLocation = Path | Callable[[], Path | None] | None  # a log, or a function that finds it (on the reading thread)
 
 
 def last_lines(path: Path | None, count: int, max_bytes: int = 64 * 1024) -> list[str]:
-    """The last `count` lines of a log, reading only its tail, cleaned for display."""
-    if path is None:
-        return []
+    """The last `count` lines of a log, reading only its tail (in its own encoding), cleaned for display.
+
+    Only a regular file is read: anything else raises NotRegularFile, so that the caller can say so.
+    """
+    return [clean_line(x) for x in read_last_lines(path, count, max_bytes)]
+
+
+def _read_tail(log: LogLocation, count: int, request: int, post: Callable[[object], object]) -> None:
+    """On a read lane's thread: find the log, read its last lines, post them."""
     try:
-        with open(path, "rb") as fh:
-            fh.seek(0, 2)
-            size = fh.tell()
-            fh.seek(max(0, size - max_bytes))
-            data = fh.read()
-    except OSError:
-        return []
-    lines = data.decode("utf-8", errors="replace").splitlines()
-    if size > max_bytes:
-        lines = lines[1:]  # the first one is probably cut
-    return [clean_line(x) for x in deque(lines, maxlen=count)]
+        path = log() if callable(log) else log
+        post(LogTailRead(request, last_lines(path, count)))
+    except NotRegularFile as exc:
+        post(LogTailRead(request, [], waiting=Path(exc.filename or "").name or "the log"))
+    except Exception:  # the log could not be found or read: show none
+        post(LogTailRead(request, []))
 
 
 class Preview(Horizontal):
@@ -43,12 +54,21 @@ class Preview(Horizontal):
     Preview > #preview-log { width: 1fr; height: 100%; padding: 0 1; color: $text-muted; }
     """
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._lanes = Lanes(limit=2, name="runyard-preview")
+        self._request = 0
+        self._answered = 0
+        self._status = ""
+        self._log: LogLocation = None
+        self._waiting_timer: Timer | None = None
+
     def compose(self) -> ComposeResult:
         yield MetricPlot(id="preview-plot")
         yield Static(id="preview-log", markup=False)
 
-    def show(self, live, log_path: Path | None, status: str, message: str = "") -> None:
-        """Draw `live`'s main metric (a LiveRun, or None while loading) and the tail of `log_path`."""
+    def show(self, live, log: LogLocation, status: str, message: str = "") -> None:
+        """Draw `live`'s main metric (a LiveRun, or None while loading) and ask for the tail of `log`."""
         plot = self.query_one(MetricPlot)
         traces = []
         if live is not None:
@@ -57,10 +77,44 @@ class Preview(Horizontal):
                 s = live.series[name]
                 traces.append(Trace(name, colour(i), s.steps, s.value.view, nonfinite=live.nonfinite.get(name, 0)))
         plot.show(traces, x_axis="step", log_y=False, ignore_outliers=True, message=message or "no metrics")
+        self._request += 1
+        self._status, self._log = status, log
+        if log is None:
+            self._answered = self._request
+            self._show_lines([])
+            return
         height = max(1, self.size.height - 1)
+        self._lanes.submit(log, partial(_read_tail, log, height, self._request, self.post_message), tag="tail",
+                           file=log.name if isinstance(log, Path) else None)
+        if self._waiting_timer is None:
+            self._waiting_timer = self.set_timer(STUCK_AFTER, self._check_waiting)
+
+    def _check_waiting(self) -> None:
+        """The tail asked for has not come back for a while: say what the preview waits for."""
+        self._waiting_timer = None
+        if self._answered == self._request or self._log is None:
+            return
+        pending = self._lanes.waiting(self._log)
+        if pending is not None and pending.seconds >= STUCK_AFTER:
+            self._set_text(Text(f"waiting for {pending.file or 'the log'}", style="bold yellow"))
+        self._waiting_timer = self.set_timer(STUCK_AFTER, self._check_waiting)
+
+    def on_log_tail_read(self, message: LogTailRead) -> None:
+        if message.request != self._request:
+            return  # the tail of a run no longer shown
+        self._answered = message.request
+        if message.waiting:
+            self._set_text(Text(f"waiting for {message.waiting}", style="bold yellow"))
+        else:
+            self._show_lines(message.lines)
+
+    def _show_lines(self, lines: list[str]) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
-        for line in last_lines(log_path, height):
+        for line in lines:
             text.append(line + "\n")
         if not text.plain:
-            text.append("no log", style=STATUS_STYLE.get(status, "dim"))
+            text.append("no log", style=STATUS_STYLE.get(self._status, "dim"))
+        self._set_text(text)
+
+    def _set_text(self, text: Text) -> None:
         self.query_one("#preview-log", Static).update(text, layout=False)  # fixed size: skip the layout pass

@@ -1,0 +1,61 @@
+"""What a run screen's other tabs show (config, checkpoints, samples, info), read in one go off the app's thread.
+
+The tabs used to open the run again on every redraw; now a read lane reads these once per change of the run and
+the screen fills its tables from the result. Nothing here imports Textual.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from runyard import Checkpoint, RunView, Sample, flatten
+
+from ..formatting import fmt_duration, fmt_number, fmt_time
+
+SAMPLES_SHOWN = 50  # the most recent samples only: a long run logs thousands
+
+
+@dataclass
+class RunDetails:
+    """A run's config (flattened), checkpoints, last samples and info rows, or the error that stopped the read."""
+
+    config: dict[str, Any] = field(default_factory=dict)
+    checkpoints: list[Checkpoint] = field(default_factory=list)
+    samples: list[Sample] = field(default_factory=list)
+    info: list[tuple[str, str]] = field(default_factory=list)
+    error: str | None = None
+
+
+def read_details(view: RunView) -> RunDetails:
+    """Everything the other tabs show, read now (on a reading thread); a part that fails leaves the others."""
+    details = RunDetails()
+    errors = []
+    for part, read in (("config", lambda: flatten(view.config)), ("checkpoints", lambda: view.checkpoints),
+                       ("samples", lambda: view.samples()[-SAMPLES_SHOWN:]), ("info", lambda: info_rows(view))):
+        try:
+            setattr(details, part, read())
+        except Exception as exc:  # one unreadable file must not blank the other tabs
+            errors.append(f"{part}: {exc}")
+    details.error = "; ".join(errors) or None
+    return details
+
+
+def info_rows(view: RunView) -> list[tuple[str, str]]:
+    """The info tab's (field, value) rows."""
+    info = view.info
+    rows = [("name", info.name), ("id", info.id), ("status", info.status), ("format", info.format),
+            ("path", str(view.path)), ("started", fmt_time(info.created)), ("ended", fmt_time(info.ended)),
+            ("duration", fmt_duration(info.duration)), ("last step", fmt_number(info.last_step)),
+            ("host", info.host or "-"), ("pid", str(info.pid or "-")), ("user", info.user or "-"),
+            ("restarts", str(info.restarts)), ("tags", ", ".join(info.tags) or "-"), ("notes", info.notes or "-")]
+    if info.heartbeat:
+        rows.append(("heartbeat", f"{fmt_time(info.heartbeat)} ({fmt_duration(time.time() - info.heartbeat)} ago)"))
+    if info.error:
+        rows.append(("error", info.error))
+    if info.skipped_lines:
+        rows.append(("skipped lines", str(info.skipped_lines)))
+    for key, value in flatten({k: v for k, v in (info.extra or {}).items() if v not in (None, {}, [])}).items():
+        rows.append((key, str(value)))
+    return rows
