@@ -164,13 +164,24 @@ def _config_table(config: dict[str, Any], width: int | None) -> Fitted:
 
 
 def _summary_table(summary: dict[str, Any], width: int | None) -> Fitted:
-    columns = [Column("metric", flex="fold", comfort=24, minimum=10), Column("first", "right", 50),
+    columns = [Column("metric", flex="fold", comfort=24, minimum=10), Column("goal", priority=85),
+               Column("first", "right", 50),
                Column("last", "right", 90), Column("min", "right", 80), Column("max", "right", 79),
                Column("mean", "right", 40), Column("count", "right", 60), Column("min@step", "right", 45),
                Column("max@step", "right", 44)]
-    rows = [[name, *(fmt_number(v) for v in (s.first, s.last, s.min, s.max, s.mean)), str(s.count),
-             fmt_number(s.min_step), fmt_number(s.max_step)] for name, s in summary.items()]
+    rows = [[name, _goal_text(s.goal), *(fmt_number(v) for v in (s.first, s.last, s.min, s.max, s.mean)),
+             str(s.count), fmt_number(s.min_step), fmt_number(s.max_step)] for name, s in summary.items()]
     return fit_table(columns, rows, width, title="summary")
+
+
+def _goal_text(goal: Any) -> Text | str:
+    """Which way is better for a metric, and "guessed" where only its name said so (a declared or configured
+    direction is shown plainly)."""
+    if goal is None:
+        return "-"
+    if goal.guessed:
+        return Text.assemble(goal.direction, (" (guessed)", "dim"))
+    return goal.direction
 
 
 def _checkpoint_table(view: Any, width: int | None) -> Fitted:
@@ -183,6 +194,10 @@ def _checkpoint_table(view: Any, width: int | None) -> Fitted:
         except ValueError:
             shown = c.path
         metrics = ", ".join(f"{k}={fmt_number(v)}" for k, v in c.metrics.items())
+        if c.best and c.best_metric:
+            metrics = f"{metrics}  (best by {c.best_metric}, {c.best_mode})"
+        if c.note:
+            metrics = f"{metrics}  {c.note}"
         rows.append([Text("★", style="bold yellow") if c.best else "", fmt_number(c.step), str(shown),
                      fmt_bytes(c.bytes), metrics])
     return fit_table(columns, rows, width, title="checkpoints")

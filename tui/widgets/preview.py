@@ -6,6 +6,7 @@ The log's tail is read on a read lane's thread and arrives as `LogTailRead`; a l
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -16,7 +17,7 @@ from textual.containers import Horizontal
 from textual.timer import Timer
 from textual.widgets import Static
 
-from runyard import NotRegularFile, clean_line, main_metrics, read_last_lines
+from runyard import LOG_STAMP, NotRegularFile, clean_line, main_metrics, read_last_lines
 
 from ..formatting import STATUS_STYLE
 from ..live.lanes import STUCK_AFTER, Lanes
@@ -24,6 +25,19 @@ from ..messages import LogTailRead
 from .metric_plot import MetricPlot, Trace, colour
 
 LogLocation = Path | Callable[[], Path | None] | None  # a log, or a function that finds it (on the reading thread)
+
+
+_INFO = re.compile(r"^[\s\-|:]*(?:\[?INFO\]?)?[\s\-|:]*")
+
+
+def compact_line(line: str) -> str:
+    """A log line for a narrow glance: its stamp as the time of day only, and `- INFO -` dropped (other levels
+    stay, they are what a glance is for), so the message itself fits the preview's half of the screen."""
+    match = LOG_STAMP.match(line)
+    if match is None:
+        return line
+    rest = line[match.end():]
+    return f"{match[1][-8:]} {_INFO.sub('', rest, count=1)}"
 
 
 def last_lines(path: Path | None, count: int, max_bytes: int = 64 * 1024) -> list[str]:
@@ -51,7 +65,8 @@ class Preview(Horizontal):
     DEFAULT_CSS = """
     Preview { height: 9; border-top: solid $primary-darken-2; }
     Preview > MetricPlot { width: 1fr; min-width: 30; }
-    Preview > #preview-log { width: 1fr; height: 100%; padding: 0 1; color: $text-muted; }
+    Preview > #preview-log { width: 1fr; height: 100%; padding: 0 1; color: $text-muted;
+                             text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -111,7 +126,7 @@ class Preview(Horizontal):
     def _show_lines(self, lines: list[str]) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
         for line in lines:
-            text.append(line + "\n")
+            text.append(compact_line(line) + "\n")
         if not text.plain:
             text.append("no log", style=STATUS_STYLE.get(self._status, "dim"))
         self._set_text(text)
