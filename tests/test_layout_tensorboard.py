@@ -217,11 +217,13 @@ def test_a_restarted_run_concatenates_its_event_files_in_order(tmp_path):
     run = source(tmp_path)
     assert len(run.event_files()) == 2
     df = run.metrics()
-    assert df["step"].tolist() == [*range(10), *range(5, 15)]
+    # The second file follows the first; its purge step supersedes the first life's steps 5-9.
+    assert df["step"].tolist() == list(range(15))
     second = next(p for p in run.event_files() if p != first)
-    assert reader_points(run) == loader_points([first, second])
+    loaded = loader_points([first, second])["loss"]
+    assert reader_points(run)["loss"] == [p for p in loaded[:10] if p[0] < 5] + loaded[10:]
     info = run.read_info()
-    assert (info.rows, info.last_step) == (20, 14)
+    assert (info.rows, info.last_step, info.restarts_at) == (15, 14, [5])
 
 
 def test_event_files_are_ordered_by_the_number_in_their_names_then_by_wall_time(tmp_path):
@@ -294,9 +296,10 @@ def test_garbage_is_skipped_and_counted(tmp_path):
 
     between = tmp_path / "between"
     between.mkdir()
-    (between / path.name).write_bytes(data + garbage + data)
+    more = write_scalars(tmp_path / "more", range(20, 40)).read_bytes()
+    (between / path.name).write_bytes(data + garbage + more)
     run = source(between)
-    assert run.metrics()["step"].tolist() == list(range(20)) * 2
+    assert run.metrics()["step"].tolist() == list(range(40))
     assert run.read_info().skipped_lines == 1
 
 

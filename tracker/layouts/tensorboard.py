@@ -1,7 +1,15 @@
 """Runs written as TensorBoard event files (`events.out.tfevents.*`), with ChatGoT's conventions around them.
 
 A folder holding event files is one run; its event files (a restarted run, or several writers) are merged,
-ordered by the timestamp in their names, then by their first wall time. Records are framed here (TFRecord:
+ordered by the timestamp in their names, then by their first wall time.
+
+A restart supersedes what it writes over, as TensorBoard shows it (`_standing`): a `SessionLog.START` (torch's
+`purge_step`) at step S drops the rows of step >= S written before it in its folder (`EventAccumulator`'s purge,
+and runyard's own resume rule), and a tag whose step goes back to s drops its own earlier points of step >= s
+(the loader's out-of-order purge; TensorBoard's data server drops them too). `RunInfo.restarts_at` keeps the
+steps where a later life began, so that a curve can show a gap there rather than a line across the pause.
+
+Records are framed here (TFRecord:
 `uint64 length | uint32 masked crc32c(length) | data | uint32 masked crc32c(data)`) and decoded with the
 `tensorboard` package's own protobuf classes, so neither TensorFlow nor a hand-written protobuf decoder is
 needed, and 1,000,000 points read many times faster than through `EventAccumulator`.
@@ -24,7 +32,7 @@ import os
 import re
 import struct
 from array import array
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +52,8 @@ _NAME_TIME = re.compile(re.escape(EVENT_PREFIX) + r"(\d+)")
 _CONFIG_LINE = re.compile(r" - Config: (\{.*\})\s*$")
 _MASK_DELTA = 0xA282EAD8
 _U32 = 0xFFFFFFFF
+_SESSION_START = 1  # tensorboard's SessionLog.START: a writer (re)started at the event's step
+_BIG = (1 << 63) - 1
 
 
 def detect(directory: Path, names: list[str]) -> Detection | None:
@@ -118,8 +128,11 @@ class _FileEvents:
     times: array[float] = field(default_factory=lambda: array("d"))
     columns: dict[str, tuple[array[int], array[float]]] = field(default_factory=dict)  # tag -> (rows, values)
     samples: list[Sample] = field(default_factory=list)
+    sample_rows: list[int] = field(default_factory=list)  # per sample: how many rows came before it in the file
     hparams: dict[str, Any] = field(default_factory=dict)
     skipped: int = 0
+    folder: str = ""  # the folder of the writer that wrote it: a START supersedes rows of its own folder only
+    starts: list[tuple[int, int]] = field(default_factory=list)  # SessionLog.START: (rows before it, its step)
 
 
 def _name_time(path: Path) -> int:
@@ -160,7 +173,7 @@ def _hparams(content: bytes) -> dict[str, Any]:
 
 
 def _read_file(path: Path) -> _FileEvents:
-    """Every scalar, text sample and hparams record of one event file, in file order."""
+    """Every scalar, text sample, hparams record and restart marker of one event file, in file order."""
     from google.protobuf.message import DecodeError
     from tensorboard.compat.proto.event_pb2 import Event
 
@@ -198,6 +211,8 @@ def _read_file(path: Path) -> _FileEvents:
                 column = columns[value.tag] = (array("q"), array("d"))
             column[0].append(row)
             column[1].append(number)
+        if row < 0 and event.HasField("session_log") and event.session_log.status == _SESSION_START:
+            out.starts.append((len(steps), step))
     out.skipped += records.skipped
     out.first_time, out.min_time = first_time, min_time
     return out
@@ -213,9 +228,154 @@ def _plugin_value(out: _FileEvents, plugins: dict[str, str], value: Any, step: i
         return _tensor_scalar(value.tensor)
     if plugin == "text":
         out.samples.append(Sample(_tensor_text(value.tensor), step=step, time=wall, extra={"tag": tag}))
+        out.sample_rows.append(len(out.steps))
     elif plugin == "hparams":
         out.hparams.update(_hparams(value.metadata.plugin_data.content))
     return None
+
+
+def _standing(files: list[_FileEvents]) -> tuple[list[_FileEvents], list[int]]:
+    """The files less what a restart superseded, and the steps where a restarted life began.
+
+    A `SessionLog.START` at step S (torch's `purge_step`) supersedes the rows of step >= S written before it
+    in its folder, as `EventAccumulator._Purge` does and runyard's resume rule (`contract.resume_cuts`). A
+    point whose step is below an earlier one of its tag supersedes that tag's earlier points of step >= its
+    own, as the accumulator's out-of-order purge (by tag) and TensorBoard's data server do; points logged
+    twice at one step without the step going back both stand. Text samples follow the same two rules. Rows
+    left without a standing point are dropped; files with nothing superseded are returned as they are.
+    """
+    import numpy as np
+
+    each = [np.frombuffer(f.steps, dtype=np.int64) for f in files]
+    steps = each[0] if len(each) == 1 else np.concatenate(each or [np.empty(0, np.int64)])
+    has_starts = any(f.starts for f in files)
+    if not has_starts and not (steps[1:] < steps[:-1]).any() and not _samples_go_back(files):
+        return files, []  # every tag's steps only go forward: the common case costs one pass
+    offsets = np.cumsum([0, *(len(f.steps) for f in files)])
+    # Per position (each row of each file, and one past its last row), the lowest START step after it in its
+    # folder: a row at position r is superseded by a START at position p > r of step <= its own.
+    spots = np.cumsum([0, *(len(f.steps) + 1 for f in files)])
+    cut_by = np.full(spots[-1], _BIG, dtype=np.int64)
+    cut = np.zeros(spots[-1], dtype=bool)
+    restarts: set[int] = set()
+    if has_starts:
+        _start_cuts(files, spots, cut, cut_by, restarts)
+
+    keep_row = np.zeros(len(steps), dtype=bool)
+    kept_points: dict[tuple[int, str], np.ndarray] = {}
+    for tag in dict.fromkeys(tag for f in files for tag in f.columns):
+        held = [(i, np.frombuffer(f.columns[tag][0], dtype=np.int64)) for i, f in enumerate(files) if tag in f.columns]
+        rows = np.concatenate([offsets[i] + r for i, r in held])
+        spot = np.concatenate([spots[i] + r for i, r in held])
+        stands, back = _series_stands(steps[rows], cut[spot], cut_by[spot])
+        restarts.update(back)
+        keep_row[rows[stands]] = True
+        parts = np.split(stands, np.cumsum([len(r) for _, r in held])[:-1])
+        kept_points.update(((i, tag), part) for (i, _), part in zip(held, parts, strict=True))
+    kept_samples = _samples_standing(files, spots, cut, cut_by)
+
+    out = []
+    for i, f in enumerate(files):
+        row_kept = keep_row[offsets[i]:offsets[i + 1]]
+        sample_kept = kept_samples[i]
+        if row_kept.all() and all(sample_kept) and all(kept_points[(i, t)].all() for t in f.columns):
+            out.append(f)
+            continue
+        renumber = np.cumsum(row_kept) - 1
+        columns = {}
+        for tag, (rows, values) in f.columns.items():
+            mask = kept_points[(i, tag)]
+            if mask.any():
+                columns[tag] = (renumber[np.frombuffer(rows, dtype=np.int64)[mask]], np.frombuffer(values)[mask])
+        samples = [(s, r) for s, r, k in zip(f.samples, f.sample_rows, sample_kept, strict=True) if k]
+        out.append(replace(
+            f, steps=np.frombuffer(f.steps, dtype=np.int64)[row_kept], times=np.frombuffer(f.times)[row_kept],
+            columns=columns, samples=[s for s, _ in samples],
+            sample_rows=[int(np.count_nonzero(row_kept[:r])) for _, r in samples], starts=[]))
+    return out, sorted(restarts)
+
+
+def _start_cuts(files: list[_FileEvents], spots: np.ndarray, cut: np.ndarray, cut_by: np.ndarray,
+                restarts: set[int]) -> None:
+    """Mark each position with the lowest START step after it in its folder; note the STARTs that came after
+    something (a first writer's START, before anything was written, restarts nothing)."""
+    folders: dict[str, list[int]] = {}
+    for i, f in enumerate(files):
+        folders.setdefault(f.folder, []).append(i)
+    for indices in folders.values():
+        written = 0
+        for i in indices:
+            restarts.update(step for rows_before, step in files[i].starts if written + rows_before)
+            written += len(files[i].steps)
+        lowest: int | None = None
+        for i in reversed(indices):
+            end = spots[i + 1]
+            for rows_before, step in reversed(files[i].starts):  # positions from a START on come after it
+                begin = spots[i] + rows_before
+                if lowest is not None:
+                    cut[begin:end], cut_by[begin:end] = True, lowest
+                end = begin
+                lowest = step if lowest is None else min(lowest, step)
+            if lowest is not None:
+                cut[spots[i]:end], cut_by[spots[i]:end] = True, lowest
+
+
+def _series_stands(steps: np.ndarray, cut: np.ndarray, cut_by: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """Which points of one series (a tag's, in run order) stand, and the steps at which it went back.
+
+    `cut`/`cut_by` say, per point, that a later START of step `cut_by` supersedes it if its step is not below;
+    the steps going back are judged among the points the STARTs leave standing.
+    """
+    import numpy as np
+
+    stands = ~cut | (steps < cut_by)
+    left = np.flatnonzero(stands) if cut.any() else None
+    kept = steps if left is None else steps[left]
+    if len(kept) < 2:
+        return stands, []
+    went_back = kept[1:] < np.maximum.accumulate(kept)[:-1]
+    if not went_back.any():
+        return stands, []
+    lowest_later = np.minimum.accumulate(np.where(went_back, kept[1:], _BIG)[::-1])[::-1]
+    any_later = np.logical_or.accumulate(went_back[::-1])[::-1]
+    still = np.ones(len(kept), dtype=bool)
+    still[:-1] = ~any_later | (kept[:-1] < lowest_later)
+    if left is None:
+        stands = still
+    else:
+        stands[left] = still
+    return stands, kept[1:][went_back & (kept[1:] < kept[:-1])].tolist()
+
+
+def _samples_go_back(files: list[_FileEvents]) -> bool:
+    """True if some text tag's step goes back somewhere in the run."""
+    highest: dict[str, int] = {}
+    for f in files:
+        for sample in f.samples:
+            tag, step = sample.extra.get("tag", ""), sample.step or 0
+            if step < highest.get(tag, step):
+                return True
+            highest[tag] = step
+    return False
+
+
+def _samples_standing(files: list[_FileEvents], spots: np.ndarray, cut: np.ndarray,
+                      cut_by: np.ndarray) -> list[list[bool]]:
+    """Per file, per text sample: whether it stands, under the rules points follow (see `_standing`)."""
+    import numpy as np
+
+    kept = [[True] * len(f.samples) for f in files]
+    by_tag: dict[str, list[tuple[int, int]]] = {}
+    for i, f in enumerate(files):
+        for j, sample in enumerate(f.samples):
+            by_tag.setdefault(sample.extra.get("tag", ""), []).append((i, j))
+    for members in by_tag.values():
+        steps = np.array([files[i].samples[j].step or 0 for i, j in members], dtype=np.int64)
+        spot = np.array([spots[i] + files[i].sample_rows[j] for i, j in members], dtype=np.int64)
+        stands, _ = _series_stands(steps, cut[spot], cut_by[spot])
+        for (i, j), standing in zip(members, stands.tolist(), strict=True):
+            kept[i][j] = standing
+    return kept
 
 
 def _last_line(path: Path) -> str:
@@ -259,6 +419,8 @@ class TensorBoardRun(RunSource):
     def __init__(self, path: Path) -> None:
         super().__init__(path)
         self._cache: dict[Path, tuple[os.stat_result, _FileEvents]] = {}
+        self._read: list[_FileEvents] = []  # the files `_lives` was last worked out from, and its answer
+        self._lives_of: tuple[list[_FileEvents], list[int]] = ([], [])
 
     def event_files(self) -> list[Path]:
         """The run's event files (directly in its folder; subfolders are runs of their own)."""
@@ -278,6 +440,17 @@ class TensorBoardRun(RunSource):
         return log if log.is_file() else None
 
     def _files(self) -> list[_FileEvents]:
+        """Every event file's contents in run order, less what a restart superseded (see `_standing`)."""
+        return self._lives()[0]
+
+    def _lives(self) -> tuple[list[_FileEvents], list[int]]:
+        """The files less what restarts superseded, and the restart steps; worked out again only on change."""
+        files = self._read_files()
+        if len(files) != len(self._read) or any(a is not b for a, b in zip(files, self._read, strict=False)):
+            self._read, self._lives_of = files, _standing(files)
+        return self._lives_of
+
+    def _read_files(self) -> list[_FileEvents]:
         """Every event file's contents in run order, re-reading only files whose size or mtime changed."""
         files: dict[Path, tuple[os.stat_result, _FileEvents]] = {}
         for path in self.event_files():
@@ -372,11 +545,12 @@ class TensorBoardRun(RunSource):
 
     def _last_step(self) -> int | None:
         """The highest step of any scalar in the run."""
-        return max((max(f.steps) for f in self._files() if f.steps), default=None)
+        steps, _ = self._steps_times(self._files())
+        return int(steps.max()) if len(steps) else None
 
     def read_info(self) -> RunInfo:
         """Identity, status and size of the run, from one pass over its event files."""
-        files = self._files()
+        files, restarts = self._lives()
         steps, times = self._steps_times(files)
         last_write = self._last_write()
         created = min((f.min_time for f in files), default=math.inf)
@@ -385,6 +559,7 @@ class TensorBoardRun(RunSource):
             status=self._status(last_write),
             created=None if created == math.inf else created,
             last_write=last_write,
+            restarts=len(restarts), restarts_at=restarts,
             last_step=int(steps.max()) if len(steps) else None,
             rows=len(steps),
             interval_median=interval_median(_step_starts(steps, times)),
