@@ -1,5 +1,8 @@
-"""TensorBoard runs as TensorBoard shows them: a restart supersedes what it wrote over, and where it restarted
-is kept. Cross-checked against tensorboard's own `EventAccumulator`.
+"""TensorBoard runs as TensorBoard shows them: restarts superseding what they wrote over, one run however its
+writer spread it over sub-folders.
+
+Restarts are cross-checked against tensorboard's own `EventAccumulator`; spread runs are written by torch's
+`SummaryWriter` (tensorboardX's nesting is written here with tensorboard's own event writer).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from runyard.layouts import tensorboard as tb
 
 CASES = Path(__file__).parent / "fixtures" / "cases" / "reading"
 RESTART_CASE = CASES / "tb_restart_purge" / "run"
+SPREAD = Path(__file__).parent / "fixtures" / "tensorboard" / "torch_spread" / "run"
 
 
 @pytest.fixture(autouse=True)
@@ -133,7 +137,7 @@ def test_a_purge_step_restart_matches_the_event_accumulator(tmp_path):
     assert [s for s, _, _ in shown["val/acc"]] == [0, 10, 20, 30, 40, 50, 75, 100, 125]
     samples = run.samples()  # text follows the rule scalars do: the first life's sample at 90 is superseded
     assert [s.step for s in samples] == [0, 50, 60, 100]
-    assert [s.extra["tag"] for s in samples] == ["samples/text_summary"] * 4
+    assert [s.extra["tag"] for s in samples] == ["samples"] * 4
     assert run.read_info().restarts_at == [60]
 
 
@@ -205,3 +209,93 @@ def test_restarts_at_the_highest_steps_there_are():
     stands, back = tb._series_stands(steps, no_cut, np.full(len(steps), big, dtype=np.int64))
     assert stands.tolist() == [True, False, False, True, True]
     assert back == [3]
+
+
+# --- one run, however a writer spread it --------------------------------------------------------------------
+
+
+def test_the_committed_torch_run_is_one_run(tmp_path):
+    root = tmp_path / "runs"
+    shutil.copytree(SPREAD.parent, root)
+    (record,) = runyard.scan(root)
+    assert record.info.path == root / "run"
+    assert record.config == {"lr": 0.001, "batch_size": 32, "optimizer": "adam"}
+    assert list(record.summary) == ["train/loss", "loss/train", "loss/val", "hparam/final_loss"]
+    assert record.summary["loss/val"].count == 4 and record.summary["loss/val"].last == pytest.approx(1.3)
+    assert record.summary["hparam/final_loss"].last == pytest.approx(1.1)
+    view = record.open()
+    assert [(s.text, s.step, s.extra) for s in view.samples()] == [("once upon a time", 90, {"tag": "samples"})]
+
+
+def test_add_scalars_and_add_hparams_folders_belong_to_the_run_that_wrote_them(tmp_path):
+    root = tmp_path / "runs"
+    with writer(root / "exp") as w:
+        for step in range(5):
+            w.add_scalar("loss", 1.0 / (step + 1), step)
+            w.add_scalars("loss", {"train": 1.0 / (step + 1), "val": 2.0 / (step + 1)}, step)
+            w.add_scalars("eval/acc", {"top1": step / 10}, step)
+        w.add_text("notes", "hello", 4)
+        w.add_hparams({"lr": 0.1, "layers": 4}, {"hparam/best": 0.25})
+    folders = sorted(p.name for p in (root / "exp").iterdir() if p.is_dir())
+    assert folders[1:] == ["eval_acc_top1", "loss_train", "loss_val"]
+    assert float(folders[0]) == pytest.approx(time.time(), abs=600)  # add_hparams': named by time.time()
+    detection = tb.detect(root / "exp", os.listdir(root / "exp"))
+    assert sorted(detection.claimed) == folders
+    (record,) = runyard.scan(root)
+    assert record.config == {"lr": 0.1, "layers": 4}
+    assert sorted(record.summary) == ["eval/acc/top1", "hparam/best", "loss", "loss/train", "loss/val"]
+    assert record.summary["loss/val"].count == 5 and record.summary["loss/val"].last == pytest.approx(0.4)
+    assert record.summary["eval/acc/top1"].last == pytest.approx(0.4)
+    assert [s.extra["tag"] for s in record.open().samples()] == ["notes"]
+
+
+def test_tensorboardx_nests_add_scalars_folders_and_they_belong_to_the_run_too(tmp_path):
+    run_dir = tmp_path / "runs" / "exp"
+    write_events(run_dir / "events.out.tfevents.100.host", [scalar_event(s, 100.0 + s, lr=0.1) for s in range(3)])
+    for key, scale in (("train", 1.0), ("val", 2.0)):  # tensorboardX: <run>/<main tag>/<key>, tag <main tag>
+        write_events(run_dir / "loss" / key / "events.out.tfevents.100.host",
+                     [scalar_event(s, 100.0 + s, loss=scale * s) for s in range(3)])
+    write_events(run_dir / "a" / "b" / "k" / "events.out.tfevents.100.host", [scalar_event(0, 100.0, **{"a/b": 7.0})])
+    (record,) = runyard.scan(tmp_path / "runs")
+    assert sorted(record.summary) == ["a/b/k", "loss/train", "loss/val", "lr"]
+    assert record.summary["loss/val"].last == 4.0
+
+
+def test_a_nested_run_of_its_own_stays_a_run(tmp_path):
+    root = tmp_path / "runs"
+    with writer(root / "sweep") as w:
+        w.add_scalar("trials", 2, 0)
+    for seed in (0, 1):
+        with writer(root / "sweep" / f"seed{seed}") as w:
+            for step in range(3):
+                w.add_scalar("loss", 1.0 + seed, step)
+    records = runyard.scan(root)
+    assert sorted(r.info.name for r in records) == ["seed0", "seed1", "sweep"]
+    assert all(list(r.summary) == ["loss"] for r in records if r.info.name != "sweep")
+
+
+def test_tensorflows_hparams_trials_under_their_experiment_stay_runs(tmp_path):
+    from tensorboard.compat.proto import event_pb2, summary_pb2
+    from tensorboard.plugins.hparams import summary_v2 as hp
+
+    def hparams_event(pb) -> event_pb2.Event:
+        return event_pb2.Event(wall_time=50.0, summary=summary_pb2.Summary.FromString(pb.SerializeToString()))
+
+    root = tmp_path / "hparam_tuning"
+    config = hp.hparams_config_pb(hparams=[hp.HParam("units")], metrics=[hp.Metric("accuracy")])
+    write_events(root / "events.out.tfevents.50.host", [hparams_event(config)])
+    for units in (16, 32):  # each trial: its session's hparams and its metric, as tf.summary writes them
+        trial = [hparams_event(hp.hparams_pb({"units": units})), scalar_event(1, 60.0, accuracy=units / 100)]
+        write_events(root / f"run-{units}" / "events.out.tfevents.60.host", trial)
+    records = runyard.scan(tmp_path)
+    trials = sorted((r.info.name, r.config.get("units")) for r in records if r.info.name.startswith("run-"))
+    assert trials == [("run-16", 16), ("run-32", 32)]
+
+
+def test_a_writer_just_opened_beside_a_run_is_not_listed_as_an_empty_run(tmp_path):
+    run_dir = tmp_path / "runs" / "exp"
+    write_events(run_dir / "events.out.tfevents.100.host", [scalar_event(s, 100.0 + s, loss=1.0) for s in range(3)])
+    (run_dir / "loss_train").mkdir()
+    write_events(run_dir / "loss_train" / "events.out.tfevents.101.host", [])  # its header only, so far
+    (record,) = runyard.scan(tmp_path / "runs")
+    assert list(record.summary) == ["loss"]

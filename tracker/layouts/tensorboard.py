@@ -1,7 +1,10 @@
 """Runs written as TensorBoard event files (`events.out.tfevents.*`), with ChatGoT's conventions around them.
 
 A folder holding event files is one run; its event files (a restarted run, or several writers) are merged,
-ordered by the timestamp in their names, then by their first wall time.
+ordered by the timestamp in their names, then by their first wall time. The sub-folders a writer spreads one run
+over belong to it too (see `_spread_folders`): `add_hparams`' timestamped folder (its hparams are the config, its
+metrics the run's) and `add_scalars`' folder per key, whose tag `<main>` becomes the metric `<main>/<key>` (the
+series TensorBoard draws on the `<main>` chart as `<key>`; tbparse gives the same pair as tag and `dir_name`).
 
 A restart supersedes what it writes over, as TensorBoard shows it (`_standing`): a `SessionLog.START` (torch's
 `purge_step`) at step S drops the rows of step >= S written before it in its folder (`EventAccumulator`'s purge,
@@ -52,15 +55,21 @@ _NAME_TIME = re.compile(re.escape(EVENT_PREFIX) + r"(\d+)")
 _CONFIG_LINE = re.compile(r" - Config: (\{.*\})\s*$")
 _MASK_DELTA = 0xA282EAD8
 _U32 = 0xFFFFFFFF
-_SESSION_START = 1  # tensorboard's SessionLog.START: a writer (re)started at the event's step
+_TEXT_SUFFIX = "/text_summary"  # torch and tensorboardX put it after the tag given to `add_text`
+_SESSION_START = 1              # tensorboard's SessionLog.START: a writer (re)started at the event's step
+_PEEK_BYTES = 1 << 16           # how much of a sub-folder's first event file tells whose it is
+_SPREAD_DEPTH = 3               # tensorboardX nests `add_scalars` as <main tag>/<key>, and a main tag may hold "/"
 _BIG = (1 << 63) - 1
 
 
 def detect(directory: Path, names: list[str]) -> Detection | None:
-    """One run for a folder holding event files; subfolders may hold runs of their own, as TensorBoard has it."""
+    """One run for a folder holding event files, with the sub-folders its writer spread it over; other
+    subfolders may hold runs of their own, as TensorBoard has it."""
     if not any(name.startswith(EVENT_PREFIX) for name in names):
         return None
-    return Detection(runs=[TensorBoardRun(directory)], descend=True)
+    maybe_folders = any(not name.startswith(EVENT_PREFIX) and name != LOG_NAME for name in names)
+    spread = _spread_folders(_listing_of(directory)[1]) if maybe_folders else []
+    return Detection(runs=[TensorBoardRun(directory)], descend=True, claimed=[s.folder for s in spread])
 
 
 def _masked_crc(data: bytes) -> int:
@@ -131,7 +140,7 @@ class _FileEvents:
     sample_rows: list[int] = field(default_factory=list)  # per sample: how many rows came before it in the file
     hparams: dict[str, Any] = field(default_factory=dict)
     skipped: int = 0
-    folder: str = ""  # the folder of the writer that wrote it: a START supersedes rows of its own folder only
+    folder: str = ""  # the sub-folder of the run it is in ("" for the run's own folder)
     starts: list[tuple[int, int]] = field(default_factory=list)  # SessionLog.START: (rows before it, its step)
 
 
@@ -172,12 +181,13 @@ def _hparams(content: bytes) -> dict[str, Any]:
     return {name: MessageToDict(value) for name, value in data.session_start_info.hparams.items()}
 
 
-def _read_file(path: Path) -> _FileEvents:
-    """Every scalar, text sample, hparams record and restart marker of one event file, in file order."""
+def _read_file(path: Path, folder: str = "", names: dict[str, str] | None = None) -> _FileEvents:
+    """Every scalar, text sample, hparams record and restart marker of one event file, in file order;
+    `names` renames tags (a spread sub-folder's tag to the metric it is)."""
     from google.protobuf.message import DecodeError
     from tensorboard.compat.proto.event_pb2 import Event
 
-    out = _FileEvents(name=path.name, name_time=_name_time(path))
+    out = _FileEvents(name=path.name, name_time=_name_time(path), folder=folder)
     records = _Records(path.read_bytes())
     plugins: dict[str, str] = {}  # tag -> plugin: writers may give a tag's metadata on its first value only
     from_string, steps, times, columns = Event.FromString, out.steps, out.times, out.columns
@@ -215,6 +225,8 @@ def _read_file(path: Path) -> _FileEvents:
             out.starts.append((len(steps), step))
     out.skipped += records.skipped
     out.first_time, out.min_time = first_time, min_time
+    if names:
+        out.columns = {names.get(tag, tag): column for tag, column in columns.items()}
     return out
 
 
@@ -227,11 +239,148 @@ def _plugin_value(out: _FileEvents, plugins: dict[str, str], value: Any, step: i
     if plugin == "scalars":
         return _tensor_scalar(value.tensor)
     if plugin == "text":
-        out.samples.append(Sample(_tensor_text(value.tensor), step=step, time=wall, extra={"tag": tag}))
+        name = tag[:-len(_TEXT_SUFFIX)] if tag.endswith(_TEXT_SUFFIX) else tag  # the name the user gave
+        out.samples.append(Sample(_tensor_text(value.tensor), step=step, time=wall, extra={"tag": name}))
         out.sample_rows.append(len(out.steps))
     elif plugin == "hparams":
         out.hparams.update(_hparams(value.metadata.plugin_data.content))
     return None
+
+
+@dataclass
+class _Spread:
+    """A sub-folder that a run's writer wrote beside its own files, and the names its tags take in the run."""
+
+    folder: str                        # relative to the run's folder, "/"-separated
+    files: list[Path]
+    names: dict[str, str] | None = None  # tag -> metric name (add_scalars' folders); None: tags keep theirs
+
+
+@dataclass
+class _Peek:
+    """What the start of an event file says about whose it is."""
+
+    first_tag: str | None = None  # the tag of its first scalar
+    hparams: set[str] = field(default_factory=set)  # the kinds of hparams records seen
+    summaries: bool = False  # anything but the writer's own header at all
+
+
+_PEEKS: dict[tuple[str, int], _Peek] = {}  # (path, inode) -> a peek that will not change as the file grows
+
+
+def _listing_of(folder: str | Path) -> tuple[list[Path], list[os.DirEntry]]:
+    """The event files directly in `folder` (sorted) and its visible sub-folders, from one listing; none if it
+    cannot be listed. Symlinks are not followed."""
+    files: list[Path] = []
+    folders: list[os.DirEntry] = []
+    try:
+        with os.scandir(folder) as it:
+            for entry in it:
+                if entry.name.startswith(EVENT_PREFIX):
+                    if _is_file(entry):
+                        files.append(Path(entry.path))
+                elif not entry.name.startswith(".") and _is_dir(entry):
+                    folders.append(entry)
+    except OSError:
+        pass
+    return sorted(files), folders
+
+
+def _is_file(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_file(follow_symlinks=False)
+    except OSError:
+        return False
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
+
+
+def _peek(path: Path) -> _Peek:
+    """The first scalar's tag and the hparams records at the start of an event file (its first 64 KiB)."""
+    from google.protobuf.message import DecodeError
+    from tensorboard.compat.proto.event_pb2 import Event
+
+    try:
+        stat = path.stat()
+        key = (str(path), stat.st_ino)
+        if key in _PEEKS:
+            return _PEEKS[key]
+        with path.open("rb") as fh:
+            data = fh.read(_PEEK_BYTES)
+    except OSError:
+        return _Peek()
+    peek = _Peek()
+    for record in _Records(data):
+        try:
+            event = Event.FromString(record)
+        except DecodeError:
+            continue
+        for value in event.summary.value:
+            peek.summaries = True
+            plugin = value.metadata.plugin_data.plugin_name
+            if plugin == "hparams":
+                peek.hparams.add(_hparams_kind(value.metadata.plugin_data.content))
+            elif value.WhichOneof("value") == "simple_value" or plugin == "scalars":
+                peek.first_tag = value.tag
+                break
+        if peek.first_tag is not None:
+            break
+    if peek.first_tag is not None or len(data) == _PEEK_BYTES:  # settled: what comes later cannot change it
+        _PEEKS[key] = peek
+    return peek
+
+
+def _hparams_kind(content: bytes) -> str:
+    """Which hparams record this is: "experiment", "session_start_info" or "session_end_info"."""
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    return plugin_data_pb2.HParamsPluginData.FromString(content).WhichOneof("data") or ""
+
+
+def _spread_of(parts: tuple[str, ...], files: list[Path]) -> _Spread | None:
+    """The sub-folder `parts` of a run as its writer's spread, if it is one (see `_spread_folders`)."""
+    peek = _peek(files[0])
+    folder = "/".join(parts)
+    if len(parts) == 1 and {"experiment", "session_start_info"} <= peek.hparams:
+        return _Spread(folder, files)  # add_hparams: the config and its metrics, in a folder of their own
+    tag = peek.first_tag
+    if tag is not None:
+        for prefix in (tag.replace("/", "_") + "_", tag + "/"):  # torch's <main>_<key>, tensorboardX's <main>/<key>
+            if folder.startswith(prefix) and len(folder) > len(prefix):
+                return _Spread(folder, files, {tag: f"{tag}/{folder[len(prefix):]}"})
+        return None
+    if not peek.summaries:
+        return _Spread(folder, files)  # a writer just opened: nothing in it yet to make it a run of its own
+    return None
+
+
+def _spread_folders(subfolders: list[os.DirEntry]) -> list[_Spread]:
+    """Of a run folder's `subfolders`, those (or their own sub-folders) holding what the writer of the run's
+    event files put beside them.
+
+    torch's and tensorboardX's `add_hparams` write the hparams and their metrics into a new writer's folder
+    (`<run>/<time.time()>` unless named), and `add_scalars(main, {key: value})` writes tag `main` into a
+    folder per key (torch `<run>/<main, "/" as "_">_<key>`, tensorboardX `<run>/<main>/<key>`). They are told
+    by what they hold, never by name alone: a folder with both an hparams experiment and a session of its own,
+    or whose first scalar's tag is the folder name's `<main>`. Any other subfolder is a run of its own.
+    """
+    found: list[_Spread] = []
+    pending = [((entry.name,), entry) for entry in subfolders]
+    while pending:
+        parts, entry = pending.pop()
+        files, folders = _listing_of(entry.path)
+        if files:
+            spread = _spread_of(parts, files)
+            if spread is not None:
+                found.append(spread)
+        elif len(parts) < _SPREAD_DEPTH:
+            pending.extend(((*parts, sub.name), sub) for sub in folders)
+    return sorted(found, key=lambda spread: spread.folder)
 
 
 def _standing(files: list[_FileEvents]) -> tuple[list[_FileEvents], list[int]]:
@@ -422,12 +571,16 @@ class TensorBoardRun(RunSource):
         self._read: list[_FileEvents] = []  # the files `_lives` was last worked out from, and its answer
         self._lives_of: tuple[list[_FileEvents], list[int]] = ([], [])
 
+    def _sources(self) -> list[tuple[Path, str, dict[str, str] | None]]:
+        """Each event file with its sub-folder and tag renames: the run's own, then its spread folders'."""
+        files, folders = _listing_of(self.path)
+        own: list[tuple[Path, str, dict[str, str] | None]] = [(p, "", None) for p in files]
+        return own + [(p, spread.folder, spread.names) for spread in _spread_folders(folders) for p in spread.files]
+
     def event_files(self) -> list[Path]:
-        """The run's event files (directly in its folder; subfolders are runs of their own)."""
-        try:
-            return sorted(p for p in self.path.iterdir() if p.name.startswith(EVENT_PREFIX) and p.is_file())
-        except OSError:
-            return []
+        """The run's event files: in its folder, and in the sub-folders its writer spread it over (see
+        `_spread_folders`; other subfolders are runs of their own)."""
+        return [path for path, _, _ in self._sources()]
 
     def key_files(self) -> list[Path]:
         """The event files and, if present, training.log."""
@@ -453,12 +606,12 @@ class TensorBoardRun(RunSource):
     def _read_files(self) -> list[_FileEvents]:
         """Every event file's contents in run order, re-reading only files whose size or mtime changed."""
         files: dict[Path, tuple[os.stat_result, _FileEvents]] = {}
-        for path in self.event_files():
+        for path, folder, names in self._sources():
             try:
                 stat = path.stat()
                 cached = self._cache.get(path)
                 same = cached and (cached[0].st_size, cached[0].st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
-                files[path] = cached if same else (stat, _read_file(path))
+                files[path] = cached if same else (stat, _read_file(path, folder, names))
             except FileNotFoundError:  # removed since the listing
                 continue
         self._cache = files
@@ -507,7 +660,7 @@ class TensorBoardRun(RunSource):
         return pd.DataFrame(frame, copy=False)
 
     def samples(self) -> list[Sample]:
-        """Text summaries (TensorBoard's text plugin), tagged with their summary tag."""
+        """Text summaries (TensorBoard's text plugin), tagged with the name they were logged under."""
         return [sample for f in self._files() for sample in f.samples]
 
     def config(self) -> dict[str, Any]:

@@ -42,6 +42,7 @@ def walk(root: Path) -> Iterator[RunSource]:
     """Every run under `root`, any depth, in a stable order; symlinks are not followed."""
     found_by = detectors()
     stack = [root]
+    claimed: set[str] = set()  # folders that belong to a run found above them, not runs of their own
     while stack:
         directory = stack.pop()
         try:
@@ -57,9 +58,10 @@ def walk(root: Path) -> Iterator[RunSource]:
         if found is not None:
             yield from found.runs
             descend = found.descend
+            claimed.update(os.path.join(directory, name) for name in found.claimed)
         if descend:
-            subdirs = sorted(e.path for e in entries
-                             if _is_dir(e) and not e.name.startswith(".") and e.name not in _SKIP_DIRS)
+            subdirs = sorted(e.path for e in entries if _is_dir(e) and not e.name.startswith(".")
+                             and e.name not in _SKIP_DIRS and e.path not in claimed)
             stack.extend(Path(p) for p in reversed(subdirs))
 
 
