@@ -1,5 +1,5 @@
 """TensorBoard runs as TensorBoard shows them: restarts superseding what they wrote over, one run however its
-writer spread it over sub-folders.
+writer spread it over sub-folders, one clock from the data's own wall time.
 
 Restarts are cross-checked against tensorboard's own `EventAccumulator`; spread runs are written by torch's
 `SummaryWriter` (tensorboardX's nesting is written here with tensorboard's own event writer).
@@ -7,6 +7,7 @@ Restarts are cross-checked against tensorboard's own `EventAccumulator`; spread 
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import time
@@ -17,10 +18,13 @@ import pytest
 
 import runyard
 from runyard.layouts import tensorboard as tb
+from runyard.model import FINISHED
 
 CASES = Path(__file__).parent / "fixtures" / "cases" / "reading"
 RESTART_CASE = CASES / "tb_restart_purge" / "run"
 SPREAD = Path(__file__).parent / "fixtures" / "tensorboard" / "torch_spread" / "run"
+CHATGOT_RUN = Path(__file__).parent / "fixtures" / "foreign" / "chatgot" / "runs" / "chatgot_small_char_20250324_134501"
+T0 = 1735732800.0  # 2025-01-01 12:00 UTC: when the committed spread fixture's data says it ran, for 90 minutes
 
 
 @pytest.fixture(autouse=True)
@@ -170,6 +174,7 @@ def test_steps_that_go_back_in_torch_files_are_superseded_too(tmp_path):
     assert points(run)["loss"] == [(s, 100.0 + s, 1.0) for s in range(6)] + [(s, 200.0 + s, 0.5) for s in range(6, 12)]
     info = run.read_info()
     assert (info.rows, info.restarts_at) == (12, [6])
+    assert (info.created, info.last_time) == (100.0, 211.0)
 
 
 def test_a_tag_that_goes_back_keeps_the_other_tags_of_its_rows(tmp_path):
@@ -299,3 +304,43 @@ def test_a_writer_just_opened_beside_a_run_is_not_listed_as_an_empty_run(tmp_pat
     write_events(run_dir / "loss_train" / "events.out.tfevents.101.host", [])  # its header only, so far
     (record,) = runyard.scan(tmp_path / "runs")
     assert list(record.summary) == ["loss"]
+
+
+# --- one clock: the data's own wall time -----------------------------------------------------------------------
+
+
+def aged(folder: Path) -> None:
+    """Make every file under `folder` ten hours old, so that the run reads as finished."""
+    old = time.time() - 36000
+    for path in folder.rglob("*"):
+        os.utime(path, (old, old))
+
+
+def test_the_clock_is_the_scalars_wall_time_not_the_hparams_written_later(tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(SPREAD, run_dir)
+    aged(run_dir)
+    info = source(run_dir).read_info()
+    assert info.status == FINISHED
+    assert (info.created, info.last_time, info.ended) == (T0, T0 + 5400, T0 + 5400)
+    assert info.duration == 5400.0  # 90 minutes, though add_hparams wrote its folder almost two years later
+    assert info.last_step / info.duration == pytest.approx(90 / 5400)
+    assert info.interval_median == 600.0
+
+
+def test_the_chatgot_run_lasts_as_long_as_its_data(tmp_path):
+    run_dir = tmp_path / CHATGOT_RUN.name
+    shutil.copytree(CHATGOT_RUN, run_dir)
+    aged(run_dir)
+    (record,) = runyard.scan(tmp_path)
+    info = record.info
+    assert (info.created, info.last_time, info.ended) == (1742823901.0, 1742824531.0, 1742824531.0)
+    assert info.duration == 630.0
+
+
+def test_a_run_without_scalars_starts_when_its_writer_opened(tmp_path):
+    with writer(tmp_path):
+        pass
+    info = source(tmp_path).read_info()
+    assert info.created is not None and math.isfinite(info.created)
+    assert info.last_time is None and info.ended is None

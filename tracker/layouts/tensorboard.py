@@ -12,6 +12,9 @@ and runyard's own resume rule), and a tag whose step goes back to s drops its ow
 (the loader's out-of-order purge; TensorBoard's data server drops them too). `RunInfo.restarts_at` keeps the
 steps where a later life began, so that a curve can show a gap there rather than a line across the pause.
 
+The run's clock (created, last_time, ended) is its scalars' wall time; the scalars that `add_hparams` writes
+(one point each, often at the end, or long after the run) and the writers' own metadata events do not move it.
+
 Records are framed here (TFRecord:
 `uint64 length | uint32 masked crc32c(length) | data | uint32 masked crc32c(data)`) and decoded with the
 `tensorboard` package's own protobuf classes, so neither TensorFlow nor a hand-written protobuf decoder is
@@ -142,6 +145,11 @@ class _FileEvents:
     skipped: int = 0
     folder: str = ""  # the sub-folder of the run it is in ("" for the run's own folder)
     starts: list[tuple[int, int]] = field(default_factory=list)  # SessionLog.START: (rows before it, its step)
+
+    @property
+    def metadata_only(self) -> bool:
+        """True for what `add_hparams` writes: hparams and at most one point of each metric."""
+        return bool(self.hparams) and all(len(rows) <= 1 for rows, _ in self.columns.values())
 
 
 def _name_time(path: Path) -> int:
@@ -704,18 +712,21 @@ class TensorBoardRun(RunSource):
     def read_info(self) -> RunInfo:
         """Identity, status and size of the run, from one pass over its event files."""
         files, restarts = self._lives()
-        steps, times = self._steps_times(files)
+        steps, _ = self._steps_times(files)
         last_write = self._last_write()
-        created = min((f.min_time for f in files), default=math.inf)
+        status = self._status(last_write)
+        created, last_time, interval = _clock(files)
         return RunInfo(
             id=self.path.name, name=self.path.name, path=self.path, format=self.format,
-            status=self._status(last_write),
-            created=None if created == math.inf else created,
+            status=status,
+            created=created,
+            ended=last_time if status == FINISHED else None,
+            last_time=last_time,
             last_write=last_write,
             restarts=len(restarts), restarts_at=restarts,
             last_step=int(steps.max()) if len(steps) else None,
             rows=len(steps),
-            interval_median=interval_median(_step_starts(steps, times)),
+            interval_median=interval,
             skipped_lines=sum(f.skipped for f in files),
         )
 
@@ -727,6 +738,23 @@ class TensorBoardRun(RunSource):
         if last_write is None or went_quiet(last_write):
             return FINISHED
         return RUNNING
+
+
+def _clock(files: list[_FileEvents]) -> tuple[float | None, float | None, float | None]:
+    """When the run started and last logged, and its pace (median seconds between steps), from its scalars'
+    wall time: `add_hparams`' files, often written long after (or by another machine), are left out, and the
+    writers' headers (`file_version`) count only for a run with no scalar at all."""
+    import numpy as np
+
+    data = [f for f in files if len(f.steps) and not f.metadata_only] or [f for f in files if len(f.steps)]
+    times = np.concatenate([np.frombuffer(f.times) for f in data] or [np.empty(0)])
+    times = times[np.isfinite(times) & (times > 0)]
+    if not len(times):
+        created = min((f.min_time for f in files), default=math.inf)
+        return (None if created == math.inf else created), None, None
+    starts = np.sort(np.concatenate([
+        _step_starts(np.frombuffer(f.steps, dtype=np.int64), np.frombuffer(f.times)) for f in data]))
+    return float(times.min()), float(times.max()), interval_median(starts)
 
 
 def _listing(folder: Path) -> list[Path]:
