@@ -1,5 +1,5 @@
 """TensorBoard runs as TensorBoard shows them: restarts superseding what they wrote over, one run however its
-writer spread it over sub-folders, one clock from the data's own wall time.
+writer spread it over sub-folders, one clock from the data's own wall time, and curves chosen before final figures.
 
 Restarts are cross-checked against tensorboard's own `EventAccumulator`; spread runs are written by torch's
 `SummaryWriter` (tensorboardX's nesting is written here with tensorboard's own event writer).
@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 
 import runyard
+from runyard import main_metrics
 from runyard.layouts import tensorboard as tb
-from runyard.model import FINISHED
+from runyard.model import FINISHED, MetricSummary
 
 CASES = Path(__file__).parent / "fixtures" / "cases" / "reading"
 RESTART_CASE = CASES / "tb_restart_purge" / "run"
@@ -344,3 +345,23 @@ def test_a_run_without_scalars_starts_when_its_writer_opened(tmp_path):
     info = source(tmp_path).read_info()
     assert info.created is not None and math.isfinite(info.created)
     assert info.last_time is None and info.ended is None
+
+
+# --- default curves: curves before one-point and hparam figures ----------------------------------------------
+
+
+def test_default_curves_of_a_tensorboard_run_are_its_losses_not_its_hparam_figure(tmp_path):
+    (record,) = [r for r in runyard.scan(CHATGOT_RUN.parent) if r.info.name == CHATGOT_RUN.name]
+    assert "hparam/final_val_loss" in record.summary
+    assert main_metrics(record.summary, limit=2) == ["Loss/val", "Loss/train"]
+    assert main_metrics(list(record.summary), limit=2) == ["Loss/val", "Loss/train"]
+
+
+def test_one_point_series_come_after_curves_and_only_when_there_is_no_curve():
+    summary = {"val_loss": MetricSummary(count=1), "train_loss": MetricSummary(count=40),
+               "acc": MetricSummary(count=40)}
+    assert main_metrics(summary, limit=2) == ["train_loss", "acc"]
+    assert main_metrics({"val_loss": MetricSummary(count=1)}) == ["val_loss"]
+    assert main_metrics({"hparam/acc": 1, "eval/acc": 1}, limit=1) == ["eval/acc"]
+    assert main_metrics(["hparam/final_loss", "loss"], limit=2) == ["loss"]
+    assert main_metrics(["hparam/final_loss"]) == ["hparam/final_loss"]
