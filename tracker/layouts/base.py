@@ -92,6 +92,7 @@ class Detection:
 
     runs: list[RunSource] = field(default_factory=list)
     descend: bool = True  # False: the folder belongs to the run(s); do not look for runs inside it
+    claimed: list[str] = field(default_factory=list)  # sub-folders (relative paths) that belong to the runs
 
 
 # The columns a metrics frame computes itself; a metric of the same name is kept under another (`metric_column`).

@@ -30,7 +30,7 @@ from .goals import settle_goals, user_goals
 from .records import RunRecord, read_record, settle_status
 
 # Bump when a layout reads the same files into different values; changes to the record's fields need no bump.
-READING_REVISION = 10
+READING_REVISION = 11
 _SKIP_DIRS = {"__pycache__", "node_modules", ".git", ".venv", "venv", ".ipynb_checkpoints"}
 _INFO_FIELDS = tuple(f.name for f in fields(RunInfo))
 _SUMMARY_FIELDS = tuple(f.name for f in fields(MetricSummary))
@@ -47,6 +47,7 @@ def walk(root: Path) -> Iterator[RunSource]:
     """Every run under `root`, any depth, in a stable order; symlinks are not followed."""
     found_by = detectors()
     stack = [root]
+    claimed: set[str] = set()  # folders that belong to a run found above them, not runs of their own
     while stack:
         directory = stack.pop()
         try:
@@ -62,9 +63,10 @@ def walk(root: Path) -> Iterator[RunSource]:
         if found is not None:
             yield from found.runs
             descend = found.descend
+            claimed.update(os.path.join(directory, name) for name in found.claimed)
         if descend:
-            subdirs = sorted(e.path for e in entries
-                             if _is_dir(e) and not e.name.startswith(".") and e.name not in _SKIP_DIRS)
+            subdirs = sorted(e.path for e in entries if _is_dir(e) and not e.name.startswith(".")
+                             and e.name not in _SKIP_DIRS and e.path not in claimed)
             stack.extend(Path(p) for p in reversed(subdirs))
 
 
