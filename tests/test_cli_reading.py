@@ -166,7 +166,7 @@ def test_ls_piped_is_tsv_with_every_column_and_nothing_cut():
         assert by_path["tz_aware_timestamps/train.log"]["created"] == "2026-06-01T12:00:00Z"
         assert by_path["odd_tag_names/esc_run"]["metric"] == "loss"  # cleaned, whole
         assert by_path["nonfinite_only/inf_only"]["last"] == "inf"
-        assert by_path["csv_new_column/appended_field"]["last"] == "2.6"
+        assert by_path["csv_new_column/appended_field"]["last"] == "2.1"  # every row read, the appended field too
         assert max(len(line) for line in lines) > 80  # the path column is not cut to COLUMNS
 
 

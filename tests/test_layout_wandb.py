@@ -365,8 +365,9 @@ def test_history_keeps_numbers_only_and_flattens_nested_dicts(pb: Any, tmp_path:
         item.nested_key.append(key)
         setattr(item, field, value)
     df = open_run(write_run(tmp_path, [row, typed])).metrics()
-    assert list(df.columns) == ["step", "time", "loss", "nan", "val.acc", "val.top5", "count"]
-    assert df["time"].tolist() == [1_700_000_000.0, 1_700_000_001.0]
+    # a user key `time` is a metric, read as `time_`: the row's time stays W&B's own `_timestamp`
+    assert list(df.columns) == ["step", "time", "loss", "nan", "time_", "val.acc", "val.top5", "count"]
+    assert df["time"].tolist() == [1_700_000_000.0, 1_700_000_001.0] and df["time_"].iloc[0] == 3.0
     assert df["loss"].tolist() == [2.0, 1.5] and df["count"].iloc[1] == 7.0
     assert df["nan"].isna().all() and df["val.acc"].iloc[0] == 0.5
 

@@ -1,9 +1,10 @@
 """JSON shared by writer and readers: encoding numbers, and reading JSONL files that may hold damaged lines.
 
 JSON has no NaN or Infinity, so the contract writes them as the strings "nan", "inf" and "-inf" and
-readers turn those back into floats. Every JSONL file of a run (metrics, samples, the checkpoint index) and
-every foreign one is read through `iter_records`, so a garbage, cut-short or glued line means the same
-thing everywhere: passed over and counted, with whatever whole record it still holds recovered.
+readers turn those back into floats, in metric values only (where a string cannot be meant as text).
+Every JSONL file of a run (metrics, samples, the checkpoint index) and every foreign one is read through
+`iter_records`, so a garbage, cut-short or glued line means the same thing everywhere: passed over and
+counted, with whatever whole record it still holds recovered.
 """
 
 from __future__ import annotations
@@ -59,14 +60,18 @@ def encode_tree(obj: Any) -> Any:
     return obj
 
 
-def decode_tree(obj: Any) -> Any:
-    """Turn the contract's non-finite strings back into floats, throughout a nested structure."""
+def decode_metrics(obj: Any) -> Any:
+    """Metric values as the contract writes them (a metric's statistics, a checkpoint's metrics), with the
+    non-finite strings turned back into floats throughout.
+
+    Only for trees that hold nothing but metric values: in a config, a tag or a name, "nan" is text and stays so.
+    """
     if isinstance(obj, str):
         return NONFINITE.get(obj, obj)
     if isinstance(obj, dict):
-        return {k: decode_tree(v) for k, v in obj.items()}
+        return {k: decode_metrics(v) for k, v in obj.items()}
     if isinstance(obj, list):
-        return [decode_tree(v) for v in obj]
+        return [decode_metrics(v) for v in obj]
     return obj
 
 

@@ -102,6 +102,7 @@ class RunInfo:
     tags: list[str] = field(default_factory=list)
     notes: str = ""
     restarts: int = 0
+    restarts_at: list[int] = field(default_factory=list)  # steps where a restarted run's next life began
     archived: bool = False
     last_step: int | None = None
     rows: int | None = None

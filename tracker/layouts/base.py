@@ -7,7 +7,9 @@ the runs that folder holds in this layout and whether the scan should look deepe
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ..model import Checkpoint, Goal, MetricSummary, RunInfo, Sample
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
     from ..reading.tail import MetricsTail
@@ -42,11 +45,15 @@ class RunSource(ABC):
         """Identity and status as the layout records them (the staleness rules are applied by the caller)."""
 
     @abstractmethod
+    def metrics_data(self) -> MetricColumns:
+        """Every metric row, in file order, with which rows logged each metric (see `MetricColumns`)."""
+
     def metrics(self) -> pd.DataFrame:
         """Columns `step` (int64), `time` (float64 Unix seconds), then one float64 column per metric.
 
         One row per logged record, in file order; a metric absent from a record is NaN.
         """
+        return self.metrics_data().frame()
 
     def config(self) -> dict[str, Any]:
         """The run's configuration as a nested dict (empty when the layout holds none)."""
@@ -85,25 +92,102 @@ class Detection:
 
     runs: list[RunSource] = field(default_factory=list)
     descend: bool = True  # False: the folder belongs to the run(s); do not look for runs inside it
+    claimed: list[str] = field(default_factory=list)  # sub-folders (relative paths) that belong to the runs
 
 
-def empty_metrics() -> pd.DataFrame:
-    """A metrics frame with no rows and only the two fixed columns."""
-    import pandas as pd
-
-    return pd.DataFrame({"step": pd.Series([], dtype="int64"), "time": pd.Series([], dtype="float64")})
+# The columns a metrics frame computes itself; a metric of the same name is kept under another (`metric_column`).
+COMPUTED_COLUMNS = ("step", "time", "elapsed")
 
 
-def frame_from_records(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """A metrics frame from dicts holding `step`, `time` and metric values (small inputs only)."""
-    import pandas as pd
+def metric_column(name: str) -> str:
+    """The column a metric named `name` is read into: its own name, except that a name the frame computes itself
+    (`step`, `time`, `elapsed`, or one of them followed by underscores) gets one `_` more.
 
-    if not records:
-        return empty_metrics()
-    df = pd.DataFrame.from_records(records)
-    df["step"] = pd.to_numeric(df["step"], errors="coerce").fillna(-1).astype("int64")
-    df["time"] = pd.to_numeric(df.get("time"), errors="coerce").astype("float64")
-    for col in df.columns:
-        if col not in ("step", "time"):
-            df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
-    return df[["step", "time", *[c for c in df.columns if c not in ("step", "time")]]]
+    TensorBoard's tag `step` is thus the metric `step_`, a logged `elapsed` is `elapsed_`, and a metric already
+    named `step_` is `step__`: every metric keeps a distinct name, found by one rule wherever it is read.
+    """
+    return name + "_" if name.rstrip("_") in COMPUTED_COLUMNS else name
+
+
+class MetricColumns:
+    """A run's metric rows as columns, the one form every layout reads its metrics into.
+
+    `step` (int64) and `time` (float64 Unix seconds, NaN if unknown) per row; per metric its float64 values and
+    which rows logged it (`logged[name]`, None when every row did). A logged NaN or infinity is a value with a
+    place in the curve and the counts; a row that did not log the metric holds NaN in `values` and is not
+    logged. Metric names are given as the run has them and stored under `metric_column(name)`.
+    """
+
+    __slots__ = ("end", "logged", "skipped", "step", "time", "values")
+
+    def __init__(self, step: Any, time: Any,
+                 metrics: Mapping[str, tuple[np.ndarray, np.ndarray | None]] | None = None, *,
+                 skipped: int = 0, end: int = 0) -> None:
+        import numpy as np
+
+        self.step: np.ndarray = np.asarray(step, dtype=np.int64)
+        self.time: np.ndarray = np.asarray(time, dtype=np.float64)
+        self.values: dict[str, np.ndarray] = {}
+        self.logged: dict[str, np.ndarray | None] = {}
+        for name, (values, logged) in (metrics or {}).items():
+            column = metric_column(name)
+            self.values[column] = np.asarray(values, dtype=np.float64)
+            self.logged[column] = None if logged is None or logged.all() else np.asarray(logged, dtype=bool)
+        self.skipped = skipped  # rows (lines, records) that could not be read, counted
+        self.end = end          # for layouts followed row by row: byte offset just past the last row read
+
+    def __len__(self) -> int:
+        return len(self.step)
+
+    def __repr__(self) -> str:
+        return f"<MetricColumns {len(self)} rows, metrics {list(self.values)}>"
+
+    @classmethod
+    def from_points(cls, step: Any, time: Any, points: Mapping[str, tuple[np.ndarray, np.ndarray]],
+                    **kwargs: Any) -> MetricColumns:
+        """From per-metric (row indices, values): a layout that stores each metric as its own series."""
+        import numpy as np
+
+        n = len(step)
+        metrics = {}
+        for name, (rows, values) in points.items():
+            column, logged = np.full(n, np.nan), np.zeros(n, dtype=bool)
+            column[rows] = values
+            logged[rows] = True
+            metrics[name] = (column, logged)
+        return cls(step, time, metrics, **kwargs)
+
+    @classmethod
+    def from_rows(cls, steps: Sequence[int], times: Sequence[float | None],
+                  rows: Sequence[Mapping[str, float]], **kwargs: Any) -> MetricColumns:
+        """From one mapping of metric name to value per row (the keys a row holds are what it logged)."""
+        import numpy as np
+
+        points: dict[str, tuple[list[int], list[float]]] = {}
+        for i, row in enumerate(rows):
+            for name, value in row.items():
+                where, values = points.get(name) or points.setdefault(name, ([], []))
+                where.append(i)
+                values.append(value)
+        times = np.array([math.nan if t is None else t for t in times], dtype=np.float64)
+        return cls.from_points(np.array(steps, dtype=np.int64), times,
+                               {name: (np.array(where, dtype=np.int64), np.array(values, dtype=np.float64))
+                                for name, (where, values) in points.items()}, **kwargs)
+
+    def mask(self, name: str) -> np.ndarray:
+        """The rows that logged metric `name` (a KeyError for a metric the run does not have)."""
+        import numpy as np
+
+        logged = self.logged[name]
+        return np.ones(len(self.step), dtype=bool) if logged is None else logged
+
+    def present(self) -> dict[str, np.ndarray]:
+        """Per metric, the rows that logged it."""
+        return {name: self.mask(name) for name in self.values}
+
+    def frame(self) -> pd.DataFrame:
+        """`step` (int64), `time` (float64), then one float64 column per metric, NaN where it was not logged:
+        the table a script reads. Which NaN was logged is told by `logged`, not by the frame."""
+        import pandas as pd
+
+        return pd.DataFrame({"step": self.step, "time": self.time, **self.values}, copy=False)

@@ -11,19 +11,16 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..literals import parse_value
 from ..model import FINISHED, INTERRUPTED, RUNNING, Checkpoint, RunInfo
 from ..ops.best import mark_best
 from ..reading.goals import resolve_goal
 from ..reading.textcodec import read_text
-from .base import Detection, RunSource
+from .base import Detection, MetricColumns, RunSource
 from .common import last_line_time, read_yaml_file
-from .textlog import log_frame, parse_log
-
-if TYPE_CHECKING:
-    import pandas as pd
+from .textlog import log_columns, parse_log
 
 _FOLDER = re.compile(r"^run_(\d{8}_\d{6})((?:_[A-Za-z][A-Za-z0-9]*_[^_]+)*)$")
 _PARAM = re.compile(r"_([A-Za-z][A-Za-z0-9]*)_([^_]+)")
@@ -91,9 +88,9 @@ class FPNSource(RunSource):
             config["command"] = command
         return config
 
-    def metrics(self) -> pd.DataFrame:
+    def metrics_data(self) -> MetricColumns:
         log = self._log()
-        return log_frame(parse_log(log, self.root)[0] if log else [])
+        return log_columns(parse_log(log, self.root)[0] if log else [])
 
     def log_path(self) -> Path | None:
         return self._log()

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..literals import parse_value
 from ..model import FINISHED, INTERRUPTED, RUNNING, RunInfo
-from .base import Detection, RunSource
-from .textlog import log_frame, parse_log
-
-if TYPE_CHECKING:
-    import pandas as pd
+from .base import Detection, MetricColumns, RunSource
+from .textlog import log_columns, parse_log
 
 _NAME = re.compile(r"^log_run_(\d{8}_\d{6})\.txt$")
 _STARTED = re.compile(r"Training run started at (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)")
@@ -77,8 +74,8 @@ class NanoGPTSource(RunSource):
                 config[key.strip()] = parse_value(value.strip())
         return config
 
-    def metrics(self) -> pd.DataFrame:
-        return log_frame(parse_log(self.path, self.root)[0])
+    def metrics_data(self) -> MetricColumns:
+        return log_columns(parse_log(self.path, self.root)[0])
 
     def log_path(self) -> Path | None:
         return self.path

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import stat
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import contract as L
-from ..jsonl import as_float, as_int, decode_tree, read_records
+from ..jsonl import as_float, as_int, decode_metrics, read_records
 from ..model import DECLARED, Checkpoint, Goal, MetricSummary, RunInfo, Sample
 from ..ops.best import mark_best, ranking_metric
 from ..reading.goals import resolve_goal
-from .base import Detection, RunSource
+from .base import Detection, MetricColumns, RunSource, metric_column
 from .common import read_json_file, read_yaml_file
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 
 def detect(directory: Path, names: list[str]) -> Detection | None:
@@ -118,9 +115,9 @@ class RunyardSource(RunSource):
         summary = self._standing_summary()
         if summary is None:
             return None
-        metrics = decode_tree(summary.get("metrics") or {})
+        metrics = summary.get("metrics") or {}
         fields = set(MetricSummary.__dataclass_fields__)
-        return {name: MetricSummary(**{k: v for k, v in stats.items() if k in fields})
+        return {metric_column(name): MetricSummary(**{k: v for k, v in decode_metrics(stats).items() if k in fields})
                 for name, stats in metrics.items() if isinstance(stats, dict)}
 
     def goals(self) -> dict[str, Goal]:
@@ -131,22 +128,19 @@ class RunyardSource(RunSource):
         best = summary.get("best_checkpoint")
         mode = L.goal_direction(best.get("mode")) if isinstance(best, dict) else None
         if mode is not None and isinstance(best.get("metric"), str):
-            declared[best["metric"]] = Goal(mode, DECLARED)
+            declared[metric_column(best["metric"])] = Goal(mode, DECLARED)
         goals = summary.get("goals")
         for name, value in (goals.items() if isinstance(goals, dict) else ()):
             direction = L.goal_direction(value)
             if direction is not None:
-                declared[name] = Goal(direction, DECLARED)
+                declared[metric_column(name)] = Goal(direction, DECLARED)
         return declared
 
-    def metrics(self) -> pd.DataFrame:
-        return self.metrics_data().frame()
-
-    def metrics_data(self):
-        """The Arrow-backed rows (keeps logged NaN apart from absent values)."""
+    def metrics_data(self) -> MetricColumns:
+        """metrics.jsonl through its fast, cached reader; `end` is where `metrics_tail` takes over."""
         from ..reading.metrics_jsonl import load
 
-        return load(self.path / L.METRICS_JSONL)
+        return load(self.path / L.METRICS_JSONL).columns()
 
     def metrics_tail(self, offset: int = 0):
         """Rows appended to metrics.jsonl after `offset` (the end of what `metrics_data` read)."""
@@ -177,7 +171,7 @@ class RunyardSource(RunSource):
                 entries.pop(name, None)
                 continue
             path = Path(name) if Path(name).is_absolute() else self.path / name
-            metrics = decode_tree(rec.get("metrics") or {})
+            metrics = decode_metrics(rec.get("metrics") or {})
             metric = rec.get("best_metric")
             if isinstance(metric, str):
                 policy = (metric, L.goal_direction(rec.get("best_mode")))

@@ -1,7 +1,21 @@
 """Runs written as TensorBoard event files (`events.out.tfevents.*`), with ChatGoT's conventions around them.
 
 A folder holding event files is one run; its event files (a restarted run, or several writers) are merged,
-ordered by the timestamp in their names, then by their first wall time. Records are framed here (TFRecord:
+ordered by the timestamp in their names, then by their first wall time. The sub-folders a writer spreads one run
+over belong to it too (see `_spread_folders`): `add_hparams`' timestamped folder (its hparams are the config, its
+metrics the run's) and `add_scalars`' folder per key, whose tag `<main>` becomes the metric `<main>/<key>` (the
+series TensorBoard draws on the `<main>` chart as `<key>`; tbparse gives the same pair as tag and `dir_name`).
+
+A restart supersedes what it writes over, as TensorBoard shows it (`_standing`): a `SessionLog.START` (torch's
+`purge_step`) at step S drops the rows of step >= S written before it in its folder (`EventAccumulator`'s purge,
+and runyard's own resume rule), and a tag whose step goes back to s drops its own earlier points of step >= s
+(the loader's out-of-order purge; TensorBoard's data server drops them too). `RunInfo.restarts_at` keeps the
+steps where a later life began, so that a curve can show a gap there rather than a line across the pause.
+
+The run's clock (created, last_time, ended) is its scalars' wall time; the scalars that `add_hparams` writes
+(one point each, often at the end, or long after the run) and the writers' own metadata events do not move it.
+
+Records are framed here (TFRecord:
 `uint64 length | uint32 masked crc32c(length) | data | uint32 masked crc32c(data)`) and decoded with the
 `tensorboard` package's own protobuf classes, so neither TensorFlow nor a hand-written protobuf decoder is
 needed, and 1,000,000 points read many times faster than through `EventAccumulator`.
@@ -25,7 +39,7 @@ import os
 import re
 import struct
 from array import array
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,13 +48,12 @@ from ..liveness import interval_median
 from ..model import FINISHED, RUNNING, Checkpoint, RunInfo, Sample
 from ..ops.best import mark_best, ranking_metric
 from ..reading.goals import resolve_goal
-from .base import Detection, RunSource, empty_metrics
+from .base import Detection, MetricColumns, RunSource
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     import numpy as np
-    import pandas as pd
 
 EVENT_PREFIX = "events.out.tfevents."
 LOG_NAME = "training.log"
@@ -48,13 +61,21 @@ _NAME_TIME = re.compile(re.escape(EVENT_PREFIX) + r"(\d+)")
 _CONFIG_LINE = re.compile(r" - Config: (\{.*\})\s*$")
 _MASK_DELTA = 0xA282EAD8
 _U32 = 0xFFFFFFFF
+_TEXT_SUFFIX = "/text_summary"  # torch and tensorboardX put it after the tag given to `add_text`
+_SESSION_START = 1              # tensorboard's SessionLog.START: a writer (re)started at the event's step
+_PEEK_BYTES = 1 << 16           # how much of a sub-folder's first event file tells whose it is
+_SPREAD_DEPTH = 3               # tensorboardX nests `add_scalars` as <main tag>/<key>, and a main tag may hold "/"
+_BIG = (1 << 63) - 1
 
 
 def detect(directory: Path, names: list[str]) -> Detection | None:
-    """One run for a folder holding event files; subfolders may hold runs of their own, as TensorBoard has it."""
+    """One run for a folder holding event files, with the sub-folders its writer spread it over; other
+    subfolders may hold runs of their own, as TensorBoard has it."""
     if not any(name.startswith(EVENT_PREFIX) for name in names):
         return None
-    return Detection(runs=[TensorBoardRun(directory)], descend=True)
+    maybe_folders = any(not name.startswith(EVENT_PREFIX) and name != LOG_NAME for name in names)
+    spread = _spread_folders(_listing_of(directory)[1]) if maybe_folders else []
+    return Detection(runs=[TensorBoardRun(directory)], descend=True, claimed=[s.folder for s in spread])
 
 
 def _masked_crc(data: bytes) -> int:
@@ -122,8 +143,16 @@ class _FileEvents:
     times: array[float] = field(default_factory=lambda: array("d"))
     columns: dict[str, tuple[array[int], array[float]]] = field(default_factory=dict)  # tag -> (rows, values)
     samples: list[Sample] = field(default_factory=list)
+    sample_rows: list[int] = field(default_factory=list)  # per sample: how many rows came before it in the file
     hparams: dict[str, Any] = field(default_factory=dict)
     skipped: int = 0
+    folder: str = ""  # the sub-folder of the run it is in ("" for the run's own folder)
+    starts: list[tuple[int, int]] = field(default_factory=list)  # SessionLog.START: (rows before it, its step)
+
+    @property
+    def metadata_only(self) -> bool:
+        """True for what `add_hparams` writes: hparams and at most one point of each metric."""
+        return bool(self.hparams) and all(len(rows) <= 1 for rows, _ in self.columns.values())
 
 
 def _name_time(path: Path) -> int:
@@ -154,21 +183,41 @@ def _tensor_text(tensor: Any) -> str:
 
 def _hparams(content: bytes) -> dict[str, Any]:
     """The hyperparameters of an hparams plugin record, if it is a session_start_info one."""
-    from google.protobuf.json_format import MessageToDict
     from tensorboard.plugins.hparams import plugin_data_pb2
 
     data = plugin_data_pb2.HParamsPluginData.FromString(content)
     if data.WhichOneof("data") != "session_start_info":
         return {}
-    return {name: MessageToDict(value) for name, value in data.session_start_info.hparams.items()}
+    return {name: _hparam_value(value) for name, value in data.session_start_info.hparams.items()}
 
 
-def _read_file(path: Path) -> _FileEvents:
-    """Every scalar, text sample and hparams record of one event file, in file order."""
+def _hparam_value(value: Any) -> Any:
+    """One hparam as Python: text, bool, or number; an integral number is an int.
+
+    The hparams plugin stores every number as a double (`batch_size=32` arrives as 32.0) and TensorBoard shows it
+    as 32, so an integral double up to 2**53 (where doubles stop being exact integers) is read as the int it was
+    written from; a float hparam that happens to be integral (`1.0`) reads as 1 too.
+    """
+    from google.protobuf.json_format import MessageToDict
+
+    kind = value.WhichOneof("kind")
+    if kind == "number_value":
+        number = value.number_value
+        return int(number) if number.is_integer() and abs(number) <= 2**53 else number
+    if kind == "string_value":
+        return value.string_value
+    if kind == "bool_value":
+        return value.bool_value
+    return MessageToDict(value)
+
+
+def _read_file(path: Path, folder: str = "", names: dict[str, str] | None = None) -> _FileEvents:
+    """Every scalar, text sample, hparams record and restart marker of one event file, in file order;
+    `names` renames tags (a spread sub-folder's tag to the metric it is)."""
     from google.protobuf.message import DecodeError
     from tensorboard.compat.proto.event_pb2 import Event
 
-    out = _FileEvents(name=path.name, name_time=_name_time(path))
+    out = _FileEvents(name=path.name, name_time=_name_time(path), folder=folder)
     records = _Records(read_bytes(path))
     plugins: dict[str, str] = {}  # tag -> plugin: writers may give a tag's metadata on its first value only
     from_string, steps, times, columns = Event.FromString, out.steps, out.times, out.columns
@@ -202,8 +251,12 @@ def _read_file(path: Path) -> _FileEvents:
                 column = columns[value.tag] = (array("q"), array("d"))
             column[0].append(row)
             column[1].append(number)
+        if row < 0 and event.HasField("session_log") and event.session_log.status == _SESSION_START:
+            out.starts.append((len(steps), step))
     out.skipped += records.skipped
     out.first_time, out.min_time = first_time, min_time
+    if names:
+        out.columns = {names.get(tag, tag): column for tag, column in columns.items()}
     return out
 
 
@@ -216,10 +269,292 @@ def _plugin_value(out: _FileEvents, plugins: dict[str, str], value: Any, step: i
     if plugin == "scalars":
         return _tensor_scalar(value.tensor)
     if plugin == "text":
-        out.samples.append(Sample(_tensor_text(value.tensor), step=step, time=wall, extra={"tag": tag}))
+        name = tag[:-len(_TEXT_SUFFIX)] if tag.endswith(_TEXT_SUFFIX) else tag  # the name the user gave
+        out.samples.append(Sample(_tensor_text(value.tensor), step=step, time=wall, extra={"tag": name}))
+        out.sample_rows.append(len(out.steps))
     elif plugin == "hparams":
         out.hparams.update(_hparams(value.metadata.plugin_data.content))
     return None
+
+
+@dataclass
+class _Spread:
+    """A sub-folder that a run's writer wrote beside its own files, and the names its tags take in the run."""
+
+    folder: str                        # relative to the run's folder, "/"-separated
+    files: list[Path]
+    names: dict[str, str] | None = None  # tag -> metric name (add_scalars' folders); None: tags keep theirs
+
+
+@dataclass
+class _Peek:
+    """What the start of an event file says about whose it is."""
+
+    first_tag: str | None = None  # the tag of its first scalar
+    hparams: set[str] = field(default_factory=set)  # the kinds of hparams records seen
+    summaries: bool = False  # anything but the writer's own header at all
+
+
+_PEEKS: dict[tuple[str, int], _Peek] = {}  # (path, inode) -> a peek that will not change as the file grows
+
+
+def _listing_of(folder: str | Path) -> tuple[list[Path], list[os.DirEntry]]:
+    """The event files directly in `folder` (sorted) and its visible sub-folders, from one listing; none if it
+    cannot be listed. Symlinks are not followed."""
+    files: list[Path] = []
+    folders: list[os.DirEntry] = []
+    try:
+        with os.scandir(folder) as it:
+            for entry in it:
+                if entry.name.startswith(EVENT_PREFIX):
+                    if _is_file(entry):
+                        files.append(Path(entry.path))
+                elif not entry.name.startswith(".") and _is_dir(entry):
+                    folders.append(entry)
+    except OSError:
+        pass
+    return sorted(files), folders
+
+
+def _is_file(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_file(follow_symlinks=False)
+    except OSError:
+        return False
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
+
+
+def _peek(path: Path) -> _Peek:
+    """The first scalar's tag and the hparams records at the start of an event file (its first 64 KiB)."""
+    from google.protobuf.message import DecodeError
+    from tensorboard.compat.proto.event_pb2 import Event
+
+    try:
+        stat = path.stat()
+        key = (str(path), stat.st_ino)
+        if key in _PEEKS:
+            return _PEEKS[key]
+        with open_binary(path) as fh:  # a FIFO in a sub-folder is not waited on: it tells nothing
+            data = fh.read(_PEEK_BYTES)
+    except OSError:
+        return _Peek()
+    peek = _Peek()
+    for record in _Records(data):
+        try:
+            event = Event.FromString(record)
+        except DecodeError:
+            continue
+        for value in event.summary.value:
+            peek.summaries = True
+            plugin = value.metadata.plugin_data.plugin_name
+            if plugin == "hparams":
+                peek.hparams.add(_hparams_kind(value.metadata.plugin_data.content))
+            elif value.WhichOneof("value") == "simple_value" or plugin == "scalars":
+                peek.first_tag = value.tag
+                break
+        if peek.first_tag is not None:
+            break
+    if peek.first_tag is not None or len(data) == _PEEK_BYTES:  # settled: what comes later cannot change it
+        _PEEKS[key] = peek
+    return peek
+
+
+def _hparams_kind(content: bytes) -> str:
+    """Which hparams record this is: "experiment", "session_start_info" or "session_end_info"."""
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    return plugin_data_pb2.HParamsPluginData.FromString(content).WhichOneof("data") or ""
+
+
+def _spread_of(parts: tuple[str, ...], files: list[Path]) -> _Spread | None:
+    """The sub-folder `parts` of a run as its writer's spread, if it is one (see `_spread_folders`)."""
+    peek = _peek(files[0])
+    folder = "/".join(parts)
+    if len(parts) == 1 and {"experiment", "session_start_info"} <= peek.hparams:
+        return _Spread(folder, files)  # add_hparams: the config and its metrics, in a folder of their own
+    tag = peek.first_tag
+    if tag is not None:
+        for prefix in (tag.replace("/", "_") + "_", tag + "/"):  # torch's <main>_<key>, tensorboardX's <main>/<key>
+            if folder.startswith(prefix) and len(folder) > len(prefix):
+                return _Spread(folder, files, {tag: f"{tag}/{folder[len(prefix):]}"})
+        return None
+    if not peek.summaries:
+        return _Spread(folder, files)  # a writer just opened: nothing in it yet to make it a run of its own
+    return None
+
+
+def _spread_folders(subfolders: list[os.DirEntry]) -> list[_Spread]:
+    """Of a run folder's `subfolders`, those (or their own sub-folders) holding what the writer of the run's
+    event files put beside them.
+
+    torch's and tensorboardX's `add_hparams` write the hparams and their metrics into a new writer's folder
+    (`<run>/<time.time()>` unless named), and `add_scalars(main, {key: value})` writes tag `main` into a
+    folder per key (torch `<run>/<main, "/" as "_">_<key>`, tensorboardX `<run>/<main>/<key>`). They are told
+    by what they hold, never by name alone: a folder with both an hparams experiment and a session of its own,
+    or whose first scalar's tag is the folder name's `<main>`. Any other subfolder is a run of its own.
+    """
+    found: list[_Spread] = []
+    pending = [((entry.name,), entry) for entry in subfolders]
+    while pending:
+        parts, entry = pending.pop()
+        files, folders = _listing_of(entry.path)
+        if files:
+            spread = _spread_of(parts, files)
+            if spread is not None:
+                found.append(spread)
+        elif len(parts) < _SPREAD_DEPTH:
+            pending.extend(((*parts, sub.name), sub) for sub in folders)
+    return sorted(found, key=lambda spread: spread.folder)
+
+
+def _standing(files: list[_FileEvents]) -> tuple[list[_FileEvents], list[int]]:
+    """The files less what a restart superseded, and the steps where a restarted life began.
+
+    A `SessionLog.START` at step S (torch's `purge_step`) supersedes the rows of step >= S written before it
+    in its folder, as `EventAccumulator._Purge` does and runyard's resume rule (`contract.resume_cuts`). A
+    point whose step is below an earlier one of its tag supersedes that tag's earlier points of step >= its
+    own, as the accumulator's out-of-order purge (by tag) and TensorBoard's data server do; points logged
+    twice at one step without the step going back both stand. Text samples follow the same two rules. Rows
+    left without a standing point are dropped; files with nothing superseded are returned as they are.
+    """
+    import numpy as np
+
+    each = [np.frombuffer(f.steps, dtype=np.int64) for f in files]
+    steps = each[0] if len(each) == 1 else np.concatenate(each or [np.empty(0, np.int64)])
+    has_starts = any(f.starts for f in files)
+    if not has_starts and not (steps[1:] < steps[:-1]).any() and not _samples_go_back(files):
+        return files, []  # every tag's steps only go forward: the common case costs one pass
+    offsets = np.cumsum([0, *(len(f.steps) for f in files)])
+    # Per position (each row of each file, and one past its last row), the lowest START step after it in its
+    # folder: a row at position r is superseded by a START at position p > r of step <= its own.
+    spots = np.cumsum([0, *(len(f.steps) + 1 for f in files)])
+    cut_by = np.full(spots[-1], _BIG, dtype=np.int64)
+    cut = np.zeros(spots[-1], dtype=bool)
+    restarts: set[int] = set()
+    if has_starts:
+        _start_cuts(files, spots, cut, cut_by, restarts)
+
+    keep_row = np.zeros(len(steps), dtype=bool)
+    kept_points: dict[tuple[int, str], np.ndarray] = {}
+    for tag in dict.fromkeys(tag for f in files for tag in f.columns):
+        held = [(i, np.frombuffer(f.columns[tag][0], dtype=np.int64)) for i, f in enumerate(files) if tag in f.columns]
+        rows = np.concatenate([offsets[i] + r for i, r in held])
+        spot = np.concatenate([spots[i] + r for i, r in held])
+        stands, back = _series_stands(steps[rows], cut[spot], cut_by[spot])
+        restarts.update(back)
+        keep_row[rows[stands]] = True
+        parts = np.split(stands, np.cumsum([len(r) for _, r in held])[:-1])
+        kept_points.update(((i, tag), part) for (i, _), part in zip(held, parts, strict=True))
+    kept_samples = _samples_standing(files, spots, cut, cut_by)
+
+    out = []
+    for i, f in enumerate(files):
+        row_kept = keep_row[offsets[i]:offsets[i + 1]]
+        sample_kept = kept_samples[i]
+        if row_kept.all() and all(sample_kept) and all(kept_points[(i, t)].all() for t in f.columns):
+            out.append(f)
+            continue
+        renumber = np.cumsum(row_kept) - 1
+        columns = {}
+        for tag, (rows, values) in f.columns.items():
+            mask = kept_points[(i, tag)]
+            if mask.any():
+                columns[tag] = (renumber[np.frombuffer(rows, dtype=np.int64)[mask]], np.frombuffer(values)[mask])
+        samples = [(s, r) for s, r, k in zip(f.samples, f.sample_rows, sample_kept, strict=True) if k]
+        out.append(replace(
+            f, steps=np.frombuffer(f.steps, dtype=np.int64)[row_kept], times=np.frombuffer(f.times)[row_kept],
+            columns=columns, samples=[s for s, _ in samples],
+            sample_rows=[int(np.count_nonzero(row_kept[:r])) for _, r in samples], starts=[]))
+    return out, sorted(restarts)
+
+
+def _start_cuts(files: list[_FileEvents], spots: np.ndarray, cut: np.ndarray, cut_by: np.ndarray,
+                restarts: set[int]) -> None:
+    """Mark each position with the lowest START step after it in its folder; note the STARTs that came after
+    something (a first writer's START, before anything was written, restarts nothing)."""
+    folders: dict[str, list[int]] = {}
+    for i, f in enumerate(files):
+        folders.setdefault(f.folder, []).append(i)
+    for indices in folders.values():
+        written = 0
+        for i in indices:
+            restarts.update(step for rows_before, step in files[i].starts if written + rows_before)
+            written += len(files[i].steps)
+        lowest: int | None = None
+        for i in reversed(indices):
+            end = spots[i + 1]
+            for rows_before, step in reversed(files[i].starts):  # positions from a START on come after it
+                begin = spots[i] + rows_before
+                if lowest is not None:
+                    cut[begin:end], cut_by[begin:end] = True, lowest
+                end = begin
+                lowest = step if lowest is None else min(lowest, step)
+            if lowest is not None:
+                cut[spots[i]:end], cut_by[spots[i]:end] = True, lowest
+
+
+def _series_stands(steps: np.ndarray, cut: np.ndarray, cut_by: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """Which points of one series (a tag's, in run order) stand, and the steps at which it went back.
+
+    `cut`/`cut_by` say, per point, that a later START of step `cut_by` supersedes it if its step is not below;
+    the steps going back are judged among the points the STARTs leave standing.
+    """
+    import numpy as np
+
+    stands = ~cut | (steps < cut_by)
+    left = np.flatnonzero(stands) if cut.any() else None
+    kept = steps if left is None else steps[left]
+    if len(kept) < 2:
+        return stands, []
+    went_back = kept[1:] < np.maximum.accumulate(kept)[:-1]
+    if not went_back.any():
+        return stands, []
+    lowest_later = np.minimum.accumulate(np.where(went_back, kept[1:], _BIG)[::-1])[::-1]
+    any_later = np.logical_or.accumulate(went_back[::-1])[::-1]
+    still = np.ones(len(kept), dtype=bool)
+    still[:-1] = ~any_later | (kept[:-1] < lowest_later)
+    if left is None:
+        stands = still
+    else:
+        stands[left] = still
+    return stands, kept[1:][went_back & (kept[1:] < kept[:-1])].tolist()
+
+
+def _samples_go_back(files: list[_FileEvents]) -> bool:
+    """True if some text tag's step goes back somewhere in the run."""
+    highest: dict[str, int] = {}
+    for f in files:
+        for sample in f.samples:
+            tag, step = sample.extra.get("tag", ""), sample.step or 0
+            if step < highest.get(tag, step):
+                return True
+            highest[tag] = step
+    return False
+
+
+def _samples_standing(files: list[_FileEvents], spots: np.ndarray, cut: np.ndarray,
+                      cut_by: np.ndarray) -> list[list[bool]]:
+    """Per file, per text sample: whether it stands, under the rules points follow (see `_standing`)."""
+    import numpy as np
+
+    kept = [[True] * len(f.samples) for f in files]
+    by_tag: dict[str, list[tuple[int, int]]] = {}
+    for i, f in enumerate(files):
+        for j, sample in enumerate(f.samples):
+            by_tag.setdefault(sample.extra.get("tag", ""), []).append((i, j))
+    for members in by_tag.values():
+        steps = np.array([files[i].samples[j].step or 0 for i, j in members], dtype=np.int64)
+        spot = np.array([spots[i] + files[i].sample_rows[j] for i, j in members], dtype=np.int64)
+        stands, _ = _series_stands(steps, cut[spot], cut_by[spot])
+        for (i, j), standing in zip(members, stands.tolist(), strict=True):
+            kept[i][j] = standing
+    return kept
 
 
 def _last_line(path: Path) -> str:
@@ -263,13 +598,19 @@ class TensorBoardRun(RunSource):
     def __init__(self, path: Path) -> None:
         super().__init__(path)
         self._cache: dict[Path, tuple[os.stat_result, _FileEvents]] = {}
+        self._read: list[_FileEvents] = []  # the files `_lives` was last worked out from, and its answer
+        self._lives_of: tuple[list[_FileEvents], list[int]] = ([], [])
+
+    def _sources(self) -> list[tuple[Path, str, dict[str, str] | None]]:
+        """Each event file with its sub-folder and tag renames: the run's own, then its spread folders'."""
+        files, folders = _listing_of(self.path)
+        own: list[tuple[Path, str, dict[str, str] | None]] = [(p, "", None) for p in files]
+        return own + [(p, spread.folder, spread.names) for spread in _spread_folders(folders) for p in spread.files]
 
     def event_files(self) -> list[Path]:
-        """The run's event files (directly in its folder; subfolders are runs of their own)."""
-        try:
-            return sorted(p for p in self.path.iterdir() if p.name.startswith(EVENT_PREFIX) and p.is_file())
-        except OSError:
-            return []
+        """The run's event files: in its folder, and in the sub-folders its writer spread it over (see
+        `_spread_folders`; other subfolders are runs of their own)."""
+        return [path for path, _, _ in self._sources()]
 
     def key_files(self) -> list[Path]:
         """The event files and, if present, training.log."""
@@ -282,14 +623,25 @@ class TensorBoardRun(RunSource):
         return log if log.is_file() else None
 
     def _files(self) -> list[_FileEvents]:
+        """Every event file's contents in run order, less what a restart superseded (see `_standing`)."""
+        return self._lives()[0]
+
+    def _lives(self) -> tuple[list[_FileEvents], list[int]]:
+        """The files less what restarts superseded, and the restart steps; worked out again only on change."""
+        files = self._read_files()
+        if len(files) != len(self._read) or any(a is not b for a, b in zip(files, self._read, strict=False)):
+            self._read, self._lives_of = files, _standing(files)
+        return self._lives_of
+
+    def _read_files(self) -> list[_FileEvents]:
         """Every event file's contents in run order, re-reading only files whose size or mtime changed."""
         files: dict[Path, tuple[os.stat_result, _FileEvents]] = {}
-        for path in self.event_files():
+        for path, folder, names in self._sources():
             try:
                 stat = path.stat()
                 cached = self._cache.get(path)
                 same = cached and (cached[0].st_size, cached[0].st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
-                files[path] = cached if same else (stat, _read_file(path))
+                files[path] = cached if same else (stat, _read_file(path, folder, names))
             except FileNotFoundError:  # removed since the listing
                 continue
         self._cache = files
@@ -308,37 +660,32 @@ class TensorBoardRun(RunSource):
         times = np.concatenate([np.frombuffer(f.times, dtype=np.float64) for f in files] or [np.empty(0)])
         return steps, times
 
-    def _columns(self, files: list[_FileEvents]) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-        """Steps, wall times and one NaN-padded array per scalar tag, the files concatenated in run order."""
+    def _columns(self, files: list[_FileEvents]) -> tuple[np.ndarray, np.ndarray, dict[str, tuple[Any, Any]]]:
+        """Steps, wall times and, per scalar tag, (the rows that hold it, their values), the files concatenated
+        in run order."""
         import numpy as np
 
         steps, times = self._steps_times(files)
-        columns: dict[str, np.ndarray] = {}
+        points: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {}
         offset = 0
         for f in files:
             for tag, (rows, values) in f.columns.items():
-                if tag not in columns:
-                    columns[tag] = np.full(len(steps), np.nan)
-                columns[tag][np.frombuffer(rows, dtype=np.int64) + offset] = np.frombuffer(values)
+                where, logged = points.setdefault(tag, ([], []))
+                where.append(np.frombuffer(rows, dtype=np.int64) + offset)
+                logged.append(np.frombuffer(values))
             offset += len(f.steps)
-        return steps, times, columns
+        return steps, times, {tag: (np.concatenate(where), np.concatenate(logged))
+                              for tag, (where, logged) in points.items()}
 
-    def metrics(self) -> pd.DataFrame:
-        """One row per event record holding scalars: `step`, `time` (the event's wall time), one column per tag.
-
-        A tag named `step` or `time` is left out: those names are the frame's own.
+    def metrics_data(self) -> MetricColumns:
+        """One row per event record holding scalars: `step`, `time` (the event's wall time), and each tag the
+        record holds, NaN and infinities included (a tag named `step` or `time` is a metric; see `metric_column`).
         """
-        import pandas as pd
-
-        steps, times, columns = self._columns(self._files())
-        if not len(steps):
-            return empty_metrics()
-        frame = {"step": steps, "time": times}
-        frame.update((tag, values) for tag, values in columns.items() if tag not in frame)
-        return pd.DataFrame(frame, copy=False)
+        steps, times, points = self._columns(self._files())
+        return MetricColumns.from_points(steps, times, points)
 
     def samples(self) -> list[Sample]:
-        """Text summaries (TensorBoard's text plugin), tagged with their summary tag."""
+        """Text summaries (TensorBoard's text plugin), tagged with the name they were logged under."""
         return [sample for f in self._files() for sample in f.samples]
 
     def config(self) -> dict[str, Any]:
@@ -379,22 +726,27 @@ class TensorBoardRun(RunSource):
 
     def _last_step(self) -> int | None:
         """The highest step of any scalar in the run."""
-        return max((max(f.steps) for f in self._files() if f.steps), default=None)
+        steps, _ = self._steps_times(self._files())
+        return int(steps.max()) if len(steps) else None
 
     def read_info(self) -> RunInfo:
         """Identity, status and size of the run, from one pass over its event files."""
-        files = self._files()
-        steps, times = self._steps_times(files)
+        files, restarts = self._lives()
+        steps, _ = self._steps_times(files)
         last_write = self._last_write()
-        created = min((f.min_time for f in files), default=math.inf)
+        status = self._status()
+        created, last_time, interval = _clock(files)
         return RunInfo(
             id=self.path.name, name=self.path.name, path=self.path, format=self.format,
-            status=self._status(), quiet_status=FINISHED,
-            created=None if created == math.inf else created,
+            status=status, quiet_status=FINISHED,
+            created=created,
+            ended=last_time if status == FINISHED else None,
+            last_time=last_time,
             last_write=last_write,
+            restarts=len(restarts), restarts_at=restarts,
             last_step=int(steps.max()) if len(steps) else None,
             rows=len(steps),
-            interval_median=interval_median(_step_starts(steps, times)),
+            interval_median=interval,
             skipped_lines=sum(f.skipped for f in files),
         )
 
@@ -405,6 +757,23 @@ class TensorBoardRun(RunSource):
         if log and "Training complete" in _last_line(log):
             return FINISHED
         return RUNNING
+
+
+def _clock(files: list[_FileEvents]) -> tuple[float | None, float | None, float | None]:
+    """When the run started and last logged, and its pace (median seconds between steps), from its scalars'
+    wall time: `add_hparams`' files, often written long after (or by another machine), are left out, and the
+    writers' headers (`file_version`) count only for a run with no scalar at all."""
+    import numpy as np
+
+    data = [f for f in files if len(f.steps) and not f.metadata_only] or [f for f in files if len(f.steps)]
+    times = np.concatenate([np.frombuffer(f.times) for f in data] or [np.empty(0)])
+    times = times[np.isfinite(times) & (times > 0)]
+    if not len(times):
+        created = min((f.min_time for f in files), default=math.inf)
+        return (None if created == math.inf else created), None, None
+    starts = np.sort(np.concatenate([
+        _step_starts(np.frombuffer(f.steps, dtype=np.int64), np.frombuffer(f.times)) for f in data]))
+    return float(times.min()), float(times.max()), interval_median(starts)
 
 
 def _listing(folder: Path) -> list[Path]:

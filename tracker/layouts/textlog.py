@@ -10,17 +10,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..files import open_binary
 from ..model import FINISHED, INTERRUPTED, RUNNING, RunInfo
 from ..reading.patterns import config_files, final_state, match_line, patterns_for, read_rows
 from ..reading.textcodec import decode_text, read_text
-from .base import Detection, RunSource, empty_metrics, frame_from_records
+from .base import Detection, MetricColumns, RunSource
 from .common import last_line_time, line_time
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 _SNIFF = 64 * 1024
 _SUFFIXES = (".log", ".txt")
@@ -67,9 +63,10 @@ def split_lines(text: str) -> list[str]:
     return lines
 
 
-def log_frame(rows: list[dict[str, float]]) -> pd.DataFrame:
-    """Rows from `parse_log` as a metrics frame."""
-    return frame_from_records(rows) if rows else empty_metrics()
+def log_columns(rows: list[dict[str, float]]) -> MetricColumns:
+    """Rows from `parse_log` as metric columns: each row logged the metrics its line named."""
+    return MetricColumns.from_rows([int(row["step"]) for row in rows], [row.get("time") for row in rows],
+                                   [{k: v for k, v in row.items() if k not in ("step", "time")} for row in rows])
 
 
 def sniff(path: Path, root: Path | None) -> bool:
@@ -125,8 +122,8 @@ class TextLogSource(RunSource):
                        last_logged=last_line_time(lines), created=created, last_write=last_write, rows=len(rows),
                        last_step=int(rows[-1]["step"]) if rows else None)
 
-    def metrics(self) -> pd.DataFrame:
-        return log_frame(parse_log(self.path, self.root)[0])
+    def metrics_data(self) -> MetricColumns:
+        return log_columns(parse_log(self.path, self.root)[0])
 
     def log_path(self) -> Path | None:
         return self.path

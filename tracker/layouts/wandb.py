@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
@@ -27,10 +27,7 @@ from ..files import read_bytes
 from ..jsonl import as_float
 from ..liveness import interval_median
 from ..model import CRASHED, FAILED, FINISHED, RUNNING, WANDB, Goal, RunInfo
-from .base import Detection, RunSource, empty_metrics
-
-if TYPE_CHECKING:
-    import pandas as pd
+from .base import Detection, MetricColumns, RunSource, metric_column
 
 MISSING_WANDB = "reading W&B offline runs needs the wandb package: pip install 'runyard[wandb]'"
 CRASH_EXIT_CODE = 254  # the exit code W&B records for a crashed run
@@ -42,7 +39,6 @@ _CHUNK = struct.Struct("<IHB")  # crc32 (seeded with the type byte) of the data,
 _FULL, _FIRST, _MIDDLE, _LAST = 1, 2, 3, 4
 _CRC_SEED = {kind: zlib.crc32(bytes([kind])) for kind in (_FULL, _FIRST, _MIDDLE, _LAST)}
 _DAMAGED, _CUT = -1, -2  # pseudo chunk types: a bad chunk; the file ends inside a chunk
-_FIXED = ("step", "time")
 _GOALS = {1: "min", 2: "max"}  # MetricRecord.GOAL_MINIMIZE, GOAL_MAXIMIZE
 
 
@@ -94,9 +90,11 @@ class WandbRun(RunSource):
             extra=_extra(state),
         )
 
-    def metrics(self) -> pd.DataFrame:
-        """One row per history record: `_step`, `_timestamp` and every numeric user key as float64."""
-        return _frame(self._state())
+    def metrics_data(self) -> MetricColumns:
+        """One row per history record: step from `_step`, time from `_timestamp`, and the numeric user keys it
+        holds (a logged NaN among them; W&B's own `_...` keys are not metrics)."""
+        state = self._state()
+        return MetricColumns.from_rows(state.steps, state.times, state.values)
 
     def config(self) -> dict[str, Any]:
         """The run's config as the config and run records left it, without W&B's internal `_wandb` key."""
@@ -114,8 +112,9 @@ class WandbRun(RunSource):
         if state.goal_patterns:
             names = {name for values in state.values for name in values}
             for pattern, direction in state.goal_patterns.items():
-                found.update((name, Goal(direction, WANDB)) for name in names if fnmatch.fnmatchcase(name, pattern))
-        found.update((name, Goal(direction, WANDB)) for name, direction in state.goal_names.items())
+                found.update((metric_column(name), Goal(direction, WANDB))
+                             for name in names if fnmatch.fnmatchcase(name, pattern))
+        found.update((metric_column(name), Goal(direction, WANDB)) for name, direction in state.goal_names.items())
         return found
 
     def log_path(self) -> Path | None:
@@ -364,12 +363,20 @@ def _loads(text: str) -> Any:
 def _fold_history(state: _State, history: Any) -> None:
     """One metrics row: step from `_step`, time from `_timestamp`, the numeric user keys as floats."""
     raw = {".".join(item.nested_key) or item.key: _history_value(item) for item in history.item}
-    step, stamp = as_float(raw.get("_step")), as_float(raw.get("_timestamp"))
-    state.steps.append(int(step) if step is not None and math.isfinite(step) else history.step.num)
+    stamp = as_float(raw.get("_timestamp"))
+    state.steps.append(_step(raw.get("_step"), history.step.num))
     state.times.append(math.nan if stamp is None else stamp)
-    # A user key named `step` or `time` would clash with the fixed columns; W&B's own `_step`/`_timestamp` win.
+    # The row's step and time are W&B's own `_step`/`_timestamp`; a user key named `step` or `time` is a metric.
     state.values.append({name: value for key, v in raw.items() if not key.startswith("_")
-                         for name, value in _numbers(key, v) if name not in _FIXED})
+                         for name, value in _numbers(key, v)})
+
+
+def _step(value: Any, fallback: int) -> int:
+    """A history row's step: `_step` as logged (an int stays exact, up to int64's limit), else the record's."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if -(2**63) <= value < 2**63 else fallback
+    number = as_float(value)
+    return int(number) if number is not None and number.is_integer() and abs(number) < 2**63 else fallback
 
 
 def _history_value(item: Any) -> Any:
@@ -422,22 +429,3 @@ def _extra(state: _State) -> dict[str, Any]:
     if state.exit_code is not None:
         extra["exit_code"] = state.exit_code
     return extra
-
-
-def _frame(state: _State) -> pd.DataFrame:
-    """The metrics frame: `step`, `time`, then one float64 column per metric in order of first appearance."""
-    import pandas as pd
-
-    if not state.steps:
-        return empty_metrics()
-    columns: dict[str, list[float]] = {}
-    for row, values in enumerate(state.values):
-        for name, value in values.items():
-            if name not in columns:
-                columns[name] = [math.nan] * len(state.values)
-            columns[name][row] = value
-    return pd.DataFrame({
-        "step": pd.Series(state.steps, dtype="int64"),
-        "time": pd.Series(state.times, dtype="float64"),
-        **{name: pd.Series(column, dtype="float64") for name, column in columns.items()},
-    })

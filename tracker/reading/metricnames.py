@@ -7,7 +7,7 @@ settle it into each `MetricSummary` (see `goals`). The name is only the last res
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 _HIGHER = re.compile(r"acc|accuracy|f1|auc|bleu|rouge|score|reward|return|precision|recall|map\b|iou|psnr|ssim|"
@@ -71,7 +71,32 @@ def _rank(name: str) -> tuple[int, int, str]:
     return (8, parts, name)
 
 
-def main_metrics(names: list[str] | set[str], limit: int = 2) -> list[str]:
-    """The metrics a listing shows first: validation loss, training loss, then accuracy-like ones."""
-    ranked = sorted((_rank(n), n) for n in names)
-    return [n for r, n in ranked if r[0] < 8][:limit]
+def _is_curve(name: str, points: int | None = None) -> bool:
+    """False for a metric that is a final figure rather than a curve: one point, or under `hparam/` (what
+    TensorBoard's `add_hparams` logs, one value per run)."""
+    return points != 1 and not name.lower().startswith("hparam/")
+
+
+def _points(stats: Any) -> int | None:
+    """How many points a summary (`MetricSummary.count`) or a series (its length) holds; None if unknown."""
+    count = getattr(stats, "count", None)
+    if isinstance(count, int):
+        return count
+    if isinstance(stats, int):
+        return stats
+    try:
+        return len(stats)
+    except TypeError:
+        return None
+
+
+def main_metrics(names: Iterable[str] | Mapping[str, Any], limit: int = 2) -> list[str]:
+    """The metrics a listing shows first: validation loss, training loss, then accuracy-like ones.
+
+    Curves come first: a one-point series or an `hparam/` final figure is chosen only when no curve is. Given
+    a mapping of name to summary (`MetricSummary`), series or point count, one-point series are known too.
+    """
+    points = {n: _points(v) for n, v in names.items()} if isinstance(names, Mapping) else {}
+    ranked = [n for r, n in sorted((_rank(n), n) for n in names) if r[0] < 8]
+    curves = [n for n in ranked if _is_curve(n, points.get(n))]
+    return (curves or ranked)[:limit]

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
+    from ..layouts.base import MetricColumns
+
 _NONFINITE_TOKENS = (b'"nan"', b'"-inf"', b'"inf"')
 _CACHE_MIN_BYTES = 1 << 20  # smaller files parse faster than a cache lookup is worth
 _MMAP_MIN_BYTES = 1 << 20
@@ -41,29 +43,33 @@ class MetricsData:
     skipped: int = 0
     end: int = 0  # byte offset just past the last complete line read
 
-    def frame(self) -> pd.DataFrame:
-        """`step`, `time` and one float column per metric; resume markers applied and removed."""
-        import pandas as pd
+    def columns(self) -> MetricColumns:
+        """The rows that stand (resume markers applied and removed) as the reading side's `MetricColumns`: a
+        null is "not logged", a NaN is a logged NaN."""
+        import pyarrow.compute as pc
+
+        from ..layouts.base import MetricColumns
 
         table = self.table
         keep = rows_to_keep(table)
         select = slice(None) if keep.all() else keep
-        data: dict[str, Any] = {
-            "step": _numpy(table, "step", np.int64)[select],
-            "time": _numpy(table, "time", np.float64)[select],
-        }
+        metrics: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
         for col in table.column_names:
-            if col not in ("step", "time", EVENT):
-                data[col] = _numpy(table, col, np.float64)[select]
-        return pd.DataFrame(data, copy=False)
+            if col in ("step", "time", EVENT):
+                continue
+            column = table.column(col)
+            logged = None if column.null_count == 0 else pc.is_valid(column).to_numpy(zero_copy_only=False)[select]
+            metrics[col] = (_numpy(table, col, np.float64)[select], logged)
+        return MetricColumns(_numpy(table, "step", np.int64)[select], _numpy(table, "time", np.float64)[select],
+                             metrics, skipped=self.skipped, end=self.end)
+
+    def frame(self) -> pd.DataFrame:
+        """`step`, `time` and one float column per metric (see `columns`)."""
+        return self.columns().frame()
 
     def present(self) -> dict[str, np.ndarray]:
         """Per metric, a mask of the rows (after resume handling) where it was really logged."""
-        keep = rows_to_keep(self.table)
-        return {
-            col: self.table.column(col).is_valid().to_numpy(zero_copy_only=False)[keep]
-            for col in self.table.column_names if col not in ("step", "time", EVENT)
-        }
+        return self.columns().present()
 
 
 def _numpy(table: pa.Table, name: str, dtype: type) -> np.ndarray:

@@ -15,6 +15,7 @@ from ..model import RUNNING, STALLED, Checkpoint, Goal, MetricSummary, RunInfo, 
 from .goals import resolve_goal, run_goals, settle_goals, user_goals
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 
@@ -76,24 +77,19 @@ def _summary_of(source: RunSource, info: RunInfo) -> dict[str, MetricSummary]:
 
     from .summarize import summarize
 
-    data = getattr(source, "metrics_data", None)
-    if callable(data):  # keeps a logged NaN apart from a metric not logged in a row
-        loaded = data()
-        df, present = loaded.frame(), loaded.present()
-        info.skipped_lines = info.skipped_lines or loaded.skipped
-    else:
-        df, present = source.metrics(), None
+    data = source.metrics_data()  # keeps a logged NaN apart from a metric not logged in a row
+    info.skipped_lines = info.skipped_lines or data.skipped
     lagging = getattr(source, "summary_may_lag", False)  # what read_info took from it gives way to the rows
-    times = df["time"].to_numpy()
+    times = data.time
     if info.last_time is None or lagging:
         info.last_time = float(np.nanmax(times)) if np.isfinite(times).any() else None
     if info.interval_median is None or lagging:
-        info.interval_median = interval_median(times) if len(df) > 1 else None
+        info.interval_median = interval_median(times) if len(data) > 1 else None
     if info.last_step is None or lagging:
-        info.last_step = int(df["step"].max()) if len(df) else None
+        info.last_step = int(data.step.max()) if len(data) else None
     if info.rows is None or lagging:
-        info.rows = len(df)
-    return summarize(df, present)
+        info.rows = len(data)
+    return summarize(data)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -148,18 +144,17 @@ class RunView:
         return self.source.config()
 
     def metrics(self) -> pd.DataFrame:
-        """`step`, `time` (Unix seconds), `elapsed` (seconds since the run started) and one column per metric."""
-        df = self.source.metrics()
-        df.insert(2, "elapsed", df["time"] - self._start(df))
-        return df
+        """`step` (int64), `time` (Unix seconds), `elapsed` (seconds since the run started) and one float64 column
+        per metric, NaN where a row did not log it (`series` tells a logged NaN from that).
 
-    def _frame_and_presence(self) -> tuple[pd.DataFrame, dict[str, Any] | None]:
-        """The metrics frame and, where the layout can tell, which rows really logged each metric."""
-        data = getattr(self.source, "metrics_data", None)
-        if callable(data):
-            loaded = data()
-            return loaded.frame(), loaded.present()
-        return self.source.metrics(), None
+        A metric named like one of the three computed columns is read under that name with one `_` more
+        (`metric_column`): TensorBoard's tag `step` is the column `step_`, a logged `elapsed` is `elapsed_`;
+        `summary`, `series` and every listing use that name too.
+        """
+        data = self.source.metrics_data()
+        df = data.frame()
+        df.insert(2, "elapsed", df["time"] - self._start(data.time))
+        return df
 
     @cached_property
     def summary(self) -> dict[str, MetricSummary]:
@@ -167,7 +162,7 @@ class RunView:
         its direction with where that came from."""
         from .summarize import summarize
 
-        summary = summarize(*self._frame_and_presence())
+        summary = summarize(self.source.metrics_data())
         settle_goals(summary, run_goals(self.source), user_goals(self.source.root))
         return summary
 
@@ -181,19 +176,24 @@ class RunView:
         return self.goal(name).direction
 
     def series(self, metric: str) -> pd.DataFrame:
-        """`step`, `time`, `elapsed` and `value` of the rows that logged `metric` (a logged NaN stays in)."""
-        df, present = self._frame_and_presence()
-        if metric not in df.columns:
-            raise KeyError(f"{self.path.name} has no metric {metric!r}")
-        mask = present[metric] if present is not None else df[metric].notna().to_numpy()
-        out = df.loc[mask, ["step", "time", metric]].rename(columns={metric: "value"}).reset_index(drop=True)
-        out.insert(2, "elapsed", out["time"] - self._start(df))
-        return out
+        """`step` (int64), `time`, `elapsed` and `value` of the rows that logged `metric`: a logged NaN or
+        infinity stays in, a row that did not log it is not there."""
+        import pandas as pd
 
-    def _start(self, df: pd.DataFrame) -> float:
+        data = self.source.metrics_data()
+        if metric not in data.values:
+            raise KeyError(f"{self.path.name} has no metric {metric!r}")
+        logged = data.logged[metric]
+        select = slice(None) if logged is None else logged
+        times = data.time[select]
+        return pd.DataFrame({"step": data.step[select], "time": times, "elapsed": times - self._start(data.time),
+                             "value": data.values[metric][select]})
+
+    def _start(self, times: np.ndarray) -> float:
+        """When the run started: its recorded start, else the time of its first row."""
         start = self.info.created
-        if start is None and len(df):
-            start = float(df["time"].iloc[0])
+        if start is None and len(times):
+            start = float(times[0])
         return start if start is not None else float("nan")
 
     @property

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from ..jsonl import decode_tree, encode_tree
+from ..jsonl import decode_value, encode_tree
 from ..layouts import textlog
 from ..layouts.base import RunSource
 from ..layouts.registry import detectors
@@ -30,10 +30,13 @@ from .goals import settle_goals, user_goals
 from .records import RunRecord, read_record, settle_status
 
 # Bump when a layout reads the same files into different values; changes to the record's fields need no bump.
-READING_REVISION = 8
+READING_REVISION = 11
 _SKIP_DIRS = {"__pycache__", "node_modules", ".git", ".venv", "venv", ".ipynb_checkpoints"}
 _INFO_FIELDS = tuple(f.name for f in fields(RunInfo))
 _SUMMARY_FIELDS = tuple(f.name for f in fields(MetricSummary))
+# Fields that hold numbers, where a cached "nan"/"inf" means a number; elsewhere (names, tags) it is text.
+_INFO_NUMBERS = frozenset(f.name for f in fields(RunInfo) if "float" in str(f.type))
+_SUMMARY_NUMBERS = frozenset(f.name for f in fields(MetricSummary) if "float" in str(f.type))
 # The cache's version is derived from the record's field names: adding, removing or renaming a field starts
 # a fresh cache, and entries are stored by field name, so no value can land in another field.
 CACHE_VERSION = f"{READING_REVISION}-" + hashlib.sha1(
@@ -44,6 +47,7 @@ def walk(root: Path) -> Iterator[RunSource]:
     """Every run under `root`, any depth, in a stable order; symlinks are not followed."""
     found_by = detectors()
     stack = [root]
+    claimed: set[str] = set()  # folders that belong to a run found above them, not runs of their own
     while stack:
         directory = stack.pop()
         try:
@@ -59,9 +63,10 @@ def walk(root: Path) -> Iterator[RunSource]:
         if found is not None:
             yield from found.runs
             descend = found.descend
+            claimed.update(os.path.join(directory, name) for name in found.claimed)
         if descend:
-            subdirs = sorted(e.path for e in entries
-                             if _is_dir(e) and not e.name.startswith(".") and e.name not in _SKIP_DIRS)
+            subdirs = sorted(e.path for e in entries if _is_dir(e) and not e.name.startswith(".")
+                             and e.name not in _SKIP_DIRS and e.path not in claimed)
             stack.extend(Path(p) for p in reversed(subdirs))
 
 
@@ -170,9 +175,9 @@ class ScanCache:
         if not entry or entry.get("sig") != sig or entry.get("format") != source.format:
             return None
         try:
-            info = RunInfo(**{k: v for k, v in decode_tree(entry["info"]).items() if k in _INFO_FIELDS})
+            info = RunInfo(**_decoded(entry["info"], _INFO_FIELDS, _INFO_NUMBERS))
             info.path = source.path
-            summary = {name: MetricSummary(**{k: v for k, v in decode_tree(stats).items() if k in _SUMMARY_FIELDS})
+            summary = {name: MetricSummary(**_decoded(stats, _SUMMARY_FIELDS, _SUMMARY_NUMBERS))
                        for name, stats in entry["summary"].items()}
         except (TypeError, KeyError, AttributeError):
             return None
@@ -201,6 +206,11 @@ class ScanCache:
             os.replace(tmp, self.path)
         except (OSError, TypeError):
             pass
+
+
+def _decoded(cached: dict[str, Any], names: tuple[str, ...], numbers: frozenset[str]) -> dict[str, Any]:
+    """A cached record's fields, non-finite numbers restored in the numeric fields only."""
+    return {k: decode_value(v) if k in numbers else v for k, v in cached.items() if k in names}
 
 
 def _jsonable(value: Any) -> Any:

@@ -18,10 +18,12 @@ from typing import Any
 from ..contract import EVENT, line_step, resume_step
 from ..files import NotRegularFile, open_regular
 from ..jsonl import Skipped, decode_value, iter_records
+from ..layouts.base import metric_column
 from .textcodec import SNIFF_BYTES, sniff_encoding, utf8_transcoder
 
 _HEAD = 64            # bytes compared to notice a file rewritten in place
 _MAX_PARTIAL = 1 << 20  # a "line" that never ends (a progress bar without newlines) is cut at 1 MiB
+_FIXED = ("step", "time")  # a row's own fields; every other key is a metric, named as `metric_column` names it
 
 
 @dataclass
@@ -172,10 +174,8 @@ class MetricsTail:
                 continue
             if EVENT in row:  # an event of a kind this reader does not know: not a row, not damage either
                 continue
-            for key, value in row.items():
-                if type(value) is str:
-                    row[key] = decode_value(value)
-            out.rows.append(row)
+            out.rows.append({key if key in _FIXED else metric_column(key): decode_value(value)
+                             for key, value in row.items()})
         out.skipped += bad.lines
         return out
 

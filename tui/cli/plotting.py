@@ -76,9 +76,16 @@ def plot_runs(views: list[Any], metrics: list[str], x_axis: str, smooth: float, 
             followed.append((bright, color))
             notes += _notes(label, series["value"].to_numpy(), log_y, drawable=bool(bright.x.size))
             bad = raw.nan_x.size + raw.posinf_x.size + raw.neginf_x.size
-            data["series"].append({"run": view.info.name, "metric": metric, "x": raw.x.tolist(),
-                                   "y": raw.y.tolist(), "nonfinite_at": np.concatenate(
-                                       [raw.nan_x, raw.posinf_x, raw.neginf_x]).tolist(), "nonfinite": bad})
+            markers = np.concatenate([raw.nan_x, raw.posinf_x, raw.neginf_x])
+            points_x, marker_xs = raw.x.tolist(), markers.tolist()
+            if x_axis == "step":  # the points as logged: integer steps, exact beyond float64's 2**53
+                steps, values = series["step"].to_numpy(), series["value"].to_numpy()
+                points_x = _logged_steps(raw.x, steps[np.isfinite(values)])
+                marker_xs = (_logged_steps(raw.nan_x, steps[np.isnan(values)])
+                             + _logged_steps(raw.posinf_x, steps[values == np.inf])
+                             + _logged_steps(raw.neginf_x, steps[values == -np.inf]))
+            data["series"].append({"run": view.info.name, "metric": metric, "x": points_x, "y": raw.y.tolist(),
+                                   "nonfinite_at": marker_xs, "nonfinite": bad})
     if not raws:
         raise ValueError(_missing(views, metrics))
     limits = robust_range(drawn, ignore_outliers=True)
@@ -158,3 +165,21 @@ def _mark_off_scale(text: str, followed: list[tuple[Prepared, tuple[int, int, in
             line = line[:column] + marks[column] + line[column + 1:]
         lines[row] = line
     return "\n".join(lines)
+
+
+def _logged_steps(points: np.ndarray, steps: np.ndarray) -> list[int]:
+    """The int64 steps behind plotted x positions, which the curve code holds as float64.
+
+    Every plotted x is a logged step converted to float, so it maps back to the steps that convert to it; where
+    several steps beyond 2**53 share one float, its k-th appearance takes the k-th of them, in order.
+    """
+    if not len(points):
+        return []
+    ordered = np.sort(steps)
+    as_float = ordered.astype(np.float64)
+    points = np.asarray(points, dtype=np.float64)
+    first = np.searchsorted(as_float, points, side="left")
+    last = np.searchsorted(as_float, points, side="right") - 1
+    positions = np.arange(points.size)
+    run_start = np.maximum.accumulate(np.where(np.r_[True, points[1:] != points[:-1]], positions, 0))
+    return [int(step) for step in ordered[np.minimum(first + positions - run_start, last)]]

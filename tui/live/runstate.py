@@ -246,26 +246,17 @@ class LiveRun:
 
     def _load_snapshot(self) -> Snapshot:
         try:
-            data_of = getattr(self.view.source, "metrics_data", None)
-            if callable(data_of):
-                data = data_of()
-                frame, present = data.frame(), data.present()
-                self._tail = self.view.source.metrics_tail(offset=data.end)
-                del data
-            else:
-                frame, present = self.view.source.metrics(), None
+            data = self.view.source.metrics_data()  # which rows logged each metric: a logged NaN is a point
+            self._tail = self.view.source.metrics_tail(offset=data.end)
         except NotRegularFile as exc:
             return Snapshot(Rows(), {}, {}, waiting=Path(exc.filename or self.path).name)
         except Exception as exc:  # a run that cannot be read shows its error in place
             return Snapshot(Rows(), {}, {}, error=_one_line(exc))
-        rows = Rows(frame["step"].to_numpy(dtype=np.float64), frame["time"].to_numpy(dtype=np.float64))
+        rows = Rows(data.step.astype(np.float64), data.time)
         series: dict[str, Series] = {}
         nonfinite: dict[str, int] = {}
-        for name in frame.columns:
-            if name in ("step", "time"):
-                continue
-            values = frame[name].to_numpy(dtype=np.float64)
-            mask = present[name] if present is not None else ~np.isnan(values)
+        for name, values in data.values.items():
+            mask = data.mask(name)
             every = bool(mask.all())
             series[name] = Series(rows, None if every else np.flatnonzero(mask), values if every else values[mask])
             nonfinite[name] = int(np.count_nonzero(~np.isfinite(values[mask])))
@@ -356,7 +347,7 @@ def _one_line(exc: BaseException) -> str:
 
 # One full read at a time across read lanes; a read that takes longer than this lets the next one start anyway.
 _FULL_READS = threading.Semaphore(1)
-FULL_READ_PATIENCE = 5.0
+FULL_READ_PATIENCE = 2.0
 
 
 def _release_arrow_memory() -> None:
