@@ -47,6 +47,8 @@ def _parse_log(path: Path, root: Path | None, size: int, mtime_ns: int,
             if stamps[at] is not None:
                 last_time = stamps[at]
             at += 1
+        if "time" in row:  # a metric the line logged as `time`: the row's own `time` is the line's stamp
+            row[LOGGED_TIME] = row.pop("time")
         row["time"] = stamps[i] if stamps[i] is not None else last_time
         rows.append(row)
     return rows, lines
@@ -63,10 +65,15 @@ def split_lines(text: str) -> list[str]:
     return lines
 
 
+# Where a row keeps a metric the log itself named `time` (its column is then `time_`, see `metric_column`).
+LOGGED_TIME = "\x00time"
+
+
 def log_columns(rows: list[dict[str, float]]) -> MetricColumns:
     """Rows from `parse_log` as metric columns: each row logged the metrics its line named."""
     return MetricColumns.from_rows([int(row["step"]) for row in rows], [row.get("time") for row in rows],
-                                   [{k: v for k, v in row.items() if k not in ("step", "time")} for row in rows])
+                                   [{("time" if k == LOGGED_TIME else k): v for k, v in row.items()
+                                     if k not in ("step", "time")} for row in rows])
 
 
 def sniff(path: Path, root: Path | None) -> bool:

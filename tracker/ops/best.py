@@ -52,7 +52,7 @@ def ranking_metric(checkpoints: Iterable[Checkpoint], named: str | None = None) 
     if named:
         return named
     names = {name for checkpoint in checkpoints for name in checkpoint.metrics}
-    found = main_metrics(names, limit=1)
+    found = main_metrics(names, limit=1, fill=False)  # an unnamed figure (`epoch`) never judges checkpoints
     return found[0] if found else None
 
 

@@ -90,13 +90,25 @@ def _points(stats: Any) -> int | None:
         return None
 
 
-def main_metrics(names: Iterable[str] | Mapping[str, Any], limit: int = 2) -> list[str]:
+_COUNTERS = {"epoch", "epochs", "iter", "iters", "iteration", "global_step", "step", "batch", "batch_idx"}
+
+
+def main_metrics(names: Iterable[str] | Mapping[str, Any], limit: int = 2, *, fill: bool = True) -> list[str]:
     """The metrics a listing shows first: validation loss, training loss, then accuracy-like ones.
 
-    Curves come first: a one-point series or an `hparam/` final figure is chosen only when no curve is. Given
+    Curves come first: a one-point series or an `hparam/` final figure is chosen only when no curve is. Where
+    too few metrics are of a known kind, the run's other curves (`grad_norm`, `value`) fill the rest, so a run
+    whose metrics runyard has no name for still shows one (`fill=False`: known kinds only, as for judging which
+    checkpoint is best). Given
     a mapping of name to summary (`MetricSummary`), series or point count, one-point series are known too.
     """
     points = {n: _points(v) for n, v in names.items()} if isinstance(names, Mapping) else {}
-    ranked = [n for r, n in sorted((_rank(n), n) for n in names) if r[0] < 8]
+    ordered = sorted((_rank(n), n) for n in names)
+    ranked = [n for r, n in ordered if r[0] < 8]
     curves = [n for n in ranked if _is_curve(n, points.get(n))]
-    return (curves or ranked)[:limit]
+    chosen = (curves or ranked)[:limit]
+    if fill and len(chosen) < limit:  # too few known kinds: the run's other curves fill the rest (not counters)
+        others = [n for r, n in ordered if r[0] == 8 and _is_curve(n, points.get(n))
+                  and re.split(r"[/.]", n.lower())[-1].rstrip("_") not in _COUNTERS]
+        chosen += others[: limit - len(chosen)]
+    return chosen

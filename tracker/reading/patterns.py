@@ -79,7 +79,7 @@ class Pattern:
         if self.kv:
             for name, value in _KV.findall(line[m.end():]):
                 key = metric_name(name)
-                if key and key not in ("step", "epoch", "time"):
+                if key and key not in ("step", "epoch"):
                     row[key] = float(value)
             if len(row) == 1:
                 return None
@@ -118,7 +118,7 @@ class ProgressBar:
         row.bar = (line[: m.start()].strip(), m["total"])
         for name, value in pairs:
             key = metric_name(name)
-            if key and key not in ("step", "epoch", "time"):
+            if key and key not in ("step", "epoch"):
                 row[key] = float(value)
         return row if len(row) > 1 else None
 

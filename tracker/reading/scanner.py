@@ -155,11 +155,17 @@ def _archived(path: str, root_prefix: str) -> bool:
     return "archive" in path[len(root_prefix):].split(os.sep)[:-1]
 
 
+def _local_zone() -> str:
+    """This machine's time zone as it stands now: log stamps without a zone are read as local time, so a listing
+    read under one `TZ` is not reused under another."""
+    return f"{time.strftime('%z')} {'/'.join(time.tzname)} {os.environ.get('TZ', '')}"
+
+
 class ScanCache:
     """The per-root JSON cache of run records; a missing, corrupt or old-version cache is rebuilt."""
 
     def __init__(self, root: Path) -> None:
-        self.path = cache_file("scan", str(root.resolve()), ".json")
+        self.path = cache_file("scan", f"{root.resolve()}|{_local_zone()}", ".json")
         self.runs: dict[str, Any] = {}
         self.seen: dict[str, Any] = {}
         try:
