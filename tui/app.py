@@ -23,7 +23,7 @@ from textual.screen import ModalScreen, Screen
 from textual.signal import Signal
 from textual.widgets import Static
 
-from runyard import RunRecord, RunView, derive_status, find_source, read_record, scan, settle_status
+from runyard import RunRecord, RunView, find_moved, find_source, read_record, scan, settle_status
 
 from .commands import screen_commands
 from .live.details import read_details
@@ -157,15 +157,50 @@ class RunyardApp(App):
         # Kept runs are listed as they were when the scan began: their records here may be newer since.
         fresh = {str(r.info.path): (self.records.get(str(r.info.path), r) if str(r.info.path) in message.kept
                                     else r) for r in message.records}
+        moves = self._moves(fresh, message.records)
         structure = fresh.keys() != self.records.keys()
         changed = {k for k, r in fresh.items() if k not in self.records or _differs(self.records[k], r)}
         self.records = fresh
+        for old, new in moves.items():
+            self._move_run(old, new)
         self._apply_following()
         if structure or changed:  # the periodic reconcile usually finds nothing new: then touch nothing
             self._tell_screens(changed, structure=structure)
         if not self.first_scan_done:
             self.first_scan_done = True
             gc.freeze()  # what start-up built lives as long as the app: keep it out of every later collection
+
+    def _moves(self, fresh: dict[str, RunRecord], found: list[RunRecord]) -> dict[str, str]:
+        """Runs this app holds that a scan no longer finds where they were, by where they went (found by id)."""
+        moves = {}
+        for old, record in self.records.items():
+            if old in fresh or not record.info.id:
+                continue
+            moved = find_moved(found, old, record.info.id, known=self.records.keys())
+            if moved is not None:
+                moves[old] = str(moved.info.path)
+        return moves
+
+    def _move_run(self, old: str, new: str) -> None:
+        """A run's folder moved (renamed while followed): its live series, its place in the following policy
+        and the screens that show it go with it, and its rows are followed at the new place."""
+        record = self.records[new]
+        live, loading = self.live.pop(old, None), self._loading.pop(old, None)
+        for gone in (live, loading):
+            if gone is not None:
+                self.lanes.submit(run_lane(old), gone.close, tag="close")  # after any read of it still running
+        if live is not None and record.source is not None:
+            moved = self.live[new] = live.moved_to(record.open())
+            self._read_series(new, moved, full=True, urgent=True)
+        self.follow_policy.moved(old, new)
+        for screen, keys in list(self._open_screens.items()):
+            if old in keys:
+                self._open_screens[screen] = tuple(new if k == old else k for k in keys)
+                if isinstance(screen, RunScreen):
+                    screen.run_moved(old, new, record)
+        if loading is not None or (live is None and new in self._open_keys()):
+            self._want_series(new, urgent=True)
+        self.notify(f"{Path(old).name} moved to {new}", timeout=4)
 
     def on_run_found(self, message: RunFound) -> None:
         """The run the app was opened on: show it, then scan the tree around it."""
@@ -345,9 +380,9 @@ class RunyardApp(App):
         for key, record in self.records.items():
             info = record.info
             if info.stated_status == "running" and not info.error:
-                status = derive_status(info)
-                if status != info.status or (refresh_durations and status == "running"):
-                    info.status = status
+                before = info.status
+                settle_status(info)  # as a read settles it: a writer gone quiet ends with its last row
+                if info.status != before or (refresh_durations and info.status == "running"):
                     changed.add(key)
         stuck = frozenset(k for k in [*self.live, *self._loading] if self.waiting_for(k))
         changed |= stuck ^ self._stuck

@@ -118,11 +118,11 @@ class MetricColumns:
     logged. Metric names are given as the run has them and stored under `metric_column(name)`.
     """
 
-    __slots__ = ("end", "logged", "skipped", "step", "time", "values")
+    __slots__ = ("end", "logged", "restarts", "skipped", "step", "time", "values")
 
     def __init__(self, step: Any, time: Any,
                  metrics: Mapping[str, tuple[np.ndarray, np.ndarray | None]] | None = None, *,
-                 skipped: int = 0, end: int = 0) -> None:
+                 skipped: int = 0, end: int = 0, restarts: Sequence[int] = ()) -> None:
         import numpy as np
 
         self.step: np.ndarray = np.asarray(step, dtype=np.int64)
@@ -135,6 +135,8 @@ class MetricColumns:
             self.logged[column] = None if logged is None or logged.all() else np.asarray(logged, dtype=bool)
         self.skipped = skipped  # rows (lines, records) that could not be read, counted
         self.end = end          # for layouts followed row by row: byte offset just past the last row read
+        # steps where a restarted run's next life began: curves break there rather than join across the pause
+        self.restarts: list[int] = sorted({int(s) for s in restarts})
 
     def __len__(self) -> int:
         return len(self.step)

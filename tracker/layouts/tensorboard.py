@@ -681,8 +681,9 @@ class TensorBoardRun(RunSource):
         """One row per event record holding scalars: `step`, `time` (the event's wall time), and each tag the
         record holds, NaN and infinities included (a tag named `step` or `time` is a metric; see `metric_column`).
         """
-        steps, times, points = self._columns(self._files())
-        return MetricColumns.from_points(steps, times, points)
+        files, restarts = self._lives()
+        steps, times, points = self._columns(files)
+        return MetricColumns.from_points(steps, times, points, restarts=restarts)
 
     def samples(self) -> list[Sample]:
         """Text summaries (TensorBoard's text plugin), tagged with the name they were logged under."""

@@ -61,7 +61,7 @@ class MetricsData:
             logged = None if column.null_count == 0 else pc.is_valid(column).to_numpy(zero_copy_only=False)[select]
             metrics[col] = (_numpy(table, col, np.float64)[select], logged)
         return MetricColumns(_numpy(table, "step", np.int64)[select], _numpy(table, "time", np.float64)[select],
-                             metrics, skipped=self.skipped, end=self.end)
+                             metrics, skipped=self.skipped, end=self.end, restarts=resume_steps(table))
 
     def frame(self) -> pd.DataFrame:
         """`step`, `time` and one float column per metric (see `columns`)."""
@@ -85,6 +85,15 @@ def _numpy(table: pa.Table, name: str, dtype: type) -> np.ndarray:
     if not pa.types.is_floating(col.type):
         col = pc.cast(col, pa.float64(), safe=False)
     return col.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+
+
+def resume_steps(table: pa.Table) -> list[int]:
+    """The steps of the table's resume markers: where each resumed life of the run began."""
+    if EVENT not in table.column_names:
+        return []
+    markers = np.flatnonzero(table.column(EVENT).to_numpy(zero_copy_only=False) == RESUME)
+    steps = _numpy(table, "step", np.int64)
+    return [int(steps[i]) for i in markers if steps[i] >= 0]
 
 
 def rows_to_keep(table: pa.Table) -> np.ndarray:

@@ -15,9 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from runyard import Prepared, clean_block, clean_field, main_metrics, on_axis, prepare, robust_range, x_span
+from runyard import Prepared, clean_block, clean_field, main_metrics, on_axis, robust_range, x_span
 
 from ..formatting import OFF_SCALE_ABOVE, OFF_SCALE_BELOW, PALETTE, frame_columns, log_ticks, time_ticks
+from ..live.restarts import broken, prepare_lives
 
 X_COLUMN = {"step": "step", "time": "time", "relative": "elapsed"}
 NONFINITE_COLOR = (255, 60, 60)  # the app's red crosses
@@ -38,8 +39,11 @@ def plot_runs(views: list[Any], metrics: list[str], x_axis: str, smooth: float, 
     import plotext as plt
 
     if not metrics:
-        names = {name for v in views for name in v.summary}
-        metrics = main_metrics(names, limit=1) or sorted(names)[:1]
+        counts: dict[str, int] = {}  # points per metric (the most any run has): one-point figures come last
+        for view in views:
+            for name, stats in view.summary.items():
+                counts[name] = max(counts.get(name, 0), stats.count)
+        metrics = main_metrics(counts, limit=1) or sorted(counts)[:1]
     if not metrics:
         raise ValueError("these runs hold no metrics to plot")
     cols, rows = shutil.get_terminal_size((100, 30))
@@ -61,16 +65,18 @@ def plot_runs(views: list[Any], metrics: list[str], x_axis: str, smooth: float, 
                 continue
             series = view.series(metric)
             color = PALETTE[(i * len(metrics) + j) % len(PALETTE)]
-            raw, smoothed = prepare(series[X_COLUMN[x_axis]].to_numpy(), series["value"].to_numpy(), buckets, smooth)
+            raw, smoothed, edges = prepare_lives(series[X_COLUMN[x_axis]].to_numpy(), series["value"].to_numpy(),
+                                                 buckets, steps=series["step"].to_numpy(), restarts=_restarts(view),
+                                                 smoothing=smooth)
             label = clean_field(metric if len(views) == 1 else f"{view.info.name}:{metric}")
             rx, ry = on_axis(raw.x, raw.y, log_y)
             bright = Prepared(rx, ry)
             if smoothed is not None:
                 bright = Prepared(*on_axis(smoothed.x, smoothed.y, log_y))
                 if rx.size:
-                    plt.plot(rx.tolist(), ry.tolist(), color=tuple(c // 2 for c in color), marker="braille")
+                    plt.plot(*_segments(rx, ry, edges), color=tuple(c // 2 for c in color), marker="braille")
             if bright.x.size:  # plotext fails on an empty labelled curve: a series of non-finite values has none
-                plt.plot(bright.x.tolist(), bright.y.tolist(), color=color, marker="braille", label=label)
+                plt.plot(*_segments(bright.x, bright.y, edges), color=color, marker="braille", label=label)
             drawn.append(bright.y)
             raws.append(raw)
             followed.append((bright, color))
@@ -113,6 +119,20 @@ def plot_runs(views: list[Any], metrics: list[str], x_axis: str, smooth: float, 
     if not sys.stdout.isatty():
         text = clean_block(text)
     return text + ("\n" + "\n".join(notes) if notes else ""), data
+
+
+def _restarts(view: Any) -> list[int]:
+    """Steps where a restarted run's next life began (resume markers, TensorBoard purges): the curve breaks there."""
+    try:
+        return list(view.source.metrics_data().restarts) or list(view.info.restarts_at)
+    except Exception:  # the series were read already; a run that cannot say is drawn in one piece
+        return list(getattr(view.info, "restarts_at", []) or [])
+
+
+def _segments(x: np.ndarray, y: np.ndarray, edges: list[float]) -> tuple[list[float], list[float]]:
+    """Points for plotext, with a gap (a NaN point) at each restart."""
+    bx, by = broken(x, y, edges)
+    return bx.tolist(), by.tolist()
 
 
 def _notes(label: str, values: np.ndarray, log_y: bool, drawable: bool) -> list[str]:

@@ -59,6 +59,16 @@ def x_at_time(series: Series, axis: str, ts: float, start: float) -> float | Non
     return float(series.steps[i])
 
 
+def step_at_x(series: Series, x: float) -> int | None:
+    """The logged step a cursor at step position `x` sits on, exact as an integer (float64 cannot hold steps
+    beyond 2**53); None when `x` is between the series' steps."""
+    steps = series.steps
+    if not steps.size:
+        return None
+    i = min(int(np.searchsorted(steps, x, side="left")), steps.size - 1)
+    return int(steps[i]) if float(steps[i]) == x else None
+
+
 def value_at_x(series: Series, axis: str, x: float, start: float) -> float | None:
     """The series' value at cursor position `x`: its first point at or after `x` (its last, past the end)."""
     if not len(series):

@@ -46,6 +46,13 @@ class Following:
         while len(self._recent) > self.kept:
             self._recent.popitem(last=False)
 
+    def moved(self, old: str, new: str) -> None:
+        """A run's folder moved from `old` to `new`: it keeps its place among the recently previewed."""
+        if old in self._recent:
+            self._recent = OrderedDict((new if k == old else k, None) for k in self._recent)
+        self.running = frozenset(new if k == old else k for k in self.running)
+        self.open = frozenset(new if k == old else k for k in self.open)
+
     @property
     def watched(self) -> frozenset[str]:
         """Runs whose files are followed closely on disk: running and open ones."""

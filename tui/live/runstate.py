@@ -49,10 +49,14 @@ class Growable:
 
 
 class Rows:
-    """A run's step and wallclock per logged row, stored once and shared by all its metrics."""
+    """A run's step and wallclock per logged row, stored once and shared by all its metrics.
+
+    Steps stay int64, as logged: a step beyond 2**53 would change in float64 (9,223,372,036,854,775,807 would
+    print as ...808). Curves convert to float64 only to place points.
+    """
 
     def __init__(self, steps: np.ndarray | None = None, times: np.ndarray | None = None) -> None:
-        self.step = Growable(steps)
+        self.step = Growable(steps, np.int64)
         self.time = Growable(times)
 
     def __len__(self) -> int:
@@ -161,13 +165,14 @@ class Snapshot:
     tailed: str | None = None   # the file followed row by row from here on (None: any change means a full read)
     waiting: str | None = None  # the metrics file is not a regular file (a FIFO): nothing was read from it
     error: str | None = None
+    restarts: list[int] = field(default_factory=list)  # steps where a restarted run's next life began
 
 
 @dataclass
 class RowBatch:
     """Rows appended since the last read, prepared on the reading thread; row ids count from the batch's first."""
 
-    steps: list[float] = field(default_factory=list)
+    steps: list[int] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
     values: dict[str, tuple[list[int], list[float]]] = field(default_factory=dict)
     nonfinite: dict[str, int] = field(default_factory=dict)
@@ -191,6 +196,7 @@ class LiveRun:
         self.series: dict[str, Series] = {}
         self.rows = Rows()
         self.nonfinite: dict[str, int] = {}
+        self.restarts: list[int] = []  # steps where a restarted run's next life began: its curves break there
         self.loaded = False          # a first read has been folded in
         self.tailed: str | None = None
         self.waiting: str | None = None
@@ -200,6 +206,15 @@ class LiveRun:
     @property
     def path(self) -> Path:
         return self.view.path
+
+    def moved_to(self, view: RunView) -> LiveRun:
+        """The same run read from where its folder went: the series shown so far carry over (so a screen keeps
+        drawing them), and its first read is a full one from the new place. This one is left to be closed."""
+        moved = LiveRun(view)
+        moved.rows, moved.series, moved.nonfinite = self.rows, self.series, self.nonfinite
+        moved.restarts = self.restarts
+        moved.loaded, moved.tailed, moved.waiting, moved.error = self.loaded, self.tailed, self.waiting, self.error
+        return moved
 
     # ----- the reading side (a read lane's thread) ------------------------------------------------------------
 
@@ -214,7 +229,7 @@ class LiveRun:
         batch = RowBatch(waiting=self._tail.reader.path.name if chunk.not_regular else None)
         steps, times, values = batch.steps, batch.times, batch.values
         for i, row in enumerate(chunk.rows):
-            steps.append(float(row["step"]))
+            steps.append(int(row["step"]))
             times.append(float(row.get("time") or math.nan))
             for name, value in row.items():
                 if name in ("step", "time") or not isinstance(value, (int, float)) or isinstance(value, bool):
@@ -252,7 +267,7 @@ class LiveRun:
             return Snapshot(Rows(), {}, {}, waiting=Path(exc.filename or self.path).name)
         except Exception as exc:  # a run that cannot be read shows its error in place
             return Snapshot(Rows(), {}, {}, error=_one_line(exc))
-        rows = Rows(data.step.astype(np.float64), data.time)
+        rows = Rows(data.step, data.time)
         series: dict[str, Series] = {}
         nonfinite: dict[str, int] = {}
         for name, values in data.values.items():
@@ -261,7 +276,7 @@ class LiveRun:
             series[name] = Series(rows, None if every else np.flatnonzero(mask), values if every else values[mask])
             nonfinite[name] = int(np.count_nonzero(~np.isfinite(values[mask])))
         tailed = self._tail.reader.path.name if self._tail is not None else None
-        return Snapshot(rows, series, nonfinite, tailed)
+        return Snapshot(rows, series, nonfinite, tailed, restarts=list(data.restarts))
 
     def close(self) -> None:
         """Let go of the followed file (on the read lane: never while a read uses it)."""
@@ -277,7 +292,7 @@ class LiveRun:
         self.waiting = update.waiting
         if isinstance(update, Snapshot):
             self.rows, self.series, self.nonfinite = update.rows, update.series, update.nonfinite
-            self.tailed, self.error = update.tailed, update.error
+            self.tailed, self.error, self.restarts = update.tailed, update.error, update.restarts
             return len(self.rows)
         if not len(update):
             return 0
@@ -317,7 +332,7 @@ class LiveRun:
             return None
         steps, times = self.rows.step.view[-window:], self.rows.time.view[-window:]
         span = times[-1] - times[0]
-        return float((steps[-1] - steps[0]) / span) if span > 0 else None
+        return (int(steps[-1]) - int(steps[0])) / span if span > 0 else None  # Python ints: no int64 overflow
 
     def eta(self, target_step: int | None) -> float | None:
         """Seconds until `target_step` at the recent step rate."""

@@ -150,12 +150,28 @@ class RunScreen(Screen):
         """
         if self.metrics_picked:
             return
-        names = sorted({n for live in self.lives for n in live.series})
-        main = main_metrics(names, limit=2)
+        points: dict[str, int] = {}  # points per metric (the most any run has): one-point figures come last
+        for live in self.lives:
+            for name, series in live.series.items():
+                points[name] = max(points.get(name, 0), len(series))
+        names = sorted(points)
+        main = main_metrics(points, limit=2)
         if main:
             self.metrics += [n for n in main if n not in self.metrics]
         elif not self.metrics and names:
             self.metrics = names[:1]
+
+    def run_moved(self, old: str, new: str, record: RunRecord) -> None:
+        """A shown run's folder moved: show it at its new place, its log followed there."""
+        if old not in self.keys:
+            return
+        index = self.keys.index(old)
+        self.keys[index], self.records[index] = new, record
+        if not self.is_mounted:
+            return
+        if index == self.log_index:
+            self._set_log(index)
+        self.redraw()
 
     def _set_log(self, index: int) -> None:
         self.log_index = index % len(self.records)
@@ -214,7 +230,8 @@ class RunScreen(Screen):
                 axis = "step" if self.x_axis == "step" else "time"
                 x = cursor.x_values(series, self.x_axis, self._start(i))
                 traces.append(Trace(label, (0, 0, 0), x, series.value.view, smooth, nonfinite,  # coloured by panels
-                                    clean=nonfinite == 0 and series.ordered(axis), metric=name, run=i))
+                                    clean=nonfinite == 0 and series.ordered(axis), metric=name, run=i,
+                                    steps=series.steps, restarts=live.restarts))
         waiting = [p for k, live in zip(self.keys, lives, strict=True) if (p := self._placeholder(k, live))]
         message = waiting[0] if waiting else "no metrics logged yet" if not any(live.series for live in lives) \
             else "none of these metrics"
@@ -372,12 +389,20 @@ class RunScreen(Screen):
             text.append("← → move a cursor on the curves · j: log lines at the cursor · c: cursor at the log line")
         else:
             ts = self.time_at_x(self.cursor_x)
-            text.append(f"cursor {self.x_axis} {fmt_number(self.cursor_x) if self.x_axis != 'time' else ''}")
+            text.append(f"cursor {self.x_axis} {self._cursor_x_text()}")
             if ts is not None and math.isfinite(ts):
                 text.append(f" {fmt_time(ts)}")
             for name, value in self._values_at_cursor():
                 text.append(f"  {name}={fmt_number(value)}", style="")
         self.query_one("#cursor-info", Static).update(text, layout=False)
+
+    def _cursor_x_text(self) -> str:
+        """Where the cursor is; on a logged step, that step as the exact integer it was logged as."""
+        if self.x_axis == "time" or self.cursor_x is None:
+            return ""
+        series = self._primary()
+        step = cursor.step_at_x(series, self.cursor_x) if self.x_axis == "step" and series is not None else None
+        return fmt_number(step if step is not None else self.cursor_x)
 
     def _values_at_cursor(self) -> list[tuple[str, float]]:
         if self.cursor_x is None:

@@ -10,6 +10,7 @@ shared axis would flatten a metric (small multiples, each panel with its own y-r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,9 +22,10 @@ from textual.events import Resize
 from textual.widget import Widget
 from textual_plotext import PlotextPlot
 
-from runyard import Prepared, on_axis, prepare, robust_range, x_span
+from runyard import Prepared, on_axis, robust_range, x_span
 
 from ..formatting import OFF_SCALE_ABOVE, OFF_SCALE_BELOW, PALETTE, frame_columns
+from ..live.restarts import broken, prepare_lives
 
 X_LABEL = {"step": "step", "time": "wallclock", "relative": "time since start"}
 
@@ -41,19 +43,27 @@ class Trace:
     clean: bool = False  # x sorted and NaN-free, y finite: preparation may skip checking
     metric: str = ""  # which metric and which run (index) it draws: panels group by the one, colour by the other
     run: int = 0
+    steps: np.ndarray | None = None  # each point's logged step, to tell which life of a restarted run it is in
+    restarts: Sequence[int] = ()     # steps where the run's next life began: the curve has a gap there
+    edges: list[float] = field(default_factory=list)  # x where a life after the first begins (set when prepared)
     _cache: dict[int, tuple[Prepared, Prepared | None]] = field(default_factory=dict, repr=False)
 
     def prepared(self, buckets: int) -> tuple[Prepared, Prepared | None]:
-        """Raw (with non-finite markers) and smoothed points, min and max of each of `buckets` columns."""
+        """Raw (with non-finite markers) and smoothed points, min and max of each of `buckets` columns (each life
+        of a restarted run on its own, so no column joins two)."""
         if buckets not in self._cache:
-            smooth = None
-            raw, _ = prepare(self.x, self.y, buckets, clean=self.clean)
-            if self.smooth_y is not None:
-                smooth, _ = prepare(self.x, self.smooth_y, buckets, clean=self.clean)
+            raw, smooth, self.edges = prepare_lives(self.x, self.y, buckets, steps=self.steps,
+                                                    restarts=self.restarts, smooth_y=self.smooth_y,
+                                                    clean=self.clean)
             if len(self._cache) > 1:  # two widths: the panels' choice of layout, then the panel drawn
                 self._cache.pop(next(iter(self._cache)))
             self._cache[buckets] = (raw, smooth)
         return self._cache[buckets]
+
+    def segments(self, x: np.ndarray, y: np.ndarray) -> tuple[list[float], list[float]]:
+        """Points to hand plotext, with a break at each restart (see `broken`)."""
+        bx, by = broken(x, y, self.edges)
+        return bx.tolist(), by.tolist()
 
     def drawn(self, buckets: int, log_y: bool) -> tuple[np.ndarray, np.ndarray]:
         """The points of the curve a reader follows (smoothed when smoothing is on), as placed on the y-axis."""
@@ -183,12 +193,12 @@ class MetricPlot(PlotextPlot):
             if smooth is not None:
                 faint = tuple(int(c * 0.45) for c in trace.color)
                 sx, sy = on_axis(smooth.x, smooth.y, self.log_y)
-                plt.plot(rx.tolist(), ry.tolist(), color=faint, marker="braille")
-                plt.plot(sx.tolist(), sy.tolist(), color=trace.color, marker="braille", label=label)
+                plt.plot(*trace.segments(rx, ry), color=faint, marker="braille")
+                plt.plot(*trace.segments(sx, sy), color=trace.color, marker="braille", label=label)
                 drawn.append(sy)
                 followed.append((Prepared(sx, sy), trace.color))
             else:
-                plt.plot(rx.tolist(), ry.tolist(), color=trace.color, marker="braille", label=label)
+                plt.plot(*trace.segments(rx, ry), color=trace.color, marker="braille", label=label)
                 drawn.append(ry)
                 followed.append((Prepared(rx, ry), trace.color))
             xs_all.append(raw.x)

@@ -87,10 +87,11 @@ class Preview(Horizontal):
         plot = self.query_one(MetricPlot)
         traces = []
         if live is not None:
-            names = main_metrics(list(live.series), limit=1)
+            names = main_metrics(live.series, limit=1)  # by series: a one-point figure is not the curve
             for i, name in enumerate(names):
                 s = live.series[name]
-                traces.append(Trace(name, colour(i), s.steps, s.value.view, nonfinite=live.nonfinite.get(name, 0)))
+                traces.append(Trace(name, colour(i), s.steps, s.value.view, nonfinite=live.nonfinite.get(name, 0),
+                                    steps=s.steps, restarts=live.restarts))
         plot.show(traces, x_axis="step", log_y=False, ignore_outliers=True, message=message or "no metrics")
         self._request += 1
         self._status, self._log = status, log

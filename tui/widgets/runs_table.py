@@ -77,7 +77,7 @@ Cell = tuple[tuple[str, str], ...]  # (text, Rich style string) spans
 
 def facts_for(record: RunRecord, live: Any, marked: bool) -> RowFacts:
     """A row's values: from the live state of a followed run where there is one, else from the listing."""
-    names = main_metrics(list(live.series) if live is not None else record.summary, limit=1)
+    names = main_metrics(live.series if live is not None else record.summary, limit=1)
     metric = names[0] if names else None
     if live is not None:
         last_step = live.last_step()
