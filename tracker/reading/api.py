@@ -32,7 +32,7 @@ def find_source(path: Path, root: Path | None = None) -> RunSource:
         if found:
             runs.extend(found.runs)
     if path.is_file():
-        runs = [r for r in runs if r.path == path]
+        runs = [r for r in runs if r.path == path] or _run_whose_log_is(path)
         if not runs:  # a file no layout claims is a run only if it reads as a log with metrics
             why = textlog.not_a_log(path, root)
             if why is not None:
@@ -47,6 +47,23 @@ def find_source(path: Path, root: Path | None = None) -> RunSource:
         raise UnknownLayout(f"{path}: not a run folder of any layout runyard reads")
     listing = ", ".join(r.path.name for r in runs[:5])
     raise UnknownLayout(f"{path} holds {len(runs)} runs ({listing}...): name one")
+
+
+def _run_whose_log_is(path: Path) -> list[RunSource]:
+    """The run whose folder holds `path` as its log (a runyard run's training.log, a W&B run's output.log): the
+    log of a run names that run, not a text log of its own."""
+    for directory in (path.parent, path.parent.parent):
+        try:
+            names = sorted(os.listdir(directory))
+        except OSError:
+            continue
+        for detect in detectors():
+            found = detect(directory, names)
+            if found:
+                owned = [r for r in found.runs if r.log_path() == path]
+                if owned:
+                    return owned
+    return []
 
 
 def open_run(path: str | os.PathLike, root: str | os.PathLike | None = None) -> RunView:

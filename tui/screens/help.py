@@ -27,11 +27,11 @@ def binding_sections(screen: Screen) -> list[tuple[str, list[Binding]]]:
     seen: set[type] = set()
     for node in [screen.app, screen, *screen.walk_children(with_self=False)]:
         cls = type(node)
-        if cls in seen or not cls.BINDINGS:
-            continue
+        if cls in seen or not cls.BINDINGS or not cls.__module__.startswith("runyard"):
+            continue  # Textual's own widgets (inputs, the footer) bring keys every app has: not runyard's to list
         seen.add(cls)
         own = [b if isinstance(b, Binding) else Binding(*b) for b in cls.BINDINGS]
-        own = [b for b in own if b.description]
+        own = sorted((b for b in own if b.description), key=lambda b: not b.show)  # the footer's keys first
         if own:
             sections.append((_section_name(node), own))
     from . import catalogue  # the other main screens, listed after the one in use
@@ -40,7 +40,7 @@ def binding_sections(screen: Screen) -> list[tuple[str, list[Binding]]]:
         if type(screen) in classes:
             continue
         own = [b if isinstance(b, Binding) else Binding(*b) for cls in classes for b in cls.BINDINGS]
-        own = [b for b in own if b.description]
+        own = list({(b.key, b.description): b for b in own if b.description}.values())
         sections.append((f"{title} screen", own))
     return sections
 

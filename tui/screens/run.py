@@ -21,7 +21,7 @@ from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, Tab
 
 from runyard import RunRecord, clean_line, main_metrics
 
-from ..formatting import STATUS_STYLE, fmt_bytes, fmt_duration, fmt_number, fmt_time
+from ..formatting import STATUS_STYLE, cut_middle, fmt_bytes, fmt_duration, fmt_number, fmt_time
 from ..live import cursor
 from ..live.cursor import X_AXES
 from ..live.details import RunDetails
@@ -46,6 +46,9 @@ class RunScreen(Screen):
 
     BINDINGS = [
         Binding("escape,backspace", "back", "Back"),
+        # Quit and help first: the footer keeps what fits from the left, and at 80 columns these must stay.
+        Binding("q", "app.quit", "Quit"),
+        Binding("question_mark", "app.help", "Help"),
         Binding("x", "cycle_x", "x axis"),
         Binding("s", "toggle_smoothing", "Smooth"),
         Binding("right_square_bracket", "smoother(0.1)", "Smoother", show=False),
@@ -58,10 +61,10 @@ class RunScreen(Screen):
         Binding("right", "move_cursor(1)", "Cursor →", show=False, priority=True),
         Binding("shift+left", "move_cursor(-10)", "Cursor ←←", show=False, priority=True),
         Binding("shift+right", "move_cursor(10)", "Cursor →→", show=False, priority=True),
-        Binding("j", "log_at_cursor", "Log at cursor"),
-        Binding("c", "cursor_at_log", "Curve at log line"),
+        Binding("j", "log_at_cursor", "Log at cursor", show=False),
+        Binding("c", "cursor_at_log", "Curve at log line", show=False),
         Binding("slash", "search", "Search log"),
-        Binding("f", "follow", "Follow log"),
+        Binding("f", "follow", "Follow log", show=False),
         Binding("tab", "next_log(1)", "Next run's log", show=False),
         Binding("shift+tab", "next_log(-1)", "Previous run's log", show=False),
         Binding("1", "tab('curves')", "Curves", show=False),
@@ -276,34 +279,63 @@ class RunScreen(Screen):
         return f"waiting for {waiting}" if waiting else live.placeholder()
 
     def _draw_title(self) -> None:
-        text = Text(no_wrap=True, overflow="ellipsis")
+        """Each run's name, status, step (and rate and ETA while running), then the drawing settings at the right.
+
+        What does not fit gives way in this order: ETAs, rates, statuses, then names are cut in the middle (runs
+        named alike differ at the end); a number is never cut.
+        """
         overlay = len(self.records) > 1
+        runs = []
         for i, (record, live) in enumerate(zip(self.records, self.lives, strict=True)):
             info = record.info
-            if i:
-                text.append("  |  ")
-            if overlay:
-                text.append_text(self.run_label(i))
-            else:
-                text.append(info.name, style="bold")
-            text.append(f" {info.status}", style=STATUS_STYLE.get(info.status, ""))
-            if info.error:
-                text.append(f"  ⚠ {info.error}", style="bold red")
             last, target = live.last_step(), configured_last_step(record.config) or info.max_step
-            text.append(f"  step {fmt_number(last)}" + (f"/{fmt_number(target)}" if target else ""))
-            rate = live.step_rate()
-            if rate and info.status == "running":
-                text.append(f"  {fmt_number(rate)} steps/s")
-                eta = live.eta(target)
-                if eta is not None:
-                    text.append(f"  ETA {fmt_duration(eta)}", style="bold")
+            rate = live.step_rate() if info.status == "running" else None
+            eta = live.eta(target) if rate else None
+            runs.append({
+                "i": i, "name": info.name, "status": info.status, "error": info.error,
+                "step": f"step {fmt_number(last)}" + (f"/{fmt_number(target)}" if target else ""),
+                "rate": f"{fmt_number(rate)} steps/s" if rate else None,
+                "eta": f"ETA {fmt_duration(eta)}" if eta is not None else None,
+            })
         title = self.query_one("#run-title", Static)
         settings = Text("  " + "  ".join(self.settings()), style="dim", no_wrap=True)
-        width = title.content_region.width
-        if width > settings.cell_len + 12:  # the settings stay in sight: the runs' part gives way
-            text.truncate(width - settings.cell_len, overflow="ellipsis", pad=True)
+        budget = max(10, title.content_region.width - settings.cell_len)
+        drop: set[str] = set()
+        name_room: int | None = None
+        for step in ("eta", "rate", "status", "names"):
+            text = self._title_text(runs, drop, name_room, overlay)
+            if text.cell_len <= budget:
+                break
+            if step == "names":
+                fixed = self._title_text(runs, drop, 0, overlay).cell_len
+                name_room = max(6, (budget - fixed) // len(runs))
+            else:
+                drop.add(step)
+        text = self._title_text(runs, drop, name_room, overlay)
+        text.truncate(budget, overflow="ellipsis", pad=True)
         text.append_text(settings)
         title.update(text, layout=False)
+
+    def _title_text(self, runs: list[dict], drop: set[str], name_room: int | None, overlay: bool) -> Text:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for part in runs:
+            if part["i"]:
+                text.append("  |  ")
+            name = part["name"] if name_room is None else cut_middle(part["name"], name_room)
+            if overlay:
+                label = self.run_label(part["i"])
+                text.append(label.plain.replace(part["name"], name), style=label.style)
+            else:
+                text.append(name, style="bold")
+            if "status" not in drop:
+                text.append(f" {part['status']}", style=STATUS_STYLE.get(part["status"], ""))
+            if part["error"]:
+                text.append(f"  ⚠ {part['error']}", style="bold red")
+            text.append(f"  {part['step']}")
+            for key in ("rate", "eta"):
+                if part[key] and key not in drop:
+                    text.append(f"  {part[key]}", style="bold" if key == "eta" else "")
+        return text
 
     def settings(self) -> list[str]:
         """How the curves are drawn, as the title shows it: axis, smoothing weight, scales, layout."""

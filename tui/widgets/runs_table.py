@@ -231,7 +231,7 @@ class RunsTable(ScrollView, can_focus=True):
         Binding("home", "cursor_home", "First run", show=False),
         Binding("end", "cursor_end", "Last run", show=False),
         Binding("enter", "select_cursor", "Open", show=False),
-        Binding("space", "toggle_mark", "Mark"),
+        Binding("space", "toggle_mark", "Mark", tooltip="Mark the run and move to the next one"),
         Binding("s", "choose_sort", "Sort"),
         Binding("S", "reverse_sort", "Reverse sort", show=False),  # in help and the palette; the footer keeps q, ?
     ]
