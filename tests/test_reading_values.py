@@ -170,7 +170,7 @@ def test_a_series_of_only_nan_or_inf_is_a_metric_with_points(case: str, value: f
     assert stats.count == 4 and stats.last_step == 3 and (stats.min, stats.max, stats.mean) == (None, None, None)
     assert main(["plot", str(folder), "-m", "loss", "--width", "60", "--height", "12"]) == 0
     out = capsys.readouterr().out
-    frame = [line for line in out.splitlines() if "┤" in line or "│" in line]
+    frame = [line for line in out.splitlines() if any(edge in line for edge in "┤│┌└")]
     assert sum(line.count("x") for line in frame) == 4  # four red crosses on the top edge
     kind = "NaN" if case == "nan_only" else "+inf"
     assert out.rstrip().endswith(f"loss has 4 non-finite values (4 {kind}), marked x on the frame's edge\n"

@@ -5,8 +5,12 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterable
+from typing import Any
 
 from rich.cells import cell_len
+from rich.text import Text
+
+from runyard import clean_field
 
 STATUS_STYLE = {
     "running": "bold green", "finished": "blue", "failed": "bold red", "interrupted": "yellow",
@@ -129,3 +133,81 @@ def frame_columns(frame_line: str, lo: float, hi: float, xs: Iterable[float]) ->
     inner = right - left - 2
     return sorted({min(max(left + 1 + round((x - lo) / (hi - lo) * inner), left + 1), right - 1)
                    for x in xs if math.isfinite(x)})
+
+
+# Non-finite values are marked as red crosses on the frame's edge (NaN and +inf on top, -inf below): on the edge,
+# not inside the frame, where plotext's legend (always at the top left) would hide them.
+NONFINITE_MARK, NONFINITE_COLOR = "x", (255, 60, 60)
+EdgeMark = tuple[Any, str, tuple[int, int, int]]  # (x values, glyph, colour)
+
+
+def edge_marks(followed: Iterable[tuple[Any, tuple[int, int, int]]], raws: Iterable[Any],
+               limits: tuple[float, float] | None) -> tuple[list[EdgeMark], list[EdgeMark]]:
+    """The marks on a plot frame's top and bottom edges, in drawing order (a later one wins a column).
+
+    `followed` holds (`Prepared` points, colour) of the curves drawn: ▲/▼ where the y-range `limits` cuts
+    their points off. `raws` holds each series' `Prepared` raw points: an x at each of its non-finite values.
+    """
+    top: list[EdgeMark] = []
+    bottom: list[EdgeMark] = []
+    if limits is not None:
+        for points, color in followed:
+            above, below = points.off_scale(*limits)
+            if above.size:
+                top.append((above, OFF_SCALE_ABOVE, color))
+            if below.size:
+                bottom.append((below, OFF_SCALE_BELOW, color))
+    for raw in raws:
+        if raw.nan_x.size or raw.posinf_x.size:
+            top.append(([*raw.nan_x.tolist(), *raw.posinf_x.tolist()], NONFINITE_MARK, NONFINITE_COLOR))
+        if raw.neginf_x.size:
+            bottom.append((raw.neginf_x, NONFINITE_MARK, NONFINITE_COLOR))
+    return top, bottom
+
+
+def set_y_range(plt: Any, limits: tuple[float, float] | None, log_y: bool, marked_x: Iterable[float] = ()) -> None:
+    """A plotext figure's y-range; with nothing finite to draw, an empty 0-1 frame without y ticks, whose x ticks
+    span `marked_x` (the non-finite values' x: their marks on its edges and the notes say what there is)."""
+    if limits is None:
+        plt.ylim(0.0, 1.0)
+        plt.yticks([], [])
+        xs = [x for x in marked_x if math.isfinite(x)]
+        if xs:  # blank points: plotext gives a frame x ticks only for something drawn
+            plt.scatter(xs, [0.5] * len(xs), marker=" ")
+        return
+    plt.ylim(*limits)
+    if log_y:
+        plt.yticks(*log_ticks(*limits))
+
+
+def draw_curve(plt: Any, x: Any, y: Any, color: tuple[int, int, int], label: str) -> None:
+    """Draw a bright curve with its legend label; a curve with no points is not drawn (plotext's legend fails on
+    an empty labelled curve, as a series of only non-finite values gives)."""
+    if len(x):
+        plt.plot(x.tolist(), y.tolist(), color=color, marker="braille", label=label)
+
+
+def pinned_span(span: tuple[float, float] | None) -> tuple[float, float] | None:
+    """The x limits to pin for a span of x values: widened by half a step each way when it is a single x; None
+    when even that leaves no width (steps beyond 2**53 that one float holds): plotext then picks its own."""
+    if span is None or span[1] > span[0]:
+        return span
+    wider = (span[0] - 0.5, span[1] + 0.5)
+    return wider if wider[1] > wider[0] else None
+
+
+def clean_text(text: Text) -> Text:
+    """`text` with every span's characters made safe to show (`clean_field`), its styles kept.
+
+    For a line built from several values, some from a run's files (a title with a run's name and error).
+    """
+    if text.plain.isprintable():
+        return text
+    out = text.blank_copy()
+    offsets = sorted({offset for span in text.spans for offset in (span.start, span.end)})
+    for part in text.divide(offsets):
+        piece = Text(clean_field(part.plain))
+        for span in part.spans:
+            piece.stylize(span.style)
+        out.append_text(piece)
+    return out

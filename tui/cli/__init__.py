@@ -228,15 +228,17 @@ def tail_command(run: str, root: Path, follow: bool, lines: int, as_json: bool) 
 @click.option("--x", "x_axis", type=click.Choice(["step", "time", "relative"]), default="step", show_default=True)
 @click.option("--smooth", default=0.0, show_default=True, help="EMA weight in [0, 1) as TensorBoard's slider.")
 @click.option("--log-y", is_flag=True, help="Logarithmic y axis.")
+@click.option("--outliers", is_flag=True,
+              help="Keep outliers in the y-range (the app's `o`); by default it spans the bulk of the points.")
 @click.option("--width", type=int, default=None, help="Plot width in columns (default: the terminal's).")
 @click.option("--height", type=int, default=None, help="Plot height in rows (default: the terminal's, at most 24).")
 @click.option("--json", "as_json", is_flag=True, help="Print the plotted points as JSON.")
 def plot_command(runs: tuple[str, ...], root: Path, metrics: tuple[str, ...], x_axis: str, smooth: float,
-                 log_y: bool, width: int | None, height: int | None, as_json: bool) -> None:
+                 log_y: bool, outliers: bool, width: int | None, height: int | None, as_json: bool) -> None:
     """Draw curves of one or more runs right in the terminal.
 
     Non-finite values are marked x on the frame's edge, and what could not be drawn (non-finite values, values
-    a log axis cannot show) is counted below the plot.
+    a log axis cannot show, points outside the y-range) is counted below the plot.
     """
     from .plotting import plot_runs
 
@@ -245,7 +247,7 @@ def plot_command(runs: tuple[str, ...], root: Path, metrics: tuple[str, ...], x_
     if (width is not None and width < 10) or (height is not None and height < 4):
         raise CliError("--width takes at least 10 columns and --height at least 4 rows")
     views = [_find(r, root) for r in runs]
-    text, data = plot_runs(views, list(metrics), x_axis, smooth, log_y, width, height)
+    text, data = plot_runs(views, list(metrics), x_axis, smooth, log_y, width, height, outliers)
     if as_json:
         _json_out(data)
     else:

@@ -17,11 +17,19 @@ import numpy as np
 
 from runyard import Prepared, clean_block, clean_field, main_metrics, on_axis, robust_range, x_span
 
-from ..formatting import OFF_SCALE_ABOVE, OFF_SCALE_BELOW, PALETTE, frame_columns, log_ticks, time_ticks
+from ..formatting import (
+    PALETTE,
+    EdgeMark,
+    draw_curve,
+    edge_marks,
+    frame_columns,
+    pinned_span,
+    set_y_range,
+    time_ticks,
+)
 from ..live.restarts import broken, prepare_lives
 
 X_COLUMN = {"step": "step", "time": "time", "relative": "elapsed"}
-NONFINITE_COLOR = (255, 60, 60)  # the app's red crosses
 
 
 def resolve_metric(names: Any, wanted: str) -> str | None:
@@ -34,8 +42,12 @@ def resolve_metric(names: Any, wanted: str) -> str | None:
 
 
 def plot_runs(views: list[Any], metrics: list[str], x_axis: str, smooth: float, log_y: bool,
-              width: int | None, height: int | None) -> tuple[str, dict[str, Any]]:
-    """The plot as terminal text (notes on what could not be drawn below it), and the plotted points as data."""
+              width: int | None, height: int | None, outliers: bool = False) -> tuple[str, dict[str, Any]]:
+    """The plot as terminal text (notes on what could not be drawn below it), and the plotted points as data.
+
+    The y-range leaves outliers out (as the app does by default) unless `outliers`; what it leaves out is counted
+    in the notes.
+    """
     import plotext as plt
 
     if not metrics:
@@ -56,7 +68,8 @@ def plot_runs(views: list[Any], metrics: list[str], x_axis: str, smooth: float, 
     drawn: list[np.ndarray] = []
     raws: list[Prepared] = []
     notes: list[str] = []
-    followed: list[tuple[Prepared, tuple[int, int, int]]] = []  # the bright curve of each series, for off-scale marks
+    followed: list[tuple[Prepared, tuple[int, int, int]]] = []  # the curves drawn, for off-scale marks
+    values_on_axis: list[tuple[str, np.ndarray]] = []  # every finite value as placed on the y-axis, to count
     buckets = max(10, width * 2)
     for i, view in enumerate(views):
         for j, wanted in enumerate(metrics):
@@ -74,12 +87,16 @@ def plot_runs(views: list[Any], metrics: list[str], x_axis: str, smooth: float, 
             if smoothed is not None:
                 bright = Prepared(*on_axis(smoothed.x, smoothed.y, log_y))
                 if rx.size:
-                    plt.plot(*_segments(rx, ry, edges), color=tuple(c // 2 for c in color), marker="braille")
-            if bright.x.size:  # plotext fails on an empty labelled curve: a series of non-finite values has none
-                plt.plot(*_segments(bright.x, bright.y, edges), color=color, marker="braille", label=label)
+                    faint = tuple(c // 2 for c in color)
+                    plt.plot(*_segments(rx, ry, edges), color=faint, marker="braille")
+                    drawn.append(ry)  # the raw curve is drawn too: the y-range covers its extremes (as TensorBoard)
+                    followed.append((Prepared(rx, ry), faint))
+            draw_curve(plt, *broken(bright.x, bright.y, edges), color, label)
             drawn.append(bright.y)
             raws.append(raw)
             followed.append((bright, color))
+            values = series["value"].to_numpy(dtype=np.float64)
+            values_on_axis.append((label, on_axis(values, values, log_y)[1]))
             notes += _notes(label, series["value"].to_numpy(), log_y, drawable=bool(bright.x.size))
             bad = raw.nan_x.size + raw.posinf_x.size + raw.neginf_x.size
             markers = np.concatenate([raw.nan_x, raw.posinf_x, raw.neginf_x])
@@ -94,28 +111,20 @@ def plot_runs(views: list[Any], metrics: list[str], x_axis: str, smooth: float, 
                                    "nonfinite_at": marker_xs, "nonfinite": bad})
     if not raws:
         raise ValueError(_missing(views, metrics))
-    limits = robust_range(drawn, ignore_outliers=True)
+    limits = robust_range(drawn, ignore_outliers=not outliers)
+    marked = [x for raw in raws for x in (*raw.nan_x.tolist(), *raw.posinf_x.tolist(), *raw.neginf_x.tolist())]
+    set_y_range(plt, limits, log_y, marked)
     if limits is not None:
-        plt.ylim(*limits)
-        if log_y:
-            plt.yticks(*log_ticks(*limits))
-    else:  # nothing finite (or nothing positive on a log axis): an empty frame, the marks and the notes say why
-        plt.ylim(0.0, 1.0)
-        plt.yticks([], [])
-    bottom, top = limits if limits is not None else (0.0, 1.0)
-    for raw in raws:
-        for xs, y in ((raw.nan_x, top), (raw.posinf_x, top), (raw.neginf_x, bottom)):
-            if xs.size:
-                plt.scatter(xs.tolist(), [y] * xs.size, marker="x", color=NONFINITE_COLOR)
-    span = x_span([x for raw in raws for x in (raw.x, raw.nan_x, raw.posinf_x, raw.neginf_x)])
-    if span is not None and span[1] > span[0]:
+        notes += _left_off(values_on_axis, limits, log_y)
+    span = pinned_span(x_span([x for raw in raws for x in (raw.x, raw.nan_x, raw.posinf_x, raw.neginf_x)]))
+    if span is not None:
         plt.xlim(*span)  # pinned, so marks drawn over the figure land on the curves' columns
         if x_axis != "step":
             plt.xticks(*time_ticks(*span, x_axis))
     plt.xlabel({"step": "step", "time": "wallclock", "relative": "time since start"}[x_axis])
     text = plt.build()
-    if limits and span is not None and span[1] > span[0]:
-        text = _mark_off_scale(text, followed, limits, span)
+    if span is not None:
+        text = _mark_edges(text, edge_marks(followed, raws, limits), span)
     if not sys.stdout.isatty():
         text = clean_block(text)
     return text + ("\n" + "\n".join(notes) if notes else ""), data
@@ -167,22 +176,33 @@ def _missing(views: list[Any], metrics: list[str]) -> str:
     return message
 
 
-def _mark_off_scale(text: str, followed: list[tuple[Prepared, tuple[int, int, int]]], limits: tuple[float, float],
-                    span: tuple[float, float]) -> str:
-    """▲ on the frame's top edge above points the y-range cuts off, ▼ on its bottom edge: as the app marks them."""
+def _left_off(values_on_axis: list[tuple[str, np.ndarray]], limits: tuple[float, float], log_y: bool) -> list[str]:
+    """A note for each series with points outside the y-range (marked ▲/▼ on the frame)."""
+    notes = []
+    for label, y in values_on_axis:
+        y = y[np.isfinite(y)]
+        out = int(((y < limits[0]) | (y > limits[1])).sum())
+        if out:
+            notes.append(f"{label}: {out} of {y.size} points outside the y-range, marked ▲/▼ on the frame's edge"
+                         f" (--outliers draws them all)")
+    return notes
+
+
+def _mark_edges(text: str, marks: tuple[list[EdgeMark], list[EdgeMark]], span: tuple[float, float]) -> str:
+    """The `edge_marks` drawn on the frame's top and bottom edges: as the app marks them."""
     lines = text.split("\n")
     top = next((i for i, line in enumerate(lines) if "┌" in line), None)
     bottom = next((i for i, line in enumerate(lines) if "└" in line), None)
-    for row, glyph, side in ((top, OFF_SCALE_ABOVE, 0), (bottom, OFF_SCALE_BELOW, 1)):
+    for row, edge in ((top, marks[0]), (bottom, marks[1])):
         if row is None or "\x1b" in lines[row].removesuffix("\x1b[0m"):
             continue  # colour codes inside the edge: its characters would not be its columns
-        marks: dict[int, str] = {}
-        for points, (r, g, b) in followed:
-            for column in frame_columns(lines[row], *span, points.off_scale(*limits)[side].tolist()):
-                marks[column] = f"\x1b[1;38;2;{r};{g};{b}m{glyph}\x1b[0m"
+        marked: dict[int, str] = {}
+        for xs, glyph, (r, g, b) in edge:
+            for column in frame_columns(lines[row], *span, list(xs)):
+                marked[column] = f"\x1b[1;38;2;{r};{g};{b}m{glyph}\x1b[0m"
         line = lines[row]
-        for column in sorted(marks, reverse=True):  # from the right: the columns to the left stay where they were
-            line = line[:column] + marks[column] + line[column + 1:]
+        for column in sorted(marked, reverse=True):  # from the right: the columns to the left stay where they were
+            line = line[:column] + marked[column] + line[column + 1:]
         lines[row] = line
     return "\n".join(lines)
 

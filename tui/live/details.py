@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from runyard import Checkpoint, RunView, Sample, flatten
+from runyard import Checkpoint, RunView, Sample, clean_field, flatten
 
 from ..formatting import fmt_duration, fmt_number, fmt_time
 
@@ -21,10 +21,10 @@ SAMPLES_SHOWN = 50  # the most recent samples only: a long run logs thousands
 class RunDetails:
     """A run's config (flattened), checkpoints, last samples and info rows, or the error that stopped the read."""
 
-    config: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, str] = field(default_factory=dict)  # shown as is: keys and values made safe to show
     checkpoints: list[Checkpoint] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)
-    info: list[tuple[str, str]] = field(default_factory=list)
+    info: list[tuple[str, str]] = field(default_factory=list)  # made safe to show, as `config`
     error: str | None = None
 
 
@@ -32,14 +32,25 @@ def read_details(view: RunView) -> RunDetails:
     """Everything the other tabs show, read now (on a reading thread); a part that fails leaves the others."""
     details = RunDetails()
     errors = []
-    for part, read in (("config", lambda: flatten(view.config)), ("checkpoints", lambda: view.checkpoints),
-                       ("samples", lambda: view.samples()[-SAMPLES_SHOWN:]), ("info", lambda: info_rows(view))):
+    for part, read in (("config", lambda: shown_config(view.config)), ("checkpoints", lambda: view.checkpoints),
+                       ("samples", lambda: view.samples()[-SAMPLES_SHOWN:]),
+                       ("info", lambda: shown_rows(info_rows(view)))):
         try:
             setattr(details, part, read())
         except Exception as exc:  # one unreadable file must not blank the other tabs
             errors.append(f"{part}: {exc}")
-    details.error = "; ".join(errors) or None
+    details.error = clean_field("; ".join(errors)) or None
     return details
+
+
+def shown_config(config: dict[str, Any]) -> dict[str, str]:
+    """A run's config flattened, keys and values as text safe to show (no escape sequence from the file)."""
+    return {clean_field(str(key)): clean_field(str(value)) for key, value in flatten(config).items()}
+
+
+def shown_rows(rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(field, value) rows as text safe to show: names, tags, notes and errors come from a run's files."""
+    return [(clean_field(key), clean_field(value)) for key, value in rows]
 
 
 def info_rows(view: RunView) -> list[tuple[str, str]]:

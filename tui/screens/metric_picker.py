@@ -10,6 +10,8 @@ from textual.screen import ModalScreen
 from textual.widgets import SelectionList, Static
 from textual.widgets.selection_list import Selection
 
+from runyard import clean_field
+
 
 class MetricPicker(ModalScreen[list[str] | None]):
     """Choose which metrics to draw; dismissed with the chosen names, or None when cancelled."""
@@ -28,7 +30,7 @@ class MetricPicker(ModalScreen[list[str] | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(Text("metrics to draw (space toggles, enter shows)", style="bold"))
-            yield SelectionList[str](*(Selection(Text(n), n, n in self.chosen) for n in self.names))
+            yield SelectionList[str](*(Selection(Text(clean_field(n)), n, n in self.chosen) for n in self.names))
 
     def action_choose(self) -> None:
         """Dismiss with the ticked metrics."""

@@ -19,9 +19,9 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
 
-from runyard import RunRecord, clean_line, main_metrics
+from runyard import RunRecord, clean_field, clean_line, main_metrics
 
-from ..formatting import STATUS_STYLE, cut_middle, fmt_bytes, fmt_duration, fmt_number, fmt_time
+from ..formatting import STATUS_STYLE, clean_text, cut_middle, fmt_bytes, fmt_duration, fmt_number, fmt_time
 from ..live import cursor
 from ..live.cursor import X_AXES
 from ..live.details import RunDetails
@@ -255,7 +255,8 @@ class RunScreen(Screen):
     def run_label(self, index: int) -> Text:
         """Run `index`'s name in its curve colour, to say whose log, values or details are shown."""
         r, g, b = self.run_colour(index)
-        return Text(f"● {self.records[index].info.name}", style=Style(color=f"rgb({r},{g},{b})", bold=True))
+        name = clean_field(self.records[index].info.name)
+        return Text(f"● {name}", style=Style(color=f"rgb({r},{g},{b})", bold=True))
 
     def _draw_run_labels(self) -> None:
         """With several runs, name the one whose log and details are shown (`tab` picks another)."""
@@ -292,7 +293,8 @@ class RunScreen(Screen):
             rate = live.step_rate() if info.status == "running" else None
             eta = live.eta(target) if rate else None
             runs.append({
-                "i": i, "name": info.name, "status": info.status, "error": info.error,
+                "i": i, "name": clean_field(info.name), "status": info.status,
+                "error": clean_field(info.error) if info.error else None,
                 "step": f"step {fmt_number(last)}" + (f"/{fmt_number(target)}" if target else ""),
                 "rate": f"{fmt_number(rate)} steps/s" if rate else None,
                 "eta": f"ETA {fmt_duration(eta)}" if eta is not None else None,
@@ -311,7 +313,7 @@ class RunScreen(Screen):
                 name_room = max(6, (budget - fixed) // len(runs))
             else:
                 drop.add(step)
-        text = self._title_text(runs, drop, name_room, overlay)
+        text = clean_text(self._title_text(runs, drop, name_room, overlay))  # names and errors come from run files
         text.truncate(budget, overflow="ellipsis", pad=True)
         text.append_text(settings)
         title.update(text, layout=False)
@@ -426,7 +428,7 @@ class RunScreen(Screen):
                 text.append(f" {fmt_time(ts)}")
             for name, value in self._values_at_cursor():
                 text.append(f"  {name}={fmt_number(value)}", style="")
-        self.query_one("#cursor-info", Static).update(text, layout=False)
+        self.query_one("#cursor-info", Static).update(clean_text(text), layout=False)
 
     def _cursor_x_text(self) -> str:
         """Where the cursor is; on a logged step, that step as the exact integer it was logged as."""
@@ -529,7 +531,7 @@ class RunScreen(Screen):
         active = self.query_one(TabbedContent).active
         if active != "curves":
             self._fill_tab(active)
-        self.notify(f"log of {self.records[self.log_index].info.name}", timeout=2)
+        self.notify(f"log of {clean_field(self.records[self.log_index].info.name)}", timeout=2, markup=False)
 
     def action_tab(self, name: str) -> None:
         self.query_one(TabbedContent).active = name
@@ -576,7 +578,7 @@ class RunScreen(Screen):
             for c in details.checkpoints:
                 metrics = ", ".join(f"{k}={fmt_number(v)}" for k, v in c.metrics.items())
                 rows.append((Text("★", style="bold yellow") if c.best else Text(""), Text(fmt_number(c.step)),
-                             Text(c.path.name), Text(fmt_bytes(c.bytes)), Text(metrics)))
+                             Text(clean_field(c.path.name)), Text(fmt_bytes(c.bytes)), Text(clean_field(metrics))))
             self._fill_table("#ckpt-table", ("best", "step", "file", "size", "metrics"), rows)
         elif name == "samples":
             text = Text()

@@ -22,9 +22,9 @@ from textual.events import Resize
 from textual.widget import Widget
 from textual_plotext import PlotextPlot
 
-from runyard import Prepared, on_axis, robust_range, x_span
+from runyard import Prepared, clean_field, on_axis, robust_range, x_span
 
-from ..formatting import OFF_SCALE_ABOVE, OFF_SCALE_BELOW, PALETTE, frame_columns
+from ..formatting import PALETTE, EdgeMark, draw_curve, edge_marks, frame_columns, pinned_span, set_y_range
 from ..live.restarts import broken, prepare_lives
 
 X_LABEL = {"step": "step", "time": "wallclock", "relative": "time since start"}
@@ -47,6 +47,10 @@ class Trace:
     restarts: Sequence[int] = ()     # steps where the run's next life began: the curve has a gap there
     edges: list[float] = field(default_factory=list)  # x where a life after the first begins (set when prepared)
     _cache: dict[int, tuple[Prepared, Prepared | None]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        # The label is a metric (and run) name from a run's files: plotext writes it into its ANSI output as is.
+        self.label = clean_field(self.label)
 
     def prepared(self, buckets: int) -> tuple[Prepared, Prepared | None]:
         """Raw (with non-finite markers) and smoothed points, min and max of each of `buckets` columns (each life
@@ -90,8 +94,8 @@ class MetricPlot(PlotextPlot):
         self._figure: tuple[tuple[int, int], Text] | None = None  # (size, figure) of the last plotext build
         self._x_range: tuple[float, float] | None = None
         self._shared_x: tuple[float, float] | None = None  # x span given by the panels, so cursors line up
-        # x of the points each curve has above and below the y-range, with its colour: marked on the frame
-        self._off_scale: list[tuple[np.ndarray, np.ndarray, tuple[int, int, int]]] = []
+        # marks on the frame's top and bottom edges: off-scale points and non-finite values (see `edge_marks`)
+        self._edges: tuple[list[EdgeMark], list[EdgeMark]] = ([], [])
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -106,7 +110,7 @@ class MetricPlot(PlotextPlot):
              x_range: tuple[float, float] | None = None) -> None:
         """Replace what is drawn and refresh (the drawing itself happens in `render`); `x_range` pins the x span."""
         self.traces, self.x_axis, self.log_y = traces, x_axis, log_y
-        self.ignore_outliers, self.cursor_x, self.message = ignore_outliers, cursor_x, message
+        self.ignore_outliers, self.cursor_x, self.message = ignore_outliers, cursor_x, clean_field(message)
         self._shared_x = x_range
         self._figure = None
         self.refresh()
@@ -121,7 +125,7 @@ class MetricPlot(PlotextPlot):
             size = (self.size.width, self.size.height)
             if self._figure is None or self._figure[0] != size:
                 self._x_range = None
-                self._off_scale = []
+                self._edges = ([], [])
                 self._draw()
                 self._figure = (size, self._with_off_scale_marks(super().render()))
             return self._with_cursor(self._figure[1])
@@ -157,20 +161,21 @@ class MetricPlot(PlotextPlot):
         return Text("\n").join(lines)
 
     def _with_off_scale_marks(self, figure: Text) -> Text:
-        """The figure with ▲ on its frame's top edge above points the y-range cuts off, ▼ on the bottom edge.
+        """The figure with ▲ on its frame's top edge above points the y-range cuts off, ▼ on the bottom edge, and
+        an x at each non-finite value (see `edge_marks`).
 
         The outlier-robust range cuts, say, the first steps of a decaying loss: without a mark the curve would
         look as if it started inside the frame. On the frame itself a mark hides neither a curve nor the legend.
         """
-        frame = self._frame(figure) if self._off_scale else None
+        frame = self._frame(figure) if any(self._edges) else None
         if frame is None or self._x_range is None:
             return figure
         lines, top, bottom = frame
-        for row, glyph, side in ((top, OFF_SCALE_ABOVE, 0), (bottom, OFF_SCALE_BELOW, 1)):
+        for row, marks in ((top, self._edges[0]), (bottom, self._edges[1])):
             line = lines[row]
-            for marks in self._off_scale:
-                style = Style(color=f"rgb{marks[2]}", bold=True)
-                for column in frame_columns(line.plain, *self._x_range, marks[side].tolist()):
+            for xs, glyph, color in marks:
+                style = Style(color=f"rgb{color}", bold=True)
+                for column in frame_columns(line.plain, *self._x_range, list(xs)):
                     line = Text.assemble(line[:column], (glyph, style), line[column + 1:])
             lines[row] = line
         return Text("\n").join(lines)
@@ -193,52 +198,37 @@ class MetricPlot(PlotextPlot):
             if smooth is not None:
                 faint = tuple(int(c * 0.45) for c in trace.color)
                 sx, sy = on_axis(smooth.x, smooth.y, self.log_y)
-                plt.plot(*trace.segments(rx, ry), color=faint, marker="braille")
-                plt.plot(*trace.segments(sx, sy), color=trace.color, marker="braille", label=label)
-                drawn.append(sy)
-                followed.append((Prepared(sx, sy), trace.color))
+                if rx.size:
+                    plt.plot(*trace.segments(rx, ry), color=faint, marker="braille")
+                draw_curve(plt, *broken(sx, sy, trace.edges), trace.color, label)
+                drawn += [ry, sy]  # the raw curve is drawn too: the y-range covers its extremes (as TensorBoard)
+                followed += [(Prepared(rx, ry), faint), (Prepared(sx, sy), trace.color)]
             else:
-                plt.plot(*trace.segments(rx, ry), color=trace.color, marker="braille", label=label)
+                draw_curve(plt, *broken(rx, ry, trace.edges), trace.color, label)
                 drawn.append(ry)
                 followed.append((Prepared(rx, ry), trace.color))
-            xs_all.append(raw.x)
+            xs_all += [raw.x, raw.nan_x, raw.posinf_x, raw.neginf_x]
             raws.append(raw)
-        if not any(d.size for d in drawn):
-            plt.title(self.message if not drawn else "nothing positive to draw on a log scale")
+        if not raws:
+            plt.title(self.message)
             return
         limits = robust_range(drawn, self.ignore_outliers)
-        if limits:
-            plt.ylim(*limits)
-            if self.log_y:
-                self._log_ticks(*limits)
-            for points, color in followed:
-                above, below = points.off_scale(*limits)
-                if above.size or below.size:
-                    self._off_scale.append((above, below, color))
-            for raw in raws:
-                self._markers(raw, *limits)
+        marked = [x for raw in raws for x in (*raw.nan_x.tolist(), *raw.posinf_x.tolist(), *raw.neginf_x.tolist())]
+        set_y_range(plt, limits, self.log_y, marked)
+        if limits is None:  # nothing finite (or positive): a frame with the non-finite marks, and why it is empty
+            plt.title(f"nothing {'positive to draw on a log scale' if self.log_y else 'finite to draw'}"
+                      + (f" ({len(marked)} non-finite values, marked x on the frame)" if marked else ""))
+        self._edges = edge_marks(followed, raws, limits)
         self._x_ticks(xs_all)
         self._pin_x_range(xs_all)
         plt.xlabel(X_LABEL[self.x_axis])
 
     def _pin_x_range(self, xs_all: list[np.ndarray]) -> None:
         """Fix the x range to the data's (or the panels' shared one), so a cursor's column is known without plotext."""
-        span = self._shared_x or x_span(xs_all)
-        if span is not None and span[1] > span[0]:
+        span = pinned_span(self._shared_x or x_span(xs_all))
+        if span is not None:
             self.plt.xlim(*span)
             self._x_range = span
-
-    def _log_ticks(self, lo: float, hi: float) -> None:
-        """y ticks of a log10-transformed axis, labelled with the real values."""
-        from ..formatting import log_ticks
-
-        self.plt.yticks(*log_ticks(lo, hi))
-
-    def _markers(self, raw: Prepared, bottom: float, top: float) -> None:
-        """NaN and +inf at the top edge, -inf at the bottom, as red crosses: shown, not silently dropped."""
-        for xs, y in ((raw.nan_x, top), (raw.posinf_x, top), (raw.neginf_x, bottom)):
-            if xs.size:
-                self.plt.scatter(xs.tolist(), [y] * xs.size, marker="x", color=(255, 60, 60))
 
     def _x_ticks(self, xs_all: list[np.ndarray]) -> None:
         if self.x_axis == "step":

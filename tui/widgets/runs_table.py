@@ -28,7 +28,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from runyard import RunRecord, best_of, main_metrics
+from runyard import RunRecord, best_of, clean_field, main_metrics
 
 from ..formatting import STATUS_ICON, STATUS_STYLE, cut_middle, fmt_duration, fmt_number, fmt_time
 
@@ -100,7 +100,7 @@ def cells_of(f: RowFacts) -> tuple[Cell, ...]:
     status: Cell = ((f"{STATUS_ICON.get(info.status, '?')} {info.status}", STATUS_STYLE.get(info.status, "")),)
     if info.archived:
         status += ((" ⌂", "dim"),)
-    return (
+    return safe_cells((
         (("▶", "bold cyan"),) if f.marked else ((" ", ""),),
         status,
         ((info.name, "red" if info.error else ""),),
@@ -113,7 +113,13 @@ def cells_of(f: RowFacts) -> tuple[Cell, ...]:
         ((fmt_time(info.created), ""),),
         ((info.format, "dim"),),
         ((", ".join(str(tag) for tag in info.tags), "italic"),),
-    )
+    ))
+
+
+def safe_cells(cells: tuple[Cell, ...]) -> tuple[Cell, ...]:
+    """Cells with their text made safe to show: names, tags and metrics come from a run's files, and a cell's
+    text goes to the screen as a Segment, with no markup or escape parsing in between."""
+    return tuple(tuple((clean_field(text), style) for text, style in cell) for cell in cells)
 
 
 SORT_VALUE: dict[str, Callable[[RowFacts], Any]] = {
