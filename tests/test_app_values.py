@@ -33,7 +33,7 @@ def private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("RUNYARD_CACHE_DIR", str(tmp_path / "cache"))
 
 
-async def wait(pilot, predicate, timeout: float = 8.0) -> None:
+async def wait(pilot, predicate, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         await pilot.pause(0.05)
