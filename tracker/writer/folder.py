@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import IO
 
+from ..contract import write_all
+
 _RELATIVE = {os.open, os.rename, os.mkdir, os.unlink, os.stat} <= os.supports_dir_fd
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 
@@ -120,9 +122,7 @@ class RunFolder:
         tmp = f"{os.path.dirname(name)}/.{os.path.basename(name)}.{os.getpid()}.tmp".lstrip("/")
         fd = self.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            write_all(fd, data)
             if fsync:
                 os.fsync(fd)
         finally:
