@@ -34,6 +34,7 @@ READING_REVISION = 11
 _SKIP_DIRS = {"__pycache__", "node_modules", ".git", ".venv", "venv", ".ipynb_checkpoints"}
 _INFO_FIELDS = tuple(f.name for f in fields(RunInfo))
 _SUMMARY_FIELDS = tuple(f.name for f in fields(MetricSummary))
+_INFO_NAMES, _SUMMARY_NAMES = frozenset(_INFO_FIELDS), frozenset(_SUMMARY_FIELDS)
 # Fields that hold numbers, where a cached "nan"/"inf" means a number; elsewhere (names, tags) it is text.
 _INFO_NUMBERS = frozenset(f.name for f in fields(RunInfo) if "float" in str(f.type))
 _SUMMARY_NUMBERS = frozenset(f.name for f in fields(MetricSummary) if "float" in str(f.type))
@@ -181,9 +182,9 @@ class ScanCache:
         if not entry or entry.get("sig") != sig or entry.get("format") != source.format:
             return None
         try:
-            info = RunInfo(**_decoded(entry["info"], _INFO_FIELDS, _INFO_NUMBERS))
+            info = RunInfo(**_decoded(entry["info"], _INFO_NAMES, _INFO_NUMBERS))
             info.path = source.path
-            summary = {name: MetricSummary(**_decoded(stats, _SUMMARY_FIELDS, _SUMMARY_NUMBERS))
+            summary = {name: MetricSummary(**_decoded(stats, _SUMMARY_NAMES, _SUMMARY_NUMBERS))
                        for name, stats in entry["summary"].items()}
         except (TypeError, KeyError, AttributeError):
             return None
@@ -214,9 +215,15 @@ class ScanCache:
             pass
 
 
-def _decoded(cached: dict[str, Any], names: tuple[str, ...], numbers: frozenset[str]) -> dict[str, Any]:
-    """A cached record's fields, non-finite numbers restored in the numeric fields only."""
-    return {k: decode_value(v) if k in numbers else v for k, v in cached.items() if k in names}
+def _decoded(cached: dict[str, Any], names: frozenset[str], numbers: frozenset[str]) -> dict[str, Any]:
+    """A cached record's fields, non-finite numbers restored in the numeric fields only (a rescan decodes ten
+    thousand of these: the common case, every key a field and no string in a number, is one dict copy)."""
+    out = dict(cached) if cached.keys() <= names else {k: v for k, v in cached.items() if k in names}
+    for key in numbers:
+        value = out.get(key)
+        if type(value) is str:
+            out[key] = decode_value(value)
+    return out
 
 
 def _jsonable(value: Any) -> Any:
