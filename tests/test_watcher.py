@@ -266,7 +266,7 @@ def test_watch_limit_falls_back_to_polling(make, runs, monkeypatch, when):
 
 @pytest.mark.parametrize("poll", [False, True], ids=["events", "poll"])
 def test_stop_is_idempotent_and_leaves_no_thread(runs, poll):
-    threads = threading.active_count()
+    before = set(threading.enumerate())  # other tests' daemon threads may end meanwhile: count only new ones
     got = Collector()
     w = RunWatcher(runs, got, poll=poll, interval=0.05, coalesce=0.05, reconcile=0.05)
     w.stop()  # before start: harmless
@@ -275,7 +275,7 @@ def test_stop_is_idempotent_and_leaves_no_thread(runs, poll):
     got.wait_for(lambda c: c.rescan)
     w.stop()
     w.stop()
-    assert threading.active_count() == threads
+    assert [t for t in threading.enumerate() if t not in before] == []
     while not got.queue.empty():
         got.queue.get()
     append(runs / "r1" / "metrics.jsonl")
