@@ -117,8 +117,10 @@ def test_a_runyard_resume_marker_breaks_the_live_curve(tmp_path):
 
 async def test_a_run_renamed_while_open_is_followed_to_its_new_folder(tmp_path):
     root = tmp_path / "runs"
+    # The app here does not watch files (watch=False), so nothing re-reads run.json's heartbeat after the scan:
+    # a short heartbeat interval would let a slow machine see the run as crashed for that reason alone.
     run = runyard.init("renamed", root=root, config={"max_steps": 40}, console=False, system_metrics=False,
-                       heartbeat_interval=1.0)
+                       heartbeat_interval=10.0)
     try:
         for s in range(10):
             run.log({"train/loss": 3.0 - s * 0.05}, step=s)
