@@ -17,7 +17,7 @@ from typing import Any
 
 from ..contract import EVENT, line_step, resume_step
 from ..files import NotRegularFile, open_regular
-from ..jsonl import Skipped, decode_value, iter_records
+from ..jsonl import NONFINITE, Skipped, iter_records
 from ..layouts.base import metric_column
 from .textcodec import SNIFF_BYTES, sniff_encoding, utf8_transcoder
 
@@ -157,25 +157,43 @@ class MetricsTail:
 
     def __init__(self, path: str | os.PathLike, offset: int = 0) -> None:
         self.reader = TailReader(path, offset)
+        self._columns: dict[str, str] = {}
+        self._renamed: set[str] = set()  # keys read into another column (see `metric_column`)
+
+    def _column(self, key: str) -> str:
+        """The column a row's key is read into (`metric_column`, the fixed ones as they are), remembered."""
+        column = self._columns[key] = key if key in _FIXED else metric_column(key)
+        if column != key:
+            self._renamed.add(key)
+        return column
 
     def read(self) -> MetricsChunk:
         """New rows since the last call; `resumes` lists the steps of resume markers among them."""
         chunk = self.reader.read()
         out = MetricsChunk(reset=chunk.reset, not_regular=chunk.not_regular)
         bad = Skipped()
+        columns = self._columns  # names repeat row after row: each is mapped once
         for row in iter_records(chunk.lines, bad):
-            cut = resume_step(row)
-            if cut is not None:
-                out.resumes.append(cut)
-                out.rows.append(row)
+            if EVENT in row:  # rare: a resume marker, or an event of a kind this reader does not know
+                cut = resume_step(row)
+                if cut is not None:
+                    out.resumes.append(cut)
+                    out.rows.append(row)
+                elif line_step(row) is None:
+                    out.skipped += 1
                 continue
             if line_step(row) is None:
                 out.skipped += 1
                 continue
-            if EVENT in row:  # an event of a kind this reader does not know: not a row, not damage either
-                continue
-            out.rows.append({key if key in _FIXED else metric_column(key): decode_value(value)
-                             for key, value in row.items()})
+            if not row.keys() <= columns.keys():
+                for key in row.keys() - columns.keys():
+                    self._column(key)
+            if self._renamed and not self._renamed.isdisjoint(row):  # rare: a metric named like a fixed column
+                row = {columns[key]: value for key, value in row.items()}
+            for key, value in row.items():
+                if value.__class__ is str:
+                    row[key] = NONFINITE.get(value, value)
+            out.rows.append(row)
         out.skipped += bad.lines
         return out
 
