@@ -51,7 +51,7 @@ def root(tmp_path):
     return root
 
 
-async def wait_for(app: RunyardApp, pilot, predicate=lambda: True, timeout: float = 5.0) -> None:
+async def wait_for(app: RunyardApp, pilot, predicate=lambda: True, timeout: float = 10.0) -> None:
     """Wait until the first scan is in and `predicate` holds (the app polls in the background)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -7,7 +7,6 @@ the terminal's title) and Rich markup: none of it may reach the screen as anythi
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ from runyard.tui.app import RunyardApp
 from runyard.tui.screens.run import MetricPicker, RunScreen
 from runyard.tui.widgets.metric_plot import MetricPlot, Trace
 from runyard.tui.widgets.runs_table import RunsTable
+from tests.test_app import wait_for
 
 CASES = Path(__file__).parent / "fixtures" / "cases" / "reading"
 OSC, CSI, MARKUP = "\x1b]0;PWNED\x07", "\x1b[31m", "[bold]"
@@ -31,13 +31,6 @@ def private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("RUNYARD_CACHE_DIR", str(tmp_path / "cache"))
 
 
-async def wait_for(app: RunyardApp, pilot, predicate=lambda: True, timeout: float = 8.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        await pilot.pause(0.05)
-        if app.first_scan_done and predicate():
-            return
-    raise AssertionError("the app did not reach the expected state in time")
 
 
 def screen_text(app: RunyardApp) -> str:

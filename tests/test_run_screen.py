@@ -4,7 +4,6 @@ off-scale marks; and the cursor maths it shares with other screens, checked with
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +25,7 @@ from runyard.tui.screens.runs import RunsScreen
 from runyard.tui.widgets.log_view import LogView
 from runyard.tui.widgets.metric_plot import MetricPanels, MetricPlot
 from runyard.tui.widgets.runs_table import RunsTable
+from tests.test_app import wait_for
 
 
 @pytest.fixture(autouse=True)
@@ -56,21 +56,13 @@ def decaying(root: Path, name: str = "decay", steps: int = 300):
     return run
 
 
-async def settle(app: RunyardApp, pilot, predicate=lambda: True, timeout: float = 5.0) -> None:
-    """Wait for the first scan and `predicate` (the app works in the background)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        await pilot.pause(0.05)
-        if app.first_scan_done and predicate():
-            return
-    raise AssertionError("the app did not reach the expected state in time")
 
 
 async def open_all(app: RunyardApp, pilot, count: int) -> RunScreen:
     """Mark every run listed and open them (one run: just open it)."""
-    await settle(app, pilot, lambda: app.screen.query_one(RunsTable).row_count == count)
+    await wait_for(app, pilot, lambda: app.screen.query_one(RunsTable).row_count == count)
     await pilot.press(*(["home"] + ["space"] * count if count > 1 else []), "enter")
-    await settle(app, pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.is_mounted)
+    await wait_for(app, pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.is_mounted)
     await pilot.pause()
     return app.screen
 
@@ -183,7 +175,7 @@ async def test_focus_comes_back_after_switching_tabs_and_picking_metrics(tmp_pat
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_all(app, pilot, 1)
         log = screen.query_one(LogView)
-        await settle(app, pilot, lambda: log.line_count > 4)
+        await wait_for(app, pilot, lambda: log.line_count > 4)
         assert log.has_focus
         await pilot.press("2")
         await pilot.pause()
@@ -340,20 +332,20 @@ async def test_metrics_logged_after_opening_join_unless_picked(tmp_path):
         for s in range(5):
             run.log({"train/loss": 2.0 - s * 0.1}, step=s)
         app.post_message(FilesChanged({run.path / "metrics.jsonl"}, rescan=False))
-        await settle(app, pilot, lambda: bool(screen.query_one(MetricPlot).traces))
+        await wait_for(app, pilot, lambda: bool(screen.query_one(MetricPlot).traces))
         assert screen.metrics == ["train/loss"]
         for s in range(5, 10):
             run.log({"train/loss": 2.0 - s * 0.1, "val/loss": 2.1 - s * 0.1}, step=s)
         app.post_message(FilesChanged({run.path / "metrics.jsonl"}, rescan=False))
-        await settle(app, pilot, lambda: "val/loss" in screen.metrics)
-        await settle(app, pilot, lambda: {t.metric for p in screen.query_one(MetricPanels).plots for t in p.traces}
+        await wait_for(app, pilot, lambda: "val/loss" in screen.metrics)
+        await wait_for(app, pilot, lambda: {t.metric for p in screen.query_one(MetricPanels).plots for t in p.traces}
                      == {"train/loss", "val/loss"})
         await pilot.press("m")
         await pilot.press("enter")  # the user's own choice (the same two) ...
         await pilot.pause()
         run.log({"train/loss": 1.0, "val/loss": 1.1, "val/acc": 0.5}, step=10)
         app.post_message(FilesChanged({run.path / "metrics.jsonl"}, rescan=False))
-        await settle(app, pilot, lambda: screen.lives[0].last_step() == 10)
+        await wait_for(app, pilot, lambda: screen.lives[0].last_step() == 10)
         await pilot.pause(0.3)
         assert "val/acc" not in screen.metrics  # ... is kept as picked
     run.finish()
