@@ -24,7 +24,7 @@ import logging
 import threading
 import time
 import weakref
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 LIMIT = 4           # jobs running at once (not counting stuck ones)
 STUCK_AFTER = 1.0   # seconds after which a running job is taken to be stuck on its file
 EXIT_WAIT = 3.0     # seconds the interpreter waits at exit for jobs still running
+LINGER = 2.0        # seconds an idle worker waits for the next job before its thread ends
 
 
 @dataclass
@@ -60,6 +61,10 @@ class Lanes:
         self._waiting: OrderedDict[Hashable, OrderedDict[str, _Job]] = OrderedDict()
         self._running: dict[Hashable, tuple[float, str | None]] = {}
         self._stopped = False
+        # Idle workers linger for the next job instead of ending: a hundred runs logging twice a second would
+        # otherwise start a thread per read. Jobs taken for them wait in `_handoff`.
+        self._idle = 0
+        self._handoff: deque[tuple[Hashable, _Job]] = deque()
         _ALL.add(self)
 
     def submit(self, lane: Hashable, run: Callable[[], object], *, tag: str = "read", file: str | None = None,
@@ -88,7 +93,12 @@ class Lanes:
         starts = []
         with self._lock:
             while (taken := self._take()) is not None:
-                starts.append(taken)
+                if self._idle > len(self._handoff):
+                    self._handoff.append(taken)
+                else:
+                    starts.append(taken)
+            if self._handoff:
+                self._lock.notify_all()
         for lane, job in starts:
             threading.Thread(target=self._work, args=(lane, job), name=f"{self.name} {lane}", daemon=True).start()
 
@@ -110,8 +120,9 @@ class Lanes:
         return None
 
     def _work(self, lane: Hashable, job: _Job) -> None:
-        """A thread's loop: run the job, then any other waiting one, until none may start."""
+        """A thread's loop: run the job, then any other waiting one; idle, wait a while for one handed over."""
         while True:
+            threading.current_thread().name = f"{self.name} {lane}"
             try:
                 job.run()
             except Exception:  # a job reports its own errors; this one escaped: keep the lane going
@@ -120,6 +131,14 @@ class Lanes:
                 del self._running[lane]
                 taken = self._take()
                 self._lock.notify_all()
+                if taken is None and not self._stopped:
+                    self._idle += 1
+                    deadline = time.monotonic() + LINGER
+                    while not self._handoff and not self._stopped and (left := deadline - time.monotonic()) > 0:
+                        self._lock.wait(left)
+                    self._idle -= 1
+                    if self._handoff:
+                        taken = self._handoff.popleft()
             if taken is None:
                 return
             lane, job = taken
@@ -144,6 +163,7 @@ class Lanes:
         """Accept no more jobs; those already queued still run (closing what earlier jobs opened)."""
         with self._lock:
             self._stopped = True
+            self._lock.notify_all()  # lingering workers end
 
     def drain(self, timeout: float) -> bool:
         """Stop, drop the waiting jobs and wait up to `timeout` seconds for the running ones; True if all ended."""
@@ -151,6 +171,7 @@ class Lanes:
         with self._lock:
             self._stopped = True
             self._waiting.clear()
+            self._lock.notify_all()  # lingering workers end
             while self._running:
                 left = deadline - time.monotonic()
                 if left <= 0:
