@@ -51,14 +51,19 @@ def root(tmp_path):
     return root
 
 
-async def wait_for(app: RunyardApp, pilot, predicate=lambda: True, timeout: float = 10.0) -> None:
-    """Wait until the first scan is in and `predicate` holds (the app polls in the background)."""
+async def wait_until(pilot, predicate, timeout: float = 10.0) -> None:
+    """Wait until `predicate` holds (the app reads in the background); a deadline, not a timing."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         await pilot.pause(0.05)
-        if app.first_scan_done and predicate():
+        if predicate():
             return
     raise AssertionError("the app did not reach the expected state in time")
+
+
+async def wait_for(app: RunyardApp, pilot, predicate=lambda: True, timeout: float = 10.0) -> None:
+    """Wait until the first scan is in and `predicate` holds."""
+    await wait_until(pilot, lambda: app.first_scan_done and predicate(), timeout)
 
 
 def table(app: RunyardApp) -> RunsTable:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ from runyard.tui.screens.run import RunScreen
 from runyard.tui.widgets.metric_plot import MetricPlot
 from runyard.tui.widgets.preview import Preview
 from runyard.tui.widgets.runs_table import RunsTable
+from tests.test_app import wait_until
 
 CASES = Path(__file__).parent / "fixtures" / "cases" / "reading"
 MAX_INT64 = 9_223_372_036_854_775_807
@@ -34,12 +34,7 @@ def private_cache(tmp_path, monkeypatch):
 
 
 async def wait(pilot, predicate, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        await pilot.pause(0.05)
-        if predicate():
-            return
-    raise AssertionError("the app did not reach the expected state in time")
+    await wait_until(pilot, predicate, timeout)
 
 
 def spans(xs: list[float], ys: list[float], edge: float) -> list[tuple[float, float]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from runyard.tui.messages import FilesChanged
 from runyard.tui.screens.run import RunScreen
 from runyard.tui.screens.sort_chooser import SortChooser
 from runyard.tui.widgets.runs_table import COLUMN_KEYS, RowFacts, RunsTable, cells_of, facts_for
+from tests.test_app import wait_until
 
 TUI = Path(__file__).resolve().parent.parent / "tui"
 PREFIX = "long_run_with_a_very_long_common_prefix_lr3e-4_seed"
@@ -38,12 +38,7 @@ def make_run(root: Path, name: str, steps: int = 30, finish: bool = True) -> run
 
 
 async def settle(pilot, predicate, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        await pilot.pause(0.05)
-        if predicate():
-            return
-    raise AssertionError("the app did not reach the expected state in time")
+    await wait_until(pilot, predicate, timeout)
 
 
 def table(app: App) -> RunsTable:

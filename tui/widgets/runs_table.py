@@ -242,8 +242,8 @@ class RunsTable(ScrollView, can_focus=True):
         Binding("S", "reverse_sort", "Reverse sort", show=False),  # in help and the palette; the footer keeps q, ?
     ]
 
-    class RowHighlighted(Message):
-        """The cursor is on another run; `key` is its path."""
+    class _RowMessage(Message):
+        """A message about one run of the table; `key` is its path."""
 
         def __init__(self, table: RunsTable, key: str) -> None:
             """Carry the table and the run's key."""
@@ -253,22 +253,14 @@ class RunsTable(ScrollView, can_focus=True):
 
         @property
         def control(self) -> RunsTable:
-            """The table whose cursor moved."""
+            """The table the message is about."""
             return self.table
 
-    class RowSelected(Message):
-        """Enter (or a double click) on a run; `key` is its path."""
+    class RowHighlighted(_RowMessage):
+        """The cursor is on another run."""
 
-        def __init__(self, table: RunsTable, key: str) -> None:
-            """Carry the table and the run's key."""
-            super().__init__()
-            self.table = table
-            self.key = key
-
-        @property
-        def control(self) -> RunsTable:
-            """The table the run was chosen in."""
-            return self.table
+    class RowSelected(_RowMessage):
+        """Enter (or a double click) on a run."""
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         """An empty table sorted by start, newest first."""
