@@ -9,7 +9,17 @@ import pytest
 from textual.app import App, ComposeResult
 
 from runyard.layouts.common import line_time
-from runyard.tui.widgets.log_view import DEBUG, ERROR, INFO, NO_LEVEL, WARNING, LogView, line_level, stamp_time
+from runyard.tui.widgets.log_view import (
+    DEBUG,
+    ERROR,
+    INFO,
+    NO_LEVEL,
+    TRUNCATED,
+    WARNING,
+    LogView,
+    line_level,
+    stamp_time,
+)
 
 HOSTILE = "[bold red]x[/] [/] [@click=app.quit]q[/] [0] \x1b[31mred\x1b[0m \x1b]0;title\x07\x1b[2Jend"
 
@@ -139,18 +149,21 @@ async def test_scrolled_up_view_does_not_move_and_end_resumes_following(log: Pat
         assert rows(view)[-1] == stamped(105)
 
 
-async def test_truncated_file_is_cleared_and_reloaded(log: Path) -> None:
+async def test_truncated_file_is_read_again_below_what_was_shown(log: Path) -> None:
+    """Truncated in place (copytruncate, or a script reopening its log with "w"): the file is read again from its
+    start, below the lines already shown and a dim marker, as `tail` says "file truncated"."""
     app = LogApp(log)
     async with app.run_test(size=(80, 24)) as pilot:
         view = app.query_one(LogView)
         write(log, [stamped(i) for i in range(50)])
         await poll(view, pilot)
         write(log, ["fresh start", stamped(1)], mode="w")
-        assert await poll(view, pilot) == 2
+        assert await poll(view, pilot) == 3  # the marker and the two lines
         await pilot.pause()
-        assert list(view.lines) == ["fresh start", stamped(1)]
-        assert len(view.times) == 2
-        assert rows(view)[:3] == ["fresh start", stamped(1), ""]
+        assert list(view.lines) == [stamped(i) for i in range(50)] + [TRUNCATED, "fresh start", stamped(1)]
+        assert len(view.times) == 53
+        assert rows(view)[-3:] == [TRUNCATED, "fresh start", stamped(1)]
+        assert view.cursor_line == 52 and view.following
 
 
 async def test_set_path_switches_files(log: Path, tmp_path: Path) -> None:

@@ -43,6 +43,7 @@ _EXPORTS = {
     "TailReader": ".reading.tail",
     "NotRegularFile": ".files",
     "open_regular": ".files",
+    "unreadable_reason": ".files",
     "MetricsTail": ".reading.tail",
     "read_last_lines": ".reading.textcodec",
     # helpers the faces share
@@ -117,12 +118,13 @@ __all__ = [
     "sort_records",
     "to_jsonable",
     "unknown_keys",
+    "unreadable_reason",
     "x_span",
 ]
 
 if TYPE_CHECKING:
     from .errors import ConfigError, RunError, TrackerError
-    from .files import NotRegularFile, open_regular
+    from .files import NotRegularFile, open_regular, unreadable_reason
     from .jsonl import to_jsonable
     from .layouts.common import LOG_STAMP, line_time
     from .liveness import derive_status

@@ -88,15 +88,11 @@ class RecordRead(Message):
 
 @dataclass
 class LogLinesRead(Message, bubble=False):
-    """Lines appended to a followed log, cleaned and indexed on the reading thread (a batch of one read)."""
+    """Lines appended to a followed log, cleaned and indexed on the reading thread (a batch of one read). Every
+    batch counts: the view only appends, even when the log was rotated or truncated."""
 
     reader: LogReader
     batch: LogBatch
-
-    def can_replace(self, message: Message) -> bool:
-        """A complete re-read of the same file (it was truncated or replaced) makes this batch moot."""
-        return (isinstance(message, LogLinesRead) and message.reader is self.reader and message.batch.reset
-                and message.batch.final)
 
 
 @dataclass
@@ -106,6 +102,7 @@ class LogTailRead(Message, bubble=False):
     request: int
     lines: list[str]
     waiting: str | None = None  # the log is not a regular file (a FIFO): nothing was read from it
+    problem: str | None = None  # why the log cannot be read ("cannot read training.log: permission denied")
 
     def can_replace(self, message: Message) -> bool:
         """A newer tail supersedes this one."""

@@ -1,22 +1,30 @@
 """Incremental reading of growing files: only what was appended since the last call.
 
 `TailReader` keeps its byte offset and an open descriptor, reads with `os.pread` (no seek races), holds back a
-partial last line until it is complete, and notices when the file was truncated, replaced (new inode) or
-rewritten in place (its first bytes changed, as with copytruncate). Lines come out as UTF-8 whatever the file's
-encoding (`textcodec`: a UTF-16 log is transcoded, a byte-order mark dropped). Only regular files are opened: a
-FIFO or a device at the path reads as nothing, flagged `not_regular`, and is never waited on. `MetricsTail` parses
-JSONL metric rows.
+partial last line until it is complete, and follows a log through rotation as `tail -F` does:
+
+- renamed and recreated (logrotate's `create`, a script that restarts its log): the file it holds is read to its
+  end first, so a line written to the old file after the rename is not lost, then the new file from its start;
+- truncated in place (`copytruncate`), or rewritten in place (its first bytes changed): read again from its start.
+
+Either way `Chunk.reset` says so and `reset_at` where the new content begins, so a log pane appends (and marks the
+place) while a metrics reader reads its rows afresh. Lines come out as UTF-8 whatever the file's encoding
+(`textcodec`: a UTF-16 log is transcoded, a byte-order mark dropped). Only regular files are opened: a FIFO or a
+device at the path reads as nothing, flagged `not_regular`, and is never waited on. A file that cannot be read (no
+permission, an I/O error) reads as nothing too, with `problem` saying why (`unreadable_reason`): `read()` never
+raises for it. `MetricsTail` parses JSONL metric rows.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..contract import EVENT, line_step, resume_step
-from ..files import NotRegularFile, open_regular
+from ..files import NotRegularFile, open_regular, unreadable_reason
 from ..jsonl import NONFINITE, Skipped, iter_records
 from ..layouts.base import metric_column
 from .textcodec import SNIFF_BYTES, sniff_encoding, utf8_transcoder
@@ -24,16 +32,29 @@ from .textcodec import SNIFF_BYTES, sniff_encoding, utf8_transcoder
 _HEAD = 64            # bytes compared to notice a file rewritten in place
 _MAX_PARTIAL = 1 << 20  # a "line" that never ends (a progress bar without newlines) is cut at 1 MiB
 _FIXED = ("step", "time")  # a row's own fields; every other key is a metric, named as `metric_column` names it
+_MISSING = (errno.ENOENT, errno.ENOTDIR)  # a file not there (yet): nothing to read, and nothing wrong
 
 
 @dataclass
 class Chunk:
-    """What one `read()` returned: complete lines, whether the reader had to start the file over, and whether
-    the path is something other than a regular file (a FIFO), which is not read."""
+    """What one `read()` returned.
+
+    `lines`: complete lines. `reset`: the file was replaced or truncated; the lines before `reset_at` end the file
+    as it was, those from `reset_at` on come from the start of the file now at the path, and `replaced` tells a
+    new file (rotation) from one truncated in place. `not_regular`: the path is not a regular file (a FIFO), which
+    is not read. `problem`: why the file could not be read ("cannot read training.log: permission denied").
+    """
 
     lines: list[bytes] = field(default_factory=list)
     reset: bool = False
+    reset_at: int = 0
+    replaced: bool = False
     not_regular: bool = False
+    problem: str | None = None
+
+    def starts_over(self, *, replaced: bool) -> None:
+        """What follows comes from the start of the file now at the path (a new one, or this one truncated)."""
+        self.reset, self.reset_at, self.replaced = True, len(self.lines), replaced
 
 
 class TailReader:
@@ -48,18 +69,24 @@ class TailReader:
         self._partial = b""
         self._bom: int | None = None  # length of the file's byte-order mark; None until its head is seen
         self._transcoder = None  # decodes a UTF-16 file for re-encoding as UTF-8; None for UTF-8
-        self._not_regular = False
 
-    def _open(self) -> bool:
+    def _open(self, chunk: Chunk) -> bool:
+        """Open the file at the path (from `offset`); False, with the chunk saying why, if there is none to read."""
         try:
-            self._fd = open_regular(self.path)
-        except OSError as exc:
-            self._fd = None
-            self._not_regular = isinstance(exc, NotRegularFile)
+            fd = open_regular(self.path)
+        except NotRegularFile:
+            chunk.not_regular = True
             return False
-        self._not_regular = False
-        st = os.fstat(self._fd)
-        self._ident = (st.st_dev, st.st_ino)
+        except OSError as exc:
+            if exc.errno not in _MISSING:
+                chunk.problem = unreadable_reason(exc, self.path)
+            return False
+        try:
+            st = os.fstat(fd)
+        except OSError:
+            os.close(fd)
+            raise
+        self._fd, self._ident = fd, (st.st_dev, st.st_ino)
         return True
 
     def _restart(self) -> None:
@@ -77,34 +104,47 @@ class TailReader:
         return True
 
     def read(self) -> Chunk:
-        """The complete lines appended since the last call (a missing file reads as nothing)."""
+        """The complete lines appended since the last call (a missing file reads as nothing; an unreadable one
+        as nothing, with `problem` saying why)."""
         chunk = Chunk()
-        if self._fd is None and not self._open():
-            chunk.not_regular = self._not_regular
-            return chunk
+        try:
+            self._read(chunk)
+        except OSError as exc:  # an I/O error mid-read (a network filesystem): what was read stands, the rest waits
+            chunk.problem = unreadable_reason(exc, self.path)
+        return chunk
+
+    def _read(self, chunk: Chunk) -> None:
+        if self._fd is None and not self._open(chunk):
+            return
         try:
             st = os.stat(self.path)
-        except OSError:
-            return chunk
-        if (st.st_dev, st.st_ino) != self._ident:
+            at_path: tuple[int, int] | None = (st.st_dev, st.st_ino)
+        except OSError:  # renamed away and not created again yet, or out of reach: the file held is still read
+            at_path = None
+        self._drain(chunk)  # everything the file held has now, even when another file took its name
+        if at_path is not None and at_path != self._ident:
+            self._end_line(chunk)  # the old file is done: its last line stands even without a newline
             self.close()
-            if not self._open():
-                chunk.not_regular = self._not_regular
-                return chunk
             self._restart()
-            chunk.reset = True
-            st = os.fstat(self._fd)
-        if st.st_size < self.offset or (self._head and os.pread(self._fd, len(self._head), 0) != self._head):
+            chunk.starts_over(replaced=True)
+            if self._open(chunk):
+                self._drain(chunk)
+
+    def _drain(self, chunk: Chunk) -> None:
+        """Read the held file from `offset` to its end, starting it over if it was truncated or rewritten."""
+        size = os.fstat(self._fd).st_size
+        if size < self.offset or (self._head and os.pread(self._fd, len(self._head), 0) != self._head):
+            self._end_line(chunk)
             self._restart()
-            chunk.reset = True
-        if self._bom is None and (st.st_size == 0 or not self._sniff()):
-            return chunk
-        if st.st_size <= self.offset:
-            return chunk
+            chunk.starts_over(replaced=False)
+        if self._bom is None and (size == 0 or not self._sniff()):
+            return
+        if size <= self.offset:
+            return
         start = self.offset
-        data = self._read_from(start, st.st_size)
+        data = self._read_from(start, size)
         if not self._head and start == self._bom:
-            self._head = os.pread(self._fd, min(_HEAD, st.st_size), 0)
+            self._head = os.pread(self._fd, min(_HEAD, size), 0)
         self.offset += len(data)
         if self._transcoder is not None:
             data = self._transcoder.decode(data).encode("utf-8")
@@ -114,8 +154,13 @@ class TailReader:
         if len(self._partial) > _MAX_PARTIAL:
             data, cut, self._partial = data + b"\n", len(data) + 1, b""
         if cut:
-            chunk.lines = data[: cut - 1].split(b"\n")
-        return chunk
+            chunk.lines += data[: cut - 1].split(b"\n")
+
+    def _end_line(self, chunk: Chunk) -> None:
+        """The partial line held back, as a line of its own: the file it came from will not finish it."""
+        if self._partial:
+            chunk.lines.append(self._partial)
+            self._partial = b""
 
     def _read_from(self, start: int, end: int) -> bytes:
         parts = []
@@ -150,6 +195,7 @@ class MetricsChunk:
     skipped: int = 0
     reset: bool = False
     not_regular: bool = False
+    problem: str | None = None  # why the file could not be read, as `Chunk.problem`
 
 
 class MetricsTail:
@@ -170,7 +216,7 @@ class MetricsTail:
     def read(self) -> MetricsChunk:
         """New rows since the last call; `resumes` lists the steps of resume markers among them."""
         chunk = self.reader.read()
-        out = MetricsChunk(reset=chunk.reset, not_regular=chunk.not_regular)
+        out = MetricsChunk(reset=chunk.reset, not_regular=chunk.not_regular, problem=chunk.problem)
         bad = Skipped()
         columns = self._columns  # names repeat row after row: each is mapped once
         for row in iter_records(chunk.lines, bad):

@@ -4,9 +4,12 @@ A Line API widget (a `ScrollView` rendering only the visible rows, as Textualize
 as cleaned `str`, their times in an `array('d')`, and rendered `Strip`s are cached. The app asks for a read by
 calling `poll()` when the file changes. The file is read on a read lane's thread (`LogReader`), which also cleans,
 times and grades the new lines and posts them in batches (`LogLinesRead`, with back-pressure on the widget's
-queue, as toolong's scan does); the widget only folds them in. A log that is not a regular file (a FIFO), or
-whose read does not return, shows "waiting for <file>". Text is only ever put on screen as plain `Text`/`Segment`
-content, so `[markup]` in a log line is shown literally.
+queue, as toolong's scan does); the widget only folds them in. The view only ever appends: a log rotated or
+truncated under it (see `TailReader`) keeps what was shown, a dim marker line says where the log started over,
+and the new file's lines follow. A log that is not a regular file (a FIFO), or whose read does not return, shows
+"waiting for <file>"; one that cannot be read shows why ("cannot read training.log: permission denied"), in place
+of the lines or, after some were shown, as a marker line. Text is only ever put on screen as plain
+`Text`/`Segment` content, so `[markup]` in a log line is shown literally.
 """
 
 from __future__ import annotations
@@ -35,12 +38,12 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.timer import Timer
 
-from runyard import LOG_STAMP, TailReader, clean_line, line_time
+from runyard import LOG_STAMP, TailReader, clean_line, line_time, unreadable_reason
 
 from ..live.lanes import STUCK_AFTER, Lanes
 from ..messages import LogLinesRead
 
-NO_LEVEL, DEBUG, INFO, WARNING, ERROR = range(5)
+NO_LEVEL, DEBUG, INFO, WARNING, ERROR, MARKER = range(6)  # MARKER: a line of runyard's own, not the log's
 _LEVEL_CODES = {
     "DEBUG": DEBUG, "INFO": INFO, "WARNING": WARNING, "WARN": WARNING,
     "ERROR": ERROR, "CRITICAL": ERROR, "FATAL": ERROR,
@@ -58,6 +61,8 @@ _EMPTY_HINT = "no log yet"
 _READING_HINT = "reading…"
 BATCH_LINES = 20_000  # lines per LogLinesRead: a long log appears progressively, never in one long UI stall
 BACKLOG = 10          # a reading thread waits while the widget has this many messages still to handle
+ROTATED = "── log rotated: what follows is the new file ──"
+TRUNCATED = "── log truncated: read again from its start ──"
 
 
 @lru_cache(maxsize=256)
@@ -97,8 +102,8 @@ class LogBatch:
     peaks: array[float] = field(default_factory=lambda: array("d"))
     levels: array[int] = field(default_factory=lambda: array("b"))
     width: int = 0
-    reset: bool = False          # the file was truncated or replaced: what is shown goes first
     waiting: str | None = None   # the log is not a regular file (a FIFO): nothing is read from it
+    problem: str | None = None   # why the log cannot be read ("cannot read training.log: permission denied")
     final: bool = True           # the last batch of one read
 
 
@@ -107,24 +112,24 @@ class LogReader:
 
     `path` may be a function that finds the file (a layout looking for its log may list a folder): it is called
     on the reading thread too. Besides the lines, the reader keeps what indexing needs across reads: the last
-    time seen, the running maximum of times and the level of the last stamped line.
+    time seen, the running maximum of times (which a rotation does not lower: the view's lines stay in order of
+    it) and the level of the last stamped line.
     """
 
     def __init__(self, path: Path | Callable[[], Path | None]) -> None:
         self._locate = path if callable(path) else None
         self.path: Path | None = None if callable(path) else path
         self._tail: TailReader | None = None
-        self._restart()
+        self._last_time = math.nan
+        self._peak = _NO_PEAK
+        self._head_level = NO_LEVEL  # level of the last line that had its own timestamp
+        self._problem: str | None = None  # the last reason given for not reading the file
+        self._shown = 0                   # lines (and markers) handed out so far
 
     @property
     def name(self) -> str:
         """The file's name, for "waiting for ..." (before it is found: "the log")."""
         return self.path.name if self.path is not None else "the log"
-
-    def _restart(self) -> None:
-        self._last_time = math.nan
-        self._peak = _NO_PEAK
-        self._head_level = NO_LEVEL  # level of the last line that had its own timestamp
 
     def read(self) -> Iterator[LogBatch]:
         """The lines appended since the last read, in batches of at most BATCH_LINES (at least one batch)."""
@@ -136,26 +141,38 @@ class LogReader:
                 return
             self._tail = TailReader(self.path)
         chunk = self._tail.read()
-        if chunk.reset:
-            self._restart()
+        raw: list[bytes | str] = list(chunk.lines)  # str: a marker line of the view's own
+        if chunk.reset and (self._shown or chunk.reset_at):  # nothing shown yet: nothing to mark
+            raw.insert(chunk.reset_at, ROTATED if chunk.replaced else TRUNCATED)
+        if chunk.problem is not None and chunk.problem != self._problem and (self._shown or raw):
+            raw.append(f"── {chunk.problem} ──")  # lines are shown already: the hint would not be seen
+        self._problem = chunk.problem
+        self._shown += len(raw)
         waiting = self.path.name if chunk.not_regular else None
-        raw = chunk.lines
         for start in range(0, max(1, len(raw)), BATCH_LINES):
             batch = self._batch(raw[start:start + BATCH_LINES])
-            batch.reset, batch.waiting = chunk.reset and start == 0, waiting
+            batch.waiting, batch.problem = waiting, chunk.problem
             batch.final = start + BATCH_LINES >= len(raw)
             yield batch
 
-    def _batch(self, raw_lines: list[bytes]) -> LogBatch:
-        """Clean, time and grade raw lines; a line without a stamp inherits its record's time (and error level)."""
-        lines = [clean_line(raw.decode("utf-8", errors="replace")) for raw in raw_lines]
+    def _batch(self, raw_lines: list[bytes | str]) -> LogBatch:
+        """Clean, time and grade raw lines; a line without a stamp inherits its record's time (and error level).
+        A marker (str) takes the time before it and level MARKER."""
+        lines = [raw if isinstance(raw, str) else clean_line(raw.decode("utf-8", errors="replace"))
+                 for raw in raw_lines]
         batch = LogBatch(lines)
         if not lines:
             return batch
         batch.width = max(len(line) if line.isascii() else cell_len(line) for line in lines)
         last_time, peak, head_level = self._last_time, self._peak, self._head_level
         times, peaks, levels = batch.times, batch.peaks, batch.levels
-        for line in lines:
+        for raw, line in zip(raw_lines, lines, strict=True):
+            if isinstance(raw, str):
+                times.append(last_time)
+                peaks.append(peak)
+                levels.append(MARKER)
+                head_level = NO_LEVEL  # what follows a marker is another file's (or the file again)
+                continue
             own_time = stamp_time(line)
             level = line_level(line)
             if own_time is not None:
@@ -306,8 +323,8 @@ class LogView(ScrollView, can_focus=True):
                 while self.message_queue_size > BACKLOG and self.is_running:
                     time.sleep(0.01)
                 self.post_message(LogLinesRead(reader, batch))
-        except OSError:  # an I/O error mid-read (a network filesystem): nothing more this time, the next poll retries
-            self.post_message(LogLinesRead(reader, LogBatch()))
+        except OSError as exc:  # finding the file failed (its folder is out of reach): say why, the next poll retries
+            self.post_message(LogLinesRead(reader, LogBatch(problem=unreadable_reason(exc))))
 
     def on_unmount(self) -> None:
         """Let go of the file once any read of it is done."""
@@ -336,10 +353,8 @@ class LogView(ScrollView, can_focus=True):
         if message.reader is not self._reader:
             return
         batch = message.batch
-        if batch.reset:
-            self._clear()
         self._adding += self._add(batch)
-        self._show_hint(f"waiting for {batch.waiting}" if batch.waiting else _EMPTY_HINT)
+        self._show_hint(batch.problem or (f"waiting for {batch.waiting}" if batch.waiting else _EMPTY_HINT))
         if batch.final:
             self._note_read(self._adding)
             self._adding = 0
@@ -609,6 +624,9 @@ class LogView(ScrollView, can_focus=True):
         text = Text(line, no_wrap=True, end="")
         text.stylize(base)  # as a span: `Text.render` ignores `Text.style` on a line without spans
         level = self._levels[index]
+        if level == MARKER:
+            text.stylize(self._partial("log-view--hint"))
+            return text
         if stamp := LOG_STAMP.match(line):
             text.stylize(self._partial("log-view--timestamp"), 0, stamp.end())
         if level in (DEBUG, WARNING, ERROR):
