@@ -4,11 +4,14 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..files import unreadable_reason
 from ..layouts.base import RunSource
 from ..liveness import derive_status, interval_median
 from ..model import RUNNING, STALLED, Checkpoint, Goal, MetricSummary, RunInfo, Sample
@@ -93,6 +96,8 @@ def _summary_of(source: RunSource, info: RunInfo) -> dict[str, MetricSummary]:
 
 
 def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.filename is not None:  # a file the user can fix: say which, and why
+        return unreadable_reason(exc)
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
@@ -198,8 +203,16 @@ class RunView:
 
     @property
     def log_path(self) -> Path | None:
+        """The run's log, None if it has none; a log that is there but out of reach is returned, so that reading
+        it says why."""
         path = self.source.log_path()
-        return path if path is not None and path.exists() else None
+        if path is None:
+            return None
+        try:
+            os.stat(path)
+        except OSError as exc:
+            return None if exc.errno in (errno.ENOENT, errno.ENOTDIR) else path
+        return path
 
     @property
     def checkpoints(self) -> list[Checkpoint]:

@@ -9,7 +9,7 @@ import codecs
 import os
 from collections import deque
 
-from ..files import NotRegularFile, open_binary
+from ..files import open_binary
 
 # Longest first where one mark begins another; UTF-32 marks are not honoured (FF FE 00 00 reads as UTF-16).
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
@@ -47,7 +47,8 @@ def utf8_transcoder(codec: str) -> codecs.IncrementalDecoder | None:
 
 def read_last_lines(path: str | os.PathLike | None, count: int, max_bytes: int = 64 * 1024) -> list[str]:
     """The last `count` lines of a log as text, reading at most its last `max_bytes` (for previews); raises
-    NotRegularFile for a FIFO or a device, and reads a missing or unreadable file as empty."""
+    NotRegularFile for a FIFO or a device, reads a missing file as empty, and raises OSError for one that cannot be
+    read (so that the caller can say why)."""
     if path is None or count <= 0:
         return []
     try:
@@ -59,9 +60,7 @@ def read_last_lines(path: str | os.PathLike | None, count: int, max_bytes: int =
                 start += 1  # stay on a UTF-16 code unit
             fh.seek(start)
             data = fh.read()
-    except NotRegularFile:
-        raise  # a FIFO or a device: the caller says it waits, rather than showing an empty log
-    except OSError:
+    except (FileNotFoundError, NotADirectoryError):
         return []
     lines = data.decode(codec, errors="replace").split("\n")
     if start > bom:

@@ -212,7 +212,10 @@ def show_command(run: str, root: Path, wide: bool, as_json: bool) -> None:
 @click.option("--lines", "-n", default=40, show_default=True, help="How many of the last lines to print first.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def tail_command(run: str, root: Path, follow: bool, lines: int, as_json: bool) -> None:
-    """Print the log of RUN (escape sequences stripped), and with -f follow it."""
+    """Print the log of RUN (escape sequences stripped), and with -f follow it, through rotation as `tail -F`.
+
+    A log (or run folder) that cannot be read is one line on stderr, exit status 1.
+    """
     from .tailing import tail_log
 
     view = _find(run, root)
@@ -346,6 +349,10 @@ def _open_app(argv: list[str]) -> int:
 def _one_line(exc: BaseException) -> str:
     if isinstance(exc, FileNotFoundError) and exc.filename and not exc.args[1:]:
         return f"no such file or folder: {exc.filename}"
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:  # "cannot read x: permission denied"
+        from runyard import unreadable_reason
+
+        return unreadable_reason(exc)
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
 

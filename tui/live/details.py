@@ -6,11 +6,13 @@ the screen fills its tables from the result. Nothing here imports Textual.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from runyard import Checkpoint, RunView, Sample, clean_field, flatten
+from runyard import Checkpoint, RunView, Sample, clean_field, flatten, unreadable_reason
 
 from ..formatting import fmt_duration, fmt_number, fmt_time
 
@@ -19,28 +21,50 @@ SAMPLES_SHOWN = 50  # the most recent samples only: a long run logs thousands
 
 @dataclass
 class RunDetails:
-    """A run's config (flattened), checkpoints, last samples and info rows, or the error that stopped the read."""
+    """A run's config (flattened), checkpoints, last samples and info rows; `problems` says, by tab, why one could
+    not be read ("cannot enter <run folder>: permission denied"), and `error` joins them in one line."""
 
     config: dict[str, str] = field(default_factory=dict)  # shown as is: keys and values made safe to show
     checkpoints: list[Checkpoint] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)
     info: list[tuple[str, str]] = field(default_factory=list)  # made safe to show, as `config`
+    problems: dict[str, str] = field(default_factory=dict)  # tab -> why it shows nothing (or less), safe to show
     error: str | None = None
 
 
 def read_details(view: RunView) -> RunDetails:
-    """Everything the other tabs show, read now (on a reading thread); a part that fails leaves the others."""
+    """Everything the other tabs show, read now (on a reading thread); a part that fails leaves the others.
+
+    A run folder closed to this user reads as empty in places (layouts take an unreadable index for a missing
+    one), so it is asked once whether the folder can be entered, and every tab says so if not.
+    """
     details = RunDetails()
-    errors = []
+    closed = folder_problem(view.path)
     for part, read in (("config", lambda: shown_config(view.config)), ("checkpoints", lambda: view.checkpoints),
                        ("samples", lambda: view.samples()[-SAMPLES_SHOWN:]),
                        ("info", lambda: shown_rows(info_rows(view)))):
         try:
             setattr(details, part, read())
-        except Exception as exc:  # one unreadable file must not blank the other tabs
-            errors.append(f"{part}: {exc}")
-    details.error = clean_field("; ".join(errors)) or None
+        except OSError as exc:  # one unreadable file must not blank the other tabs
+            details.problems[part] = unreadable_reason(exc)
+        except Exception as exc:
+            details.problems[part] = clean_field(str(exc) or type(exc).__name__)
+        if closed is not None:
+            details.problems.setdefault(part, closed)
+    details.error = "; ".join(f"{part}: {why}" for part, why in details.problems.items()) or None
     return details
+
+
+def folder_problem(path: Path) -> str | None:
+    """Why the run at `path` cannot be entered ("cannot enter <folder>: permission denied"), or None if it can
+    (or is gone): looking up "." in a folder needs the permission to enter it, as every file in it does."""
+    try:
+        os.stat(os.path.join(path, ".") if os.path.isdir(path) else path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        return unreadable_reason(exc, path)
+    return None
 
 
 def shown_config(config: dict[str, Any]) -> dict[str, str]:

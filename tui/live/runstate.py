@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from runyard import MetricsTail, NotRegularFile, RunView, direction, ema_debiased
+from runyard import MetricsTail, NotRegularFile, RunView, direction, ema_debiased, unreadable_reason
 
 
 class Growable:
@@ -164,6 +164,7 @@ class Snapshot:
     nonfinite: dict[str, int]
     tailed: str | None = None   # the file followed row by row from here on (None: any change means a full read)
     waiting: str | None = None  # the metrics file is not a regular file (a FIFO): nothing was read from it
+    problem: str | None = None  # why the metrics could not be read ("cannot read metrics.jsonl: permission denied")
     error: str | None = None
     restarts: list[int] = field(default_factory=list)  # steps where a restarted run's next life began
 
@@ -177,6 +178,7 @@ class RowBatch:
     values: dict[str, tuple[list[int], list[float]]] = field(default_factory=dict)
     nonfinite: dict[str, int] = field(default_factory=dict)
     waiting: str | None = None
+    problem: str | None = None
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -200,6 +202,7 @@ class LiveRun:
         self.loaded = False          # a first read has been folded in
         self.tailed: str | None = None
         self.waiting: str | None = None
+        self.problem: str | None = None  # why its metrics cannot be read, shown where the curves would be
         self.error: str | None = None
         self._tail: MetricsTail | None = None  # the reading side's: only `read` and `close` touch it
 
@@ -214,6 +217,7 @@ class LiveRun:
         moved.rows, moved.series, moved.nonfinite = self.rows, self.series, self.nonfinite
         moved.restarts = self.restarts
         moved.loaded, moved.tailed, moved.waiting, moved.error = self.loaded, self.tailed, self.waiting, self.error
+        moved.problem = self.problem
         return moved
 
     # ----- the reading side (a read lane's thread) ------------------------------------------------------------
@@ -226,7 +230,7 @@ class LiveRun:
         chunk = self._tail.read()
         if chunk.reset or chunk.resumes:
             return self._read_all()  # read afresh (the cache makes it cheap)
-        batch = RowBatch(waiting=self._tail.reader.path.name if chunk.not_regular else None)
+        batch = RowBatch(waiting=self._tail.reader.path.name if chunk.not_regular else None, problem=chunk.problem)
         steps, times, values = batch.steps, batch.times, batch.values
         for i, row in enumerate(chunk.rows):
             steps.append(int(row["step"]))
@@ -265,6 +269,8 @@ class LiveRun:
             self._tail = self.view.source.metrics_tail(offset=data.end)
         except NotRegularFile as exc:
             return Snapshot(Rows(), {}, {}, waiting=Path(exc.filename or self.path).name)
+        except OSError as exc:  # out of reach (another user's folder) or failing: say which file, and why
+            return Snapshot(Rows(), {}, {}, problem=unreadable_reason(exc, self.path))
         except Exception as exc:  # a run that cannot be read shows its error in place
             return Snapshot(Rows(), {}, {}, error=_one_line(exc))
         rows = Rows(data.step, data.time)
@@ -289,7 +295,7 @@ class LiveRun:
     def apply(self, update: Snapshot | RowBatch) -> int:
         """Fold in what `read` returned (on the app's thread); returns how many rows arrived."""
         self.loaded = True
-        self.waiting = update.waiting
+        self.waiting, self.problem = update.waiting, update.problem
         if isinstance(update, Snapshot):
             self.rows, self.series, self.nonfinite = update.rows, update.series, update.nonfinite
             self.tailed, self.error, self.restarts = update.tailed, update.error, update.restarts
@@ -312,6 +318,8 @@ class LiveRun:
 
     def placeholder(self) -> str | None:
         """What to show instead of curves while there is nothing to draw yet, or None."""
+        if self.problem:
+            return self.problem
         if self.waiting:
             return f"waiting for {self.waiting}"
         return None if self.loaded else "loading…"

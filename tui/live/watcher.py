@@ -50,6 +50,7 @@ NETWORK_FILESYSTEMS = frozenset({
     "panfs", "wekafs", "davfs", "ncpfs", "coda", "ocfs2", "gfs2", "orangefs", "pvfs2", "quobyte", "cvfs",
 })
 STOP_TIMEOUT = 0.9  # seconds per thread join in stop()
+_LIMITS = (errno.ENOSPC, errno.EMFILE)  # kernel limits on watches: only these make the watcher poll instead
 MAX_EVENT_RUNS = 20  # more followed runs than this are polled (see RunWatcher._polled_runs)
 
 Signature = tuple[int, int, int]  # (size, mtime_ns, inode)
@@ -321,7 +322,7 @@ class RunWatcher:
         """The folders to watch now: root, containers, followed runs and their checkpoint folders, if they exist."""
         followed = self._followed - self._polled_runs()
         wanted = self._containers | followed | {d / CHECKPOINTS_DIR for d in followed}
-        return {d for d in wanted if d.is_dir()}
+        return {d for d in wanted if os.path.isdir(d)}  # False, not PermissionError, inside a folder closed to us
 
     def _sync_watches(self) -> None:
         """Add and remove non-recursive watches to match the wanted folders (events mode only)."""
@@ -335,11 +336,11 @@ class RunWatcher:
                 try:
                     self._watches[folder] = self._observer.schedule(
                         self._handler, str(folder), recursive=False, event_filter=WATCHED_EVENTS)
-                except FileNotFoundError:
-                    continue  # gone since the listing; the next rescan settles it
                 except OSError as exc:
-                    self._fall_back(_watch_failure(exc))
-                    return
+                    if exc.errno in _LIMITS:
+                        self._fall_back(_watch_failure(exc))
+                        return
+                    continue  # gone since the listing, or closed to us: the periodic rescan still covers it
 
     def _on_event(self, event: FileSystemEvent) -> None:
         """Turn one watchdog event into pending changes: files of followed runs, or a rescan for containers."""
@@ -375,13 +376,17 @@ class RunWatcher:
             return batch
 
     def _deliver(self, batch: Changes) -> None:
-        """Call `on_change`, keeping the thread alive if it raises; re-sync watches after structure changes."""
+        """Call `on_change`, keeping the thread alive if it or re-syncing the watches raises; re-sync watches after
+        structure changes."""
         try:
             self._on_change(batch)
         except Exception:
             logger.exception("runyard: on_change failed")
         if batch.rescan or any(p.name == CHECKPOINTS_DIR for p in batch.paths):
-            self._sync_watches()
+            try:
+                self._sync_watches()
+            except Exception:  # watching fewer folders for a while is better than a watcher thread gone for good
+                logger.exception("runyard: updating the watched folders failed")
 
     def _run(self) -> None:
         """The background loop: polls when polling, asks for the periodic rescan, delivers due batches."""

@@ -42,6 +42,7 @@ class RunScreen(Screen):
 
     DEFAULT_CSS = """
     RunScreen .run-label { height: 1; padding: 0 1; }
+    RunScreen .tab-problem { height: auto; padding: 0 1; color: $text-error; text-style: bold; }
     """
 
     BINDINGS = [
@@ -108,16 +109,20 @@ class RunScreen(Screen):
                 yield LogView(id="log")
             with TabPane("Config", id="config"):
                 yield Static(classes="run-label", markup=False)
+                yield Static(classes="tab-problem", markup=False)
                 yield DataTable(id="config-table", cursor_type="row", zebra_stripes=True)
             with TabPane("Checkpoints", id="checkpoints"):
                 yield Static(classes="run-label", markup=False)
+                yield Static(classes="tab-problem", markup=False)
                 yield DataTable(id="ckpt-table", cursor_type="row", zebra_stripes=True)
             with TabPane("Samples", id="samples"):
                 yield Static(classes="run-label", markup=False)
+                yield Static(classes="tab-problem", markup=False)
                 with VerticalScroll(id="samples-scroll"):
                     yield Static(id="samples-text", markup=False)
             with TabPane("Info", id="info"):
                 yield Static(classes="run-label", markup=False)
+                yield Static(classes="tab-problem", markup=False)
                 yield DataTable(id="info-table", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
@@ -139,6 +144,8 @@ class RunScreen(Screen):
         self.query_one("#log-search", Input).display = False
         for label in self.query(".run-label"):
             label.display = len(self.records) > 1
+        for problem in self.query(".tab-problem"):
+            problem.display = False
         self._set_log(0)
         self.redraw()
         self.query_one(LogView).focus()
@@ -570,6 +577,9 @@ class RunScreen(Screen):
         if details is None or self._filled.get(name) is details:
             return
         self._filled[name] = details
+        problem = self.query_one(f"#{name} .tab-problem", Static)  # why this tab shows nothing (or less)
+        problem.display = name in details.problems
+        problem.update(details.problems.get(name, ""))
         if name == "config":
             self._fill_table("#config-table", ("key", "value"),
                              [(Text(k), Text(str(v))) for k, v in details.config.items()])

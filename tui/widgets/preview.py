@@ -1,7 +1,8 @@
 """The runs screen's preview of the highlighted run: a small curve of its main metric and its last log lines.
 
 The log's tail is read on a read lane's thread and arrives as `LogTailRead`; a log that is not a regular file
-(a FIFO), or whose read does not come back, shows "waiting for <file>" in its place.
+(a FIFO), or whose read does not come back, shows "waiting for <file>" in its place; one that cannot be read says
+why ("cannot read training.log: permission denied").
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from textual.containers import Horizontal
 from textual.timer import Timer
 from textual.widgets import Static
 
-from runyard import LOG_STAMP, NotRegularFile, clean_line, main_metrics, read_last_lines
+from runyard import LOG_STAMP, NotRegularFile, clean_line, main_metrics, read_last_lines, unreadable_reason
 
 from ..formatting import STATUS_STYLE
 from ..live.lanes import STUCK_AFTER, Lanes
@@ -55,6 +56,8 @@ def _read_tail(log: LogLocation, count: int, request: int, post: Callable[[objec
         post(LogTailRead(request, last_lines(path, count)))
     except NotRegularFile as exc:
         post(LogTailRead(request, [], waiting=Path(exc.filename or "").name or "the log"))
+    except OSError as exc:  # out of reach (another user's folder): say why in its place
+        post(LogTailRead(request, [], problem=unreadable_reason(exc)))
     except Exception:  # the log could not be found or read: show none
         post(LogTailRead(request, []))
 
@@ -119,7 +122,9 @@ class Preview(Horizontal):
         if message.request != self._request:
             return  # the tail of a run no longer shown
         self._answered = message.request
-        if message.waiting:
+        if message.problem:
+            self._set_text(Text(message.problem, style="bold red"))
+        elif message.waiting:
             self._set_text(Text(f"waiting for {message.waiting}", style="bold yellow"))
         else:
             self._show_lines(message.lines)
