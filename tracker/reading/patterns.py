@@ -200,7 +200,9 @@ def config_files(root: Path | None, near: Path | None = None) -> list[Path]:
     if root is not None and root not in folders:
         folders.append(root)
     files = [folder / "runyard.toml" for folder in folders] + [Path(base) / "runyard" / "runyard.toml"]
-    return [f for f in files if f.is_file()]
+    # os.path.isfile, not Path.is_file: under `sudo -u` HOME may be a folder this user cannot enter, and a
+    # settings file nobody can read must not stop the app (Path.is_file raises PermissionError there).
+    return [f for f in files if os.path.isfile(f)]
 
 
 def _folders_up_to(folder: Path, root: Path | None) -> list[Path]:
