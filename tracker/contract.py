@@ -5,6 +5,7 @@ Everything that writes or reads a run folder takes its names from here, so the c
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
@@ -29,6 +30,7 @@ EVENT = "_event"     # a line of metrics.jsonl holding this key is an event, nev
 RESUME = "resume"    # {"_event": "resume", "step": S, "time": T}: a resumed run's first step
 DELETE = "delete"    # {"_event": "delete", "file": F, "time": T} in checkpoints/index.jsonl: F was removed
 RESERVED_KEYS = frozenset({"step", "time", EVENT})
+DROPPED = "dropped"  # run.json: {file: lines lost}, what a disk refused for longer than the writer could hold it
 GOALS = ("min", "max")  # a metric's direction, as summary.json `goals` and `best_checkpoint.mode` hold it
 _GOAL_WORDS = {"min": "min", "max": "max", "minimize": "min", "maximize": "max"}
 
@@ -124,16 +126,24 @@ def parse_iso(text: str | None) -> float | None:
 
 
 def write_atomic(path: Path, data: bytes, *, fsync: bool = False) -> None:
-    """Replace `path` with `data` via a temp file and rename, so readers never see a half-written file."""
+    """Replace `path` with `data` via a temp file and rename, so readers never see a half-written file.
+
+    A write that fails (a full disk) removes its temp file and raises; `path` keeps its previous content.
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        write_all(fd, data)
-        if fsync:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        try:
+            write_all(fd, data)
+            if fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     if fsync:
         fsync_dir(path.parent)
 

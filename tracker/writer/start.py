@@ -25,7 +25,6 @@ from ..contract import (
     make_run_dir,
     parse_iso,
 )
-from ..contract import write_atomic as _write_atomic
 from ..errors import RunError
 from ..jsonl import as_float, loads
 from .logsetup import null_logger
@@ -78,8 +77,7 @@ def init(name: str | None = None, *, config: Any = None, argv: Iterable[str] | N
         "config_file": str(resolved.source) if resolved.source else None,
         "tags": [str(t) for t in tags], "notes": str(notes), "restarts": [],
     }
-    _write_config(path, resolved.values)
-    run = Run(path, info, resolved.values, **options)
+    run = Run(path, info, resolved.values, config_yaml=_config_yaml(resolved.values), **options)
     _log_header(run, resolved)
     return run
 
@@ -89,11 +87,11 @@ def _script_stem() -> str:
     return script or "run"
 
 
-def _write_config(path: Path, values: dict[str, Any]) -> None:
+def _config_yaml(values: dict[str, Any]) -> bytes:
+    """The resolved config as config.yaml holds it (the run writes it, so a full disk does not stop the start)."""
     import yaml
 
-    text = yaml.safe_dump(values, sort_keys=False, default_flow_style=False, allow_unicode=True)
-    _write_atomic(path / CONFIG_YAML, text.encode("utf-8"))
+    return yaml.safe_dump(values, sort_keys=False, default_flow_style=False, allow_unicode=True).encode("utf-8")
 
 
 def _log_header(run: Run, resolved: ResolvedConfig, restart: int | None = None) -> None:
@@ -152,9 +150,8 @@ def _reopen(path: Path, resolved: ResolvedConfig, options: dict[str, Any]) -> Ru
                 heartbeat_interval=options["heartbeat_interval"])
     info["restarts"] = [*info.get("restarts", []), restart]
     config = resolved.values
-    if config:
-        _write_config(path, config)
-    else:
+    config_yaml = _config_yaml(config) if config else None
+    if not config:
         import yaml
 
         try:
@@ -164,7 +161,7 @@ def _reopen(path: Path, resolved: ResolvedConfig, options: dict[str, Any]) -> Ru
     for name in (METRICS_JSONL, SAMPLES_JSONL, f"{CHECKPOINTS_DIR}/{CHECKPOINT_INDEX}"):
         end_partial_line(path / name)
     rows = read_rows(path / METRICS_JSONL)
-    run = Run(path, info, config, replay=rows, goals=_declared_goals(path), **options)
+    run = Run(path, info, config, replay=rows, goals=_declared_goals(path), config_yaml=config_yaml, **options)
     _log_header(run, resolved, restart=len(info["restarts"]))
     run.logger.info("previous status %s; latest checkpoint at step %s", previous, run.resume_step)
     return run
