@@ -544,7 +544,7 @@ class Run:
                                 ", ".join(f"{n:,} lines of {name}" for name, n in dropped.items()))
         self.logger.log(
             logging.INFO if status == "finished" else logging.WARNING,
-            "==== run %s %s: %s steps in %s%s ====", self.name, status,
+            "==== run %s %s: %s steps in %s%s ====", one_line(self.name), status,
             "no" if self._last_step is None else self._last_step, _duration(duration),
             f"; last {shown}" if shown else "",
         )
@@ -588,6 +588,11 @@ class Run:
 
     def _end_at_exit(self) -> None:
         self.finish(self._end_status())
+
+
+def one_line(name: str) -> str:
+    """A run's name for a line of training.log: a newline or control character in it escaped, not obeyed."""
+    return name if name.isprintable() else repr(name)[1:-1]
 
 
 def _counts(value: Any) -> dict[str, int]:

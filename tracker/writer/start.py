@@ -24,12 +24,13 @@ from ..contract import (
     iso_now,
     make_run_dir,
     parse_iso,
+    utf8_text,
 )
 from ..errors import RunError
 from ..jsonl import as_float, loads
 from .logsetup import null_logger
 from .ranks import global_rank, world_size
-from .run import Run, read_rows
+from .run import Run, one_line, read_rows
 
 if TYPE_CHECKING:
     from .config import ResolvedConfig
@@ -62,7 +63,7 @@ def init(name: str | None = None, *, config: Any = None, argv: Iterable[str] | N
                    heartbeat_interval=heartbeat_interval, console=console)
     if resume is not None:
         return _reopen(find_run_dir(resume, Path(root)), resolved, options)
-    name = name or (resolved.source.stem if resolved.source else None) or _script_stem()
+    name = utf8_text(str(name or (resolved.source.stem if resolved.source else None) or _script_stem()))
     if all_ranks and rank != 0:
         name = f"{name}_rank{rank}"
     path = make_run_dir(Path(root), name)
@@ -75,7 +76,7 @@ def init(name: str | None = None, *, config: Any = None, argv: Iterable[str] | N
         **capture(),
         "world_size": world_size(), "rank": rank,
         "config_file": str(resolved.source) if resolved.source else None,
-        "tags": [str(t) for t in tags], "notes": str(notes), "restarts": [],
+        "tags": [utf8_text(str(t)) for t in tags], "notes": utf8_text(str(notes)), "restarts": [],
     }
     run = Run(path, info, resolved.values, config_yaml=_config_yaml(resolved.values), **options)
     _log_header(run, resolved)
@@ -100,7 +101,7 @@ def _log_header(run: Run, resolved: ResolvedConfig, restart: int | None = None) 
     info = run.info
     git = info.get("git") or {}
     what = f"resumed (restart {restart})" if restart else "started"
-    run.logger.info("==== run %s (%s) %s in %s ====", run.name, run.id, what, run.path)
+    run.logger.info("==== run %s (%s) %s in %s ====", one_line(run.name), run.id, what, run.path)
     run.logger.info("host %s, pid %s, python %s, torch %s, git %s%s", info.get("host"), info.get("pid"),
                     info["env"].get("python"), info["env"].get("torch") or "-",
                     (git.get("commit") or "-")[:12], " (dirty)" if git.get("dirty") else "")
