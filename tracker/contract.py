@@ -5,9 +5,13 @@ Everything that writes or reads a run folder takes its names from here, so the c
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import re
+import sys
 import time
+import unicodedata
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,10 +33,16 @@ EVENT = "_event"     # a line of metrics.jsonl holding this key is an event, nev
 RESUME = "resume"    # {"_event": "resume", "step": S, "time": T}: a resumed run's first step
 DELETE = "delete"    # {"_event": "delete", "file": F, "time": T} in checkpoints/index.jsonl: F was removed
 RESERVED_KEYS = frozenset({"step", "time", EVENT})
+DROPPED = "dropped"  # run.json: {file: lines lost}, what a disk refused for longer than the writer could hold it
 GOALS = ("min", "max")  # a metric's direction, as summary.json `goals` and `best_checkpoint.mode` hold it
 _GOAL_WORDS = {"min": "min", "max": "max", "minimize": "min", "maximize": "max"}
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._+-]+")
+_NAME_JUNK = re.compile(r"[^\w.+-]+")  # \w: letters, digits and `_` of any script
+# The name part of a run folder, in bytes. With the hash of a cut name (9), the stamp (16) and a same-second
+# suffix (up to 5) a folder name stays under 150 bytes: below NAME_MAX (255) everywhere, and below the 143 of
+# encrypted home folders (eCryptfs), where file names grow when encrypted.
+NAME_BYTES = 120
 
 
 def goal_direction(value: Any) -> str | None:
@@ -80,9 +90,37 @@ def standing_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def safe_name(name: str) -> str:
-    """A run name usable as a folder name: path separators and odd characters become `-`."""
-    cleaned = _UNSAFE_NAME.sub("-", name.strip()).strip("-.")
-    return cleaned or "run"
+    """A run name as the name part of its folder: readable, and safe on every filesystem whatever the name.
+
+    Letters and digits of any script stay, with `_ . + -`; anything else (a slash, a newline, NUL, a control
+    character, an emoji) becomes `-`, and a leading dot or dash goes, so `..` or `-rf` cannot be taken for
+    anything but a name. A name longer than `NAME_BYTES` bytes is cut on a character boundary and ends in a
+    short hash of the whole name, so long names alike up to the cut still get folders of their own. The name
+    itself is kept whole in run.json, which is what every reader shows.
+    """
+    text = unicodedata.normalize("NFC", name).strip()
+    slug = _NAME_JUNK.sub("-", text).strip("-.")
+    if sys.getfilesystemencoding().lower().replace("-", "") != "utf8":
+        slug = _UNSAFE_NAME.sub("-", slug).strip("-.")  # only ASCII is sure to be a valid file name there
+    data = slug.encode("utf-8")
+    if len(data) > NAME_BYTES:
+        digest = hashlib.sha1(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        cut = data[:NAME_BYTES - len(digest) - 1].decode("utf-8", "ignore").rstrip("-.")
+        slug = f"{cut}-{digest}"
+    return slug or "run"
+
+
+def utf8_text(text: str) -> str:
+    """`text` as JSON can hold it: the undecodable bytes of a file name or an argument (lone surrogates) as U+FFFD."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            raw = text.encode("utf-8", "surrogateescape")  # the bytes the operating system gave
+        except UnicodeEncodeError:
+            raw = text.encode("utf-8", "surrogatepass")
+        return raw.decode("utf-8", "replace")
+    return text
 
 
 def make_run_dir(root: Path, name: str, when: float | None = None) -> Path:
@@ -124,16 +162,24 @@ def parse_iso(text: str | None) -> float | None:
 
 
 def write_atomic(path: Path, data: bytes, *, fsync: bool = False) -> None:
-    """Replace `path` with `data` via a temp file and rename, so readers never see a half-written file."""
+    """Replace `path` with `data` via a temp file and rename, so readers never see a half-written file.
+
+    A write that fails (a full disk) removes its temp file and raises; `path` keeps its previous content.
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        write_all(fd, data)
-        if fsync:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        try:
+            write_all(fd, data)
+            if fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     if fsync:
         fsync_dir(path.parent)
 

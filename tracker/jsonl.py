@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from .contract import EVENT
 from .files import read_bytes
 
 NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
@@ -83,6 +84,7 @@ def to_jsonable(obj: Any) -> Any:
 # ----- reading JSONL ---------------------------------------------------------------------------------------
 
 _DECODER = json.JSONDecoder()
+_LINE_START = ("step", EVENT)  # the first key of every line a runyard writer appends
 _SALVAGE_TRIES = 64  # restarts within one bad line before the rest of it is given up (bounds the work)
 
 
@@ -129,9 +131,10 @@ def iter_records(data: bytes | str | Iterable[bytes | str], skipped: Skipped | N
 def _salvage(line: bytes | str) -> tuple[list[dict[str, Any]], int]:
     """The whole records in a line that does not parse as one, and how many bad stretches lie between them.
 
-    An object counts only where it ends the line or another object follows it straight away, and never where
-    it could be a value (after `:`, `,` or `[`): the inner dict of a record cut short is not a record. A record
-    glued right after a cut that fell there is lost with it, which is better than inventing one.
+    An object counts only where it ends the line or another object follows it straight away. Where it could be
+    a value (after `:`, `,` or `[`) it counts only if it begins as a run's lines do, with `step` or `_event`:
+    the inner dict of a record cut short is not a record, but a row glued after a cut that fell between two
+    values (a disk that took part of a line) is.
     """
     text = line.decode("utf-8", "replace") if isinstance(line, (bytes, bytearray)) else line
     found: list[dict[str, Any]] = []
@@ -145,9 +148,10 @@ def _salvage(line: bytes | str) -> tuple[list[dict[str, Any]], int]:
             back -= 1
         before = text[back] if back >= 0 else ""
         obj, end = None, pos
-        if before not in (":", ",", "["):
-            with contextlib.suppress(ValueError, RecursionError):
-                obj, end = _DECODER.raw_decode(text, pos)
+        with contextlib.suppress(ValueError, RecursionError):
+            obj, end = _DECODER.raw_decode(text, pos)
+        if before in (":", ",", "[") and not (isinstance(obj, dict) and next(iter(obj), None) in _LINE_START):
+            obj, end = None, pos
         after = end
         while after < size and text[after].isspace():
             after += 1

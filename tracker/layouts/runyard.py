@@ -64,7 +64,8 @@ class RunyardSource(RunSource):
         wallclock = as_float(summary.get("wallclock"))
         if info.created is not None and wallclock:
             info.last_time = info.created + wallclock
-        info.extra = {k: raw.get(k) for k in ("git", "env", "hardware", "argv", "cwd", "world_size", "config_file")}
+        info.extra = {k: raw.get(k) for k in ("git", "env", "hardware", "argv", "cwd", "world_size", "config_file",
+                                            L.DROPPED)}
         return info
 
     _summary: tuple[tuple[int, int], dict[str, Any]] | None = None

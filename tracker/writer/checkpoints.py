@@ -7,15 +7,18 @@ Files are written relative to the run folder's descriptor, so they land in the f
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ..contract import CHECKPOINT_INDEX, CHECKPOINTS_DIR, DELETE, EVENT, write_all
+from ..contract import CHECKPOINT_INDEX, CHECKPOINTS_DIR, DELETE, EVENT
 from ..errors import RunError
 from ..jsonl import as_int, dumps_line, encode_tree, read_records
+from .appendfile import INDEX_HELD, AppendFile
 from .folder import RunFolder
 
 _INDEX = f"{CHECKPOINTS_DIR}/{CHECKPOINT_INDEX}"
@@ -51,11 +54,12 @@ class BestPolicy:
 class CheckpointBook:
     """Saves, registers and prunes the checkpoints of one run folder."""
 
-    def __init__(self, folder: RunFolder) -> None:
+    def __init__(self, folder: RunFolder, on_trouble: Callable[[str, OSError], None] | None = None) -> None:
         self.folder = folder
         self.entries: list[CheckpointEntry] = []
         self.best: BestPolicy | None = None
-        self._fd: int | None = None
+        # opened at the first checkpoint: a run that saves none gets no checkpoints/ folder
+        self.index = AppendFile(folder, _INDEX, limit=INDEX_HELD, open_now=False, on_trouble=on_trouble)
         self._load_index()
 
     def _load_index(self) -> None:
@@ -87,14 +91,15 @@ class CheckpointBook:
         return self.folder.path / CHECKPOINTS_DIR
 
     def _append(self, record: dict[str, Any]) -> None:
-        if self._fd is None:
-            self.folder.mkdir(CHECKPOINTS_DIR)
-            self._fd = self.folder.open_append(_INDEX)
-        write_all(self._fd, dumps_line(encode_tree(record)))
-        os.fsync(self._fd)
+        """One index line, fsynced; a line the disk refuses is held and written with the next one."""
+        if self.index.write(dumps_line(encode_tree(record))):
+            self.index.sync()
 
     def save(self, state: Any, step: int) -> str:
-        """`torch.save` to a temp file, fsync, rename to `step_<N>.pt`; return its name in the run folder."""
+        """`torch.save` to a temp file, fsync, rename to `step_<N>.pt`; return its name in the run folder.
+
+        A save the disk refuses raises the OSError and leaves neither the temp file nor a half-written checkpoint.
+        """
         try:
             import torch
         except ImportError as exc:
@@ -107,12 +112,19 @@ class CheckpointBook:
         final, tmp = f"{CHECKPOINTS_DIR}/{name}", f"{CHECKPOINTS_DIR}/.{name}.{os.getpid()}.tmp"
         try:
             with self.folder.open_file(tmp, "wb") as fh:
-                torch.save(state, fh)
+                sink = _WriteErrors(fh)
+                try:
+                    torch.save(state, sink)
+                except Exception:
+                    if sink.error is not None:  # torch reports a refused write as its own RuntimeError
+                        raise sink.error from None
+                    raise
                 fh.flush()
                 os.fsync(fh.fileno())
             self.folder.replace(tmp, final)
         finally:
-            self.folder.unlink(tmp)
+            with contextlib.suppress(OSError):
+                self.folder.unlink(tmp)
         self.folder.fsync(CHECKPOINTS_DIR)
         return final
 
@@ -180,6 +192,25 @@ class CheckpointBook:
         return {"file": b.file, "step": b.step, "metric": b.metric, "mode": b.mode, "value": b.value}
 
     def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        self.index.retry()
+        self.index.sync()
+        self.index.close()
+
+
+class _WriteErrors:
+    """A file for `torch.save` that remembers the OSError of a write the disk refused (torch turns it into a
+    RuntimeError that no longer says the disk was full)."""
+
+    def __init__(self, fh: Any) -> None:
+        self._fh = fh
+        self.error: OSError | None = None
+
+    def write(self, data: Any) -> int:
+        try:
+            return self._fh.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def flush(self) -> None:
+        self._fh.flush()

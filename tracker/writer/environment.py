@@ -15,6 +15,7 @@ import sys
 from importlib import metadata
 from typing import Any
 
+from ..contract import utf8_text
 from ..liveness import this_host
 
 
@@ -92,8 +93,8 @@ def capture() -> dict[str, Any]:
         "host": this_host(),  # what liveness compares with, to tell whether the pid can be checked here
         "pid": os.getpid(),
         "user": user_name(),
-        "argv": list(sys.argv),
-        "cwd": cwd,
+        "argv": [utf8_text(arg) for arg in sys.argv],  # an argument or folder in no encoding must not stop the run
+        "cwd": utf8_text(cwd),
         "git": git_info(cwd),
         "env": {
             "python": platform.python_version(),

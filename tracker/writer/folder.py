@@ -118,16 +118,24 @@ class RunFolder:
             os.close(fd)
 
     def write_atomic(self, name: str, data: bytes, *, fsync: bool = False) -> None:
-        """Replace a file with `data` via a temp file and rename, so readers never see a half-written file."""
+        """Replace a file with `data` via a temp file and rename, so readers never see a half-written file.
+
+        A write that fails (a full disk) removes its temp file and raises; `name` keeps its previous content.
+        """
         tmp = f"{os.path.dirname(name)}/.{os.path.basename(name)}.{os.getpid()}.tmp".lstrip("/")
         fd = self.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         try:
-            write_all(fd, data)
-            if fsync:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-        self.replace(tmp, name)
+            try:
+                write_all(fd, data)
+                if fsync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            self.replace(tmp, name)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                self.unlink(tmp)
+            raise
         if fsync:
             self.fsync(os.path.dirname(name))
 

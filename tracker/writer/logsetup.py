@@ -4,25 +4,37 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import TextIO
+
+from .appendfile import AppendFile
 
 LINE_FORMAT = "%(asctime)s - %(levelname)s - %(message)s"  # asctime: YYYY-MM-DD HH:MM:SS,mmm
 
 
-class LogFileHandler(logging.StreamHandler):
-    """A handler writing to a log file the run opened itself (relative to its folder, so it follows a moved
-    folder; `logging.FileHandler` reopens by path), and closing it when closed."""
+class LogFileHandler(logging.Handler):
+    """A handler writing each record to training.log as one whole entry, opened by the run relative to its
+    folder (so it follows a moved folder; `logging.FileHandler` reopens by path). A record the disk refuses is
+    held and written later, never half-written (see `appendfile`), and never raises into the training."""
+
+    def __init__(self, file: AppendFile) -> None:
+        super().__init__()
+        self.file: AppendFile | None = file
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            entry = (self.format(record) + "\n").encode("utf-8", "backslashreplace")
+        except Exception:
+            self.handleError(record)
+            return
+        if self.file is not None:
+            self.file.write(entry)
 
     def close(self) -> None:
         self.acquire()
         try:
-            try:
-                self.flush()
-            finally:
-                stream, self.stream = self.stream, None
-                if stream is not None:
-                    stream.close()
-                super().close()
+            file, self.file = self.file, None
+            if file is not None:
+                file.close()
+            super().close()
         finally:
             self.release()
 
@@ -34,7 +46,7 @@ class RunLogging:
     training.log; if the script set up no logging at all, it also gets a console handler at INFO.
     """
 
-    def __init__(self, run_id: str, log_file: TextIO, console: bool) -> None:
+    def __init__(self, run_id: str, log_file: AppendFile, console: bool) -> None:
         formatter = logging.Formatter(LINE_FORMAT)
         self.file_handler = LogFileHandler(log_file)
         self.file_handler.setFormatter(formatter)
@@ -56,6 +68,11 @@ class RunLogging:
             if root.level > logging.INFO:
                 root.setLevel(logging.INFO)
         root.addHandler(self.file_handler)
+
+    @property
+    def has_console(self) -> bool:
+        """Whether the run's records also reach the console."""
+        return self._console is not None
 
     def close(self) -> None:
         """Detach and close every handler this run added."""

@@ -3,13 +3,16 @@
 Rows go to `metrics.jsonl` with one `os.write` on an O_APPEND descriptor (no user-space buffer to lose on
 SIGKILL); summary and heartbeat are refreshed by a background thread; the end of the run is fsynced. The
 folder is held open and every file is written relative to it, so a run whose folder is renamed or moved
-while it trains keeps writing into it (see `folder`).
+while it trains keeps writing into it (see `folder`). A full disk never stops the training and never tears a
+file: rows it refuses are held in memory and written when it takes them again (see `appendfile`), the run warns
+once, and what had to be dropped is counted in run.json (`dropped`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
 import traceback
@@ -19,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from ..contract import (
+    CONFIG_YAML,
+    DROPPED,
     EVENT,
     FORMAT,
     METRICS_JSONL,
@@ -32,12 +37,12 @@ from ..contract import (
     iso_now,
     parse_iso,
     standing_rows,
-    write_all,
 )
 from ..errors import RunError
 from ..jsonl import decode_value, dumps_line, encode_float, encode_tree, read_records
 from ..liveness import interval_median
 from . import lifecycle
+from .appendfile import LOG_HELD, METRICS_HELD, SAMPLES_HELD, AppendFile
 from .checkpoints import CheckpointBook
 from .folder import RunFolder
 from .heartbeat import Heartbeat
@@ -81,7 +86,8 @@ class Run:
     def __init__(self, path: Path, info: dict[str, Any], config: dict[str, Any], *,
                  heartbeat_interval: float = 10.0, summary_interval: float = 5.0, system_metrics: bool = True,
                  tensorboard: bool = False, console: bool = True,
-                 replay: list[dict[str, Any]] | None = None, goals: Mapping[str, str] | None = None) -> None:
+                 replay: list[dict[str, Any]] | None = None, goals: Mapping[str, str] | None = None,
+                 config_yaml: bytes | None = None) -> None:
         self._folder = RunFolder(path)
         self.config = config
         self._info = info
@@ -100,10 +106,16 @@ class Run:
         self._replay = replay  # rows of an earlier life, folded in when the resumed run first logs
         if replay is not None:
             self._fold_rows(replay)
-        self._metrics_fd = self._folder.open_append(METRICS_JSONL)
-        self._samples_fd: int | None = None
-        self._logging = RunLogging(info["id"], self._folder.open_file(TRAINING_LOG, "a", encoding="utf-8"), console)
-        self.checkpoints = CheckpointBook(self._folder)
+        self._dropped_before = _counts(info.get(DROPPED))  # what an earlier life of a resumed run lost
+        self._disk_warned = threading.Lock()  # taken once, by the first write a disk refuses; never released
+        self._unwritten: dict[str, bytes] = {}  # whole files a disk refused, tried again at each heartbeat
+        trouble = self._disk_trouble
+        self._metrics = AppendFile(self._folder, METRICS_JSONL, limit=METRICS_HELD, on_trouble=trouble)
+        self._samples = AppendFile(self._folder, SAMPLES_JSONL, limit=SAMPLES_HELD, open_now=False,
+                                   on_trouble=trouble)
+        self._log_file = AppendFile(self._folder, TRAINING_LOG, limit=LOG_HELD, on_trouble=trouble)
+        self._logging = RunLogging(info["id"], self._log_file, console)
+        self.checkpoints = CheckpointBook(self._folder, on_trouble=trouble)
         self._goals: dict[str, str] = dict(goals or {})  # metric -> "min"/"max", as declared (summary.json goals)
         if self.checkpoints.best is not None:  # a resumed run whose index names a best policy declared it
             self._goals.setdefault(self.checkpoints.best.metric, self.checkpoints.best.mode)
@@ -111,7 +123,9 @@ class Run:
         if tensorboard:
             from .tbmirror import TensorBoardMirror
 
-            self._tb = TensorBoardMirror(self._folder)
+            self._tb = TensorBoardMirror(self._folder, on_trouble=trouble)
+        if config_yaml is not None:
+            self._replace_file(CONFIG_YAML, config_yaml, keep=True)
         self._write_run_json()
         self._write_summary()
         sampler = self._make_sampler() if system_metrics else None
@@ -120,7 +134,7 @@ class Run:
             sample_interval=heartbeat_interval if sampler else None,
             beat=self._beat, flush=self._flush_files,
             sample=(lambda: self._log_system(sampler)) if sampler else None,
-            on_error=lambda label, exc: self.logger.warning("runyard %s failed: %s", label, exc),
+            on_error=self._background_error,
         )
         lifecycle.register(self)
         self._heartbeat.start()
@@ -212,7 +226,7 @@ class Run:
             if now < self._last_time:
                 now = self._last_time
             self._last_time = row["time"] = now
-            write_all(self._metrics_fd, dumps_line(row))
+            self._metrics.write(dumps_line(row))  # on a full disk: held, written with a later row, never raised
             self._rows += 1
             self._dirty = True
 
@@ -238,9 +252,7 @@ class Run:
 
         record.update(encode_tree(to_plain(extra, "sample")))
         with self._lock:
-            if self._samples_fd is None:
-                self._samples_fd = self._folder.open_append(SAMPLES_JSONL)
-            write_all(self._samples_fd, dumps_line(record))
+            self._samples.write(dumps_line(record))
         if self._tb is not None:
             self._tb.text("samples", record["text"], step, record["time"])
 
@@ -294,10 +306,21 @@ class Run:
     # ----- checkpoints ----------------------------------------------------------------------------------
 
     def save_checkpoint(self, state: Any, *, step: int, metrics: Mapping[str, Any] | None = None,
-                        best: tuple[str, str] | str | None = None, keep_last: int | None = None) -> Path:
-        """Save `state` durably as a checkpoint of `step`, index it, track the best, apply retention."""
+                        best: tuple[str, str] | str | None = None, keep_last: int | None = None) -> Path | None:
+        """Save `state` durably as a checkpoint of `step`, index it, track the best, apply retention.
+
+        Returns its path; None when the disk refused it (the training goes on: the next save may succeed, and
+        no older checkpoint is removed for it).
+        """
         step = as_step(step)
-        name = self.checkpoints.save(state, step)
+        if self._closed:
+            raise RunError(f"run {self.name} has ended ({self.status}); checkpoints need a live run")
+        try:
+            name = self.checkpoints.save(state, step)
+        except OSError as exc:
+            self._disk_trouble(f"checkpoint of step {step}", exc)
+            self.logger.warning("checkpoint of step %d not saved: %s", step, exc)
+            return None
         self._register(name, step, metrics, best, keep_last)
         return self.path / name
 
@@ -352,11 +375,16 @@ class Run:
     def _write_run_json(self) -> None:
         with self._lock:
             self._info["heartbeat"] = iso_now()
+            dropped = self._dropped()
+            if dropped:
+                self._info[DROPPED] = dropped
             data = dumps_line(encode_tree(self._info))
-        self._folder.write_atomic(RUN_JSON, data, fsync=self._info["status"] != "running")
+        self._replace_file(RUN_JSON, data, fsync=self._info["status"] != "running")
 
     def _beat(self) -> None:
         if not self._closed:
+            for name, data in list(self._unwritten.items()):
+                self._replace_file(name, data, keep=True)
             self._write_run_json()
 
     def summary(self) -> dict[str, Any]:
@@ -381,11 +409,66 @@ class Run:
 
     def _write_summary(self, fsync: bool = False) -> None:
         self._dirty = False
-        self._folder.write_atomic(SUMMARY_JSON, dumps_line(encode_tree(self.summary())), fsync=fsync)
+        if not self._replace_file(SUMMARY_JSON, dumps_line(encode_tree(self.summary())), fsync=fsync):
+            self._dirty = True  # written again at the next flush
 
     def _flush_summary(self) -> None:
         if self._dirty and not self._closed:
             self._write_summary()
+
+    def _replace_file(self, name: str, data: bytes, *, fsync: bool = False, keep: bool = False) -> bool:
+        """Write a whole file (temp file + rename); False if the disk refused it. With `keep`, a refused file is
+        tried again at each heartbeat and at the end (run.json and summary.json are written afresh anyway)."""
+        try:
+            self._folder.write_atomic(name, data, fsync=fsync)
+        except OSError as exc:
+            if keep:
+                self._unwritten[name] = data
+            self._disk_trouble(name, exc)
+            return False
+        self._unwritten.pop(name, None)
+        return True
+
+    # ----- a disk that refuses writes -------------------------------------------------------------------
+
+    def _disk_trouble(self, what: str, exc: OSError) -> None:
+        """Warn once per run that a write failed, on the console and (if it can still take it) in training.log.
+
+        Called from any thread and from inside the log handler itself, so it takes no lock the writers hold:
+        the first caller takes `_disk_warned` for good, the others return at once.
+        """
+        if not self._disk_warned.acquire(blocking=False):
+            return
+        message = (f"cannot write {what}: {exc.strerror or exc}. The training goes on: what the disk refuses is "
+                   f"kept in memory (up to {METRICS_HELD / 2**20:g} MiB of rows) and written when it takes writes "
+                   "again; beyond that the oldest is dropped and counted in run.json. This is said once.")
+        logging_ = getattr(self, "_logging", None)
+        if logging_ is not None:
+            logging_.logger.warning("runyard: %s", message)
+        if logging_ is None or not logging_.has_console:
+            print(f"runyard: {message}", file=sys.stderr, flush=True)
+
+    def _background_error(self, label: str, exc: BaseException) -> None:
+        """A failure of the heartbeat thread's work: a refused write is the disk warning, anything else its own."""
+        if isinstance(exc, OSError):
+            self._disk_trouble(label, exc)
+        else:
+            self.logger.warning("runyard %s failed: %s", label, exc)
+
+    def _append_files(self) -> list[AppendFile]:
+        files = [self._metrics, self._samples, self._log_file, self.checkpoints.index]
+        return files if self._tb is None else [*files, self._tb.file]
+
+    def _dropped(self, *, earlier: bool = True) -> dict[str, int]:
+        """Lines (TensorBoard events) lost per file, by earlier lives of the run too unless `earlier` is False;
+        once the run has ended, those still held are lost too."""
+        ending = self._closed
+        counts = dict(self._dropped_before) if earlier else {}
+        for file in self._append_files():
+            lost = file.dropped + (file.held_units if ending else 0)
+            if lost:
+                counts[file.name] = counts.get(file.name, 0) + lost
+        return counts
 
     def _flush_files(self) -> None:
         """The background thread's periodic flush: summary.json, and the TensorBoard mirror's buffer."""
@@ -414,7 +497,7 @@ class Run:
         with self._lock:
             self._last_time = max(self._last_time, time.time())
             marker = {EVENT: RESUME, "step": step, "time": self._last_time}
-            write_all(self._metrics_fd, dumps_line(marker))
+            self._metrics.write(dumps_line(marker))
         self._fold_rows(standing_rows([*(replay or []), marker]))
         self.logger.info("resumed at step %d; earlier rows from step %d on are superseded", step, step)
 
@@ -432,17 +515,22 @@ class Run:
         self._heartbeat.stop()
         ended = time.time()
         self._info.update(status=status, ended=iso_now(ended))
-        self._write_footer(status, ended)
-        self._write_summary(fsync=True)
-        self._write_run_json()
-        os.fsync(self._metrics_fd)
-        os.close(self._metrics_fd)
-        if self._samples_fd is not None:
-            os.fsync(self._samples_fd)
-            os.close(self._samples_fd)
+        # what a full disk held back gets its last chance, in order, before the end is written; a write that
+        # still fails is counted in run.json and the end goes on: finish() never raises for a disk
+        with self._lock:
+            self._metrics.retry()
+            self._samples.retry()
         self.checkpoints.close()
         if self._tb is not None:
             self._tb.close()
+        for name, data in list(self._unwritten.items()):
+            self._replace_file(name, data, keep=True)
+        self._write_footer(status, ended)
+        self._write_summary(fsync=True)
+        self._write_run_json()
+        for file in (self._metrics, self._samples):
+            file.sync()
+            file.close()
         self._logging.close()
         self._folder.close()
 
@@ -450,14 +538,18 @@ class Run:
         duration = ended - self._created
         last = {k: v["last"] for k, v in self._stats.as_dict().items() if not k.startswith("sys/")}
         shown = ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in last.items())
+        dropped = self._dropped(earlier=False)
+        if dropped:
+            self.logger.warning("runyard: the disk refused and %s were dropped (counted in run.json)",
+                                ", ".join(f"{n:,} lines of {name}" for name, n in dropped.items()))
         self.logger.log(
             logging.INFO if status == "finished" else logging.WARNING,
-            "==== run %s %s: %s steps in %s%s ====", self.name, status,
+            "==== run %s %s: %s steps in %s%s ====", one_line(self.name), status,
             "no" if self._last_step is None else self._last_step, _duration(duration),
             f"; last {shown}" if shown else "",
         )
-        self._logging.file_handler.flush()
-        os.fsync(self._logging.file_handler.stream.fileno())
+        self._log_file.retry()
+        self._log_file.sync()
 
     def _end_status(self) -> str:
         return "interrupted" if self._signal else "finished"
@@ -496,6 +588,18 @@ class Run:
 
     def _end_at_exit(self) -> None:
         self.finish(self._end_status())
+
+
+def one_line(name: str) -> str:
+    """A run's name for a line of training.log: a newline or control character in it escaped, not obeyed."""
+    return name if name.isprintable() else repr(name)[1:-1]
+
+
+def _counts(value: Any) -> dict[str, int]:
+    """run.json `dropped` as an earlier life wrote it: file -> lines lost (anything else ignored)."""
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): v for k, v in value.items() if type(v) is int and v > 0}
 
 
 def _duration(seconds: float) -> str:

@@ -24,13 +24,13 @@ from ..contract import (
     iso_now,
     make_run_dir,
     parse_iso,
+    utf8_text,
 )
-from ..contract import write_atomic as _write_atomic
 from ..errors import RunError
 from ..jsonl import as_float, loads
 from .logsetup import null_logger
 from .ranks import global_rank, world_size
-from .run import Run, read_rows
+from .run import Run, one_line, read_rows
 
 if TYPE_CHECKING:
     from .config import ResolvedConfig
@@ -63,7 +63,7 @@ def init(name: str | None = None, *, config: Any = None, argv: Iterable[str] | N
                    heartbeat_interval=heartbeat_interval, console=console)
     if resume is not None:
         return _reopen(find_run_dir(resume, Path(root)), resolved, options)
-    name = name or (resolved.source.stem if resolved.source else None) or _script_stem()
+    name = utf8_text(str(name or (resolved.source.stem if resolved.source else None) or _script_stem()))
     if all_ranks and rank != 0:
         name = f"{name}_rank{rank}"
     path = make_run_dir(Path(root), name)
@@ -76,10 +76,9 @@ def init(name: str | None = None, *, config: Any = None, argv: Iterable[str] | N
         **capture(),
         "world_size": world_size(), "rank": rank,
         "config_file": str(resolved.source) if resolved.source else None,
-        "tags": [str(t) for t in tags], "notes": str(notes), "restarts": [],
+        "tags": [utf8_text(str(t)) for t in tags], "notes": utf8_text(str(notes)), "restarts": [],
     }
-    _write_config(path, resolved.values)
-    run = Run(path, info, resolved.values, **options)
+    run = Run(path, info, resolved.values, config_yaml=_config_yaml(resolved.values), **options)
     _log_header(run, resolved)
     return run
 
@@ -89,11 +88,11 @@ def _script_stem() -> str:
     return script or "run"
 
 
-def _write_config(path: Path, values: dict[str, Any]) -> None:
+def _config_yaml(values: dict[str, Any]) -> bytes:
+    """The resolved config as config.yaml holds it (the run writes it, so a full disk does not stop the start)."""
     import yaml
 
-    text = yaml.safe_dump(values, sort_keys=False, default_flow_style=False, allow_unicode=True)
-    _write_atomic(path / CONFIG_YAML, text.encode("utf-8"))
+    return yaml.safe_dump(values, sort_keys=False, default_flow_style=False, allow_unicode=True).encode("utf-8")
 
 
 def _log_header(run: Run, resolved: ResolvedConfig, restart: int | None = None) -> None:
@@ -102,7 +101,7 @@ def _log_header(run: Run, resolved: ResolvedConfig, restart: int | None = None) 
     info = run.info
     git = info.get("git") or {}
     what = f"resumed (restart {restart})" if restart else "started"
-    run.logger.info("==== run %s (%s) %s in %s ====", run.name, run.id, what, run.path)
+    run.logger.info("==== run %s (%s) %s in %s ====", one_line(run.name), run.id, what, run.path)
     run.logger.info("host %s, pid %s, python %s, torch %s, git %s%s", info.get("host"), info.get("pid"),
                     info["env"].get("python"), info["env"].get("torch") or "-",
                     (git.get("commit") or "-")[:12], " (dirty)" if git.get("dirty") else "")
@@ -152,9 +151,8 @@ def _reopen(path: Path, resolved: ResolvedConfig, options: dict[str, Any]) -> Ru
                 heartbeat_interval=options["heartbeat_interval"])
     info["restarts"] = [*info.get("restarts", []), restart]
     config = resolved.values
-    if config:
-        _write_config(path, config)
-    else:
+    config_yaml = _config_yaml(config) if config else None
+    if not config:
         import yaml
 
         try:
@@ -164,7 +162,7 @@ def _reopen(path: Path, resolved: ResolvedConfig, options: dict[str, Any]) -> Ru
     for name in (METRICS_JSONL, SAMPLES_JSONL, f"{CHECKPOINTS_DIR}/{CHECKPOINT_INDEX}"):
         end_partial_line(path / name)
     rows = read_rows(path / METRICS_JSONL)
-    run = Run(path, info, config, replay=rows, goals=_declared_goals(path), **options)
+    run = Run(path, info, config, replay=rows, goals=_declared_goals(path), config_yaml=config_yaml, **options)
     _log_header(run, resolved, restart=len(info["restarts"]))
     run.logger.info("previous status %s; latest checkpoint at step %s", previous, run.resume_step)
     return run

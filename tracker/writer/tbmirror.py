@@ -13,12 +13,15 @@ import os
 import struct
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import RunError
+from .appendfile import EVENTS_HELD, AppendFile
 from .folder import RunFolder
 
 _MASK_DELTA = 0xA282EAD8
+_FLUSH_BYTES = 8192  # records reach the file at least this often, as with a buffered file's default buffer
 _uid = itertools.count()  # event files of one process are told apart as tensorboard's own writer does
 
 
@@ -32,7 +35,7 @@ class TensorBoardMirror:
     """Adds every logged scalar and text sample to an `events.out.tfevents.*` file; flushed every few seconds
     (`flush`, from the run's background thread) and at the end."""
 
-    def __init__(self, folder: RunFolder) -> None:
+    def __init__(self, folder: RunFolder, on_trouble: Callable[[str, OSError], None] | None = None) -> None:
         try:
             import crc32c
             from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, tensor_shape_pb2
@@ -47,7 +50,11 @@ class TensorBoardMirror:
         self._lock = threading.Lock()
         now = time.time()
         self.name = f"events.out.tfevents.{int(now):010d}.{this_host()}.{os.getpid()}.{next(_uid)}"
-        self._file = folder.open_file(self.name, "wb")
+        # records gather here between flushes; each flush appends them as one entry, whole or not at all
+        self._buffer = bytearray()
+        self._count = 0
+        self._closed = False
+        self.file = AppendFile(folder, self.name, limit=EVENTS_HELD, lines=False, on_trouble=on_trouble)
         self._add(event_pb2.Event(wall_time=now, file_version="brain.Event:2"))
         self.flush()
 
@@ -58,7 +65,10 @@ class TensorBoardMirror:
         record = b"".join((header, struct.pack("<I", _masked_crc(header, self._crc)), data,
                            struct.pack("<I", _masked_crc(data, self._crc))))
         with self._lock:
-            self._file.write(record)
+            self._buffer += record
+            self._count += 1
+            if len(self._buffer) >= _FLUSH_BYTES:
+                self._flush()
 
     def scalars(self, values: dict[str, Any], step: int, wall_time: float) -> None:
         """One event holding every numeric value of a logged row."""
@@ -83,12 +93,23 @@ class TensorBoardMirror:
     def flush(self) -> None:
         """Hand what was added to the operating system."""
         with self._lock:
-            if not self._file.closed:
-                self._file.flush()
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._closed:
+            return
+        if self._buffer:
+            data, count = bytes(self._buffer), self._count
+            self._buffer.clear()
+            self._count = 0
+            self.file.write(data, count)
+        else:
+            self.file.retry()
 
     def close(self) -> None:
         with self._lock:
-            if not self._file.closed:
-                self._file.flush()
-                os.fsync(self._file.fileno())
-                self._file.close()
+            if not self._closed:
+                self._flush()
+                self.file.sync()
+                self.file.close()
+                self._closed = True

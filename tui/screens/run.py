@@ -32,6 +32,7 @@ from ..widgets.metric_plot import MetricPanels, Trace, curve_colour
 from .metric_picker import MetricPicker
 
 REDRAW_INTERVAL = 0.25  # at most four plot redraws a second while data streams in
+LABEL_NAME_CELLS = 60  # a run named in a label (whose log, whose values) keeps both ends of a long name in sight
 # The widget each tab focuses when shown for the first time; afterwards it gets back what had focus in it.
 FIRST_FOCUS = {"curves": "#log", "config": "#config-table", "checkpoints": "#ckpt-table",
                "samples": "#samples-scroll", "info": "#info-table"}
@@ -262,7 +263,7 @@ class RunScreen(Screen):
     def run_label(self, index: int) -> Text:
         """Run `index`'s name in its curve colour, to say whose log, values or details are shown."""
         r, g, b = self.run_colour(index)
-        name = clean_field(self.records[index].info.name)
+        name = cut_middle(clean_field(self.records[index].info.name), LABEL_NAME_CELLS)
         return Text(f"● {name}", style=Style(color=f"rgb({r},{g},{b})", bold=True))
 
     def _draw_run_labels(self) -> None:
@@ -332,8 +333,7 @@ class RunScreen(Screen):
                 text.append("  |  ")
             name = part["name"] if name_room is None else cut_middle(part["name"], name_room)
             if overlay:
-                label = self.run_label(part["i"])
-                text.append(label.plain.replace(part["name"], name), style=label.style)
+                text.append(f"● {name}", style=self.run_label(part["i"]).style)
             else:
                 text.append(name, style="bold")
             if "status" not in drop:
