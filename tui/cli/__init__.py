@@ -314,12 +314,14 @@ def _drop_stdout() -> None:
 @click.argument("path", default="runs", type=click.Path(path_type=Path))
 @click.option("--poll", is_flag=True, help="Poll for changes instead of filesystem events (for NFS and friends; "
               "network filesystems are detected and polled anyway).")
-def app_command(path: Path, poll: bool) -> None:
+def app_command(path: Path, poll: bool) -> int:
     """Open the app on PATH: a folder of runs (default ./runs) or one run."""
     from ..app import RunyardApp
 
     root, run = _root_and_run(path)
-    RunyardApp(root, open_path=run, poll=True if poll else None).run()
+    app = RunyardApp(root, open_path=run, poll=True if poll else None)
+    app.run()
+    return app.return_code or 0  # 128 + N when signal N ended it
 
 
 def _root_and_run(path: Path) -> tuple[Path, Path | None]:
