@@ -1,7 +1,8 @@
-"""End to end in a real terminal: the app ended by a signal.
+"""End to end in a real terminal: the app ended by a signal, and the app under a locale without UTF-8.
 
 `kill -TERM` or `kill -HUP` while the app runs must give the terminal back as `q` does (main screen, cursor
-shown, mouse reporting off) with the exit status a shell expects of a process that signal ended (128 + N).
+shown, mouse reporting off) with the exit status a shell expects of a process that signal ended (128 + N). Under
+a Latin-1 locale (the C locale where none can be had) the app draws ASCII stand-ins, never `\\u2713` escapes.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 
 from runyard.tui.app import EXIT_GRACE
 from tests import test_e2e_tmux
+from tests.locales import latin1_env
 from tests.test_app import make_run
 from tests.test_e2e_tmux import (
     PATIENCE,
@@ -123,3 +125,28 @@ def _alive(pid: int) -> bool:
             return False
         return True
     return state != "Z"
+
+
+def test_the_app_under_a_latin1_locale_draws_ascii(tmp_path: Path, sock: str, app_env: dict[str, str]) -> None:
+    root = tmp_path / "runs"
+    make_run(root, "alpha", 0.001)
+    make_run(root, "beta", 0.01, log_line="naïve — 日本語 ✓")
+    locale = {k: v for k, v in latin1_env(tmp_path / "locale").items()
+              if k in ("LC_ALL", "LOCPATH", "PYTHONUTF8", "PYTHONIOENCODING")}
+    shell(sock, app_env, tmp_path)  # tmux itself stays in UTF-8: only the app runs under the locale
+    start_app(sock, tmp_path, root, {**locale, "LANG": locale["LC_ALL"]})
+    up, _, lines = wait_for(sock, lambda ls: app_up(ls) and any("v finished" in line for line in ls), STARTUP)
+    assert up, f"the runs should be listed with an ASCII status (v finished):\n{screen(lines)}"
+    time.sleep(1.0)  # the preview draws its curve and log lines a moment later
+    lines = wait_for(sock, lambda ls: any("+---" in line for line in ls), PATIENCE)[2]
+    text = "\n".join(lines)
+    assert "\\u" not in text, f"escapes in place of glyphs:\n{screen(lines)}"
+    assert "\u2713" not in text and "\u2500" not in text  # nor the glyphs themselves: the locale cannot draw them
+
+    tmux(sock, "send-keys", "q")
+    back, _, lines = wait_for(sock, lambda ls: last_text(ls) == PROMPT and pane_flag(sock, "alternate_on") == "0",
+                              PATIENCE, join=True)
+    assert back, f"q did not give the prompt back:\n{screen(lines)}"
+    tmux(sock, "send-keys", 'echo "exit=$?"', "Enter")
+    echoed, _, lines = wait_for(sock, lambda ls: "exit=0" in ls and last_text(ls) == PROMPT, PATIENCE, join=True)
+    assert echoed, f"the app should exit 0 under the locale:\n{screen(lines)}"

@@ -20,6 +20,7 @@ from runyard import Prepared, clean_block, clean_field, main_metrics, on_axis, r
 from ..formatting import (
     PALETTE,
     EdgeMark,
+    curve_marker,
     draw_curve,
     edge_marks,
     frame_columns,
@@ -88,7 +89,7 @@ def plot_runs(views: list[Any], metrics: list[str], x_axis: str, smooth: float, 
                 bright = Prepared(*on_axis(smoothed.x, smoothed.y, log_y))
                 if rx.size:
                     faint = tuple(c // 2 for c in color)
-                    plt.plot(*_segments(rx, ry, edges), color=faint, marker="braille")
+                    plt.plot(*_segments(rx, ry, edges), color=faint, marker=curve_marker())
                     drawn.append(ry)  # the raw curve is drawn too: the y-range covers its extremes (as TensorBoard)
                     followed.append((Prepared(rx, ry), faint))
             draw_curve(plt, *broken(bright.x, bright.y, edges), color, label)

@@ -24,7 +24,16 @@ from textual_plotext import PlotextPlot
 
 from runyard import Prepared, clean_field, on_axis, robust_range, x_span
 
-from ..formatting import PALETTE, EdgeMark, draw_curve, edge_marks, frame_columns, pinned_span, set_y_range
+from ..formatting import (
+    PALETTE,
+    EdgeMark,
+    curve_marker,
+    draw_curve,
+    edge_marks,
+    frame_columns,
+    pinned_span,
+    set_y_range,
+)
 from ..live.restarts import broken, prepare_lives
 
 X_LABEL = {"step": "step", "time": "wallclock", "relative": "time since start"}
@@ -199,7 +208,7 @@ class MetricPlot(PlotextPlot):
                 faint = tuple(int(c * 0.45) for c in trace.color)
                 sx, sy = on_axis(smooth.x, smooth.y, self.log_y)
                 if rx.size:
-                    plt.plot(*trace.segments(rx, ry), color=faint, marker="braille")
+                    plt.plot(*trace.segments(rx, ry), color=faint, marker=curve_marker())
                 draw_curve(plt, *broken(sx, sy, trace.edges), trace.color, label)
                 drawn += [ry, sy]  # the raw curve is drawn too: the y-range covers its extremes (as TensorBoard)
                 followed += [(Prepared(rx, ry), faint), (Prepared(sx, sy), trace.color)]
