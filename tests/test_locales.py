@@ -110,9 +110,9 @@ def test_ls_show_plot_tail_under_a_locale_without_utf8(hostile_root, locale, tmp
     frame = [line for line in plot.splitlines() if line.strip()]
     assert any(line.lstrip().startswith("+---") for line in frame), plot  # the frame in ASCII
     assert "alpha:train/loss" in plot and "??-run:train/loss" in plot
-    # no braille to stand in for: the curves are drawn with an ASCII marker
+    # no braille to stand in for: the curves are drawn with ASCII markers, one per run (no colour when piped)
     legend = {line.split("|")[0].split("+ ")[-1][:2] for line in frame if ":train/loss" in line}
-    assert legend == {"**"}, plot
+    assert legend == {"**", "oo"}, plot
 
     tail = check(runyard_cli(env, "tail", "alpha", "--root", hostile_root, "-n", "3"), codec)
     assert ("naïve - ?????? v done" if codec == "iso8859-1" else "naive - ?????? v done") in tail

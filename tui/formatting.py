@@ -7,10 +7,12 @@ from __future__ import annotations
 import codecs
 import contextlib
 import math
+import re
 import sys
 import time
 import unicodedata
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TextIO
 
@@ -327,3 +329,91 @@ def draw_with_stand_ins(*streams: TextIO | None) -> None:
 def curve_marker(encoding: str | None = None) -> str:
     """plotext's marker for a curve: braille (two by four dots a cell) where the output can draw it, else `*`."""
     return "braille" if can_draw("⣿", encoding) else "*"
+
+
+# ----- colours as the terminal allows ------------------------------------------------------------------------
+# Colour depth is Rich's decision (the one `runyard ls` follows): none when not a terminal, NO_COLOR or TERM=dumb
+# (FORCE_COLOR makes any output a terminal); 24-bit with COLORTERM=truecolor/24bit; 256 with TERM=*-256color;
+# else 16. Curves take distinct colours while there are; when they run out, markers tell the curves apart.
+
+BASIC = [12, 11, 10, 9, 13, 14]  # 16-colour terminals: blue, yellow, green, red, magenta, cyan (the bright ones)
+FAINT_BASIC = 8                  # grey: the raw curve behind a smoothed one
+CURVE_MARKERS = ("o", "+", "#", "@", "%", "&", "=", "$")  # after the first, which is braille where it can be
+
+
+def colour_system(console: Any = None) -> str | None:
+    """The colours the CLI's output may use: None, "standard" (16), "256" or "truecolor", as Rich decides."""
+    if console is None:
+        from rich.console import Console
+
+        console = Console()
+    if console.no_color or console.color_system is None:
+        return None
+    return "standard" if console.color_system == "windows" else console.color_system
+
+
+@dataclass(frozen=True)
+class CurveStyle:
+    """How one curve is drawn: its colour, the fainter one of its raw points behind smoothing, its marker."""
+
+    color: Colour
+    faint: Colour
+    marker: str
+
+
+def curve_styles(count: int, colours: str | None = "truecolor", encoding: str | None = None) -> list[CurveStyle]:
+    """Styles for `count` curves, told apart by colour while the terminal has distinct ones, then by marker too
+    (without colour, by marker alone); the order of `PALETTE` throughout."""
+    if colours is None:
+        palette: list[tuple[Colour, Colour]] = [("default", "default")]
+    elif colours == "standard":
+        palette = [(c, FAINT_BASIC) for c in BASIC]
+    elif colours == "256":
+        palette = [(_index_256(c), _index_256(tuple(v // 2 for v in c))) for c in PALETTE]
+    else:
+        palette = [(c, tuple(v // 2 for v in c)) for c in PALETTE]
+    markers = curve_markers(encoding)
+    return [CurveStyle(*palette[i % len(palette)], markers[(i // len(palette)) % len(markers)])
+            for i in range(count)]
+
+
+def curve_markers(encoding: str | None = None) -> tuple[str, ...]:
+    """The markers that tell curves apart where colours cannot, in the order they are handed out."""
+    return (curve_marker(encoding), *CURVE_MARKERS)
+
+
+def _index_256(rgb: tuple[int, ...]) -> int:
+    from rich.color import Color, ColorSystem
+
+    return Color.from_rgb(*rgb).downgrade(ColorSystem.EIGHT_BIT).number or 0
+
+
+def _index_16(rgb: tuple[int, ...]) -> int:
+    from rich.color import Color, ColorSystem
+
+    return Color.from_rgb(*rgb).downgrade(ColorSystem.STANDARD).number or 0
+
+
+def sgr(color: Colour, colours: str | None, bold: bool = False) -> str:
+    """The escape sequence that starts text in `color` (see `Colour`) on a terminal of `colours`; "" without."""
+    if colours is None or color == "default":
+        return ""
+    codes = ["1"] if bold else []
+    if isinstance(color, tuple) and colours == "truecolor":
+        codes.append("38;2;{};{};{}".format(*color))
+    else:
+        if isinstance(color, tuple):
+            color = _index_256(color) if colours == "256" else _index_16(color)
+        if colours == "standard" and color < 16:
+            codes.append(str(30 + color if color < 8 else 90 + color - 8))
+        else:
+            codes.append(f"38;5;{color}")
+    return f"\x1b[{';'.join(codes)}m"
+
+
+_PALETTE_SGR = re.compile(r"\x1b\[38;5;(\d+)m")
+
+
+def basic_sgr(text: str) -> str:
+    """plotext's output for a 16-colour terminal: it writes the basic colours as 256-colour codes."""
+    return _PALETTE_SGR.sub(lambda m: sgr(int(m[1]), "standard") if int(m[1]) < 16 else m[0], text)

@@ -256,6 +256,7 @@ def plot_command(runs: tuple[str, ...], root: Path, metrics: tuple[str, ...], x_
     Non-finite values are marked x on the frame's edge, and what could not be drawn (non-finite values, values
     a log axis cannot show, points outside the y-range) is counted below the plot.
     """
+    from ..formatting import colour_system
     from .plotting import plot_runs
 
     if not 0 <= smooth < 1:
@@ -263,7 +264,8 @@ def plot_command(runs: tuple[str, ...], root: Path, metrics: tuple[str, ...], x_
     if (width is not None and width < 10) or (height is not None and height < 4):
         raise CliError("--width takes at least 10 columns and --height at least 4 rows")
     views = [_find(r, root) for r in runs]
-    text, data = plot_runs(views, list(metrics), x_axis, smooth, log_y, width, height, outliers)
+    text, data = plot_runs(views, list(metrics), x_axis, smooth, log_y, width, height, outliers,
+                           colours=colour_system(_console(None)))
     if as_json:
         _json_out(data)
     else:
