@@ -1,7 +1,8 @@
 """`runyard plot` uses the colours the terminal has, decided as Rich decides them for `runyard ls`.
 
 Each case runs the command on a pseudo-terminal with the environment a user's terminal would give it, and reads
-the legend of four overlaid runs: its colour codes (none, 16-colour, 256-colour or 24-bit) and its markers.
+the legend of four overlaid runs: its colour codes (none, 16-colour, 256-colour or 24-bit) and its markers. The
+app's overlaid curves, drawn in one colour under NO_COLOR, are told apart by marker the same way.
 """
 
 from __future__ import annotations
@@ -19,10 +20,15 @@ import time
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 import runyard
+from runyard.tui.app import RunyardApp
 from runyard.tui.formatting import BASIC, PALETTE, colour_system, curve_styles
+from runyard.tui.screens.run import RunScreen
+from runyard.tui.widgets.metric_plot import MetricPlot
 from tests.conftest import PROJECT, child_env
+from tests.test_app import make_run, table, wait_for, wait_until
 
 RUNS = ("alpha", "beta", "gamma", "delta")
 SGR = re.compile(r"\x1b\[([0-9;]*)m")
@@ -125,9 +131,7 @@ def test_force_color_colours_a_pipe(root, tmp_path):
     assert b"\x1b" not in plain.stdout  # piped without FORCE_COLOR: no colour, as `ls` prints no colour either
 
 
-def test_the_plot_follows_the_colour_system_rich_gives_ls(monkeypatch):
-    from rich.console import Console
-
+def test_the_plot_follows_the_colour_system_rich_gives_ls():
     for env, want in (({"TERM": "xterm"}, "standard"), ({"TERM": "xterm-256color"}, "256"),
                       ({"TERM": "xterm", "COLORTERM": "truecolor"}, "truecolor"), ({"TERM": "dumb"}, None),
                       ({"TERM": "xterm-256color", "NO_COLOR": "1"}, None)):
@@ -147,3 +151,22 @@ def test_curves_stay_distinct_when_colours_run_out():
     full = curve_styles(len(PALETTE), "truecolor", encoding="utf-8")
     assert [s.color for s in full] == PALETTE and {s.marker for s in full} == {"braille"}
     assert len({s.color for s in curve_styles(len(PALETTE), "256")}) == len(PALETTE)
+
+
+async def test_the_app_tells_overlaid_runs_apart_by_marker_under_no_color(tmp_path, monkeypatch):
+    monkeypatch.setenv("RUNYARD_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("NO_COLOR", "1")  # Textual then draws everything in one colour
+    root = tmp_path / "runs"
+    for name in ("alpha", "beta", "gamma"):
+        make_run(root, name, 0.001)
+    app = RunyardApp(root, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(app, pilot, lambda: table(app).row_count == 3)
+        app.open_runs(list(app.records.values()))
+        await wait_until(pilot, lambda: isinstance(app.screen, RunScreen)
+                         and len([t for p in app.screen.query(MetricPlot) for t in p.traces]) >= 3)
+        plot = app.screen.query(MetricPlot).first()
+        markers = [t.marker for t in plot.traces]
+        assert len(set(markers)) == len(markers) >= 3, markers
+        legend = str(plot.render())
+        assert "oo " in legend and "++ " in legend  # the legend shows each curve's marker beside its name
