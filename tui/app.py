@@ -9,8 +9,13 @@ the `runs_changed` signal. Which runs are loaded, kept and re-read is `live/foll
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import os
+import signal
+import threading
+import time
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
@@ -46,6 +51,7 @@ from .screens.run import RunScreen
 from .screens.runs import RunsScreen
 
 DURATION_TICKS = 5     # seconds between duration refreshes of running runs that log nothing
+EXIT_GRACE = 5.0       # seconds a SIGTERM or SIGHUP gives the app to leave cleanly before the process just ends
 SCAN_LANE, WATCH_LANE = ("scan",), ("watch",)
 
 
@@ -99,6 +105,30 @@ class RunyardApp(App):
         return self.follow_policy.running
 
     # ----- start and stop ---------------------------------------------------------------------------------
+
+    def on_load(self) -> None:
+        """Before the terminal is taken over: from then on SIGTERM and SIGHUP (a `kill`, a closed SSH session)
+        end the app through Textual's exit, so its driver gives the terminal back as it found it."""
+        loop = asyncio.get_running_loop()
+        for name in ("SIGTERM", "SIGHUP"):
+            signum = getattr(signal, name, None)
+            with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):  # not the main thread, Windows
+                if signum is not None:
+                    loop.add_signal_handler(signum, self._exit_on_signal, signum)
+
+    def _exit_on_signal(self, signum: int) -> None:
+        """Exit with status 128 + the signal's number, as a shell reports a process the signal ended; a second
+        signal of the kind ends the process at once (the default action is back).
+
+        Leaving must not hang: when the terminal itself is gone (a hung-up SSH session) Textual's output thread
+        dies on its first write and the shutdown can wait on it for good, and a read stuck on a dead mount must
+        not hold the process either. So the process ends regardless EXIT_GRACE seconds later.
+        """
+        asyncio.get_running_loop().remove_signal_handler(signum)
+        self.exit(return_code=128 + signum)
+        if not self.is_headless:  # a test's app shares its process with the tests
+            threading.Thread(target=_end_after, args=(EXIT_GRACE, 128 + signum), daemon=True,
+                             name="runyard-exit").start()
 
     def on_mount(self) -> None:
         if os.environ.get("SSH_CONNECTION"):
@@ -438,6 +468,12 @@ class QuitScreen(ModalScreen[bool]):
             for job in self.jobs:
                 yield Static(f"  • {job}", markup=False)
             yield Static("Quit anyway? y / n", markup=False)
+
+
+def _end_after(seconds: float, status: int) -> None:
+    """End the process with `status` after `seconds`, whatever it is doing (no clean-up: it is overdue)."""
+    time.sleep(seconds)
+    os._exit(status)
 
 
 # ----- what runs on the read lanes (only the arguments are touched; results go out as messages) -----------------

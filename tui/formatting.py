@@ -1,11 +1,20 @@
-"""How values look on screen, shared by the command line and the app: times, durations, numbers, statuses."""
+"""How values look on screen, shared by the command line and the app: times, durations, numbers, statuses,
+and what the output can draw (glyphs its encoding lacks get ASCII stand-ins; curve colours and markers as the
+terminal allows)."""
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import math
+import re
+import sys
 import time
+import unicodedata
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, TextIO
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -16,6 +25,7 @@ STATUS_STYLE = {
     "running": "bold green", "finished": "blue", "failed": "bold red", "interrupted": "yellow",
     "crashed": "bold magenta", "stalled": "bold yellow", "unknown": "dim",
 }
+Colour = Any  # a curve colour as plotext takes it: an RGB tuple, a 0-255 palette index, or "default" (none)
 # Curve colours as RGB (plotext takes no theme variables); the same order in the CLI and the app.
 PALETTE = [(86, 156, 214), (230, 145, 56), (106, 190, 106), (220, 90, 90), (170, 120, 220), (200, 200, 90),
            (80, 200, 200), (230, 120, 180)]
@@ -138,10 +148,10 @@ def frame_columns(frame_line: str, lo: float, hi: float, xs: Iterable[float]) ->
 # Non-finite values are marked as red crosses on the frame's edge (NaN and +inf on top, -inf below): on the edge,
 # not inside the frame, where plotext's legend (always at the top left) would hide them.
 NONFINITE_MARK, NONFINITE_COLOR = "x", (255, 60, 60)
-EdgeMark = tuple[Any, str, tuple[int, int, int]]  # (x values, glyph, colour)
+EdgeMark = tuple[Any, str, Colour]  # (x values, glyph, colour)
 
 
-def edge_marks(followed: Iterable[tuple[Any, tuple[int, int, int]]], raws: Iterable[Any],
+def edge_marks(followed: Iterable[tuple[Any, Colour]], raws: Iterable[Any],
                limits: tuple[float, float] | None) -> tuple[list[EdgeMark], list[EdgeMark]]:
     """The marks on a plot frame's top and bottom edges, in drawing order (a later one wins a column).
 
@@ -180,11 +190,11 @@ def set_y_range(plt: Any, limits: tuple[float, float] | None, log_y: bool, marke
         plt.yticks(*log_ticks(*limits))
 
 
-def draw_curve(plt: Any, x: Any, y: Any, color: tuple[int, int, int], label: str) -> None:
-    """Draw a bright curve with its legend label; a curve with no points is not drawn (plotext's legend fails on
-    an empty labelled curve, as a series of only non-finite values gives)."""
+def draw_curve(plt: Any, x: Any, y: Any, color: Any, label: str, marker: str | None = None) -> None:
+    """Draw a bright curve with its legend label (plotext shows the marker beside it); a curve with no points is
+    not drawn (plotext's legend fails on an empty labelled curve, as a series of only non-finite values gives)."""
     if len(x):
-        plt.plot(x.tolist(), y.tolist(), color=color, marker="braille", label=label)
+        plt.plot(x.tolist(), y.tolist(), color=color, marker=marker or curve_marker(), label=label)
 
 
 def pinned_span(span: tuple[float, float] | None) -> tuple[float, float] | None:
@@ -211,3 +221,199 @@ def clean_text(text: Text) -> Text:
             piece.stylize(span.style)
         out.append_text(piece)
     return out
+
+
+# ----- what the output can draw ------------------------------------------------------------------------------
+# Under a locale without UTF-8 (Latin-1, C with UTF-8 mode off) the output's encoding lacks most glyphs drawn
+# here, by Rich (boxes, "…") and by Textual (borders, scroll bars). Every such character reaches the terminal as
+# an ASCII stand-in of the same width, so nothing fails to print and no layout shifts: the output streams encode
+# with the STAND_IN error handler (`draw_with_stand_ins`), and code that picks a glyph ahead asks `can_draw`.
+
+STAND_IN = "runyard-stand-in"  # the codec error handler's name
+STAND_INS = {
+    "…": "~", "·": ".", "•": "*", "●": "*", "✓": "v", "✔": "v", "✗": "x", "✘": "x", "‖": "=", "☠": "!",
+    "◌": "o", "⌂": "^", "▶": ">", "◀": "<", "▲": "^", "▼": "v", "★": "*", "☆": "*", "⚠": "!", "⌫": "<",
+    "—": "-", "–": "-", "‘": "'", "’": "'", "“": '"', "”": '"', "×": "x", "«": "<", "»": ">", "°": "o",
+    "▔": "-", "▁": "_", "▏": "|", "▎": "|", "▕": "|", "░": ":", "▒": "%",
+}
+_DIRECTIONS = (("LEFTWARDS", "<"), ("RIGHTWARDS", ">"), ("UPWARDS", "^"), ("DOWNWARDS", "v"))
+_BRAILLE_TOP, _BRAILLE_BOTTOM = 0b00011011, 0b11100100  # dots 1, 2, 4, 5 and dots 3, 6, 7, 8
+
+
+def output_encoding() -> str:
+    """The encoding text reaches the terminal in: the CLI's stdout, or (inside the app, which swaps stdout
+    for a capture that has none) the stderr Textual's driver writes to."""
+    for stream in (sys.stdout, sys.__stderr__):
+        encoding = getattr(stream, "encoding", None)
+        if isinstance(encoding, str) and encoding:
+            return encoding
+    return "utf-8"
+
+
+@lru_cache(maxsize=4096)
+def can_draw(text: str, encoding: str | None = None) -> bool:
+    """Whether `text` can be written in `encoding` (default: the output's) as it is."""
+    try:
+        text.encode(encoding or output_encoding())
+    except UnicodeEncodeError:
+        return False
+    except LookupError:  # an encoding Python does not know: let the stream decide
+        return True
+    return True
+
+
+def glyph(text: str, encoding: str | None = None) -> str:
+    """`text` as the output can draw it: itself, or with each character it cannot encode stood in for."""
+    encoding = encoding or output_encoding()
+    if can_draw(text, encoding):
+        return text
+    return "".join(char if can_draw(char, encoding) else stand_in(char) for char in text)
+
+
+@lru_cache(maxsize=4096)
+def stand_in(char: str) -> str:
+    """ASCII for one character, as many cells wide: `✓` -> `v`, `┌` -> `+`, `é` -> `e`, `日` -> `??`."""
+    from rich.cells import cell_len
+
+    width = cell_len(char)
+    if char in STAND_INS:
+        return STAND_INS[char]
+    if width == 0:
+        return ""
+    code = ord(char)
+    name = unicodedata.name(char, "")
+    if 0x2800 <= code <= 0x28FF:  # braille: where its dots are
+        dots = code - 0x2800
+        top, bottom = bool(dots & _BRAILLE_TOP), bool(dots & _BRAILLE_BOTTOM)
+        return ":" if top and bottom else "'" if top else "." if bottom else " "
+    if name.startswith("BOX DRAWINGS"):
+        across = any(w in name for w in ("HORIZONTAL", "LEFT", "RIGHT"))
+        upright = any(w in name for w in ("VERTICAL", " UP", "DOWN"))
+        if "DIAGONAL" in name:
+            return "X" if "CROSS" in name else "/" if "UPPER RIGHT" in name else "\\"
+        if across and not upright:
+            return "=" if "DOUBLE HORIZONTAL" in name else "-"
+        return "|" if upright and not across else "+"
+    if 0x2580 <= code <= 0x259F:  # block elements: ink
+        return "#"
+    for word, arrow in _DIRECTIONS:
+        if word in name:
+            return arrow
+    if "CIRCLE" in name:
+        return "o"
+    base = unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode()
+    if len(base) == width and base.isprintable():
+        return base
+    return "?" * width
+
+
+def _stand_in_error(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    return "".join(stand_in(c) for c in error.object[error.start:error.end]), error.end
+
+
+codecs.register_error(STAND_IN, _stand_in_error)
+
+
+def draw_with_stand_ins(*streams: TextIO | None) -> None:
+    """Make text streams write what their encoding lacks as ASCII stand-ins, instead of failing (stdout) or
+    printing `\\u2713` escapes that also break the layout (stderr, where Textual draws the app)."""
+    for stream in streams:
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and getattr(stream, "errors", None) != STAND_IN:
+            with contextlib.suppress(ValueError, OSError):  # closed or detached: nothing is written through it
+                reconfigure(errors=STAND_IN)
+
+
+def curve_marker(encoding: str | None = None) -> str:
+    """plotext's marker for a curve: braille (two by four dots a cell) where the output can draw it, else `*`."""
+    return "braille" if can_draw("⣿", encoding) else "*"
+
+
+# ----- colours as the terminal allows ------------------------------------------------------------------------
+# Colour depth is Rich's decision (the one `runyard ls` follows): none when not a terminal, NO_COLOR or TERM=dumb
+# (FORCE_COLOR makes any output a terminal); 24-bit with COLORTERM=truecolor/24bit; 256 with TERM=*-256color;
+# else 16. Curves take distinct colours while there are; when they run out, markers tell the curves apart.
+
+BASIC = [12, 11, 10, 9, 13, 14]  # 16-colour terminals: blue, yellow, green, red, magenta, cyan (the bright ones)
+FAINT_BASIC = 8                  # grey: the raw curve behind a smoothed one
+CURVE_MARKERS = ("o", "+", "#", "@", "%", "&", "=", "$")  # after the first, which is braille where it can be
+
+
+def colour_system(console: Any = None) -> str | None:
+    """The colours the CLI's output may use: None, "standard" (16), "256" or "truecolor", as Rich decides."""
+    if console is None:
+        from rich.console import Console
+
+        console = Console()
+    if console.no_color or console.color_system is None:
+        return None
+    return "standard" if console.color_system == "windows" else console.color_system
+
+
+@dataclass(frozen=True)
+class CurveStyle:
+    """How one curve is drawn: its colour, the fainter one of its raw points behind smoothing, its marker."""
+
+    color: Colour
+    faint: Colour
+    marker: str
+
+
+def curve_styles(count: int, colours: str | None = "truecolor", encoding: str | None = None) -> list[CurveStyle]:
+    """Styles for `count` curves, told apart by colour while the terminal has distinct ones, then by marker too
+    (without colour, by marker alone); the order of `PALETTE` throughout."""
+    if colours is None:
+        palette: list[tuple[Colour, Colour]] = [("default", "default")]
+    elif colours == "standard":
+        palette = [(c, FAINT_BASIC) for c in BASIC]
+    elif colours == "256":
+        palette = [(_index_256(c), _index_256(tuple(v // 2 for v in c))) for c in PALETTE]
+    else:
+        palette = [(c, tuple(v // 2 for v in c)) for c in PALETTE]
+    markers = curve_markers(encoding)
+    return [CurveStyle(*palette[i % len(palette)], markers[(i // len(palette)) % len(markers)])
+            for i in range(count)]
+
+
+def curve_markers(encoding: str | None = None) -> tuple[str, ...]:
+    """The markers that tell curves apart where colours cannot, in the order they are handed out."""
+    return (curve_marker(encoding), *CURVE_MARKERS)
+
+
+def _index_256(rgb: tuple[int, ...]) -> int:
+    from rich.color import Color, ColorSystem
+
+    return Color.from_rgb(*rgb).downgrade(ColorSystem.EIGHT_BIT).number or 0
+
+
+def _index_16(rgb: tuple[int, ...]) -> int:
+    from rich.color import Color, ColorSystem
+
+    return Color.from_rgb(*rgb).downgrade(ColorSystem.STANDARD).number or 0
+
+
+def sgr(color: Colour, colours: str | None, bold: bool = False) -> str:
+    """The escape sequence that starts text in `color` (see `Colour`) on a terminal of `colours`; "" without."""
+    if colours is None or color == "default":
+        return ""
+    codes = ["1"] if bold else []
+    if isinstance(color, tuple) and colours == "truecolor":
+        codes.append("38;2;{};{};{}".format(*color))
+    else:
+        if isinstance(color, tuple):
+            color = _index_256(color) if colours == "256" else _index_16(color)
+        if colours == "standard" and color < 16:
+            codes.append(str(30 + color if color < 8 else 90 + color - 8))
+        else:
+            codes.append(f"38;5;{color}")
+    return f"\x1b[{';'.join(codes)}m"
+
+
+_PALETTE_SGR = re.compile(r"\x1b\[38;5;(\d+)m")
+
+
+def basic_sgr(text: str) -> str:
+    """plotext's output for a 16-colour terminal: it writes the basic colours as 256-colour codes."""
+    return _PALETTE_SGR.sub(lambda m: sgr(int(m[1]), "standard") if int(m[1]) < 16 else m[0], text)

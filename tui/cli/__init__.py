@@ -12,10 +12,16 @@ read from a run's files is printed through `clean_field`: no escape sequence fro
 
 Errors are one line on stderr and exit status 1, never a traceback; an unexpected failure is one line too,
 naming the file under the cache folder where its traceback was written (exit status 70).
+
+Whatever the output is, nothing fails to print: characters its encoding lacks (a Latin-1 or ASCII locale) are
+written as ASCII stand-ins of the same width (`✓` -> `v`, box lines -> `+-|`); output a reader stopped taking
+(`runyard show RUN | head -1`) ends the command quietly with exit status 0, as the reader has all it wanted, and
+a closed stdout (`>&-`) takes the output as Python's `print` does, to nowhere (exit status 0 too).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -35,7 +41,8 @@ EXIT_CRASH = 70  # EX_SOFTWARE: runyard itself failed, and the traceback file sa
 
 def _error(message: str, kind: str = "error") -> None:
     """`runyard: error: ...` on stderr, one line (run names and paths in it cleaned like everything else)."""
-    click.echo(f"runyard: {kind}: {clean_field(message)}", err=True)
+    with contextlib.suppress(OSError):  # a stderr nobody reads any more: the exit status still tells
+        click.echo(f"runyard: {kind}: {clean_field(message)}", err=True)
 
 
 class CliError(click.ClickException):
@@ -52,6 +59,10 @@ class Crash(click.ClickException):
 
     def show(self, file: Any = None) -> None:
         _error(self.message)
+
+
+class ReaderGone(Exception):
+    """What stdout was written to stopped reading (`| head -1`): not an error, the command just ends."""
 
 
 class RunyardGroup(click.Group):
@@ -73,8 +84,9 @@ class RunyardGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, KeyboardInterrupt,
-                BrokenPipeError):
+        except BrokenPipeError as exc:  # raised past click, whose own handling exits 1
+            raise ReaderGone from exc
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, KeyboardInterrupt):
             raise
         except (TrackerError, OSError, ValueError) as exc:
             raise CliError(_one_line(exc)) from exc
@@ -121,9 +133,13 @@ def _console(width: int | None, needed: int = 0) -> Any:
     """A Rich console as wide as asked, or as wide as the widest table when nothing may be cut."""
     from rich.console import Console
 
+    class PipeConsole(Console):
+        def on_broken_pipe(self) -> None:
+            raise BrokenPipeError  # Rich's own handling exits 1: `main` ends the command its way instead
+
     if width is None:
         width = max(needed, shutil.get_terminal_size().columns if sys.stdout.isatty() else 0, 80)
-    return Console(width=width, markup=False, emoji=False, highlight=False)
+    return PipeConsole(width=width, markup=False, emoji=False, highlight=False)
 
 
 def _find(ref: str, root: Path) -> Any:
@@ -243,6 +259,7 @@ def plot_command(runs: tuple[str, ...], root: Path, metrics: tuple[str, ...], x_
     Non-finite values are marked x on the frame's edge, and what could not be drawn (non-finite values, values
     a log axis cannot show, points outside the y-range) is counted below the plot.
     """
+    from ..formatting import colour_system
     from .plotting import plot_runs
 
     if not 0 <= smooth < 1:
@@ -250,7 +267,8 @@ def plot_command(runs: tuple[str, ...], root: Path, metrics: tuple[str, ...], x_
     if (width is not None and width < 10) or (height is not None and height < 4):
         raise CliError("--width takes at least 10 columns and --height at least 4 rows")
     views = [_find(r, root) for r in runs]
-    text, data = plot_runs(views, list(metrics), x_axis, smooth, log_y, width, height, outliers)
+    text, data = plot_runs(views, list(metrics), x_axis, smooth, log_y, width, height, outliers,
+                           colours=colour_system(_console(None)))
     if as_json:
         _json_out(data)
     else:
@@ -260,10 +278,14 @@ def plot_command(runs: tuple[str, ...], root: Path, metrics: tuple[str, ...], x_
 def main(argv: list[str] | None = None) -> int:
     """Entry point: subcommands go to click, anything else opens the app."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    _ready_streams()
     try:
         if argv and (argv[0] in SUBCOMMANDS or argv[0] in ("-h", "--help")):
-            return cli.main(args=argv, prog_name="runyard", standalone_mode=False) or 0
-        return _open_app(argv)
+            code = cli.main(args=argv, prog_name="runyard", standalone_mode=False) or 0
+        else:
+            code = _open_app(argv)
+        sys.stdout.flush()  # here, not at exit: a reader gone by now is handled below like any other
+        return code
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
@@ -273,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:  # `runyard ls | head`: the reader has all it wanted
+    except (ReaderGone, BrokenPipeError):  # `runyard ls | head`: the reader has all it wanted
         _drop_stdout()
         return 0
     except (TrackerError, OSError, ValueError) as exc:
@@ -303,6 +325,28 @@ def _write_crash(argv: list[str]) -> str:
     return "nowhere: the cache folder and the temporary folder are not writable"
 
 
+def _ready_streams() -> None:
+    """Standard streams that cannot fail the command: a closed one (`>&-`) is /dev/null (so no file opened later
+    takes its descriptor, and output goes nowhere as `print` sends it), and each writes the characters its
+    encoding lacks as ASCII stand-ins (see `formatting.draw_with_stand_ins`)."""
+    from ..formatting import draw_with_stand_ins
+
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+        except OSError:  # closed: the lowest free descriptor, which os.open takes, is this one
+            try:
+                os.open(os.devnull, os.O_RDONLY if fd == 0 else os.O_WRONLY)
+            except OSError:
+                continue
+        if getattr(sys, name) is None:
+            try:
+                setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False))  # noqa: SIM115
+            except OSError:
+                continue
+    draw_with_stand_ins(sys.stdout, sys.stderr)
+
+
 def _drop_stdout() -> None:
     """Point stdout at /dev/null, so the interpreter's last flush into the closed pipe does not complain."""
     try:
@@ -317,12 +361,14 @@ def _drop_stdout() -> None:
 @click.argument("path", default="runs", type=click.Path(path_type=Path))
 @click.option("--poll", is_flag=True, help="Poll for changes instead of filesystem events (for NFS and friends; "
               "network filesystems are detected and polled anyway).")
-def app_command(path: Path, poll: bool) -> None:
+def app_command(path: Path, poll: bool) -> int:
     """Open the app on PATH: a folder of runs (default ./runs) or one run."""
     from ..app import RunyardApp
 
     root, run = _root_and_run(path)
-    RunyardApp(root, open_path=run, poll=True if poll else None).run()
+    app = RunyardApp(root, open_path=run, poll=True if poll else None)
+    app.run()
+    return app.return_code or 0  # 128 + N when signal N ended it
 
 
 def _root_and_run(path: Path) -> tuple[Path, Path | None]:

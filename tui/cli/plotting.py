@@ -4,13 +4,16 @@ Drawn as the app draws them, with the same preparation (`prepare`, `robust_range
 and marks: non-finite values as red crosses at the frame's edge, points a log axis cannot show left out and
 counted, points the y-range cuts off as ▲/▼ on the frame. Whatever the data, a frame is drawn and what could
 not be drawn is said below it.
+
+Colours follow the terminal as Rich decides for `runyard ls` (`formatting.colour_system`): none at all when piped,
+under NO_COLOR or TERM=dumb, 16 distinct basic ones, 256 or 24-bit. Where colours run out (or there are none)
+each curve also gets its own marker, shown beside its name in the legend.
 """
 
 from __future__ import annotations
 
 import difflib
 import shutil
-import sys
 from typing import Any
 
 import numpy as np
@@ -18,13 +21,16 @@ import numpy as np
 from runyard import Prepared, clean_block, clean_field, main_metrics, on_axis, robust_range, x_span
 
 from ..formatting import (
-    PALETTE,
+    Colour,
     EdgeMark,
+    basic_sgr,
+    curve_styles,
     draw_curve,
     edge_marks,
     frame_columns,
     pinned_span,
     set_y_range,
+    sgr,
     time_ticks,
 )
 from ..live.restarts import broken, prepare_lives
@@ -42,11 +48,12 @@ def resolve_metric(names: Any, wanted: str) -> str | None:
 
 
 def plot_runs(views: list[Any], metrics: list[str], x_axis: str, smooth: float, log_y: bool,
-              width: int | None, height: int | None, outliers: bool = False) -> tuple[str, dict[str, Any]]:
+              width: int | None, height: int | None, outliers: bool = False,
+              colours: str | None = None) -> tuple[str, dict[str, Any]]:
     """The plot as terminal text (notes on what could not be drawn below it), and the plotted points as data.
 
     The y-range leaves outliers out (as the app does by default) unless `outliers`; what it leaves out is counted
-    in the notes.
+    in the notes. `colours` is the terminal's colour system (see `formatting.colour_system`); None: no colour.
     """
     import plotext as plt
 
@@ -68,7 +75,8 @@ def plot_runs(views: list[Any], metrics: list[str], x_axis: str, smooth: float, 
     drawn: list[np.ndarray] = []
     raws: list[Prepared] = []
     notes: list[str] = []
-    followed: list[tuple[Prepared, tuple[int, int, int]]] = []  # the curves drawn, for off-scale marks
+    followed: list[tuple[Prepared, Colour]] = []  # the curves drawn, for off-scale marks
+    styles = curve_styles(len(views) * len(metrics), colours)
     values_on_axis: list[tuple[str, np.ndarray]] = []  # every finite value as placed on the y-axis, to count
     buckets = max(10, width * 2)
     for i, view in enumerate(views):
@@ -77,7 +85,7 @@ def plot_runs(views: list[Any], metrics: list[str], x_axis: str, smooth: float, 
             if metric is None:
                 continue
             series = view.series(metric)
-            color = PALETTE[(i * len(metrics) + j) % len(PALETTE)]
+            style = styles[i * len(metrics) + j]
             raw, smoothed, edges = prepare_lives(series[X_COLUMN[x_axis]].to_numpy(), series["value"].to_numpy(),
                                                  buckets, steps=series["step"].to_numpy(), restarts=_restarts(view),
                                                  smoothing=smooth)
@@ -86,15 +94,14 @@ def plot_runs(views: list[Any], metrics: list[str], x_axis: str, smooth: float, 
             bright = Prepared(rx, ry)
             if smoothed is not None:
                 bright = Prepared(*on_axis(smoothed.x, smoothed.y, log_y))
-                if rx.size:
-                    faint = tuple(c // 2 for c in color)
-                    plt.plot(*_segments(rx, ry, edges), color=faint, marker="braille")
+                if rx.size:  # without colour the raw points are told from the smoothed curve by a lighter marker
+                    plt.plot(*_segments(rx, ry, edges), color=style.faint, marker=style.marker if colours else ".")
                     drawn.append(ry)  # the raw curve is drawn too: the y-range covers its extremes (as TensorBoard)
-                    followed.append((Prepared(rx, ry), faint))
-            draw_curve(plt, *broken(bright.x, bright.y, edges), color, label)
+                    followed.append((Prepared(rx, ry), style.faint))
+            draw_curve(plt, *broken(bright.x, bright.y, edges), style.color, label, style.marker)
             drawn.append(bright.y)
             raws.append(raw)
-            followed.append((bright, color))
+            followed.append((bright, style.color))
             values = series["value"].to_numpy(dtype=np.float64)
             values_on_axis.append((label, on_axis(values, values, log_y)[1]))
             notes += _notes(label, series["value"].to_numpy(), log_y, drawable=bool(bright.x.size))
@@ -124,9 +131,11 @@ def plot_runs(views: list[Any], metrics: list[str], x_axis: str, smooth: float, 
     plt.xlabel({"step": "step", "time": "wallclock", "relative": "time since start"}[x_axis])
     text = plt.build()
     if span is not None:
-        text = _mark_edges(text, edge_marks(followed, raws, limits), span)
-    if not sys.stdout.isatty():
-        text = clean_block(text)
+        text = _mark_edges(text, edge_marks(followed, raws, limits), span, colours)
+    if colours is None:
+        text = clean_block(text)  # plotext ends lines with a colour reset even when nothing is coloured
+    elif colours == "standard":
+        text = basic_sgr(text)
     return text + ("\n" + "\n".join(notes) if notes else ""), data
 
 
@@ -188,7 +197,8 @@ def _left_off(values_on_axis: list[tuple[str, np.ndarray]], limits: tuple[float,
     return notes
 
 
-def _mark_edges(text: str, marks: tuple[list[EdgeMark], list[EdgeMark]], span: tuple[float, float]) -> str:
+def _mark_edges(text: str, marks: tuple[list[EdgeMark], list[EdgeMark]], span: tuple[float, float],
+                colours: str | None) -> str:
     """The `edge_marks` drawn on the frame's top and bottom edges: as the app marks them."""
     lines = text.split("\n")
     top = next((i for i, line in enumerate(lines) if "┌" in line), None)
@@ -197,9 +207,10 @@ def _mark_edges(text: str, marks: tuple[list[EdgeMark], list[EdgeMark]], span: t
         if row is None or "\x1b" in lines[row].removesuffix("\x1b[0m"):
             continue  # colour codes inside the edge: its characters would not be its columns
         marked: dict[int, str] = {}
-        for xs, glyph, (r, g, b) in edge:
+        for xs, glyph, color in edge:
+            start = sgr(color, colours, bold=True)
             for column in frame_columns(lines[row], *span, list(xs)):
-                marked[column] = f"\x1b[1;38;2;{r};{g};{b}m{glyph}\x1b[0m"
+                marked[column] = f"{start}{glyph}\x1b[0m" if start else glyph
         line = lines[row]
         for column in sorted(marked, reverse=True):  # from the right: the columns to the left stay where they were
             line = line[:column] + marked[column] + line[column + 1:]

@@ -7,6 +7,7 @@ import time
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.events import Resize, ScreenResume
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
@@ -19,6 +20,9 @@ from ..widgets.preview import Preview
 from ..widgets.runs_table import RunsTable, facts_for
 
 PREVIEW_INTERVAL = 1.0
+# The preview gives way to the runs on a small window: it is shown from 50 columns and 18 lines, where the table
+# still keeps 5 rows of runs (title, filter, header, footer and the preview's 9 lines take the other 13).
+PREVIEW_ROOM = (50, 18)
 
 def table_interval(live_runs: int) -> float:
     """Seconds between table redraws for how many runs are live: each redraw re-renders every visible row, so
@@ -51,6 +55,7 @@ class RunsScreen(Screen):
         self._table_timer: Timer | None = None
         self._table_drawn = 0.0
         self._table_interval = table_interval(0)
+        self.preview_wanted = True  # `p` toggles it; a window too small hides it all the same
 
     def compose(self) -> ComposeResult:
         yield Static(id="runs-title", markup=False)
@@ -180,8 +185,30 @@ class RunsScreen(Screen):
         self.refresh_rows()
 
     def action_toggle_preview(self) -> None:
+        if not self._room_for_preview():  # hidden by the window's size: say so, and keep what was wanted
+            self.notify(f"the preview needs a window of {PREVIEW_ROOM[0]}x{PREVIEW_ROOM[1]}", timeout=3)
+            return
+        self.preview_wanted = not self.preview_wanted
+        self._fit_preview()
+
+    def _room_for_preview(self) -> bool:
+        width, height = self.size
+        return width >= PREVIEW_ROOM[0] and height >= PREVIEW_ROOM[1]
+
+    def _fit_preview(self) -> None:
+        """Show the preview if it is wanted and the window has room for it beside the runs (rows first)."""
         preview = self.query_one(Preview)
-        preview.display = not preview.display
+        shown = self.preview_wanted and self._room_for_preview()
+        if preview.display != shown:
+            preview.display = shown
+            if shown:
+                self._schedule_preview()
+
+    def on_resize(self, event: Resize) -> None:
+        self._fit_preview()
+
+    def on_screen_resume(self, event: ScreenResume) -> None:
+        self._fit_preview()  # the window may have changed size while a run screen was on top
 
     def action_unmark_all(self) -> None:
         for record in self.table.marked():

@@ -24,7 +24,17 @@ from textual_plotext import PlotextPlot
 
 from runyard import Prepared, clean_field, on_axis, robust_range, x_span
 
-from ..formatting import PALETTE, EdgeMark, draw_curve, edge_marks, frame_columns, pinned_span, set_y_range
+from ..formatting import (
+    PALETTE,
+    EdgeMark,
+    curve_marker,
+    curve_markers,
+    draw_curve,
+    edge_marks,
+    frame_columns,
+    pinned_span,
+    set_y_range,
+)
 from ..live.restarts import broken, prepare_lives
 
 X_LABEL = {"step": "step", "time": "wallclock", "relative": "time since start"}
@@ -46,6 +56,7 @@ class Trace:
     steps: np.ndarray | None = None  # each point's logged step, to tell which life of a restarted run it is in
     restarts: Sequence[int] = ()     # steps where the run's next life began: the curve has a gap there
     edges: list[float] = field(default_factory=list)  # x where a life after the first begins (set when prepared)
+    marker: str | None = None  # plotext's marker; None: the output's curve marker (see `curve_marker`)
     _cache: dict[int, tuple[Prepared, Prepared | None]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -199,12 +210,12 @@ class MetricPlot(PlotextPlot):
                 faint = tuple(int(c * 0.45) for c in trace.color)
                 sx, sy = on_axis(smooth.x, smooth.y, self.log_y)
                 if rx.size:
-                    plt.plot(*trace.segments(rx, ry), color=faint, marker="braille")
-                draw_curve(plt, *broken(sx, sy, trace.edges), trace.color, label)
+                    plt.plot(*trace.segments(rx, ry), color=faint, marker=curve_marker())
+                draw_curve(plt, *broken(sx, sy, trace.edges), trace.color, label, trace.marker)
                 drawn += [ry, sy]  # the raw curve is drawn too: the y-range covers its extremes (as TensorBoard)
                 followed += [(Prepared(rx, ry), faint), (Prepared(sx, sy), trace.color)]
             else:
-                draw_curve(plt, *broken(rx, ry, trace.edges), trace.color, label)
+                draw_curve(plt, *broken(rx, ry, trace.edges), trace.color, label, trace.marker)
                 drawn.append(ry)
                 followed.append((Prepared(rx, ry), trace.color))
             xs_all += [raw.x, raw.nan_x, raw.posinf_x, raw.neginf_x]
@@ -279,7 +290,8 @@ class MetricPanels(Widget):
              message: str = "no metrics yet") -> None:
         """Draw `traces` (grouped by their `metric`, in the order of `metrics`); `split` None decides by itself.
 
-        Colours each trace (see `curve_colour`) once the layout is known.
+        Colours each trace (see `curve_colour`) once the layout is known; with colour off (NO_COLOR) each also
+        gets a marker of its own, as `runyard plot` does.
         """
         groups = [[t for t in traces if t.metric == name] for name in metrics]
         groups = [g for g in groups if g]
@@ -287,8 +299,11 @@ class MetricPanels(Widget):
             split = self._decide(groups, log_y, ignore_outliers)
         self.split = split and len(groups) > 1
         index = {name: j for j, name in enumerate(metrics)}
+        markers = curve_markers() if self.app.no_color else None
         for t in traces:
-            t.color = curve_colour(t.run, index.get(t.metric, 0), runs, len(metrics), self.split)
+            at = curve_index(t.run, index.get(t.metric, 0), runs, len(metrics), self.split)
+            t.color = colour(at)
+            t.marker = markers[at % len(markers)] if markers else None
         panels = groups if self.split else [traces]
         plots = self._ensure(len(panels))
         span = x_span([t.x for t in traces])
@@ -360,8 +375,13 @@ def curve_colour(run: int, metric: int, runs: int, metrics: int, split: bool) ->
 
     In panels a run keeps one colour everywhere, as W&B draws runs, so its name can be shown in that colour.
     """
+    return colour(curve_index(run, metric, runs, metrics, split))
+
+
+def curve_index(run: int, metric: int, runs: int, metrics: int, split: bool) -> int:
+    """Which colour (and marker) of the sequence a curve takes (see `curve_colour`)."""
     if runs <= 1:
-        return colour(metric)
+        return metric
     if split:
-        return colour(run)
-    return colour(run * metrics + metric)
+        return run
+    return run * metrics + metric

@@ -1,0 +1,43 @@
+"""A small window: the runs screen gives the preview up before it gives up its rows of runs."""
+
+from __future__ import annotations
+
+from runyard.tui.app import RunyardApp
+from runyard.tui.widgets.preview import Preview
+from tests.test_app import make_run, table, wait_for, wait_until
+
+
+def visible_lines(app: RunyardApp) -> list[str]:
+    """The runs table's lines as drawn on screen (header first)."""
+    runs = table(app)
+    return [runs.render_line(y).text for y in range(runs.content_region.height)]
+
+
+async def test_runs_stay_visible_at_40x12_and_the_preview_returns_with_room(tmp_path, monkeypatch):
+    monkeypatch.setenv("RUNYARD_CACHE_DIR", str(tmp_path / "cache"))
+    root = tmp_path / "runs"
+    for name in ("alpha", "beta", "gamma"):
+        make_run(root, name, 0.001)
+    app = RunyardApp(root, watch=False)
+    async with app.run_test(size=(40, 12)) as pilot:
+        await wait_for(app, pilot, lambda: table(app).row_count == 3)
+        preview = app.screen.query_one(Preview)
+        assert not preview.display
+        lines = visible_lines(app)
+        assert "name" in lines[0] and len(lines) >= 4, lines  # the header and every run
+        rows = [line for line in lines[1:] if line.strip()]
+        assert len(rows) == 3 and all("finished" in row for row in rows), lines
+        assert any(" beta " in row for row in rows), lines  # names as wide as the window lets them be
+
+        await pilot.press("p")  # asked for, it still does not fit: the runs keep the room
+        assert not preview.display
+
+        await pilot.resize_terminal(100, 30)
+        await wait_until(pilot, lambda: preview.display)
+        assert table(app).content_region.height >= 5  # room for both: the preview is back, the runs still seen
+
+        await pilot.press("p")
+        assert not preview.display  # and `p` hides it as before
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause(0.1)
+        assert not preview.display  # growing the window does not bring back a preview turned off
