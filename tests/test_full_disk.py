@@ -142,6 +142,9 @@ def test_beyond_the_bound_the_oldest_rows_are_dropped_and_counted(tmp_path, monk
     assert json.loads((run.path / "run.json").read_text())["dropped"] == {"metrics.jsonl": 40 - held}
     view = runyard.open_run(run.path)
     assert view.info.extra["dropped"] == {"metrics.jsonl": 40 - held}  # the info tab and `show --json` list it
+    shown = subprocess.run([sys.executable, "-m", "runyard.tui.cli", "show", str(run.path)],
+                           capture_output=True, text=True, env={**os.environ, "COLUMNS": "120"})
+    assert f"lost to a full disk: {40 - held} in metrics.jsonl" in shown.stdout
     log = (run.path / "training.log").read_text()
     assert f"{40 - held:,} lines of metrics.jsonl" in log
     assert capsys.readouterr().err.count(WARNING) == 1

@@ -220,6 +220,10 @@ def show_run(view: Any, width: int | None) -> tuple[list[Any], list[tuple[str, l
         lines.append(safe(f"error: {info.error}", style="red"))
     if info.skipped_lines:
         lines.append(safe(f"{info.skipped_lines} unreadable lines skipped", style="yellow"))
+    dropped = (info.extra or {}).get("dropped")
+    if isinstance(dropped, dict) and dropped:  # rows the tracker could not write (a full disk) and had to let go
+        counts = ", ".join(f"{count} in {name}" for name, count in sorted(dropped.items()))
+        lines.append(safe(f"lost to a full disk: {counts}", style="red"))
     tables = [_config_table(view.config, width), _summary_table(view.summary, width)]
     if view.checkpoints:
         tables.append(_checkpoint_table(view, width))
