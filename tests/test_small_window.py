@@ -41,3 +41,15 @@ async def test_runs_stay_visible_at_40x12_and_the_preview_returns_with_room(tmp_
         await pilot.resize_terminal(120, 40)
         await pilot.pause(0.1)
         assert not preview.display  # growing the window does not bring back a preview turned off
+
+
+async def test_at_40_columns_a_real_run_name_is_readable(tmp_path, monkeypatch):
+    """Even the sort column gives way before a name is cut to a few letters."""
+    monkeypatch.setenv("RUNYARD_CACHE_DIR", str(tmp_path / "cache"))
+    root = tmp_path / "runs"
+    make_run(root, "gpt2-small-lr3e-4", 0.001)
+    app = RunyardApp(root, watch=False)
+    async with app.run_test(size=(40, 12)) as pilot:
+        await wait_for(app, pilot, lambda: table(app).row_count == 1)
+        rows = [line for line in visible_lines(app)[1:] if line.strip()]
+        assert "gpt2-sma…-lr3e-4" in rows[0], rows  # cut in the middle, both ends readable

@@ -63,13 +63,14 @@ COLUMNS: list[Column] = [
     Column("metric", "metric", hide=4), Column("last", "last", right=True, descending=True),
     Column("best", "best", right=True, hide=5, descending=True),
     Column("duration", "duration", right=True, hide=6, descending=True),
-    Column("rate", "steps/s", right=True, descending=True),
+    Column("rate", "steps/s", right=True, hide=7, descending=True),
     Column("start", "start", hide=3, descending=True), Column("format", "format", hide=2),
     Column("tags", "tags", hide=1),
 ]
 COLUMN_KEYS = [c.key for c in COLUMNS]
 NAME = COLUMN_KEYS.index("name")
 NAME_WANT = 24  # columns are hidden until the name gets this much (or all it needs)
+NAME_MIN = 12  # below this even the sort column gives way: a name cut to a few letters names nothing
 GAP = 1  # blank cells before each column
 
 Cell = tuple[tuple[str, str], ...]  # (text, Rich style string) spans
@@ -181,19 +182,23 @@ class ColumnLayout:
 def plan_layout(width: int, natural: tuple[int, ...], sort_column: str | None = None) -> ColumnLayout:
     """Columns at their natural width; the least needed are hidden while the name has less than it wants.
 
-    The sort column is never hidden: its ▲/▼ is what tells the order.
+    The sort column is hidden last, only when the name would otherwise get less than NAME_MIN: its ▲/▼ is
+    what tells the order.
     """
     shown = list(range(len(COLUMNS)))
 
     def room_for_name() -> int:
         return width - sum(GAP + natural[i] for i in shown if i != NAME) - GAP
 
-    want = min(natural[NAME], NAME_WANT)
-    while room_for_name() < want:
-        hideable = [i for i in shown if COLUMNS[i].hide and COLUMNS[i].key != sort_column]
-        if not hideable:
-            break
-        shown.remove(min(hideable, key=lambda i: COLUMNS[i].hide))
+    def hide_while(short_of: int, keep_sort: bool) -> None:
+        while room_for_name() < short_of:
+            hideable = [i for i in shown if COLUMNS[i].hide and not (keep_sort and COLUMNS[i].key == sort_column)]
+            if not hideable:
+                return
+            shown.remove(min(hideable, key=lambda i: COLUMNS[i].hide))
+
+    hide_while(min(natural[NAME], NAME_WANT), keep_sort=True)
+    hide_while(min(natural[NAME], NAME_MIN), keep_sort=False)
     name_width = max(room_for_name(), min(natural[NAME], 4))
     return ColumnLayout(tuple((i, name_width if i == NAME else natural[i]) for i in shown))
 
