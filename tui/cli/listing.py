@@ -95,6 +95,17 @@ def runs_table(records: list[RunRecord], root: Path, width: int | None) -> Fitte
     return fit_table(columns, rows, width, title=f"{len(records)} runs under {root}")
 
 
+def unreadable_note(unreadable: dict[str, str], shown: int = 3) -> str | None:
+    """`ls`'s one line on the folders a scan could not read: how many, why, and the first few of them."""
+    if not unreadable:
+        return None
+    paths = sorted(unreadable)
+    listed = ", ".join(paths[:shown]) + (f" and {len(paths) - shown} more" if len(paths) > shown else "")
+    reasons = ", ".join(sorted(set(unreadable.values())))
+    folders = "1 folder" if len(paths) == 1 else f"{len(paths)} folders"
+    return f"{folders} could not be read ({reasons}): {listed}"
+
+
 TSV_COLUMNS = ("id", "name", "status", "format", "created", "duration", "steps", "metric", "last", "best",
                "tags", "path")
 
