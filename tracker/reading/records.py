@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..layouts.base import RunSource
-from ..liveness import derive_status, interval_median
+from ..liveness import SEEN, clock_ahead, derive_status, interval_median
 from ..model import RUNNING, STALLED, Checkpoint, Goal, MetricSummary, RunInfo, Sample
 from .goals import resolve_goal, run_goals, settle_goals, user_goals
 
@@ -106,7 +106,8 @@ def settle_status(info: RunInfo, now: float | None = None) -> None:
     info.stated_status = info.stated_status or info.status
     if info.error:
         return
-    info.status = derive_status(info, now)
+    info.status = derive_status(info, now, SEEN)
+    info.clock_ahead = clock_ahead(info, now)
     if info.stated_status == RUNNING and info.status not in (RUNNING, STALLED):
         info.skipped_lines += info.pending_lines
         info.pending_lines = 0
