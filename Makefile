@@ -7,7 +7,7 @@ PIP    := $(BIN)/python -m pip
 # that the torch range in pyproject.toml is already satisfied and pip never pulls a multi-GB CUDA build.
 TORCH_CPU := torch==2.13.0
 
-.PHONY: demo test lint bench bench-tracker bench-read bench-tensorboard bench-app clean-venv
+.PHONY: demo test lint bench bench-tracker bench-read bench-tensorboard bench-app bench-tree clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +38,7 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check . || true
 
-bench: bench-tracker bench-read bench-tensorboard bench-app
+bench: bench-tracker bench-read bench-tensorboard bench-app bench-tree
 
 bench-tracker: $(VENV)/.dev
 	$(BIN)/python bench/bench_log.py
@@ -51,6 +51,9 @@ bench-tensorboard: $(VENV)/.dev
 
 bench-app: $(VENV)/.dev
 	$(BIN)/python bench/bench_app.py
+
+bench-tree: $(VENV)/.dev
+	$(BIN)/python bench/bench_tree.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from pathlib import Path
 
@@ -301,6 +302,8 @@ async def test_status_turns_crashed_when_the_heartbeat_goes_stale(tmp_path):
     run._heartbeat.stop()
     info["heartbeat"] = "2020-01-01T00:00:00.000+00:00"
     (run.path / "run.json").write_text(json.dumps(info))
+    beat = time.time() - 3600  # the heartbeat's last write, as the filesystem dated it, is what ages
+    os.utime(run.path / "run.json", (beat, beat))
     app = RunyardApp(root, watch=False)
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(app, pilot, lambda: table(app).row_count == 1)

@@ -118,6 +118,10 @@ class RunInfo:
     quiet_status: str | None = None
     last_logged: float | None = None
     pending_lines: int = 0                 # a last record cut short: still being written, or lost once the run is over
+    # When the file a heartbeat rewrites was last written, as the filesystem dated it (this machine's clock, or its
+    # file server's): a heartbeat's age is judged by it, not by the run's own stamp (see `liveness`).
+    heartbeat_write: float | None = None
+    clock_ahead: float | None = None       # how far the run's clock runs ahead of ours where it shows (<0: behind)
 
     @property
     def duration(self) -> float | None:

@@ -52,6 +52,7 @@ from .screens.runs import RunsScreen
 
 DURATION_TICKS = 5     # seconds between duration refreshes of running runs that log nothing
 EXIT_GRACE = 5.0       # seconds a SIGTERM or SIGHUP gives the app to leave cleanly before the process just ends
+RESCAN_SHARE = 0.01    # of a core, at most, for the periodic rescan: in a tree costly to list it comes less often
 SCAN_LANE, WATCH_LANE = ("scan",), ("watch",)
 
 
@@ -86,6 +87,7 @@ class RunyardApp(App):
         self.lanes = Lanes()
         self.scanning = False
         self._scans = 0  # scans asked for whose ScanDone is still to come
+        self._scan_cost = [0.0, 0.0]  # CPU seconds of the last scan and when it ended (written by the scan lane)
         self.watch_mode = "not watching"
         self.watcher: RunWatcher | None = None
         self.first_scan_done = False
@@ -172,10 +174,18 @@ class RunyardApp(App):
 
     # ----- scanning ---------------------------------------------------------------------------------------
 
-    def scan_tree(self) -> None:
-        """Scan the root on its read lane (a scan asked for while one runs is done once, after it)."""
+    def scan_tree(self, periodic: bool = False) -> None:
+        """Scan the root on its read lane (a scan asked for while one runs is done once, after it).
+
+        A `periodic` scan (the watcher's reconcile) is left out until the last one's cost has been spread over
+        enough time to keep scanning under `RESCAN_SHARE` of a core. The first scan's cost is not counted: it
+        imports the readers and fills the cache, and says nothing of what a rescan costs."""
+        spent, ended = self._scan_cost
+        if periodic and time.monotonic() - ended < spent / RESCAN_SHARE:
+            return
         kept = {k: self.records[k] for k in self.follow_policy.running if k in self.records}
-        if self.lanes.submit(SCAN_LANE, partial(_scan, self.root, kept, self.post_message), tag="scan"):
+        cost = self._scan_cost if self.first_scan_done else [0.0, 0.0]
+        if self.lanes.submit(SCAN_LANE, partial(_scan, self.root, kept, self.post_message, cost), tag="scan"):
             self._scans += 1
         self.scanning = True
 
@@ -346,10 +356,12 @@ class RunyardApp(App):
     def on_files_changed(self, message: FilesChanged) -> None:
         self._note_watch_mode()
         names: dict[str, set[str]] = {}
+        structural = False  # a run's own folder, or something beside the runs, came, went or moved
         for path in message.paths:
             key = self._run_key_of(Path(path))
             if key is not None:
                 names.setdefault(key, set()).add(Path(path).name)
+            structural = structural or key is None or key == str(path)
         quiet = set()  # runs whose changes ask for no read (their log only): screens hear of them at once
         for key, changed in names.items():
             record = self.records[key]
@@ -368,8 +380,8 @@ class RunyardApp(App):
                 quiet.add(key)
         if quiet:
             self._tell_screens(quiet)
-        if message.rescan:
-            self.scan_tree()
+        if message.rescan:  # runs that came, went or moved are listed now; the mere reconcile may wait
+            self.scan_tree(periodic=not structural)
 
     def _run_key_of(self, path: Path) -> str | None:
         """The run a changed file belongs to (its folder, or for one-file runs the file itself)."""
@@ -478,11 +490,14 @@ def _end_after(seconds: float, status: int) -> None:
 
 # ----- what runs on the read lanes (only the arguments are touched; results go out as messages) -----------------
 
-def _scan(root: Path, kept: dict[str, RunRecord], post: Callable[[object], object]) -> None:
+def _scan(root: Path, kept: dict[str, RunRecord], post: Callable[[object], object], cost: list[float]) -> None:
+    started = time.thread_time()
     try:
         post(ScanDone(scan(root, keep=kept), kept=frozenset(kept)))
     except Exception as exc:  # an unreadable root: say so in place, keep the app alive
         post(ScanDone([], f"cannot scan {root}: {exc}"))
+    finally:
+        cost[:] = [time.thread_time() - started, time.monotonic()]
 
 
 def _find_run(path: Path, root: Path, post: Callable[[object], object]) -> None:

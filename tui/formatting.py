@@ -31,6 +31,8 @@ PALETTE = [(86, 156, 214), (230, 145, 56), (106, 190, 106), (220, 90, 90), (170,
            (80, 200, 200), (230, 120, 180)]
 # Marks on the top and bottom edge of a plot's frame where a curve leaves its y-range (the CLI's and the app's).
 OFF_SCALE_ABOVE, OFF_SCALE_BELOW = "▲", "▼"
+# Beside a status: the run's own clock visibly differs from this machine's (`RunInfo.clock_ahead`).
+CLOCK_MARK = "◷"
 STATUS_ICON = {
     "running": "●", "finished": "✓", "failed": "✗", "interrupted": "‖", "crashed": "☠", "stalled": "◌",
     "unknown": "?",

@@ -12,7 +12,7 @@ from ..model import DECLARED, Checkpoint, Goal, MetricSummary, RunInfo, Sample
 from ..ops.best import mark_best, ranking_metric
 from ..reading.goals import resolve_goal
 from .base import Detection, MetricColumns, RunSource, metric_column
-from .common import read_json_file, read_yaml_file
+from .common import mtime, read_json_file, read_yaml_file
 
 
 def detect(directory: Path, names: list[str]) -> Detection | None:
@@ -52,10 +52,11 @@ class RunyardSource(RunSource):
             user=raw.get("user"), tags=[str(t) for t in raw.get("tags") or []], notes=str(raw.get("notes") or ""),
             restarts=len(raw.get("restarts") or []),
         )
+        info.heartbeat_write = mtime(self.path / L.RUN_JSON)
         try:
             info.last_write = (self.path / L.METRICS_JSONL).stat().st_mtime
         except OSError:
-            info.last_write = info.heartbeat
+            info.last_write = info.heartbeat_write
         # The extent as summary.json last had it: exact once the run ended, else up to a few seconds behind,
         # and replaced by the rows' when a listing reads them (see `summary_may_lag`).
         summary = self._summary_json()

@@ -8,18 +8,37 @@ a line redrawn with `\r` reads as its last drawing, as the log view shows it.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
 from ..files import open_binary
 from ..model import FINISHED, INTERRUPTED, RUNNING, RunInfo
-from ..reading.patterns import config_files, final_state, match_line, patterns_for, read_rows
+from ..reading.patterns import (
+    PatternTable,
+    ProgressBar,
+    config_files,
+    final_state,
+    match_line,
+    patterns_for,
+    read_rows,
+)
 from ..reading.textcodec import decode_text, read_text
 from .base import Detection, MetricColumns, RunSource
 from .common import last_line_time, line_time
 
 _SNIFF = 64 * 1024
 _SUFFIXES = (".log", ".txt")
+# Names no training log has: a project's documents and a tokenizer's word lists sit beside runs and checkpoints
+# (some of them large), and are never read to find out.
+_NEVER_LOGS = frozenset({"readme", "license", "licence", "notice", "authors", "contributors", "copying",
+                         "changelog", "cmakelists", "robots", "vocab", "merges", "requirements", "constraints"})
+# Every line a built-in pattern reads holds one of these words and, in lower case, matches this: a head that does
+# not holds no metric line, which a few substring searches of the whole head tell far sooner than the patterns.
+_HINT_WORDS = ("step", "iter", "epoch", "%|", "it [")
+_BUILTIN_HINT = re.compile(r"\b(?:step|iter(?:ation)?|epoch)[ :=]+\d|%\||\dit \[")
+# Letters that match `s` or `i` when case is ignored but do not lower to them: a head holding one goes to the patterns.
+_CASE_ODD = re.compile("[\u0130\u0131\u017f]")
 
 
 def parse_log(path: Path, root: Path | None = None) -> tuple[list[dict[str, float]], list[str]]:
@@ -76,12 +95,22 @@ def log_columns(rows: list[dict[str, float]]) -> MetricColumns:
                                      if k not in ("step", "time")} for row in rows])
 
 
-def sniff(path: Path, root: Path | None) -> bool:
-    """True if the head of a text file holds at least one metric line."""
-    return not_a_log(path, root) is None
+def could_be_log(name: str) -> bool:
+    """True for a file name a plain text log may have (`.log`/`.txt`, not hidden, not a README or a tokenizer's
+    vocab.txt): decided from the name alone, so only such files are ever read to find out."""
+    if not name.endswith(_SUFFIXES) or name.startswith("."):
+        return False
+    stem = name[:-4].lower()
+    return stem not in _NEVER_LOGS and not stem.startswith(("requirements", "constraints"))
 
 
-def not_a_log(path: Path, root: Path | None = None) -> str | None:
+def sniff(path: Path | str, root: Path | None, table: PatternTable | None = None) -> bool:
+    """True if the head of a text file holds at least one metric line (`table`: the patterns of its folder, when
+    the caller has them already)."""
+    return not_a_log(path, root, table) is None
+
+
+def not_a_log(path: Path | str, root: Path | None = None, table: PatternTable | None = None) -> str | None:
     """Why a file is not a text log runyard reads (one line), or None when its head holds a metric line."""
     try:
         with open_binary(path) as fh:
@@ -91,18 +120,31 @@ def not_a_log(path: Path, root: Path | None = None) -> str | None:
     if not head:
         return "the file is empty"
     text = decode_text(head)
-    patterns, _ = patterns_for(root, path.parent)
-    if any(match_line(final_state(line), patterns) for line in split_lines(text)):
+    patterns, _ = table if table is not None else patterns_for(root, Path(path).parent)
+    if _may_hold_metrics(text, patterns) and any(match_line(final_state(line), patterns)
+                                                 for line in split_lines(text)):
         return None
     if "\x00" in text:
         return "a binary file, not a text log"
     return f"no line in its first {_SNIFF // 1024} KiB reads as a step with metric values"
 
 
+def _may_hold_metrics(text: str, patterns: tuple) -> bool:
+    """False when no line of `text` can match: only the built-in patterns apply and their words are not there.
+    Lines with escape sequences are read cleaned, so those always go to the patterns."""
+    if type(patterns[0]) is not ProgressBar or "\x1b" in text or "\x9b" in text:  # a user pattern comes first
+        return True
+    if not text.isascii() and _CASE_ODD.search(text):
+        return True
+    low = text.lower()
+    return any(word in low for word in _HINT_WORDS) and _BUILTIN_HINT.search(low) is not None
+
+
 def detect_files(directory: Path, names: list[str], root: Path | None) -> Detection | None:
     """Every unclaimed `.log`/`.txt` file in a folder whose first lines hold metrics is a run."""
-    runs = [TextLogSource(directory / n, root) for n in sorted(names)
-            if n.endswith(_SUFFIXES) and not n.startswith(".") and sniff(directory / n, root)]
+    candidates = [n for n in sorted(names) if could_be_log(n)]
+    table = patterns_for(root, directory) if candidates else None  # once per folder, not per file
+    runs = [TextLogSource(directory / n, root) for n in candidates if sniff(directory / n, root, table)]
     return Detection(runs, descend=True) if runs else None
 
 

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import tomllib
 
-from ..files import read_bytes
+from ..files import is_regular, read_bytes
 from .textsafe import clean_block
 
 NUM = r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|inf)"
@@ -200,9 +200,7 @@ def config_files(root: Path | None, near: Path | None = None) -> list[Path]:
     if root is not None and root not in folders:
         folders.append(root)
     files = [folder / "runyard.toml" for folder in folders] + [Path(base) / "runyard" / "runyard.toml"]
-    # os.path.isfile, not Path.is_file: under `sudo -u` HOME may be a folder this user cannot enter, and a
-    # settings file nobody can read must not stop the app (Path.is_file raises PermissionError there).
-    return [f for f in files if os.path.isfile(f)]
+    return [f for f in files if is_regular(f)]  # an unreadable folder (another user's home) holds none
 
 
 def _folders_up_to(folder: Path, root: Path | None) -> list[Path]:

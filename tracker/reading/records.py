@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..files import unreadable_reason
 from ..layouts.base import RunSource
-from ..liveness import derive_status, interval_median
+from ..liveness import SEEN, clock_ahead, derive_status, interval_median
 from ..model import RUNNING, STALLED, Checkpoint, Goal, MetricSummary, RunInfo, Sample
 from .goals import resolve_goal, run_goals, settle_goals, user_goals
 
@@ -111,7 +111,8 @@ def settle_status(info: RunInfo, now: float | None = None) -> None:
     info.stated_status = info.stated_status or info.status
     if info.error:
         return
-    info.status = derive_status(info, now)
+    info.status = derive_status(info, now, SEEN)
+    info.clock_ahead = clock_ahead(info, now)
     if info.stated_status == RUNNING and info.status not in (RUNNING, STALLED):
         info.skipped_lines += info.pending_lines
         info.pending_lines = 0

@@ -171,10 +171,11 @@ def ls_command(root: Path, filter_text: str, sort_key: str, no_archive: bool, wi
     """
     from runyard import compile_filter, scan, sort_records, unknown_keys
 
-    from .listing import records_json, runs_table, runs_tsv
+    from .listing import records_json, runs_table, runs_tsv, unreadable_note
 
     keep = compile_filter(filter_text) if filter_text else None  # a filter that cannot be read fails first
     records = scan(root)
+    unreadable = unreadable_note(records.unreadable)
     if no_archive:
         records = [r for r in records if not r.info.archived]
     for message in unknown_keys(filter_text, records, sort_key):
@@ -194,6 +195,8 @@ def ls_command(root: Path, filter_text: str, sort_key: str, no_archive: bool, wi
         note = fitted.hidden_note()
         if note is not None:
             console.print(note)
+    if unreadable is not None:
+        _error(unreadable, "warning")
 
 
 @cli.command("show")

@@ -18,15 +18,24 @@ from rich.text import Text
 
 from runyard import RunRecord, best_of, main_metrics
 
-from ..formatting import STATUS_ICON, STATUS_STYLE, fmt_bytes, fmt_duration, fmt_number, fmt_time
+from ..formatting import CLOCK_MARK, STATUS_ICON, STATUS_STYLE, fmt_bytes, fmt_duration, fmt_number, fmt_time
 from .tables import Column, Fitted, fit_table, join_safe, safe, tsv
 
 
-def status_text(status: str, archived: bool = False) -> Text:
+def status_text(status: str, archived: bool = False, clock_ahead: float | None = None) -> Text:
     text = join_safe((f"{STATUS_ICON.get(status, '?')} {status}", STATUS_STYLE.get(status, "")))
     if archived:
         text.append(" ⌂", style="dim")
+    if clock_ahead is not None:
+        text.append(f" {CLOCK_MARK}", style="yellow")
     return text
+
+
+def clock_note(clock_ahead: float | None) -> str | None:
+    """"clock ahead by 2h00m" (or behind) for a run whose own clock visibly differs from this machine's."""
+    if clock_ahead is None:
+        return None
+    return f"clock {'ahead' if clock_ahead > 0 else 'behind'} by {fmt_duration(round(abs(clock_ahead)))}"
 
 
 def _main_metric(record: RunRecord) -> str | None:
@@ -81,7 +90,7 @@ def runs_table(records: list[RunRecord], root: Path, width: int | None) -> Fitte
         name = safe(info.name)
         if info.error:
             name.append("\n").append_text(safe(info.error, style="red"))
-        cells: list[Any] = [status_text(info.status, info.archived), name]
+        cells: list[Any] = [status_text(info.status, info.archived, info.clock_ahead), name]
         if ids is not None:  # left blank where it would only repeat the name
             cells.append(ids[id(r)] if ids[id(r)] != info.name else "")
         cells += [info.format, fmt_time(info.created), fmt_duration(info.duration), fmt_number(info.last_step)]
@@ -93,6 +102,17 @@ def runs_table(records: list[RunRecord], root: Path, width: int | None) -> Fitte
         cells += [fmt_number(stats.last if stats else None), fmt_number(best), ", ".join(info.tags)]
         rows.append(cells)
     return fit_table(columns, rows, width, title=f"{len(records)} runs under {root}")
+
+
+def unreadable_note(unreadable: dict[str, str], shown: int = 3) -> str | None:
+    """`ls`'s one line on the folders a scan could not read: how many, why, and the first few of them."""
+    if not unreadable:
+        return None
+    paths = sorted(unreadable)
+    listed = ", ".join(paths[:shown]) + (f" and {len(paths) - shown} more" if len(paths) > shown else "")
+    reasons = ", ".join(sorted(set(unreadable.values())))
+    folders = "1 folder" if len(paths) == 1 else f"{len(paths)} folders"
+    return f"{folders} could not be read ({reasons}): {listed}"
 
 
 TSV_COLUMNS = ("id", "name", "status", "format", "created", "duration", "steps", "metric", "last", "best",
@@ -210,6 +230,9 @@ def show_run(view: Any, width: int | None) -> tuple[list[Any], list[tuple[str, l
     info = view.info
     head = join_safe((info.name, "bold"), (f"  {info.id}  ", "dim"))
     head.append_text(status_text(info.status, info.archived))
+    clock = clock_note(info.clock_ahead)
+    if clock is not None:  # its times are its own clock's: shown as they are, and said so
+        head.append(f"  {clock}", style="bold yellow")
     lines = [head, join_safe((f"{info.format}  {view.path}", "dim")),
              safe(f"started {fmt_time(info.created)}, ran {fmt_duration(info.duration)}, "
                   f"{fmt_number(info.last_step)} steps, {info.restarts} restarts"

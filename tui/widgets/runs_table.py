@@ -30,7 +30,7 @@ from textual.strip import Strip
 
 from runyard import RunRecord, best_of, clean_field, main_metrics
 
-from ..formatting import STATUS_ICON, STATUS_STYLE, cut_middle, fmt_duration, fmt_number, fmt_time
+from ..formatting import CLOCK_MARK, STATUS_ICON, STATUS_STYLE, cut_middle, fmt_duration, fmt_number, fmt_time
 
 
 @dataclass
@@ -101,6 +101,8 @@ def cells_of(f: RowFacts) -> tuple[Cell, ...]:
     status: Cell = ((f"{STATUS_ICON.get(info.status, '?')} {info.status}", STATUS_STYLE.get(info.status, "")),)
     if info.archived:
         status += ((" ⌂", "dim"),)
+    if info.clock_ahead is not None:
+        status += ((f" {CLOCK_MARK}", "yellow"),)
     return safe_cells((
         (("▶", "bold cyan"),) if f.marked else ((" ", ""),),
         status,
