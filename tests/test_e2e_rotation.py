@@ -42,7 +42,7 @@ ROTATING_WRITER = textwrap.dedent("""\
             n = command.split()[1]
             os.replace(log, log.with_name(f"training.log.{n}"))
             run.logger.info("rotation %s: the old file's last line, written after the rename", n)
-            handler.setStream(open(log, "a", encoding="utf-8")).close()
+            handler.file.reopen()  # as a script that restarts its log would
             run.logger.info("rotation %s: the new file's first line", n)
         else:
             run.log({"train/loss": 1.0 / (step + 1)}, step=step)

@@ -12,6 +12,7 @@ a full disk must not stop a training.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import deque
 from collections.abc import Callable
@@ -186,6 +187,20 @@ class AppendFile:
             self.error = exc
             return self._report()
         return True
+
+    def reopen(self) -> None:
+        """Open the file by its name again (after a log rotation renamed it away); held entries go to the new
+        file. Raises OSError if the new file cannot be opened (the old one stays in use)."""
+        old = self.fd
+        self.fd = None
+        try:
+            self._open()
+        except OSError:
+            self.fd = old
+            raise
+        if old is not None:
+            with contextlib.suppress(OSError):
+                os.close(old)
 
     def close(self) -> None:
         """Close the file; entries still held are dropped and counted."""
