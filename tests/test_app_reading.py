@@ -10,7 +10,7 @@ import time
 
 import pytest
 from textual.message import Message
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 
 from runyard.layouts.runyard import RunyardSource
 from runyard.tui import app as app_module
@@ -30,7 +30,7 @@ from runyard.tui.screens.runs import RunsScreen
 from runyard.tui.widgets.log_view import LogView
 from runyard.tui.widgets.metric_plot import MetricPlot
 from runyard.tui.widgets.runs_table import cells_of
-from tests.test_app import make_run, table, wait_for
+from tests.test_app import make_run, table, wait_for, wait_until
 from tests.test_regular_files import fifo_in_place_of
 
 
@@ -264,3 +264,20 @@ async def test_ctrl_c_asks_first_while_work_that_must_not_be_cut_short_runs(tmp_
         await pilot.press("y")
         await pilot.pause()
         assert not app.is_running
+
+
+async def test_a_rescan_that_finds_nothing_new_stops_saying_scanning(tmp_path, monkeypatch):
+    monkeypatch.setenv("RUNYARD_CACHE_DIR", str(tmp_path / "cache"))
+    root = tmp_path / "runs"
+    make_run(root, "only", 0.001)
+    app = RunyardApp(root, watch=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(app, pilot, lambda: table(app).row_count == 1)
+        title = app.screen.query_one("#runs-title", Static)
+        await wait_until(pilot, lambda: "scanning" not in str(title.render()))
+        app.scan_tree()
+        app.screen._update_title()  # as any redraw during the scan would
+        assert "scanning" in str(title.render())
+        await wait_until(pilot, lambda: not app.scanning)
+        await pilot.pause(0.2)
+        assert "scanning" not in str(title.render())  # said when the scan ends, not at some later redraw

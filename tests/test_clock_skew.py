@@ -195,3 +195,13 @@ async def test_the_app_marks_a_run_whose_clock_is_ahead(tmp_path):
         await wait_for(app, pilot, lambda: table(app).row_count == 2)
         status = {f.record.info.name: "".join(text for text, _ in cells_of(f)[1]) for f in table(app).facts.values()}
         assert status == {"future": f"✓ finished {CLOCK_MARK}", "in_time": "✓ finished"}
+
+
+def test_the_info_tab_dates_the_heartbeat_by_this_machine_and_names_the_offset(tmp_path):
+    from runyard.tui.live.details import info_rows
+
+    root = tmp_path / "runs"
+    folder = write_run(root, "ahead_info", ahead=2 * HOUR, written_ago=HOUR)
+    rows = dict(info_rows(runyard.open_run(folder)))
+    assert rows["heartbeat"].endswith("(1h00m ago)"), rows["heartbeat"]  # not "-1h00m": the write, not the stamp
+    assert rows["clock"] == "the run's host clock is 2h00m ahead of ours"

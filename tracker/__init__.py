@@ -40,6 +40,7 @@ _EXPORTS = {
     "read_record": ".reading.records",
     "settle_status": ".reading.records",
     "derive_status": ".liveness",
+    "last_beat": ".liveness",
     "TailReader": ".reading.tail",
     "NotRegularFile": ".files",
     "open_regular": ".files",
@@ -104,6 +105,7 @@ __all__ = [
     "find_source",
     "flatten",
     "init",
+    "last_beat",
     "line_time",
     "main_metrics",
     "on_axis",
@@ -127,7 +129,7 @@ if TYPE_CHECKING:
     from .files import NotRegularFile, open_regular, unreadable_reason
     from .jsonl import to_jsonable
     from .layouts.common import LOG_STAMP, line_time
-    from .liveness import derive_status
+    from .liveness import derive_status, last_beat
     from .model import Checkpoint, Goal, MetricSummary, RunInfo, Sample
     from .reading.api import UnknownLayout, find_run, find_source, open_run
     from .reading.cachedir import cache_root

@@ -191,7 +191,7 @@ class RunyardApp(App):
 
     def on_scan_done(self, message: ScanDone) -> None:
         self._scans = max(0, self._scans - 1)
-        self.scanning = self._scans > 0
+        was_scanning, self.scanning = self.scanning, self._scans > 0
         if message.error:
             self.notify(message.error, severity="error", timeout=8)
         # Kept runs are listed as they were when the scan began: their records here may be newer since.
@@ -206,6 +206,8 @@ class RunyardApp(App):
         self._apply_following()
         if structure or changed:  # the periodic reconcile usually finds nothing new: then touch nothing
             self._tell_screens(changed, structure=structure)
+        elif was_scanning and not self.scanning:
+            self._tell_screens(set())  # nothing new, but titles must stop saying "scanning…"
         if not self.first_scan_done:
             self.first_scan_done = True
             gc.freeze()  # what start-up built lives as long as the app: keep it out of every later collection

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runyard import Checkpoint, RunView, Sample, clean_field, flatten, unreadable_reason
+from runyard import Checkpoint, RunView, Sample, clean_field, flatten, last_beat, unreadable_reason
 
 from ..formatting import fmt_duration, fmt_number, fmt_time
 
@@ -86,7 +86,13 @@ def info_rows(view: RunView) -> list[tuple[str, str]]:
             ("host", info.host or "-"), ("pid", str(info.pid or "-")), ("user", info.user or "-"),
             ("restarts", str(info.restarts)), ("tags", ", ".join(info.tags) or "-"), ("notes", info.notes or "-")]
     if info.heartbeat:
-        rows.append(("heartbeat", f"{fmt_time(info.heartbeat)} ({fmt_duration(time.time() - info.heartbeat)} ago)"))
+        # the age by when the beat was written as this machine sees it: the run's own stamp may come from a host
+        # whose clock runs ahead or behind
+        age = time.time() - last_beat(info)
+        rows.append(("heartbeat", f"{fmt_time(info.heartbeat)} ({fmt_duration(round(max(age, 0.0)))} ago)"))
+        if info.clock_ahead:
+            rows.append(("clock", f"the run's host clock is {fmt_duration(round(abs(info.clock_ahead)))} "
+                                  f"{'ahead of' if info.clock_ahead > 0 else 'behind'} ours"))
     if info.error:
         rows.append(("error", info.error))
     if info.skipped_lines:

@@ -74,8 +74,10 @@ class RunsScreen(Screen):
             self._schedule_preview(0.01)  # its series were just read: no need to wait for the next redraw
         if change.structure:
             self.refresh_rows()
-        else:
+        elif change.keys:
             self.runs_changed(set(change.keys))
+        else:  # nothing changed but the app's state (a scan ended): only the title may say otherwise
+            self._update_title()
 
     @property
     def table(self) -> RunsTable:
