@@ -111,11 +111,44 @@ def rows_to_keep(table: pa.Table) -> np.ndarray:
 
 # ----- parsing -----------------------------------------------------------------------------------------------
 
-def parse(data: bytes | memoryview, end: int | None = None) -> tuple[pa.Table, int]:
-    """Parse the complete JSONL lines in `data[:end]` into a table; returns (table, lines skipped)."""
+# pyarrow's JSON reader recurses per nesting level and crashes the process (a segfault, not an error) on a line
+# nested some 16,000 levels deep. Only a line longer than a window can be nested that deep, and a window with no
+# newline holds part of such a line; so windows are checked for a newline (memchr speed, a few ms for 100 MB),
+# and only a file with long lines is measured. Deeper than MAX_DEPTH goes line by line, where orjson refuses it.
+LONG_LINE = 4096
+MAX_DEPTH = 512
+
+
+def has_long_line(buf: bytes | mmap.mmap, start: int = 0, end: int | None = None) -> bool:
+    """True if `buf[start:end]` holds a line of at least LONG_LINE bytes (possibly one of 2 * LONG_LINE - 1)."""
+    end = len(buf) if end is None else end
+    find = buf.find
+    return any(find(b"\n", window, window + LONG_LINE) < 0 for window in range(start, end - LONG_LINE + 1, LONG_LINE))
+
+
+def nesting_depth(data: bytes | memoryview) -> int:
+    """The deepest `[`/`{` nesting in `data`, counting brackets inside strings too (so never an underestimate
+    for a well-formed line; lines cut short add up, which only errs on the safe side)."""
+    step = np.zeros(256, np.int8)
+    step[ord("[")] = step[ord("{")] = 1
+    step[ord("]")] = step[ord("}")] = -1
+    moves = step[np.frombuffer(data, np.uint8)]
+    moves = moves[moves != 0]
+    return int(np.cumsum(moves, dtype=np.int64).max()) if moves.size else 0
+
+
+def parse(data: bytes | memoryview, end: int | None = None, *, long_lines: bool | None = None) -> tuple[pa.Table, int]:
+    """Parse the complete JSONL lines in `data[:end]` into a table; returns (table, lines skipped).
+
+    `long_lines`: whether the caller already knows the data has a line of LONG_LINE bytes or more (None: look).
+    """
     end = len(data) if end is None else end
     if end == 0:
         return _empty_table(), 0
+    if long_lines is None:
+        long_lines = has_long_line(data if isinstance(data, bytes) else bytes(data[:end]), 0, end)
+    if long_lines and nesting_depth(data[:end]) > MAX_DEPTH:
+        return _parse_robust(bytes(data[:end]))
     try:
         return _parse_fast(data, end), 0
     except Exception:  # pyarrow.ArrowInvalid and friends: some line is not a clean JSON object
@@ -284,9 +317,10 @@ def _parse_from(fd: int, start: int, size: int) -> tuple[pa.Table, int, int]:
     with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as mapped:
         last = mapped.rfind(b"\n", start, size)
         cut = last + 1 - start if last >= start else 0
+        long_lines = has_long_line(mapped, start, start + cut)
         window = memoryview(mapped)[start:start + cut]
         try:
-            table, skipped = parse(window)
+            table, skipped = parse(window, long_lines=long_lines)
         finally:
             window.release()
     return table, skipped, cut
