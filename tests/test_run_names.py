@@ -137,3 +137,32 @@ async def test_a_long_name_with_a_newline_is_one_line_in_the_table_and_the_title
         assert "\n" not in title and HEAD in title and TAIL in title and "beta" in title
         log_title = screen.query_one(LogView).border_title
         assert "\n" not in plain(log_title)
+
+
+def test_a_runs_root_that_cannot_be_written_says_so_in_one_line(tmp_path):
+    """As another user would meet a shared root (root ignores permissions: the child runs as nobody)."""
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.conftest import child_env
+
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        closed = tmp_path / "closed"
+        closed.mkdir(mode=0o555)
+        prefix: list[str] = []
+    else:
+        base = tmp_path / "shared"
+        base.mkdir()
+        os.chmod(tmp_path, 0o755)
+        os.chmod(base, 0o755)  # owned by root: nobody may enter but not write
+        closed = base / "runs"
+        closed.mkdir(mode=0o755)
+        prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    script = ("import runyard, sys\n"
+              "try:\n    runyard.init('x', root=sys.argv[1], console=False, system_metrics=False)\n"
+              "except runyard.RunError as exc:\n    print(exc)\n")
+    done = subprocess.run([*prefix, sys.executable, "-c", script, str(closed)], capture_output=True, text=True,
+                          env={**child_env(), "HOME": str(tmp_path)}, timeout=60)
+    assert done.stdout.strip() == (f"cannot create a run folder in {closed}: permission denied "
+                                   "(pass root= a folder this user can write)"), done.stderr

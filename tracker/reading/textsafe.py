@@ -20,6 +20,10 @@ _ESCAPES = re.compile(
     r"|\x9b[0-?]*[ -/]*[@-~]"
 )
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")
+# Invisible format characters, taken out: bidirectional overrides and isolates (they reorder what follows on the
+# screen: a name could show as another), zero-width spaces and joiners, word joiners, the BOM and soft hyphen
+# (terminals disagree on their width, so a row containing one shifts its later columns).
+_INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 _BREAKS = re.compile(r"\r\n|[\t\n\r\x0b\x0c]")
 MAX_LINE = 10_000
 
@@ -30,7 +34,7 @@ def clean_line(text: str) -> str:
         parts = [p for p in text.split("\r") if p]
         text = parts[-1] if parts else ""
     text = _ESCAPES.sub("", text)
-    text = _CONTROLS.sub("\ufffd", text).expandtabs(4)
+    text = _INVISIBLE.sub("", _CONTROLS.sub("\ufffd", text)).expandtabs(4)
     return text if len(text) <= MAX_LINE else text[:MAX_LINE] + " …"
 
 
@@ -48,7 +52,7 @@ def clean_field(text: str, *, newlines: bool = False) -> str:
         text = "\n".join(_BREAKS.sub(" ", part) for part in re.split(r"\r\n|\n", text))
     else:
         text = _BREAKS.sub(" ", text)
-    text = _CONTROLS.sub("\ufffd", text)
+    text = _INVISIBLE.sub("", _CONTROLS.sub("\ufffd", text))
     return text if len(text) <= MAX_LINE else text[:MAX_LINE] + " …"
 
 

@@ -540,8 +540,12 @@ class Run:
         shown = ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in last.items())
         dropped = self._dropped(earlier=False)
         if dropped:
-            self.logger.warning("runyard: the disk refused and %s were dropped (counted in run.json)",
-                                ", ".join(f"{n:,} lines of {name}" for name, n in dropped.items()))
+            lost = ", ".join(f"{n:,} line{'s' * (n != 1)} of {name}" for name, n in dropped.items())
+            message = (f"runyard: the disk refused and {lost} were dropped "
+                       "(counted in run.json if it can still be written)")
+            self.logger.warning("%s", message)
+            if not self._logging.has_console:  # training.log may be on the very disk that is full: say it here too
+                print(message, file=sys.stderr, flush=True)
         self.logger.log(
             logging.INFO if status == "finished" else logging.WARNING,
             "==== run %s %s: %s steps in %s%s ====", one_line(self.name), status,

@@ -66,7 +66,12 @@ def init(name: str | None = None, *, config: Any = None, argv: Iterable[str] | N
     name = utf8_text(str(name or (resolved.source.stem if resolved.source else None) or _script_stem()))
     if all_ranks and rank != 0:
         name = f"{name}_rank{rank}"
-    path = make_run_dir(Path(root), name)
+    try:
+        path = make_run_dir(Path(root), name)
+    except OSError as exc:
+        # Nothing could be recorded: better the job stops here, saying why, than trains with nothing logged.
+        raise RunError(f"cannot create a run folder in {Path(root).resolve()}: "
+                       f"{(exc.strerror or str(exc)).lower()} (pass root= a folder this user can write)") from None
     from .environment import capture
 
     now = time.time()
