@@ -69,18 +69,29 @@ _EXPORTS = {
     "LOG_STAMP": ".layouts.common",
     "line_time": ".layouts.common",
     "to_jsonable": ".jsonl",
+    # operations on runs
+    "export_figures": ".ops.figures",
+    "plot_figure": ".ops.figures",
+    "FigureCurve": ".ops.figures",
+    "FigureExport": ".ops.figures",
+    "PngUnavailable": ".ops.figures",
+    "require_matplotlib": ".ops.figures",
+    "write_metrics_csv": ".ops.export",
 }
 
 __all__ = [
     "LOG_STAMP",
     "Checkpoint",
     "ConfigError",
+    "FigureCurve",
+    "FigureExport",
     "FilterError",
     "Goal",
     "MetricSummary",
     "MetricsTail",
     "NotRegularFile",
     "NullRun",
+    "PngUnavailable",
     "Prepared",
     "Run",
     "RunError",
@@ -100,6 +111,7 @@ __all__ = [
     "derive_status",
     "direction",
     "ema_debiased",
+    "export_figures",
     "find_moved",
     "find_run",
     "find_source",
@@ -111,9 +123,11 @@ __all__ = [
     "on_axis",
     "open_regular",
     "open_run",
+    "plot_figure",
     "prepare",
     "read_last_lines",
     "read_record",
+    "require_matplotlib",
     "robust_range",
     "scan",
     "settle_status",
@@ -121,6 +135,7 @@ __all__ = [
     "to_jsonable",
     "unknown_keys",
     "unreadable_reason",
+    "write_metrics_csv",
     "x_span",
 ]
 
@@ -131,6 +146,8 @@ if TYPE_CHECKING:
     from .layouts.common import LOG_STAMP, line_time
     from .liveness import derive_status, last_beat
     from .model import Checkpoint, Goal, MetricSummary, RunInfo, Sample
+    from .ops.export import write_metrics_csv
+    from .ops.figures import FigureCurve, FigureExport, PngUnavailable, export_figures, plot_figure, require_matplotlib
     from .reading.api import UnknownLayout, find_run, find_source, open_run
     from .reading.cachedir import cache_root
     from .reading.configtree import flatten
