@@ -30,6 +30,7 @@ from ..errors import TrackerError
 from ..reading.curves import Prepared, on_axis, prepare, robust_range
 from ..reading.metricnames import is_held_out, main_metrics
 from ..reading.textsafe import clean_field
+from .compare import short_names
 
 MISSING_MATPLOTLIB = "PNG export needs matplotlib: pip install 'runyard[png]'"
 DPI = 100
@@ -114,7 +115,7 @@ def export_figures(views: Sequence[Any], folder: str | os.PathLike[str], *, labe
     """Write `loss_curves.png` and `lr_schedule.png` for `views` (RunViews) into `folder` (made if missing).
 
     Run k keeps `palette[k]` in both figures (the app's and `runyard plot`'s order: pass the same palette; by
-    default matplotlib's) and is named in the legend by `labels[k]` (default: the run names). A figure no run
+    default matplotlib's) and is named in the legend by `labels[k]` (default: `run_labels`). A figure no run
     has data for is left out with a note. The loss is a run's main loss metrics: its training loss (solid) and
     its held-out loss (dashed), whichever it has.
     """
@@ -140,28 +141,8 @@ def export_figures(views: Sequence[Any], folder: str | os.PathLike[str], *, labe
 
 
 def run_labels(views: Sequence[Any]) -> list[str]:
-    """The runs' names as a legend shows them: the shortest that still tell them apart (see `_short_names`)."""
-    return _short_names([clean_field(v.info.name) for v in views],
-                        [clean_field(str(getattr(v.info, "id", "") or v.path.name)) for v in views])
-
-
-def _short_names(names: list[str], ids: list[str]) -> list[str]:
-    """`lr-ablation-0.001`, `lr-ablation-0.003` -> `0.001`, `0.003`: the words (split at `-`, `_`, `/`, spaces)
-    every name begins or ends with are dropped while each keeps one; names that repeat get their id in brackets."""
-    if len(set(names)) > 1:
-        words = [re.split(r"([-_/\s]+)", n) for n in names]  # words at even places, separators between
-        head = 0
-        while all(len(w) > head + 2 for w in words) and len({tuple(w[head:head + 2]) for w in words}) == 1:
-            head += 2
-        tail = 0
-        while (all(len(w) > head + tail + 2 for w in words)
-               and len({tuple(w[len(w) - tail - 2:len(w) - tail]) for w in words}) == 1):
-            tail += 2
-        short = ["".join(w[head:len(w) - tail]) for w in words]
-        if all(short) and len(set(short)) == len(set(names)):
-            names = short
-    counts = {n: names.count(n) for n in names}
-    return [f"{n} [{i}]" if counts[n] > 1 else n for n, i in zip(names, ids, strict=True)]
+    """The runs' names as a legend shows them: the shortest part that still tells them apart (`short_names`)."""
+    return short_names([clean_field(v.info.name) for v in views])
 
 
 def loss_metrics(view: Any) -> list[str]:
