@@ -24,7 +24,7 @@ $(VENV)/.demo: pyproject.toml $(VENV)/.torch
 	@touch $@
 
 $(VENV)/.dev: pyproject.toml $(VENV)/.torch
-	$(PIP) install --quiet -e ".[dev,demo]"
+	$(PIP) install --quiet -e ".[dev,demo,png]"
 	@touch $@ $(VENV)/.demo
 
 demo: $(VENV)/.demo

@@ -84,6 +84,13 @@ _EXPORTS = {
     "CompareRow": ".ops.compare",
     "MetricCell": ".ops.compare",
     "CompareError": ".ops.compare",
+    "export_figures": ".ops.figures",
+    "plot_figure": ".ops.figures",
+    "FigureCurve": ".ops.figures",
+    "FigureExport": ".ops.figures",
+    "PngUnavailable": ".ops.figures",
+    "require_matplotlib": ".ops.figures",
+    "write_metrics_csv": ".ops.export",
 }
 
 __all__ = [
@@ -93,6 +100,8 @@ __all__ = [
     "CompareRow",
     "CompareTable",
     "ConfigError",
+    "FigureCurve",
+    "FigureExport",
     "FilterError",
     "Goal",
     "MetricCell",
@@ -101,6 +110,7 @@ __all__ = [
     "MetricsTail",
     "NotRegularFile",
     "NullRun",
+    "PngUnavailable",
     "Prepared",
     "Run",
     "RunError",
@@ -122,6 +132,7 @@ __all__ = [
     "derive_status",
     "direction",
     "ema_debiased",
+    "export_figures",
     "find_moved",
     "find_run",
     "find_source",
@@ -137,10 +148,12 @@ __all__ = [
     "open_regular",
     "open_run",
     "parse_alias",
+    "plot_figure",
     "prepare",
     "read_aliases",
     "read_last_lines",
     "read_record",
+    "require_matplotlib",
     "robust_range",
     "scan",
     "select_runs",
@@ -150,6 +163,7 @@ __all__ = [
     "to_jsonable",
     "unknown_keys",
     "unreadable_reason",
+    "write_metrics_csv",
     "x_span",
 ]
 
@@ -170,6 +184,8 @@ if TYPE_CHECKING:
         select_runs,
         short_names,
     )
+    from .ops.export import write_metrics_csv
+    from .ops.figures import FigureCurve, FigureExport, PngUnavailable, export_figures, plot_figure, require_matplotlib
     from .ops.metricmatch import MetricMatch, load_aliases, match_metrics, metric_key, parse_alias, read_aliases
     from .reading.api import UnknownLayout, find_run, find_source, open_run
     from .reading.cachedir import cache_root

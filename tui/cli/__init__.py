@@ -4,8 +4,9 @@
     runyard ls [ROOT]             a table of runs             (--filter, --sort, --wide, -o table|tsv|json)
     runyard show RUN              info, config, summary, checkpoints
     runyard tail RUN [-f]         the log, followed
-    runyard plot RUN... -m NAME   curves in the terminal      (--x step|time|relative)
+    runyard plot RUN... -m NAME   curves in the terminal      (--x step|time|relative, --png FILE)
     runyard compare [RUN...]      best and last per metric    (-m, --sort, --filter, --json|--csv|--md)
+    runyard export RUN...         figures as PNG, metrics as CSV (--png DIR, --csv FILE|-)
 
 On a terminal, tables fit its width by leaving out their least important columns (and say which; `--wide`
 shows them all); piped, `ls` prints tab-separated values with fixed columns, and nothing is cut. Every string
@@ -36,7 +37,7 @@ import click
 
 from runyard import TrackerError, clean_field
 
-SUBCOMMANDS = ("ls", "show", "tail", "plot", "compare")
+SUBCOMMANDS = ("ls", "show", "tail", "plot", "compare", "export")
 EXIT_CRASH = 70  # EX_SOFTWARE: runyard itself failed, and the traceback file says where
 
 
@@ -256,8 +257,11 @@ def tail_command(run: str, root: Path, follow: bool, lines: int, as_json: bool) 
 @click.option("--width", type=int, default=None, help="Plot width in columns (default: the terminal's).")
 @click.option("--height", type=int, default=None, help="Plot height in rows (default: the terminal's, at most 24).")
 @click.option("--json", "as_json", is_flag=True, help="Print the plotted points as JSON.")
+@click.option("--png", type=click.Path(path_type=Path), default=None,
+              help="Write the plot to this PNG file instead (matplotlib: pip install 'runyard[png]').")
 def plot_command(runs: tuple[str, ...], root: Path, metrics: tuple[str, ...], x_axis: str, smooth: float,
-                 log_y: bool, outliers: bool, width: int | None, height: int | None, as_json: bool) -> None:
+                 log_y: bool, outliers: bool, width: int | None, height: int | None, as_json: bool,
+                 png: Path | None) -> None:
     """Draw curves of one or more runs right in the terminal.
 
     Non-finite values are marked x on the frame's edge, and what could not be drawn (non-finite values, values
@@ -270,7 +274,18 @@ def plot_command(runs: tuple[str, ...], root: Path, metrics: tuple[str, ...], x_
         raise CliError("--smooth takes a weight from 0 (none) up to, not including, 1")
     if (width is not None and width < 10) or (height is not None and height < 4):
         raise CliError("--width takes at least 10 columns and --height at least 4 rows")
+    if png is not None:
+        from runyard import require_matplotlib
+
+        require_matplotlib()
     views = [_find(r, root) for r in runs]
+    if png is not None:
+        from .plotting import plot_png
+
+        for note in plot_png(views, list(metrics), x_axis, smooth, log_y, outliers, png):
+            _say(f"note: {note}")
+        if not as_json:
+            return
     text, data = plot_runs(views, list(metrics), x_axis, smooth, log_y, width, height, outliers,
                            colours=colour_system(_console(None)))
     if as_json:
@@ -310,6 +325,34 @@ def compare_command(runs: tuple[str, ...], root: Path, metrics: tuple[str, ...],
 
     compare(runs, root, metrics, sort_key, filter_text, aliases, goals, fmt or output, width=_fit_width(wide),
             console=_console, json_out=_json_out, warn=lambda message: _error(message, "warning"))
+@cli.command("export")
+@click.argument("runs", nargs=-1, required=True)
+@click.option("--root", default="runs", type=click.Path(path_type=Path), help="Where to look for runs by id or name.")
+@click.option("--png", "png_dir", type=click.Path(path_type=Path), default=None,
+              help="Folder to write loss_curves.png and lr_schedule.png into (pip install 'runyard[png]').")
+@click.option("--csv", "csv_file", default=None, help="File to write the metrics of every run to as CSV; - for stdout.")
+def export_command(runs: tuple[str, ...], root: Path, png_dir: Path | None, csv_file: str | None) -> None:
+    """Export RUNs: their loss and learning-rate figures as PNG files, their metrics as one CSV table.
+
+    The CSV has a row per (run, step): run, step, time (ISO 8601, UTC), then a column per metric of any run.
+    A metric a row did not log is empty, a logged NaN is `nan`. What was written goes to stderr.
+    """
+    from .exporting import export_runs
+
+    if png_dir is None and csv_file is None:
+        raise CliError("export needs --png DIR, --csv FILE (- for stdout), or both")
+    if png_dir is not None:
+        from runyard import require_matplotlib
+
+        require_matplotlib()
+    for line in export_runs([_find(r, root) for r in runs], png_dir, csv_file):
+        _say(line)
+
+
+def _say(line: str) -> None:
+    """What a command did, on stderr (stdout holds only the data asked for)."""
+    with contextlib.suppress(OSError):
+        click.echo(line, err=True)
 
 
 def main(argv: list[str] | None = None) -> int:

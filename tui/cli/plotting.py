@@ -21,6 +21,7 @@ import numpy as np
 from runyard import Prepared, clean_block, clean_field, main_metrics, on_axis, robust_range, x_span
 
 from ..formatting import (
+    PALETTE,
     Colour,
     EdgeMark,
     basic_sgr,
@@ -36,6 +37,8 @@ from ..formatting import (
 from ..live.restarts import broken, prepare_lives
 
 X_COLUMN = {"step": "step", "time": "time", "relative": "elapsed"}
+PNG_BUCKETS = 2000  # points kept per curve in a PNG (each column's min and max): more than its width in pixels
+PNG_LINESTYLES = ("-", "--", ":", "-.")
 
 
 def resolve_metric(names: Any, wanted: str) -> str | None:
@@ -57,14 +60,7 @@ def plot_runs(views: list[Any], metrics: list[str], x_axis: str, smooth: float, 
     """
     import plotext as plt
 
-    if not metrics:
-        counts: dict[str, int] = {}  # points per metric (the most any run has): one-point figures come last
-        for view in views:
-            for name, stats in view.summary.items():
-                counts[name] = max(counts.get(name, 0), stats.count)
-        metrics = main_metrics(counts, limit=1) or sorted(counts)[:1]
-    if not metrics:
-        raise ValueError("these runs hold no metrics to plot")
+    metrics = _chosen_metrics(views, metrics)
     cols, rows = shutil.get_terminal_size((100, 30))
     width = width or cols
     plt.clear_figure()
@@ -137,6 +133,63 @@ def plot_runs(views: list[Any], metrics: list[str], x_axis: str, smooth: float, 
     elif colours == "standard":
         text = basic_sgr(text)
     return text + ("\n" + "\n".join(notes) if notes else ""), data
+
+
+def plot_png(views: list[Any], metrics: list[str], x_axis: str, smooth: float, log_y: bool, outliers: bool,
+             path: Any) -> list[str]:
+    """`plot_runs`' curves written to `path` as a PNG with matplotlib: the same series, preparation, colours,
+    y-range and marks; the notes on what could not be drawn (also printed under the figure)."""
+    from runyard import FigureCurve, plot_figure
+
+    metrics = _chosen_metrics(views, metrics)
+    curves: list[Any] = []
+    drawn: list[np.ndarray] = []
+    notes: list[str] = []
+    values_on_axis: list[tuple[str, np.ndarray]] = []
+    for i, view in enumerate(views):
+        for j, wanted in enumerate(metrics):
+            metric = resolve_metric(view.summary, wanted)
+            if metric is None:
+                continue
+            series = view.series(metric)
+            at = i * len(metrics) + j  # the terminal's colour order; past the palette, another line style
+            raw, smoothed, edges = prepare_lives(series[X_COLUMN[x_axis]].to_numpy(), series["value"].to_numpy(),
+                                                 PNG_BUCKETS, steps=series["step"].to_numpy(),
+                                                 restarts=_restarts(view), smoothing=smooth)
+            label = clean_field(metric if len(views) == 1 else f"{view.info.name}:{metric}")
+            curves.append(FigureCurve.from_prepared(label, PALETTE[at % len(PALETTE)], raw, smoothed, edges,
+                                                    linestyle=PNG_LINESTYLES[(at // len(PALETTE)) % 4]))
+            bright = on_axis(raw.x, raw.y, log_y)[1]
+            if smoothed is not None:
+                drawn.append(bright)  # the raw curve is drawn faint behind: the y-range covers it (as above)
+                bright = on_axis(smoothed.x, smoothed.y, log_y)[1]
+            drawn.append(bright)
+            values = series["value"].to_numpy(dtype=np.float64)
+            values_on_axis.append((label, on_axis(values, values, log_y)[1]))
+            notes += _notes(label, values, log_y, drawable=bool(bright.size))
+    if not curves:
+        raise ValueError(_missing(views, metrics))
+    limits = robust_range(drawn, ignore_outliers=not outliers)
+    if limits is not None:
+        notes += _left_off(values_on_axis, limits, log_y)
+        if log_y:  # the range is judged in decades, as the terminal's log axis places the points
+            limits = (10 ** limits[0], 10 ** limits[1])
+    plot_figure(curves, path, x_axis=x_axis, log_y=log_y, limits=limits, notes=notes,
+                y_label=clean_field(metrics[0]) if len(metrics) == 1 else "")
+    return notes
+
+
+def _chosen_metrics(views: list[Any], metrics: list[str]) -> list[str]:
+    """The metrics asked for, else the runs' main one (by the most points any run has: one-point figures last)."""
+    if not metrics:
+        counts: dict[str, int] = {}
+        for view in views:
+            for name, stats in view.summary.items():
+                counts[name] = max(counts.get(name, 0), stats.count)
+        metrics = main_metrics(counts, limit=1) or sorted(counts)[:1]
+    if not metrics:
+        raise ValueError("these runs hold no metrics to plot")
+    return metrics
 
 
 def _restarts(view: Any) -> list[int]:
