@@ -69,14 +69,29 @@ _EXPORTS = {
     "LOG_STAMP": ".layouts.common",
     "line_time": ".layouts.common",
     "to_jsonable": ".jsonl",
+    # operations on runs
+    "config_diff": ".ops.configdiff",
+    "ConfigDiff": ".ops.configdiff",
+    "DiffKey": ".ops.configdiff",
+    "MISSING": ".ops.configdiff",
+    "origin_of": ".ops.configdiff",
+    "format_value": ".ops.configdiff",
+    "align_numbers": ".ops.configdiff",
+    "fold": ".ops.configdiff",
+    "key_importance": ".ops.importance",
+    "KeyImportance": ".ops.importance",
 }
 
 __all__ = [
     "LOG_STAMP",
+    "MISSING",
     "Checkpoint",
+    "ConfigDiff",
     "ConfigError",
+    "DiffKey",
     "FilterError",
     "Goal",
+    "KeyImportance",
     "MetricSummary",
     "MetricsTail",
     "NotRegularFile",
@@ -91,12 +106,14 @@ __all__ = [
     "TailReader",
     "TrackerError",
     "UnknownLayout",
+    "align_numbers",
     "best_of",
     "cache_root",
     "clean_block",
     "clean_field",
     "clean_line",
     "compile_filter",
+    "config_diff",
     "derive_status",
     "direction",
     "ema_debiased",
@@ -104,13 +121,17 @@ __all__ = [
     "find_run",
     "find_source",
     "flatten",
+    "fold",
+    "format_value",
     "init",
+    "key_importance",
     "last_beat",
     "line_time",
     "main_metrics",
     "on_axis",
     "open_regular",
     "open_run",
+    "origin_of",
     "prepare",
     "read_last_lines",
     "read_record",
@@ -131,6 +152,8 @@ if TYPE_CHECKING:
     from .layouts.common import LOG_STAMP, line_time
     from .liveness import derive_status, last_beat
     from .model import Checkpoint, Goal, MetricSummary, RunInfo, Sample
+    from .ops.configdiff import MISSING, ConfigDiff, DiffKey, align_numbers, config_diff, fold, format_value, origin_of
+    from .ops.importance import KeyImportance, key_importance
     from .reading.api import UnknownLayout, find_run, find_source, open_run
     from .reading.cachedir import cache_root
     from .reading.configtree import flatten
