@@ -22,27 +22,15 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich import box as boxes
-from rich.cells import cell_len
-from rich.console import Group
-from rich.table import Table
-from rich.text import Text
+from runyard import MISSING, align_numbers, clean_field, fold, format_value
 
-from runyard import (
-    MISSING,
-    ConfigDiff,
-    DiffKey,
-    KeyImportance,
-    RunRecord,
-    align_numbers,
-    clean_field,
-    fold,
-    format_value,
-)
+if TYPE_CHECKING:
+    from rich.table import Table
+    from rich.text import Text
 
-from .tables import safe
+    from runyard import ConfigDiff, DiffKey, KeyImportance, RunRecord
 
 RUN_COLUMN_MAX = 28  # a run's column folds values wider than this
 KEY_COLUMN_MAX = 36
@@ -99,6 +87,8 @@ def _is_number(value: Any) -> bool:
 
 def _cell(text: str, value: Any, width: int) -> Text:
     """A value folded to `width`, numbers right-aligned, a missing key dim."""
+    from rich.text import Text
+
     lines = fold(text, width)
     cell = Text("\n").join(Text(line) for line in lines)
     if value is MISSING:
@@ -109,6 +99,8 @@ def _cell(text: str, value: Any, width: int) -> Text:
 
 
 def _natural(texts: Sequence[str], header: str, cap: int) -> int:
+    from rich.cells import cell_len
+
     widest = max([cell_len(header), *(cell_len(t) for t in texts)])
     return max(1, min(widest, cap))
 
@@ -129,6 +121,9 @@ def diff_table(diff: ConfigDiff, rows: list[DiffKey], names: list[str], width: i
                same: int = 0) -> Rendered:
     """The diff for a terminal `width` wide (None: as wide as it needs): runs as columns where they fit, else
     turned (runs as rows), else in pages of runs."""
+    from rich.cells import cell_len
+    from rich.text import Text
+
     texts = [row_texts(r) for r in rows]
     key_width = min(KEY_COLUMN_MAX, max([cell_len("key"), *(cell_len(clean_field(r.key)) for r in rows)]))
     run_widths = [_natural([t[i] for t in texts], names[i], RUN_COLUMN_MAX) for i in range(len(names))]
@@ -156,6 +151,11 @@ def diff_table(diff: ConfigDiff, rows: list[DiffKey], names: list[str], width: i
 
 
 def _table(title: str | None = None) -> Table:
+    from rich import box as boxes
+    from rich.table import Table
+
+    from .tables import safe
+
     return Table(title=safe(title) if title else None, title_justify="left", header_style="bold",
                  box=boxes.HEAVY_HEAD, padding=(0, 1), show_edge=True)
 
@@ -163,6 +163,8 @@ def _table(title: str | None = None) -> Table:
 def _by_key(rows: list[DiffKey], texts: list[list[str]], names: list[str], runs: Sequence[int], key_width: int,
             run_widths: list[int], title: str | None = None) -> Table:
     """Keys as rows, the runs `runs` as columns; origin rows in a group of their own below the config."""
+    from rich.text import Text
+
     table = _table(title)
     table.add_column("key", width=key_width, style="cyan", overflow="fold")
     for i in runs:
@@ -183,6 +185,9 @@ def _by_key(rows: list[DiffKey], texts: list[list[str]], names: list[str], runs:
 
 def _turned(rows: list[DiffKey], texts: list[list[str]], names: list[str], width: int) -> tuple[Table | None, int]:
     """Runs as rows, keys as columns, where that fits `width`."""
+    from rich.cells import cell_len
+    from rich.text import Text
+
     name_width = min(RUN_COLUMN_MAX, max(cell_len(clean_field(n)) for n in names))
     widths = [_natural(t, clean_field(r.key), RUN_COLUMN_MAX) for r, t in zip(rows, texts, strict=True)]
     used = name_width + sum(widths) + _overhead(len(rows) + 1)
@@ -304,6 +309,8 @@ def _better(imp: KeyImportance) -> str:
 
 def importance_table(importance: list[KeyImportance], metric: str) -> Table:
     """The keys that go with a better `metric`, strongest first (ρ: Spearman, ε²: Kruskal–Wallis)."""
+    from .tables import safe
+
     table = _table(f"keys by how they go with {metric} (its best value in each run)")
     table.add_column("key", style="cyan", overflow="fold", max_width=KEY_COLUMN_MAX)
     table.add_column("score", justify="right")
@@ -319,6 +326,8 @@ def importance_table(importance: list[KeyImportance], metric: str) -> Table:
 def render_terminal(diff: ConfigDiff, rows: list[DiffKey], names: list[str], width: int | None, same: int,
                     importance: list[KeyImportance] | None, metric: str | None) -> Rendered:
     """Everything `diff` prints on a terminal."""
+    from rich.text import Text
+
     if not rows:
         parts: list[Any] = [Text(f"no differences among {len(names)} runs"
                                  + (f" ({same} keys the same: --all shows them)" if same else ""))]
@@ -328,10 +337,6 @@ def render_terminal(diff: ConfigDiff, rows: list[DiffKey], names: list[str], wid
     if importance is not None and metric is not None:
         rendered.parts.append(importance_table(importance, metric))
     return rendered
-
-
-def group(parts: list[Any]) -> Group:
-    return Group(*parts)
 
 
 def records_for(refs: Sequence[str], root: Path, filter_text: str, find: Any) -> list[RunRecord]:
