@@ -176,26 +176,26 @@ def test_terminal_table_side_by_side_with_missing_and_origin_group(root):
 
 
 def test_too_many_runs_turn_the_table(tmp_path):
-    records = [runyard.RunRecord(runyard.RunInfo(id=f"r{i}", name=f"sweep-run-{i:02d}", path=tmp_path / f"r{i}",
+    records = [runyard.RunRecord(runyard.RunInfo(id=f"r{i}", name=f"sweep{i:02d}", path=tmp_path / f"r{i}",
                                                  format="runyard/1"), config={"lr": 10.0 ** -i, "seed": i % 3})
                for i in range(30)]
     text = render(records, 80)
     lines = text.splitlines()
-    assert any("sweep-run-29" in line for line in lines)  # every run a row
-    assert sum("sweep-run-" in line for line in lines) == 30
+    assert any("sweep29" in line for line in lines)  # every run a row
+    assert sum("sweep" in line for line in lines) == 30
     assert "one row per run" in text
     assert all(len(line) <= 80 for line in lines)
 
 
 def test_many_runs_and_many_keys_go_in_pages(tmp_path):
-    records = [runyard.RunRecord(runyard.RunInfo(id=f"r{i}", name=f"run-{i:02d}", path=tmp_path / f"r{i}",
+    records = [runyard.RunRecord(runyard.RunInfo(id=f"r{i}", name=f"run{i:02d}", path=tmp_path / f"r{i}",
                                                  format="runyard/1"),
                                  config={f"key_{k}": i * k + 0.5 for k in range(20)}) for i in range(12)]
     text = render(records, 100)
     assert "runs 1–" in text and "of 12" in text
     assert all(len(line) <= 100 for line in text.splitlines())
     for i in range(12):
-        assert f"run-{i:02d}" in text
+        assert f"run{i:02d}" in text
 
 
 def test_long_values_fold_within_their_column(tmp_path):
@@ -205,3 +205,15 @@ def test_long_values_fold_within_their_column(tmp_path):
     text = render(records, 100)
     assert all(len(line) <= 100 for line in text.splitlines())
     assert "--opt11=value11a" in text.replace("\n", " ") or "value11a" in text
+
+
+def test_column_headers_are_short_and_distinct(tmp_path):
+    def record(name, rid, path):
+        return runyard.RunRecord(runyard.RunInfo(id=rid, name=name, path=tmp_path / path, format="tensorboard"))
+
+    sweep = [record("gpt2_lr1e-3_seed0", "a", "a"), record("gpt2_lr1e-3_seed1", "b", "b")]
+    assert short_names(sweep) == ["seed0", "seed1"]
+    same = [record("run", "run", "x/run"), record("run", "run", "y/run"), record("solo", "solo", "z/solo")]
+    assert short_names(same) == ["x/run", "y/run", "solo"]
+    by_id = [record("run", "r1", "p/1"), record("run", "r2", "p/2")]
+    assert short_names(by_id) == ["r1", "r2"]  # the shared word "run" left out

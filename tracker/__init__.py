@@ -69,7 +69,7 @@ _EXPORTS = {
     "LOG_STAMP": ".layouts.common",
     "line_time": ".layouts.common",
     "to_jsonable": ".jsonl",
-    # operations on runs
+    # operations: the config diff and which keys matter
     "config_diff": ".ops.configdiff",
     "ConfigDiff": ".ops.configdiff",
     "DiffKey": ".ops.configdiff",
@@ -80,18 +80,38 @@ _EXPORTS = {
     "fold": ".ops.configdiff",
     "key_importance": ".ops.importance",
     "KeyImportance": ".ops.importance",
+    # operations: comparison of metrics
+    "match_metrics": ".ops.metricmatch",
+    "MetricMatch": ".ops.metricmatch",
+    "load_aliases": ".ops.metricmatch",
+    "read_aliases": ".ops.metricmatch",
+    "parse_alias": ".ops.metricmatch",
+    "metric_key": ".ops.metricmatch",
+    "compare_runs": ".ops.compare",
+    "select_runs": ".ops.compare",
+    "short_names": ".ops.compare",
+    "aliases_for": ".ops.compare",
+    "CompareTable": ".ops.compare",
+    "CompareRow": ".ops.compare",
+    "MetricCell": ".ops.compare",
+    "CompareError": ".ops.compare",
 }
 
 __all__ = [
     "LOG_STAMP",
     "MISSING",
     "Checkpoint",
+    "CompareError",
+    "CompareRow",
+    "CompareTable",
     "ConfigDiff",
     "ConfigError",
     "DiffKey",
     "FilterError",
     "Goal",
     "KeyImportance",
+    "MetricCell",
+    "MetricMatch",
     "MetricSummary",
     "MetricsTail",
     "NotRegularFile",
@@ -106,12 +126,14 @@ __all__ = [
     "TailReader",
     "TrackerError",
     "UnknownLayout",
+    "aliases_for",
     "align_numbers",
     "best_of",
     "cache_root",
     "clean_block",
     "clean_field",
     "clean_line",
+    "compare_runs",
     "compile_filter",
     "config_diff",
     "derive_status",
@@ -127,17 +149,24 @@ __all__ = [
     "key_importance",
     "last_beat",
     "line_time",
+    "load_aliases",
     "main_metrics",
+    "match_metrics",
+    "metric_key",
     "on_axis",
     "open_regular",
     "open_run",
     "origin_of",
+    "parse_alias",
     "prepare",
+    "read_aliases",
     "read_last_lines",
     "read_record",
     "robust_range",
     "scan",
+    "select_runs",
     "settle_status",
+    "short_names",
     "sort_records",
     "to_jsonable",
     "unknown_keys",
@@ -152,8 +181,19 @@ if TYPE_CHECKING:
     from .layouts.common import LOG_STAMP, line_time
     from .liveness import derive_status, last_beat
     from .model import Checkpoint, Goal, MetricSummary, RunInfo, Sample
+    from .ops.compare import (
+        CompareError,
+        CompareRow,
+        CompareTable,
+        MetricCell,
+        aliases_for,
+        compare_runs,
+        select_runs,
+        short_names,
+    )
     from .ops.configdiff import MISSING, ConfigDiff, DiffKey, align_numbers, config_diff, fold, format_value, origin_of
     from .ops.importance import KeyImportance, key_importance
+    from .ops.metricmatch import MetricMatch, load_aliases, match_metrics, metric_key, parse_alias, read_aliases
     from .reading.api import UnknownLayout, find_run, find_source, open_run
     from .reading.cachedir import cache_root
     from .reading.configtree import flatten

@@ -40,26 +40,23 @@ MISSING_STYLE = "dim"
 # -- run names ----------------------------------------------------------------------------------------------------
 
 def short_names(records: Sequence[RunRecord]) -> list[str]:
-    """A distinct column header per run: its name; where names repeat, its id, or else as much of its path as
-    tells it apart (`a/run`, `b/run`)."""
-    names = [r.info.name for r in records]
-    counts = Counter(names)
+    """A distinct, short column header per run: its name (where names repeat, with its id, or else as much of
+    its path as tells it apart: `a/run`, `b/run`), less the words every name shares (`runyard.short_names`,
+    as the comparison's legends have them)."""
+    from runyard import short_names as shortest
+
+    counts = Counter(r.info.name for r in records)
     ids = Counter(r.info.id for r in records)
-    out = []
+    distinct = []
     for r in records:
         name, rid = r.info.name, r.info.id
         if counts[name] == 1:
-            out.append(name)
+            distinct.append(name)
         elif ids[rid] == 1 and rid != name:
-            out.append(f"{name} {rid}")
+            distinct.append(f"{name} {rid}")
         else:
-            out.append(_path_tail(r, records))
-    seen: Counter[str] = Counter()
-    final = []
-    for name in out:  # the same path twice (a run named twice): numbered
-        seen[name] += 1
-        final.append(name if seen[name] == 1 else f"{name} #{seen[name]}")
-    return final
+            distinct.append(_path_tail(r, records))
+    return shortest(distinct)
 
 
 def _path_tail(record: RunRecord, records: Sequence[RunRecord]) -> str:
