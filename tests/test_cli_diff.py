@@ -99,8 +99,10 @@ def test_csv_and_markdown(root, capsys):
 def test_filter_picks_runs_under_root(root, capsys):
     out = ok(capsys, "--root", root, "--filter", "lr<5e-3")
     assert out.splitlines()[0].split("\t")[3:] == ["alpha", "gamma"]
-    out = ok(capsys, "beta", "--root", root, "--filter", "n_layer=4", "--json")
-    assert [r["name"] for r in json.loads(out)["runs"]] == ["beta", "gamma"]
+    out = ok(capsys, "gamma", "beta", "alpha", "--root", root, "--filter", "lr<5e-3", "--json")
+    assert [r["name"] for r in json.loads(out)["runs"]] == ["gamma", "alpha"]  # the runs named, as the filter keeps
+    out = ok(capsys, "--root", root)  # neither: every run under the root
+    assert out.splitlines()[0].split("\t")[3:] == ["alpha", "beta", "gamma"]
 
 
 def test_unknown_run_is_one_line_and_exit_1(root, capsys):
@@ -116,6 +118,8 @@ def test_one_run_is_nothing_to_compare(root, capsys):
     assert code == 1 and "nothing to compare" in err
     code, _, err = run_cli(capsys, "--root", root, "--filter", "lr>1")
     assert code == 1 and "no run" in err
+    code, _, err = run_cli(capsys, "alpha", "beta", "--root", root, "--importance", "val/acc")
+    assert code == 1 and err == "runyard: error: no run has a metric 'val/acc'\n"
 
 
 def test_wandb_runs_differ_in_layers_and_learning_rate(capsys):

@@ -135,3 +135,11 @@ def test_kruskal_epsilon_matches_h_over_n_minus_one():
     eps, best = kruskal_epsilon(groups, values)
     assert eps == pytest.approx(h / (n - 1)) and best == "a"
     assert kruskal_epsilon(groups, values, maximise=True)[1] == "c"
+
+
+def test_a_metric_spelled_otherwise_counts_and_an_unknown_one_is_an_error():
+    runs = [rec(i, {"lr": 10.0 ** -i}, 5.0 - i, metric="val/loss" if i % 2 else "val_loss") for i in range(6)]
+    (lr,) = key_importance(runs, "val/loss")
+    assert lr.n == 6 and lr.score == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="no run has a metric 'val/acc'"):
+        key_importance(runs, "val/acc")

@@ -283,7 +283,8 @@ def plot_command(runs: tuple[str, ...], root: Path, metrics: tuple[str, ...], x_
 @click.argument("runs", nargs=-1)
 @click.option("--root", default="runs", type=click.Path(path_type=Path), help="Where to look for runs by id, name "
               "or --filter.")
-@click.option("--filter", "-f", "filter_text", default="", help="Add the runs under --root this matches (as `ls`).")
+@click.option("--filter", "-f", "filter_text", default="", help="Keep the runs this matches (as `ls`); without RUNs, "
+              "of every run under --root.")
 @click.option("--all", "-a", "show_all", is_flag=True, help="Every key, not only those that differ.")
 @click.option("--importance", "metric", default=None, help="Also rank the differing keys by how they go with "
               "METRIC's best value.")
@@ -293,7 +294,8 @@ def plot_command(runs: tuple[str, ...], root: Path, metrics: tuple[str, ...], x_
 @click.option("--md", "as_md", is_flag=True, help="Print Markdown tables.")
 def diff_command(runs: tuple[str, ...], root: Path, filter_text: str, show_all: bool, metric: str | None,
                  wide: bool, as_json: bool, as_csv: bool, as_md: bool) -> None:
-    """Configs of RUNs side by side (and where each started), only the keys that differ unless --all.
+    """Configs of RUNs (or of the runs under --root) side by side, and where each started; only the keys that
+    differ unless --all.
 
     One column per run; a key a run lacks is shown as —. Runs too many for the terminal's width are turned
     (one row per run) or, with many keys too, printed in pages. Piped: tab-separated values.
@@ -301,7 +303,7 @@ def diff_command(runs: tuple[str, ...], root: Path, filter_text: str, show_all: 
     from .diffing import run_diff
 
     run_diff(runs, root, filter_text, show_all, metric, wide, "json" if as_json else "csv" if as_csv else
-             "md" if as_md else None, find=_find, fit_width=_fit_width, console=_console, json_out=_json_out)
+             "md" if as_md else None, fit_width=_fit_width, console=_console, json_out=_json_out)
 
 
 def main(argv: list[str] | None = None) -> int:

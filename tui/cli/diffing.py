@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -336,44 +335,17 @@ def render_terminal(diff: ConfigDiff, rows: list[DiffKey], names: list[str], wid
     return rendered
 
 
-def records_for(refs: Sequence[str], root: Path, filter_text: str, find: Any) -> list[RunRecord]:
-    """The runs named (by path, id, name or folder under `root`) then those `filter_text` matches under `root`,
-    each once, in that order."""
-    from runyard import compile_filter, scan
-
-    out: list[RunRecord] = []
-    seen: set[str] = set()
-    for ref in refs:
-        view = find(ref, root)
-        record = view.record
-        key = os.path.abspath(record.info.path)
-        if key not in seen:
-            seen.add(key)
-            out.append(record)
-    if filter_text:
-        keep = compile_filter(filter_text)
-        for record in scan(root):
-            if record.source is None or not keep(record):
-                continue
-            key = os.path.abspath(record.info.path)
-            if key not in seen:
-                seen.add(key)
-                out.append(record)
-    return out
-
-
 def run_diff(refs: Sequence[str], root: Path, filter_text: str, show_all: bool, metric: str | None, wide: bool,
-             output: str | None, *, find: Any, fit_width: Any, console: Any, json_out: Any) -> None:
-    """`runyard diff`: resolve the runs, diff them, print the diff as asked (a table on a terminal, TSV piped)."""
+             output: str | None, *, fit_width: Any, console: Any, json_out: Any) -> None:
+    """`runyard diff`: the runs as `runyard compare` picks them (those named, or every run under `root`, kept
+    where `filter_text` holds), diffed and printed as asked (a table on a terminal, TSV when piped)."""
     import sys
 
-    from runyard import config_diff, key_importance
+    from runyard import config_diff, key_importance, select_runs
 
-    if not refs and not filter_text:
-        raise ValueError("name two or more runs, or --filter to pick them under --root")
-    records = records_for(refs, root, filter_text, find)
+    records = select_runs(root, filter_text, list(refs))
     if not records:
-        raise ValueError(f"no run under {root} matches {filter_text!r}")
+        raise ValueError(f"no run under {root}" + (f" matches {filter_text!r}" if filter_text else ""))
     if len(records) == 1:
         raise ValueError(f"nothing to compare: only {records[0].info.name} (a diff takes two or more runs)")
     diff = config_diff(records)
