@@ -13,7 +13,7 @@ from rich.console import Console
 
 import runyard
 from runyard.tui.cli import main
-from runyard.tui.cli.diffing import render_terminal, short_names
+from runyard.tui.cli.diffing import render_terminal, short_names, squeeze
 
 FIX = Path(__file__).parent / "fixtures"
 WANDB_RUNS = sorted((FIX / "foreign" / "wandb_offline" / "wandb").glob("offline-run-*"))
@@ -221,3 +221,11 @@ def test_column_headers_are_short_and_distinct(tmp_path):
     assert short_names(same) == ["x/run", "y/run", "solo"]
     by_id = [record("run", "r1", "p/1"), record("run", "r2", "p/2")]
     assert short_names(by_id) == ["r1", "r2"]  # the shared word "run" left out
+
+
+def test_squeeze_narrows_the_widest_first_and_never_below_a_floor():
+    assert squeeze([10, 20, 30], [5, 5, 5], 100) == [10, 20, 30]  # room for all
+    assert squeeze([10, 20, 30], [5, 5, 5], 40) == [10, 15, 15]
+    assert squeeze([10, 20, 30], [10, 12, 12], 36) == [10, 13, 13]
+    assert squeeze([10, 20, 30], [10, 12, 20], 42) == [10, 12, 20]  # just the floors
+    assert squeeze([10, 20, 30], [10, 20, 20], 45) is None  # even the floors do not fit

@@ -18,7 +18,7 @@ import csv
 import io
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from runyard import ConfigDiff, DiffKey, KeyImportance, RunRecord
 
 RUN_COLUMN_MAX = 28  # a run's column folds values wider than this
+FOLD_MIN = 12  # and on a narrow terminal, values down to this width, before runs turn into rows
+KEY_FOLD_MIN = 24
 KEY_COLUMN_MAX = 36
 MISSING_STYLE = "dim"
 
@@ -95,10 +97,40 @@ def _cell(text: str, value: Any, width: int) -> Text:
 
 
 def _natural(texts: Sequence[str], header: str, cap: int) -> int:
+    """A column's width with nothing folded but what is wider than `cap`."""
     from rich.cells import cell_len
 
     widest = max([cell_len(header), *(cell_len(t) for t in texts)])
     return max(1, min(widest, cap))
+
+
+def _floor(texts: Sequence[str], values: Sequence[Any], natural: int) -> int:
+    """The narrowest a column may be folded to: `FOLD_MIN`, but never so narrow that a number breaks."""
+    from rich.cells import cell_len
+
+    numbers = [cell_len(t) for t, v in zip(texts, values, strict=True) if _is_number(v)]
+    return min(natural, max([FOLD_MIN, *numbers]))
+
+
+def squeeze(naturals: Sequence[int], floors: Sequence[int], budget: int) -> list[int] | None:
+    """Column widths that fit `budget` cells: each at most its natural width and at least its floor, the widest
+    narrowed first (one cap for all); None when even the floors do not fit."""
+    if sum(floors) > budget:
+        return None
+    if sum(naturals) <= budget:
+        return list(naturals)
+
+    def fitted(cap: int) -> list[int]:
+        return [max(f, min(n, cap)) for n, f in zip(naturals, floors, strict=True)]
+
+    low, high = 1, max(naturals)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if sum(fitted(mid)) <= budget:
+            low = mid
+        else:
+            high = mid - 1
+    return fitted(low)
 
 
 def _overhead(columns: int) -> int:
@@ -115,19 +147,24 @@ class Rendered:
 
 def diff_table(diff: ConfigDiff, rows: list[DiffKey], names: list[str], width: int | None,
                same: int = 0) -> Rendered:
-    """The diff for a terminal `width` wide (None: as wide as it needs): runs as columns where they fit, else
-    turned (runs as rows), else in pages of runs."""
+    """The diff for a terminal `width` wide (None: as wide as it needs): runs as columns where they fit (long
+    values folded, down to `FOLD_MIN` columns), else turned (runs as rows), else in pages of runs."""
     from rich.cells import cell_len
     from rich.text import Text
 
     texts = [row_texts(r) for r in rows]
-    key_width = min(KEY_COLUMN_MAX, max([cell_len("key"), *(cell_len(clean_field(r.key)) for r in rows)]))
-    run_widths = [_natural([t[i] for t in texts], names[i], RUN_COLUMN_MAX) for i in range(len(names))]
-    side_by_side = key_width + sum(run_widths) + _overhead(len(names) + 1)
+    keys = [clean_field(r.key) for r in rows]
+    key_natural = min(KEY_COLUMN_MAX, max([cell_len("key"), *(cell_len(k) for k in keys)]))
+    key_floor = min(key_natural, KEY_FOLD_MIN)  # the keys are what a reader scans: folded last
+    run_naturals = [_natural([t[i] for t in texts], names[i], RUN_COLUMN_MAX) for i in range(len(names))]
+    run_floors = [_floor([t[i] for t in texts], [r.values[i] for r in rows], run_naturals[i])
+                  for i in range(len(names))]
     notes: list[str] = []
-    if width is None or side_by_side <= width:
-        tables = [_by_key(rows, texts, names, range(len(names)), key_width, run_widths)]
-        used = side_by_side
+    widths = [key_natural, *run_naturals] if width is None else squeeze(
+        [key_natural, *run_naturals], [key_floor, *run_floors], width - _overhead(len(names) + 1))
+    if widths is not None:
+        tables = [_by_key(rows, texts, names, range(len(names)), widths[0], dict(enumerate(widths[1:])))]
+        used = sum(widths) + _overhead(len(names) + 1)
     else:
         turned, used = _turned(rows, texts, names, width)
         if turned is not None:
@@ -135,7 +172,7 @@ def diff_table(diff: ConfigDiff, rows: list[DiffKey], names: list[str], width: i
             notes.append(f"{len(names)} runs do not fit side by side in {width} columns: one row per run, one "
                          "column per key")
         else:
-            tables, used = _pages(rows, texts, names, key_width, run_widths, width)
+            tables, used = _pages(rows, texts, names, (key_natural, key_floor), run_naturals, run_floors, width)
             notes.append(f"{len(names)} runs in {len(tables)} tables of up to "
                          f"{math.ceil(len(names) / len(tables))} runs, to fit {width} columns: --wide prints one")
     if same:
@@ -157,7 +194,7 @@ def _table(title: str | None = None) -> Table:
 
 
 def _by_key(rows: list[DiffKey], texts: list[list[str]], names: list[str], runs: Sequence[int], key_width: int,
-            run_widths: list[int], title: str | None = None) -> Table:
+            run_widths: Mapping[int, int], title: str | None = None) -> Table:
     """Keys as rows, the runs `runs` as columns; origin rows in a group of their own below the config."""
     from rich.text import Text
 
@@ -175,7 +212,12 @@ def _by_key(rows: list[DiffKey], texts: list[list[str]], names: list[str], runs:
         key = Text("\n").join(Text(line) for line in fold(clean_field(row.key), key_width))
         if row.note:
             key.append(f"\n({row.note})", style="dim")
-        table.add_row(key, *(_cell(values[i], row.values[i], run_widths[i]) for i in runs))
+        cells = [_cell(values[i], row.values[i], run_widths[i]) for i in runs]
+        if not row.differs:  # with --all: what is the same in every run steps back
+            key.stylize("dim")
+            for cell in cells:
+                cell.stylize("dim")
+        table.add_row(key, *cells)
     return table
 
 
@@ -184,40 +226,52 @@ def _turned(rows: list[DiffKey], texts: list[list[str]], names: list[str], width
     from rich.cells import cell_len
     from rich.text import Text
 
-    name_width = min(RUN_COLUMN_MAX, max(cell_len(clean_field(n)) for n in names))
-    widths = [_natural(t, clean_field(r.key), RUN_COLUMN_MAX) for r, t in zip(rows, texts, strict=True)]
-    used = name_width + sum(widths) + _overhead(len(rows) + 1)
-    if used > width:
-        return None, used
+    shown = [clean_field(n) for n in names]
+    name_natural = min(RUN_COLUMN_MAX, max(cell_len(n) for n in shown))
+    naturals = [name_natural, *(_natural(t, clean_field(r.key), RUN_COLUMN_MAX) for r, t in zip(rows, texts,
+                                                                                               strict=True))]
+    floors = [min(name_natural, FOLD_MIN), *(_floor(t, r.values, n) for r, t, n in zip(rows, texts, naturals[1:],
+                                                                                        strict=True))]
+    widths = squeeze(naturals, floors, width - _overhead(len(rows) + 1))
+    if widths is None:
+        return None, sum(floors) + _overhead(len(rows) + 1)
     table = _table()
-    table.add_column("run", width=name_width, overflow="fold")
-    for row, w in zip(rows, widths, strict=True):
+    table.add_column("run", width=widths[0], overflow="fold")
+    for row, w in zip(rows, widths[1:], strict=True):
         header = Text("\n").join(Text(line) for line in fold(clean_field(row.key), w))
         if row.section != "config":
             header.stylize("italic")
+        if not row.differs:
+            header.stylize("dim")
         table.add_column(header, width=w, overflow="fold")
-    for i, name in enumerate(names):
-        table.add_row(Text("\n").join(Text(line) for line in fold(clean_field(name), name_width)),
-                      *(_cell(t[i], r.values[i], w) for r, t, w in zip(rows, texts, widths, strict=True)))
-    return table, used
+    for i, name in enumerate(shown):
+        table.add_row(Text("\n").join(Text(line) for line in fold(name, widths[0])),
+                      *(_cell(t[i], r.values[i], w) for r, t, w in zip(rows, texts, widths[1:], strict=True)))
+    return table, sum(widths) + _overhead(len(rows) + 1)
 
 
-def _pages(rows: list[DiffKey], texts: list[list[str]], names: list[str], key_width: int, run_widths: list[int],
-           width: int) -> tuple[list[Table], int]:
-    """Keys as rows, as many runs per table as fit `width` (at least one)."""
-    key_width = min(key_width, max(8, width // 3))
+def _pages(rows: list[DiffKey], texts: list[list[str]], names: list[str], key: tuple[int, int],
+           naturals: list[int], floors: list[int], width: int) -> tuple[list[Table], int]:
+    """Keys as rows, as many runs per table as fit `width` folded (at least one, cut to fit if it must)."""
+    key_natural, key_floor = key
     tables, used, start = [], 0, 0
     while start < len(names):
-        stop, total = start, key_width + _overhead(1)
-        while stop < len(names) and (stop == start or total + run_widths[stop] + 3 <= width):
-            total += min(run_widths[stop], max(1, width - key_width - _overhead(2))) + 3
-            stop += 1
-        widths = list(run_widths)
-        for i in range(start, stop):
-            widths[i] = min(widths[i], max(1, width - key_width - _overhead(2)))
+        stop, widths = start + 1, None
+        while stop <= len(names):
+            trial = squeeze([key_natural, *naturals[start:stop]], [key_floor, *floors[start:stop]],
+                            width - _overhead(stop - start + 1))
+            if trial is None:
+                break
+            widths, stop = trial, stop + 1
+        stop -= 1
+        if widths is None:  # one run alone is wider than the terminal even folded: its cells fold at any width
+            stop = start + 1
+            budget = max(2, width - _overhead(2))
+            widths = [max(1, min(key_natural, budget // 3)), max(1, budget - min(key_natural, budget // 3))]
         title = f"runs {start + 1}–{stop} of {len(names)}"
-        tables.append(_by_key(rows, texts, names, range(start, stop), key_width, widths, title))
-        used, start = max(used, total), stop
+        tables.append(_by_key(rows, texts, names, range(start, stop), widths[0],
+                              dict(zip(range(start, stop), widths[1:], strict=True)), title))
+        used, start = max(used, sum(widths) + _overhead(stop - start + 1)), stop
     return tables, used
 
 
@@ -307,7 +361,7 @@ def importance_table(importance: list[KeyImportance], metric: str) -> Table:
     """The keys that go with a better `metric`, strongest first (ρ: Spearman, ε²: Kruskal–Wallis)."""
     from .tables import safe
 
-    table = _table(f"keys by how they go with {metric} (its best value in each run)")
+    table = _table(f"which keys matter for {metric}")
     table.add_column("key", style="cyan", overflow="fold", max_width=KEY_COLUMN_MAX)
     table.add_column("score", justify="right")
     table.add_column("runs", justify="right")
