@@ -7,7 +7,7 @@ PIP    := $(BIN)/python -m pip
 # that the torch range in pyproject.toml is already satisfied and pip never pulls a multi-GB CUDA build.
 TORCH_CPU := torch==2.13.0
 
-.PHONY: demo test lint bench bench-tracker bench-read bench-tensorboard bench-app bench-tree bench-compare clean-venv
+.PHONY: demo test lint bench bench-tracker bench-read bench-tensorboard bench-app bench-tree bench-compare bench-diff clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +38,7 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check . || true
 
-bench: bench-tracker bench-read bench-tensorboard bench-app bench-tree bench-compare
+bench: bench-tracker bench-read bench-tensorboard bench-app bench-tree bench-compare bench-diff
 
 bench-tracker: $(VENV)/.dev
 	$(BIN)/python bench/bench_log.py
@@ -57,6 +57,9 @@ bench-tree: $(VENV)/.dev
 
 bench-compare: $(VENV)/.dev
 	$(BIN)/python bench/bench_compare.py
+
+bench-diff: $(VENV)/.dev
+	$(BIN)/python bench/bench_diff.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -69,7 +69,18 @@ _EXPORTS = {
     "LOG_STAMP": ".layouts.common",
     "line_time": ".layouts.common",
     "to_jsonable": ".jsonl",
-    # operations
+    # operations: the config diff and which keys matter
+    "config_diff": ".ops.configdiff",
+    "ConfigDiff": ".ops.configdiff",
+    "DiffKey": ".ops.configdiff",
+    "MISSING": ".ops.configdiff",
+    "origin_of": ".ops.configdiff",
+    "format_value": ".ops.configdiff",
+    "align_numbers": ".ops.configdiff",
+    "fold": ".ops.configdiff",
+    "key_importance": ".ops.importance",
+    "KeyImportance": ".ops.importance",
+    # operations: comparison of metrics
     "match_metrics": ".ops.metricmatch",
     "MetricMatch": ".ops.metricmatch",
     "load_aliases": ".ops.metricmatch",
@@ -95,15 +106,19 @@ _EXPORTS = {
 
 __all__ = [
     "LOG_STAMP",
+    "MISSING",
     "Checkpoint",
     "CompareError",
     "CompareRow",
     "CompareTable",
+    "ConfigDiff",
     "ConfigError",
+    "DiffKey",
     "FigureCurve",
     "FigureExport",
     "FilterError",
     "Goal",
+    "KeyImportance",
     "MetricCell",
     "MetricMatch",
     "MetricSummary",
@@ -122,6 +137,7 @@ __all__ = [
     "TrackerError",
     "UnknownLayout",
     "aliases_for",
+    "align_numbers",
     "best_of",
     "cache_root",
     "clean_block",
@@ -129,6 +145,7 @@ __all__ = [
     "clean_line",
     "compare_runs",
     "compile_filter",
+    "config_diff",
     "derive_status",
     "direction",
     "ema_debiased",
@@ -137,7 +154,10 @@ __all__ = [
     "find_run",
     "find_source",
     "flatten",
+    "fold",
+    "format_value",
     "init",
+    "key_importance",
     "last_beat",
     "line_time",
     "load_aliases",
@@ -147,6 +167,7 @@ __all__ = [
     "on_axis",
     "open_regular",
     "open_run",
+    "origin_of",
     "parse_alias",
     "plot_figure",
     "prepare",
@@ -184,8 +205,10 @@ if TYPE_CHECKING:
         select_runs,
         short_names,
     )
+    from .ops.configdiff import MISSING, ConfigDiff, DiffKey, align_numbers, config_diff, fold, format_value, origin_of
     from .ops.export import write_metrics_csv
     from .ops.figures import FigureCurve, FigureExport, PngUnavailable, export_figures, plot_figure, require_matplotlib
+    from .ops.importance import KeyImportance, key_importance
     from .ops.metricmatch import MetricMatch, load_aliases, match_metrics, metric_key, parse_alias, read_aliases
     from .reading.api import UnknownLayout, find_run, find_source, open_run
     from .reading.cachedir import cache_root

@@ -80,6 +80,12 @@ class RunSource(ABC):
         """Per-metric statistics the layout keeps itself, cheaper than reading the metrics; None if none."""
         return None
 
+    def origin(self) -> dict[str, Any]:
+        """Where and how the run started, as far as the layout records it, for a config diff: any of `git.commit`,
+        `git.dirty` (bool), `argv` (a list, or the command line as one string), `python`, `torch`, `host`. Cheap: a
+        small file, never the metrics; a fact the layout does not record is absent."""
+        return {}
+
     def goals(self) -> dict[str, Goal]:
         """Directions of metrics as the run's own files state them (the writer's declarations, W&B's metric
         definitions); cheap, read without the metrics. Metrics not named here get theirs from `reading.goals`."""

@@ -79,6 +79,11 @@ class FPNSource(RunSource):
                 return line.split(":", 1)[1].strip()
         return None
 
+    def origin(self) -> dict[str, Any]:
+        """The command line `command_args.txt` recorded."""
+        command = self.command()
+        return {"argv": command} if command else {}
+
     def config(self) -> dict[str, Any]:
         data = read_yaml_file(self.path / "config_used.yaml")
         config = dict(data) if isinstance(data, dict) else {}

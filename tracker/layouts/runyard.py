@@ -69,6 +69,18 @@ class RunyardSource(RunSource):
                                             L.DROPPED)}
         return info
 
+    def origin(self) -> dict[str, Any]:
+        """git, argv, versions and host from run.json (what `read_info` keeps in `extra`, which a listing's cache
+        does not hold)."""
+        raw = read_json_file(self.path / L.RUN_JSON)
+        if not isinstance(raw, dict):
+            return {}
+        git = raw.get("git") if isinstance(raw.get("git"), dict) else {}
+        env = raw.get("env") if isinstance(raw.get("env"), dict) else {}
+        facts = {"git.commit": git.get("commit"), "git.dirty": git.get("dirty"), "argv": raw.get("argv"),
+                 "python": env.get("python"), "torch": env.get("torch"), "host": raw.get("host")}
+        return {k: v for k, v in facts.items() if v is not None}
+
     _summary: tuple[tuple[int, int], dict[str, Any]] | None = None
     _stated: str | None = None  # run.json's status, as the last `read_info` found it
 

@@ -590,6 +590,10 @@ def _step_starts(steps: np.ndarray, times: np.ndarray) -> np.ndarray:
     return times[np.concatenate(([0], np.flatnonzero(np.diff(steps)) + 1))]
 
 
+# An event file's name: its writer's start time, host (which may hold dots), pid and a counter, then any suffix.
+_WRITER_NAME = re.compile(r"events\.out\.tfevents\.\d+(?:\.\d+)?\.(.+?)\.\d+\.\d+(?:\..*)?", re.DOTALL)
+
+
 class TensorBoardRun(RunSource):
     """A folder of TensorBoard event files; each file is read once until its size or mtime changes."""
 
@@ -611,6 +615,15 @@ class TensorBoardRun(RunSource):
         """The run's event files: in its folder, and in the sub-folders its writer spread it over (see
         `_spread_folders`; other subfolders are runs of their own)."""
         return [path for path, _, _ in self._sources()]
+
+    def origin(self) -> dict[str, Any]:
+        """The host that wrote the run, from its event files' names (`events.out.tfevents.<time>.<host>.<pid>.<n>`,
+        as TensorFlow and torch name them); TensorBoard records nothing else of where a run started."""
+        for path in _listing_of(self.path)[0]:
+            match = _WRITER_NAME.fullmatch(path.name)
+            if match:
+                return {"host": match.group(1)}
+        return {}
 
     def key_files(self) -> list[Path]:
         """The event files and, if present, training.log."""

@@ -117,6 +117,40 @@ class WandbRun(RunSource):
         found.update((metric_column(name), Goal(direction, WANDB)) for name, direction in state.goal_names.items())
         return found
 
+    def origin(self) -> dict[str, Any]:
+        """git commit, command line, Python, torch and host, from what W&B keeps beside its log: the run and
+        environment records at the head of the `.wandb` file, `files/wandb-metadata.json` (older SDKs),
+        `files/requirements.txt` (torch's version) and `files/diff.patch` (written when the tree was dirty)."""
+        facts = _head_origin(self.wandb_file)
+        files = self.path / "files"
+        try:
+            meta = orjson.loads(read_bytes(files / "wandb-metadata.json"))
+        except (OSError, ValueError):
+            meta = None
+        if isinstance(meta, dict):
+            git = meta.get("git") if isinstance(meta.get("git"), dict) else {}
+            program, args = meta.get("program"), meta.get("args")
+            found = {"git.commit": git.get("commit"), "host": meta.get("host"),
+                     "python": _version_in(meta.get("python")),
+                     "argv": ([program] if isinstance(program, str) and program else [])
+                     + [str(a) for a in args or [] if isinstance(args, list)] or None}
+            facts.update({k: v for k, v in found.items() if v})
+        try:
+            requirements = read_bytes(files / "requirements.txt").decode("utf-8", "replace")
+        except OSError:
+            requirements = ""
+        for line in requirements.splitlines():
+            name, _, version = line.strip().partition("==")
+            if name.lower() == "torch" and version:
+                facts["torch"] = version
+        if facts.get("git.commit"):
+            try:  # W&B saves the uncommitted changes as diff.patch; no patch says nothing about a clean tree
+                if (files / "diff.patch").stat().st_size > 0:
+                    facts["git.dirty"] = True
+            except OSError:
+                pass
+        return facts
+
     def log_path(self) -> Path | None:
         """The run's console output, which W&B saves as `files/output.log`: once it exists, or while the run is
         still written (W&B creates the file at its first flush), so a follower picks it up when it appears."""
@@ -415,6 +449,54 @@ def _ended(state: _State, status: str, times: list[float]) -> float | None:
     if state.exit_code is not None and state.start is not None:
         ends.append(state.start + state.runtime)
     return max(ends, default=None)
+
+
+_ORIGIN_HEAD = 4 * _BLOCK  # the run, environment and telemetry records are written before any history
+
+
+def _head_origin(path: Path) -> dict[str, Any]:
+    """git commit, argv, Python and host from the records at the head of a `.wandb` file (its first blocks)."""
+    try:
+        record_class, decode_error = _protobuf()
+        with open(path, "rb") as fh:
+            data = fh.read(_ORIGIN_HEAD)
+    except (OSError, TrackerError):
+        return {}
+    if not data.startswith(_HEADER):
+        return {}
+    facts: dict[str, Any] = {}
+    for payload in _assemble(_chunks(data)).records:
+        record = record_class()
+        try:
+            record.ParseFromString(payload)
+        except decode_error:
+            continue
+        kind = record.WhichOneof("record_type")
+        if kind == "history":
+            break
+        if kind == "run":
+            run = record.run
+            found = {"git.commit": run.git.commit, "host": run.host, "python": run.telemetry.python_version}
+        elif kind == "environment":
+            env = record.environment
+            found = {"git.commit": env.git.commit, "host": env.host, "python": _version_in(env.python),
+                     "argv": [env.program, *env.args] if env.program else list(env.args)}
+        elif kind == "telemetry":
+            found = {"python": record.telemetry.python_version}
+        else:
+            continue
+        facts.update({k: v for k, v in found.items() if v and k not in facts})
+    return facts
+
+
+def _version_in(text: Any) -> str | None:
+    """"3.11.7" from "3.11.7" or "CPython 3.11.7" (how W&B's metadata names the interpreter)."""
+    if not isinstance(text, str):
+        return None
+    for word in reversed(text.split()):
+        if word[:1].isdigit():
+            return word
+    return text or None
 
 
 def _public(tree: dict[str, Any]) -> dict[str, Any]:
