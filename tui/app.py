@@ -28,7 +28,7 @@ from textual.screen import ModalScreen, Screen
 from textual.signal import Signal
 from textual.widgets import Static
 
-from runyard import RunRecord, RunView, find_moved, find_source, read_record, scan, settle_status
+from runyard import RunRecord, RunView, find_moved, find_source, read_record, scan, settle_status, unreadable_reason
 
 from .commands import screen_commands
 from .live.details import read_details
@@ -527,8 +527,9 @@ def _reread(key: str, source, info_only: bool, archived: bool, post: Callable[[o
     if info_only:
         try:
             info = source.read_info()
-        except Exception as exc:
-            post(RecordRead(key, source, error=f"run.json: {exc}"))
+        except Exception as exc:  # an unreadable file is said as everywhere ("cannot read run.json: not a directory")
+            why = unreadable_reason(exc) if isinstance(exc, OSError) else f"run.json: {exc}"
+            post(RecordRead(key, source, error=why))
             return
         info.archived = archived
         settle_status(info)

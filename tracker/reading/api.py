@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from ..errors import TrackerError
+from ..files import open_regular
 from ..layouts.base import RunSource
 from ..layouts.registry import detectors
 from .records import RunRecord, RunView
@@ -25,6 +26,8 @@ def find_source(path: Path, root: Path | None = None) -> RunSource:
 
     if not path.exists():
         raise FileNotFoundError(f"no such file or folder: {path}")
+    if not path.is_dir() and not path.is_file():  # a FIFO, a device: said to be one (NotRegularFile), never waited on
+        os.close(open_regular(path))
     directory, names = (path.parent, [path.name]) if path.is_file() else (path, sorted(os.listdir(path)))
     runs: list[RunSource] = []
     for detect in detectors():
@@ -47,6 +50,14 @@ def find_source(path: Path, root: Path | None = None) -> RunSource:
         raise UnknownLayout(f"{path}: not a run folder of any layout runyard reads")
     listing = ", ".join(r.path.name for r in runs[:5])
     raise UnknownLayout(f"{path} holds {len(runs)} runs ({listing}...): name one")
+
+
+def _enter_folder(folder: Path) -> None:
+    """Raise the OSError that says why `folder` cannot be entered or listed (another user's folder), if it cannot:
+    looking for a run there would otherwise find none, and say only that."""
+    os.stat(os.path.join(folder, "."))  # entering it takes search permission
+    with os.scandir(folder):             # listing it, read permission
+        pass
 
 
 def _run_whose_log_is(path: Path) -> list[RunSource]:
@@ -85,6 +96,7 @@ def find_run(ref: str, root: str | os.PathLike = "runs") -> RunView:
         return open_run(path, root if inside else None)
     if not root.is_dir():
         raise FileNotFoundError(f"no run at {ref} and no runs folder {root}")
+    _enter_folder(root)
     records = [r for r in scan(root) if r.source is not None]
     for match in (lambda r: ref in (r.info.id, r.info.name, r.source.path.name),
                   lambda r: r.info.id.startswith(ref) or r.source.path.name.startswith(ref)):

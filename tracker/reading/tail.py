@@ -42,7 +42,8 @@ class Chunk:
     `lines`: complete lines. `reset`: the file was replaced or truncated; the lines before `reset_at` end the file
     as it was, those from `reset_at` on come from the start of the file now at the path, and `replaced` tells a
     new file (rotation) from one truncated in place. `not_regular`: the path is not a regular file (a FIFO), which
-    is not read. `problem`: why the file could not be read ("cannot read training.log: permission denied").
+    is not read; `not_regular_reason` says what it is ("cannot read training.log: a FIFO, not a regular file").
+    `problem`: why the file could not be read ("cannot read training.log: permission denied").
     """
 
     lines: list[bytes] = field(default_factory=list)
@@ -51,6 +52,7 @@ class Chunk:
     replaced: bool = False
     not_regular: bool = False
     problem: str | None = None
+    not_regular_reason: str | None = None
 
     def starts_over(self, *, replaced: bool) -> None:
         """What follows comes from the start of the file now at the path (a new one, or this one truncated)."""
@@ -74,8 +76,8 @@ class TailReader:
         """Open the file at the path (from `offset`); False, with the chunk saying why, if there is none to read."""
         try:
             fd = open_regular(self.path)
-        except NotRegularFile:
-            chunk.not_regular = True
+        except NotRegularFile as exc:
+            chunk.not_regular, chunk.not_regular_reason = True, unreadable_reason(exc, self.path)
             return False
         except OSError as exc:
             if exc.errno not in _MISSING:

@@ -25,6 +25,7 @@ a closed stdout (`>&-`) takes the output as Python's `print` does, to nowhere (e
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import sys
@@ -40,6 +41,11 @@ from runyard import TrackerError, clean_field
 
 SUBCOMMANDS = ("ls", "show", "tail", "plot", "compare", "diff", "export")
 EXIT_CRASH = 70  # EX_SOFTWARE: runyard itself failed, and the traceback file says where
+# Paths are checked by what reads them, which says why one cannot be read in one line ("cannot enter runs:
+# permission denied"); Click's own checks (readable, exists) would answer with its usage text instead.
+PATH_TYPE = click.Path(path_type=Path, readable=False)
+# Errors of writing that only the output meets (its files are only read): `runyard ls > /dev/full`.
+_WRITE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EBADF})
 
 
 def _error(message: str, kind: str = "error") -> None:
@@ -155,7 +161,7 @@ def _find(ref: str, root: Path) -> Any:
 
 
 @cli.command("ls")
-@click.argument("root", default="runs", type=click.Path(path_type=Path))
+@click.argument("root", default="runs", type=PATH_TYPE)
 @click.option("--filter", "-f", "filter_text", default="", help="Text and key<value conditions, e.g. 'lr<1e-3 base'.")
 @click.option("--sort", "-s", "sort_key", default="created", help="Column or key to sort by; '-' prefix descends.")
 @click.option("--no-archive", is_flag=True, help="Leave out runs under archive/ folders.")
@@ -174,9 +180,10 @@ def ls_command(root: Path, filter_text: str, sort_key: str, no_archive: bool, wi
     """
     from runyard import compile_filter, scan, sort_records, unknown_keys
 
-    from .listing import records_json, runs_table, runs_tsv, unreadable_note
+    from .listing import enter_root, records_json, runs_table, runs_tsv, unreadable_note
 
     keep = compile_filter(filter_text) if filter_text else None  # a filter that cannot be read fails first
+    enter_root(root)
     records = scan(root)
     unreadable = unreadable_note(records.unreadable)
     if no_archive:
@@ -204,7 +211,7 @@ def ls_command(root: Path, filter_text: str, sort_key: str, no_archive: bool, wi
 
 @cli.command("show")
 @click.argument("run")
-@click.option("--root", default="runs", type=click.Path(path_type=Path), help="Where to look for RUN by id or name.")
+@click.option("--root", default="runs", type=PATH_TYPE, help="Where to look for RUN by id or name.")
 @click.option("--wide", "-w", is_flag=True, help="Every column, even wider than the terminal.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def show_command(run: str, root: Path, wide: bool, as_json: bool) -> None:
@@ -229,9 +236,10 @@ def show_command(run: str, root: Path, wide: bool, as_json: bool) -> None:
 
 @cli.command("tail")
 @click.argument("run")
-@click.option("--root", default="runs", type=click.Path(path_type=Path), help="Where to look for RUN by id or name.")
+@click.option("--root", default="runs", type=PATH_TYPE, help="Where to look for RUN by id or name.")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing lines as they are written.")
-@click.option("--lines", "-n", default=40, show_default=True, help="How many of the last lines to print first.")
+@click.option("--lines", "-n", default=40, show_default=True, type=click.IntRange(min=0),
+              help="How many of the last lines to print first.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def tail_command(run: str, root: Path, follow: bool, lines: int, as_json: bool) -> None:
     """Print the log of RUN (escape sequences stripped), and with -f follow it, through rotation as `tail -F`.
@@ -248,7 +256,7 @@ def tail_command(run: str, root: Path, follow: bool, lines: int, as_json: bool) 
 
 @cli.command("plot")
 @click.argument("runs", nargs=-1, required=True)
-@click.option("--root", default="runs", type=click.Path(path_type=Path), help="Where to look for runs by id or name.")
+@click.option("--root", default="runs", type=PATH_TYPE, help="Where to look for runs by id or name.")
 @click.option("--metric", "-m", "metrics", multiple=True, help="Metric to plot (repeatable); default: the main one.")
 @click.option("--x", "x_axis", type=click.Choice(["step", "time", "relative"]), default="step", show_default=True)
 @click.option("--smooth", default=0.0, show_default=True, help="EMA weight in [0, 1) as TensorBoard's slider.")
@@ -466,7 +474,7 @@ def _drop_stdout() -> None:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("path", default="runs", type=click.Path(path_type=Path))
+@click.argument("path", default="runs", type=PATH_TYPE)
 @click.option("--poll", is_flag=True, help="Poll for changes instead of filesystem events (for NFS and friends; "
               "network filesystems are detected and polled anyway).")
 def app_command(path: Path, poll: bool) -> int:
@@ -501,6 +509,8 @@ def _open_app(argv: list[str]) -> int:
 
 
 def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.filename is None and exc.errno in _WRITE_ERRORS and exc.strerror:
+        return f"cannot write the output: {exc.strerror[:1].lower()}{exc.strerror[1:]}"
     if isinstance(exc, FileNotFoundError) and exc.filename and not exc.args[1:]:
         return f"no such file or folder: {exc.filename}"
     if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:  # "cannot read x: permission denied"

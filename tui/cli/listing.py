@@ -7,6 +7,7 @@ so escape sequences are removed and Rich markup in a name prints literally.
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections import Counter
 from dataclasses import asdict
@@ -102,6 +103,17 @@ def runs_table(records: list[RunRecord], root: Path, width: int | None) -> Fitte
         cells += [fmt_number(stats.last if stats else None), fmt_number(best), ", ".join(info.tags)]
         rows.append(cells)
     return fit_table(columns, rows, width, title=f"{len(records)} runs under {root}")
+
+
+def enter_root(root: Path) -> None:
+    """Raise the OSError that says why the runs folder `root` cannot be entered or listed (a folder closed to this
+    user): `ls` of it is then an error in one line, as `show` and `tail` make it, not an empty table."""
+    try:
+        os.stat(os.path.join(root, "."))  # entering it takes search permission
+        with os.scandir(root):             # listing it, read permission
+            pass
+    except (FileNotFoundError, NotADirectoryError):  # the scan says so its own way
+        return
 
 
 def unreadable_note(unreadable: dict[str, str], shown: int = 3) -> str | None:
