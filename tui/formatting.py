@@ -62,8 +62,8 @@ def fmt_duration(seconds: float | None) -> str:
     return f"{s // 86400}d{s % 86400 // 3600:02d}h"
 
 
-def fmt_number(value: float | int | None) -> str:
-    """Compact number: 4 significant digits, NaN and infinities spelled out."""
+def fmt_number(value: float | int | None, digits: int = 4) -> str:
+    """Compact number: `digits` significant digits (scientific beyond them), NaN and infinities spelled out."""
     if value is None:
         return "-"
     if isinstance(value, int):
@@ -72,9 +72,9 @@ def fmt_number(value: float | int | None) -> str:
         return "nan"
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
-    if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
-        return f"{value:.3e}"
-    return f"{value:.4g}"
+    if value != 0 and (abs(value) >= 10.0 ** (digits + 1) or abs(value) < 10.0 ** (1 - digits)):
+        return f"{value:.{digits - 1}e}"
+    return f"{value:.{digits}g}"
 
 
 def cut_middle(text: str, width: int) -> str:

@@ -16,17 +16,13 @@ the conflict is noted, so that no run's value is silently dropped.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import tomllib
-
-from ..files import read_bytes
-from ..reading.patterns import config_files
+from ..reading.patterns import settings_tables, settings_versions
 
 _SEPARATORS = re.compile(r"[\s/_.\-:]+")
 
@@ -209,30 +205,15 @@ def load_aliases(root: Path | None) -> dict[str, list[str]]:
 
 def read_aliases(root: Path | None) -> tuple[dict[str, list[str]], list[str]]:
     """`load_aliases` and the problems found reading the tables; read again only when a file changes."""
-    versions = []
-    for path in config_files(root):
-        try:
-            st = os.stat(path)
-        except OSError:
-            continue
-        versions.append((str(path), st.st_size, st.st_mtime_ns))
-    aliases, problems = _read(tuple(versions))
+    aliases, problems = _read(settings_versions(root))
     return {k: list(v) for k, v in aliases.items()}, list(problems)
 
 
 @lru_cache(maxsize=32)
 def _read(versions: tuple[tuple[str, int, int], ...]) -> tuple[dict[str, tuple[str, ...]], tuple[str, ...]]:
     aliases: dict[str, tuple[str, ...]] = {}
-    problems: list[str] = []
-    for name, _, _ in versions:
-        try:
-            table = tomllib.loads(read_bytes(name).decode("utf-8-sig")).get("aliases", {})
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            problems.append(f"{name}: {exc}")
-            continue
-        if not isinstance(table, dict):
-            problems.append(f"{name}: [aliases] must be a table of metric = [\"other name\", ...]")
-            continue
+    tables, problems = settings_tables(versions, "aliases", ' of metric = ["other name", ...]')
+    for name, table in tables:
         for canonical, others in table.items():
             if isinstance(others, str):
                 others = [others]

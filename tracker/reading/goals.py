@@ -12,7 +12,6 @@ which is marked as guessed. A user's table names metrics exactly or with shell-s
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -20,13 +19,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import tomllib
-
 from ..contract import goal_direction
-from ..files import read_bytes
 from ..model import DECLARED, GOAL_SOURCES, GUESSED, USER, WANDB, Goal, MetricSummary
 from .metricnames import guess_direction
-from .patterns import config_files
+from .patterns import settings_tables, settings_versions
 
 if TYPE_CHECKING:
     from ..layouts.base import RunSource
@@ -56,30 +52,15 @@ class UserGoals:
 def user_goals(root: Path | None) -> UserGoals:
     """The user's directions for runs under `root` (its runyard.toml first, then the user's own); read again
     only when one of those files changes."""
-    versions = []
-    for path in config_files(root):
-        try:
-            st = os.stat(path)
-        except OSError:
-            continue
-        versions.append((str(path), st.st_size, st.st_mtime_ns))
-    return _read_user_goals(tuple(versions))
+    return _read_user_goals(settings_versions(root))
 
 
 @lru_cache(maxsize=32)
 def _read_user_goals(versions: tuple[tuple[str, int, int], ...]) -> UserGoals:
     exact: dict[str, str] = {}
     patterns: list[tuple[str, str]] = []
-    problems: list[str] = []
-    for name, _, _ in versions:
-        try:
-            table = tomllib.loads(read_bytes(name).decode("utf-8-sig")).get("metrics", {})
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            problems.append(f"{name}: {exc}")
-            continue
-        if not isinstance(table, dict):
-            problems.append(f"{name}: [metrics] must be a table of metric = \"min\" or \"max\"")
-            continue
+    tables, problems = settings_tables(versions, "metrics", ' of metric = "min" or "max"')
+    for name, table in tables:
         for metric, value in table.items():
             direction = goal_direction(value)
             if direction is None:

@@ -203,6 +203,38 @@ def config_files(root: Path | None, near: Path | None = None) -> list[Path]:
     return [f for f in files if is_regular(f)]  # an unreadable folder (another user's home) holds none
 
 
+def settings_versions(root: Path | None) -> tuple[tuple[str, int, int], ...]:
+    """The runyard.toml files that apply to runs under `root`, each with its size and mtime: a key that changes
+    when a file does, for caches of what was read from them."""
+    versions = []
+    for path in config_files(root):
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        versions.append((str(path), st.st_size, st.st_mtime_ns))
+    return tuple(versions)
+
+
+def settings_tables(versions: tuple[tuple[str, int, int], ...], table: str,
+                    shape: str = "") -> tuple[list[tuple[str, dict]], list[str]]:
+    """The `[table]` of each settings file in `versions` (first to last), and the problems met: a file that does
+    not read or parse, or a `table` that is not a table (`shape` says what it should hold)."""
+    found: list[tuple[str, dict]] = []
+    problems: list[str] = []
+    for name, _, _ in versions:
+        try:
+            value = tomllib.loads(read_bytes(name).decode("utf-8-sig")).get(table, {})
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            problems.append(f"{name}: {exc}")
+            continue
+        if not isinstance(value, dict):
+            problems.append(f"{name}: [{table}] must be a table{shape}")
+            continue
+        found.append((name, value))
+    return found, problems
+
+
 def _folders_up_to(folder: Path, root: Path | None) -> list[Path]:
     """The folders above `folder`, up to and including `root` when `folder` lies inside it; none otherwise."""
     if root is None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,7 +19,7 @@ from rich.text import Text
 
 from runyard import CompareTable, aliases_for, clean_field, compare_runs, parse_alias, read_aliases, select_runs
 
-from ..formatting import fmt_duration
+from ..formatting import fmt_duration, fmt_number
 from .listing import status_text
 from .tables import Column, Fitted, fit_table, safe, tsv
 
@@ -72,17 +71,7 @@ def _parse_goal(text: str) -> tuple[str, str]:
 def fmt_value(value: float | int | None) -> str:
     """A metric's value with 5 significant digits (one more than `ls`: close runs must be told apart); NaN and
     infinities spelled out, a step as the integer it is."""
-    if value is None:
-        return "-"
-    if isinstance(value, int):
-        return str(value)
-    if math.isnan(value):
-        return "nan"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    if value != 0 and (abs(value) >= 1e6 or abs(value) < 1e-4):
-        return f"{value:.4e}"
-    return f"{value:.5g}"
+    return fmt_number(value, digits=5)
 
 
 def goal_mark(table: CompareTable, metric: str) -> str:
