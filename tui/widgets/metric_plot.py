@@ -57,6 +57,9 @@ class Trace:
     restarts: Sequence[int] = ()     # steps where the run's next life began: the curve has a gap there
     edges: list[float] = field(default_factory=list)  # x where a life after the first begins (set when prepared)
     marker: str | None = None  # plotext's marker; None: the output's curve marker (see `curve_marker`)
+    hue: int | None = None  # the run's (or group's) colour as a palette index, the same on every screen
+    band: bool = False      # an edge of a group's min-max band: drawn faint, without a legend entry
+    legend: bool = True     # named in the plot's own legend (a screen with a legend line of its own says no)
     _cache: dict[int, tuple[Prepared, Prepared | None]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -102,6 +105,7 @@ class MetricPlot(PlotextPlot):
         self.ignore_outliers = True
         self.cursor_x: float | None = None
         self.message = "no metrics yet"
+        self.title = ""  # drawn above the frame (a panel of small multiples names its metric)
         self._figure: tuple[tuple[int, int], Text] | None = None  # (size, figure) of the last plotext build
         self._x_range: tuple[float, float] | None = None
         self._shared_x: tuple[float, float] | None = None  # x span given by the panels, so cursors line up
@@ -118,9 +122,9 @@ class MetricPlot(PlotextPlot):
 
     def show(self, traces: list[Trace], *, x_axis: str, log_y: bool, ignore_outliers: bool,
              cursor_x: float | None = None, message: str = "no metrics yet",
-             x_range: tuple[float, float] | None = None) -> None:
+             x_range: tuple[float, float] | None = None, title: str = "") -> None:
         """Replace what is drawn and refresh (the drawing itself happens in `render`); `x_range` pins the x span."""
-        self.traces, self.x_axis, self.log_y = traces, x_axis, log_y
+        self.traces, self.x_axis, self.log_y, self.title = traces, x_axis, log_y, clean_field(title)
         self.ignore_outliers, self.cursor_x, self.message = ignore_outliers, cursor_x, clean_field(message)
         self._shared_x = x_range
         self._figure = None
@@ -200,29 +204,48 @@ class MetricPlot(PlotextPlot):
         xs_all: list[np.ndarray] = []
         raws: list[Prepared] = []
         followed: list[tuple[Prepared, tuple[int, int, int]]] = []  # the bright curve of each trace
+        # Faint curves (raw ones behind their smoothing, band edges) go down first and every bright one over them,
+        # so with many runs overlaid no run's faint curve hides another's bright one.
+        faint_lines: list[tuple[list[float], list[float], tuple[int, int, int]]] = []
+        bright_lines: list[tuple[Trace, np.ndarray, np.ndarray, str]] = []
         for trace in self.traces:
             raw, smooth = trace.prepared(buckets)
             if raw.x.size == 0 and not (raw.nan_x.size or raw.posinf_x.size or raw.neginf_x.size):
                 continue
             label = trace.label + (f" ({trace.nonfinite} non-finite)" if trace.nonfinite else "")
             rx, ry = on_axis(raw.x, raw.y, self.log_y)
-            if smooth is not None:
-                faint = tuple(int(c * 0.45) for c in trace.color)
+            if trace.band:  # a group's min or max: faint, behind the mean, and counted in the y-range
+                if rx.size:
+                    faint_lines.append((*trace.segments(rx, ry), faint_of(trace.color)))
+                drawn.append(ry)
+                followed.append((Prepared(rx, ry), faint_of(trace.color)))
+            elif smooth is not None:
+                faint = faint_of(trace.color)
                 sx, sy = on_axis(smooth.x, smooth.y, self.log_y)
                 if rx.size:
-                    plt.plot(*trace.segments(rx, ry), color=faint, marker=curve_marker())
-                draw_curve(plt, *broken(sx, sy, trace.edges), trace.color, label, trace.marker)
+                    faint_lines.append((*trace.segments(rx, ry), faint))
+                bright_lines.append((trace, *broken(sx, sy, trace.edges), label))
                 drawn += [ry, sy]  # the raw curve is drawn too: the y-range covers its extremes (as TensorBoard)
                 followed += [(Prepared(rx, ry), faint), (Prepared(sx, sy), trace.color)]
             else:
-                draw_curve(plt, *broken(rx, ry, trace.edges), trace.color, label, trace.marker)
+                bright_lines.append((trace, *broken(rx, ry, trace.edges), label))
                 drawn.append(ry)
                 followed.append((Prepared(rx, ry), trace.color))
             xs_all += [raw.x, raw.nan_x, raw.posinf_x, raw.neginf_x]
             raws.append(raw)
+        for fx, fy, faint in faint_lines:
+            plt.plot(fx, fy, color=faint, marker=curve_marker())
+        for trace, bx, by, label in bright_lines:
+            if not trace.legend:  # named by the screen's own legend line
+                if len(bx):
+                    plt.plot(bx.tolist(), by.tolist(), color=trace.color, marker=trace.marker or curve_marker())
+            else:
+                draw_curve(plt, bx, by, trace.color, label, trace.marker)
         if not raws:
-            plt.title(self.message)
+            plt.title(f"{self.title}: {self.message}" if self.title else self.message)
             return
+        if self.title:
+            plt.title(self.title)
         limits = robust_range(drawn, self.ignore_outliers)
         marked = [x for raw in raws for x in (*raw.nan_x.tolist(), *raw.posinf_x.tolist(), *raw.neginf_x.tolist())]
         set_y_range(plt, limits, self.log_y, marked)
@@ -287,8 +310,9 @@ class MetricPanels(Widget):
 
     def show(self, traces: list[Trace], metrics: list[str], *, split: bool | None, runs: int, x_axis: str,
              log_y: bool, ignore_outliers: bool, cursor_x: float | None = None,
-             message: str = "no metrics yet") -> None:
-        """Draw `traces` (grouped by their `metric`, in the order of `metrics`); `split` None decides by itself.
+             message: str = "no metrics yet", titled: bool = False) -> None:
+        """Draw `traces` (grouped by their `metric`, in the order of `metrics`); `split` None decides by itself;
+        `titled` names each panel's metric above it (where the curves' legend does not).
 
         Colours each trace (see `curve_colour`) once the layout is known; with colour off (NO_COLOR) each also
         gets a marker of its own, as `runyard plot` does.
@@ -299,17 +323,22 @@ class MetricPanels(Widget):
             split = self._decide(groups, log_y, ignore_outliers)
         self.split = split and len(groups) > 1
         index = {name: j for j, name in enumerate(metrics)}
-        markers = curve_markers() if self.app.no_color else None
+        markers = curve_markers()
         for t in traces:
-            at = curve_index(t.run, index.get(t.metric, 0), runs, len(metrics), self.split)
-            t.color = colour(at)
-            t.marker = markers[at % len(markers)] if markers else None
+            if t.hue is None:
+                at = curve_index(t.run, index.get(t.metric, 0), runs, len(metrics), self.split)
+                t.color = colour(at)
+            else:  # the run's own colour; on a shared axis its other metrics in lighter shades of it
+                at = t.hue if self.split else t.hue * max(1, len(metrics)) + index.get(t.metric, 0)
+                t.color = tint(colour(t.hue), 0 if self.split else index.get(t.metric, 0))
+            t.marker = marker_of(at, markers, self.app.no_color)
         panels = groups if self.split else [traces]
         plots = self._ensure(len(panels))
         span = x_span([t.x for t in traces])
         for plot, panel in zip(plots, panels, strict=True):
+            title = " · ".join(dict.fromkeys(t.metric for t in panel)) if titled else ""
             plot.show(panel, x_axis=x_axis, log_y=log_y, ignore_outliers=ignore_outliers, cursor_x=cursor_x,
-                      message=message, x_range=span)
+                      message=message, x_range=span, title=title)
         self._arrange()
 
     def set_cursor(self, x: float | None) -> None:
@@ -368,6 +397,28 @@ class MetricPanels(Widget):
 def colour(index: int) -> tuple[int, int, int]:
     """The `index`-th curve colour of the palette (the CLI uses the same order)."""
     return PALETTE[index % len(PALETTE)]
+
+
+def faint_of(color: tuple[int, int, int]) -> tuple[int, int, int]:
+    """The faint shade of a curve's colour: its raw curve behind the smoothed one, a group's min-max band."""
+    return (int(color[0] * 0.45), int(color[1] * 0.45), int(color[2] * 0.45))
+
+
+def tint(color: tuple[int, int, int], step: int) -> tuple[int, int, int]:
+    """A lighter shade of `color` for a run's `step`-th metric on a shared axis (0: the colour itself)."""
+    mix = min(0.6, 0.3 * step)
+    return (round(color[0] + (255 - color[0]) * mix), round(color[1] + (255 - color[1]) * mix),
+            round(color[2] + (255 - color[2]) * mix))
+
+
+def marker_of(index: int, markers: tuple[str, ...], no_color: bool) -> str | None:
+    """The marker of the `index`-th curve: one each without colour; with colour, a second one once the palette's
+    colours run out (a ninth run is told from the first by its marker, as `runyard plot` does)."""
+    if no_color:
+        return markers[index % len(markers)]
+    if index >= len(PALETTE):
+        return markers[(index // len(PALETTE)) % len(markers)]
+    return None
 
 
 def curve_colour(run: int, metric: int, runs: int, metrics: int, split: bool) -> tuple[int, int, int]:
