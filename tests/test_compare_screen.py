@@ -398,3 +398,55 @@ def test_the_legend_never_breaks_an_entry():
     lines = flow(entries, 39).plain.split("\n")
     assert all(len(line) <= 39 for line in lines) and len(lines) == 3
     assert all(part.strip().startswith("●") for line in lines for part in line.split("  ") if part.strip())
+
+
+async def test_curves_laid_in_as_braille_match_what_plotext_draws(monkeypatch):
+    """The fast way of drawing many curves puts the same dots in the same cells, in the same colours, as plotext."""
+    from textual.app import App
+
+    from runyard.tui.widgets.metric_plot import MetricPlot, Trace
+
+    rng = np.random.default_rng(3)
+    x = np.arange(2000.0)
+    curves = [(x, 2 + np.exp(-x / (300 + 200 * i)) + rng.normal(0, 0.05, x.size)) for i in range(5)]
+    curves.append((np.array([0.0, 500.0, 1999.0]), np.array([2.5, np.nan, 2.1])))  # a gap, and a lone point
+
+    class Two(App):
+        def compose(self):
+            yield MetricPlot(id="fast")
+            yield MetricPlot(id="plotext")
+
+    app = Two()
+    async with app.run_test(size=(90, 40)) as pilot:
+        fast, slow = app.query_one("#fast", MetricPlot), app.query_one("#plotext", MetricPlot)
+        monkeypatch.setattr(slow, "_fast", lambda: False)
+        for plot in (fast, slow):
+            traces = [Trace(f"run{i}", colour(i), cx, cy, smooth_y=cy * 0.99 if i == 0 else None, legend=False)
+                      for i, (cx, cy) in enumerate(curves)]
+            plot.show(traces, x_axis="step", log_y=False, ignore_outliers=True)
+        await pilot.pause()
+        drawn = fast.render(), slow.render()
+        assert fast._raster is not None and slow._raster is None
+        assert drawn[0].plain == drawn[1].plain
+        assert sum(0x2800 < ord(c) <= 0x28FF for c in drawn[0].plain) > 200
+
+        def colours(text: Text) -> dict[int, str]:
+            out = {}
+            for span in text.spans:
+                style = span.style if not isinstance(span.style, str) else None
+                if style is not None and style.color is not None:
+                    for at in range(span.start, span.end):
+                        if 0x2800 < ord(text.plain[at]) <= 0x28FF:
+                            out[at] = style.color.get_truecolor().hex
+            return out
+
+        painted = colours(drawn[0])
+        assert len(painted) > 200 and len(set(painted.values())) >= 5 and painted == colours(drawn[1])
+
+
+def test_a_groups_mean_is_the_same_whether_its_runs_are_known_clean_or_looked_at():
+    rng = np.random.default_rng(5)
+    curves = [(np.arange(0, 1000, 1 + i), rng.normal(i, 1, len(range(0, 1000, 1 + i)))) for i in range(4)]
+    looked, trusted = aggregate(curves, 123), aggregate(curves, 123, [True] * 4)
+    for name in ("x", "mean", "low", "high", "runs"):
+        assert np.allclose(getattr(looked, name), getattr(trusted, name)), name

@@ -130,6 +130,7 @@ class CompareScreen(Screen):
         self._table_timer: Any = None
         self._table_made = 0.0
         self._lane = ("compare", id(self))
+        self._kept: dict[tuple, Trace] = {}  # the curves last drawn, by what they show (see `_traces`)
 
     def compose(self) -> ComposeResult:
         yield Static(id="compare-title", markup=False)
@@ -336,17 +337,27 @@ class CompareScreen(Screen):
         hue_of = self._group_hues(groups)
         traces = []
         axis = "step" if self.x_axis == "step" else "time"
+        kept, self._kept = self._kept, {}
         for metric in self.metrics:
             for i, live in enumerate(lives):
                 series = self._series(live, metric, i)
                 if series is None:
                     continue
-                nonfinite = live.nonfinite.get(self.own_name(metric, i) or "", 0)
-                x = cursor.x_values(series, self.x_axis, self._start(i))
-                traces.append(Trace(self.labels[i], (0, 0, 0), x, series.value.view,
-                                    series.smoothed(smoothing) if smoothing else None, nonfinite,
-                                    clean=nonfinite == 0 and series.ordered(axis), metric=metric, run=i,
-                                    steps=series.steps, restarts=live.restarts, hue=hue_of(i), legend=False))
+                smooth = series.smoothed(smoothing) if smoothing else None
+                # The same points as last time (only the smoothing changed): their preparation is kept.
+                key = (i, metric, id(series), len(series), self.x_axis, self._start(i), self.labels[i])
+                before = kept.get(key)
+                if before is not None:
+                    trace = before.smoothed(smooth)
+                    trace.hue = hue_of(i)
+                else:
+                    nonfinite = live.nonfinite.get(self.own_name(metric, i) or "", 0)
+                    x = cursor.x_values(series, self.x_axis, self._start(i))
+                    trace = Trace(self.labels[i], (0, 0, 0), x, series.value.view, smooth, nonfinite,
+                                  clean=nonfinite == 0 and series.ordered(axis), metric=metric, run=i,
+                                  steps=series.steps, restarts=live.restarts, hue=hue_of(i), legend=False)
+                self._kept[key] = trace
+                traces.append(trace)
         return traces
 
     def _group_traces(self, lives: list[LiveRun | None], groups: list[Group], smoothing: float) -> list[Trace]:
@@ -354,13 +365,16 @@ class CompareScreen(Screen):
         bands, means = [], []
         for metric in self.metrics:
             for g, group in enumerate(groups):
-                curves = []
+                curves, clean = [], []
+                axis = "step" if self.x_axis == "step" else "time"
                 for i in group.runs:
                     series = self._series(lives[i], metric, i)
                     if series is not None:
                         y = series.smoothed(smoothing) if smoothing else series.value.view
                         curves.append((cursor.x_values(series, self.x_axis, self._start(i)), y))
-                folded = aggregate(curves, AGGREGATE_COLUMNS)
+                        own = self.own_name(metric, i) or ""
+                        clean.append(lives[i].nonfinite.get(own, 0) == 0 and series.ordered(axis))
+                folded = aggregate(curves, AGGREGATE_COLUMNS, clean)
                 if folded is None:
                     continue
                 label = self._group_label(group)
