@@ -7,8 +7,8 @@ PIP    := $(BIN)/python -m pip
 # that the torch range in pyproject.toml is already satisfied and pip never pulls a multi-GB CUDA build.
 TORCH_CPU := torch==2.13.0
 
-.PHONY: demo test lint bench bench-tracker bench-read bench-tensorboard bench-app bench-tree bench-compare-screen \
-	clean-venv
+.PHONY: demo test lint bench bench-tracker bench-read bench-tensorboard bench-app bench-tree bench-diff \
+	bench-compare-screen clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,7 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check . || true
 
-bench: bench-tracker bench-read bench-tensorboard bench-app bench-tree bench-compare-screen
+bench: bench-tracker bench-read bench-tensorboard bench-app bench-tree bench-diff bench-compare-screen
 
 bench-tracker: $(VENV)/.dev
 	$(BIN)/python bench/bench_log.py
@@ -55,6 +55,9 @@ bench-app: $(VENV)/.dev
 
 bench-tree: $(VENV)/.dev
 	$(BIN)/python bench/bench_tree.py
+
+bench-diff: $(VENV)/.dev
+	$(BIN)/python bench/bench_diff.py
 
 bench-compare-screen: $(VENV)/.dev
 	$(BIN)/python bench/bench_compare_screen.py

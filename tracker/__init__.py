@@ -69,7 +69,7 @@ _EXPORTS = {
     "LOG_STAMP": ".layouts.common",
     "line_time": ".layouts.common",
     "to_jsonable": ".jsonl",
-    # operations on runs
+    # operations: the config diff and which keys matter
     "config_diff": ".ops.configdiff",
     "ConfigDiff": ".ops.configdiff",
     "DiffKey": ".ops.configdiff",
@@ -80,6 +80,7 @@ _EXPORTS = {
     "fold": ".ops.configdiff",
     "key_importance": ".ops.importance",
     "KeyImportance": ".ops.importance",
+    # operations: comparison of metrics
     "match_metrics": ".ops.metricmatch",
     "MetricMatch": ".ops.metricmatch",
     "load_aliases": ".ops.metricmatch",

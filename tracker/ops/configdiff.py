@@ -137,10 +137,17 @@ def config_diff(records: Sequence[RunRecord], *, include_origin: bool = True) ->
     return ConfigDiff(records, keys)
 
 
+_PLAIN = (str, int, float, bool)
+
+
 def _row(key: str, values: list[Any], section: Section, tensorboard: list[bool]) -> DiffKey:
+    first = values[0] if values else None
+    kind = type(first)
+    # the common case, one value of one plain type in every run, needs no stand-ins (NaN != NaN takes the long way)
+    if kind in _PLAIN and all(type(v) is kind and v == first for v in values):
+        return DiffKey(key, values, False, section)
     canon = [comparable(v) for v in values]
-    first = canon[0] if canon else None
-    differs = any(c != first for c in canon)
+    differs = any(c != canon[0] for c in canon)
     note = None
     if differs and any(tensorboard):
         note = _bool_note(values, tensorboard)

@@ -1,9 +1,10 @@
 """Which config keys go with a better metric: a rank statistic per differing key, across runs.
 
 For each config key that differs among the runs, the runs that have both the key and a best value of the metric
-(in the metric's direction; a NaN is never a best value, so a run whose metric is only NaN does not count) are
-ranked, and the key's association with the metric is measured on ranks only, so a metric's scale, outliers and
-a log-spaced learning rate do not matter:
+(in the metric's direction; a NaN is never a best value, so a run whose metric is only NaN does not count; a run
+that spells the metric otherwise but for case and separators, `val_loss` for `val/loss`, counts) are ranked, and
+the key's association with the metric is measured on ranks only, so a metric's scale, outliers and a log-spaced
+learning rate do not matter:
 
 - a numeric key (every value a number, or a string spelling one): Spearman's rank correlation ρ between the key
   and the metric's best value, ties given their average rank; `score` is ρ (-1..1, its sign saying whether more
@@ -29,6 +30,7 @@ from typing import Any
 
 from ..reading.records import RunRecord
 from .configdiff import CONFIG, MISSING, ConfigDiff, comparable, config_diff
+from .metricmatch import metric_key
 
 MIN_RUNS = 5
 TOO_FEW = "too few runs to tell"
@@ -47,28 +49,41 @@ class KeyImportance:
     note: str | None = None    # why there is no score: too few runs, one value only
 
 
+def metric_in(record: RunRecord, metric: str) -> str | None:
+    """The run's own name for `metric`: the name itself, else its one metric spelled the same but for case and
+    separators (`val_loss` for `val/loss`, as a comparison matches names); None if it has none, or several."""
+    if metric in record.summary:
+        return metric
+    key = metric_key(metric)
+    found = [name for name in record.summary if metric_key(name) == key]
+    return found[0] if len(found) == 1 else None
+
+
 def best_values(records: Sequence[RunRecord], metric: str) -> list[float | None]:
-    """Each run's best value of `metric` in the metric's direction (the run's goal for it); None where the run
-    has no finite value of it."""
+    """Each run's best value of `metric` (see `metric_in`) in the metric's direction (the run's goal for it);
+    None where the run has no finite value of it."""
     out: list[float | None] = []
     for record in records:
-        stats = record.summary.get(metric)
+        name = metric_in(record, metric)
+        stats = record.summary.get(name) if name is not None else None
         if stats is None:
             out.append(None)
             continue
-        value = stats.max if record.direction(metric) == "max" else stats.min
+        value = stats.max if record.direction(name) == "max" else stats.min
         out.append(float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None)
     return out
 
 
 def key_importance(records: Sequence[RunRecord], metric: str, *, diff: ConfigDiff | None = None) -> list[KeyImportance]:
     """For each differing config key of `records`, its rank association with `metric`'s best value, strongest
-    first (keys with a note last, by name)."""
+    first (keys with a note last, by name). A ValueError when no run has the metric."""
     import numpy as np
 
     records = list(records)
     if diff is None or list(diff.records) != records:
         diff = config_diff(records, include_origin=False)
+    if not any(metric_in(r, metric) is not None for r in records):
+        raise ValueError(f"no run has a metric {metric!r}")
     best = best_values(records, metric)
     maximise = _direction(records, metric) == "max"
     out: list[KeyImportance] = []
@@ -110,7 +125,7 @@ def key_importance(records: Sequence[RunRecord], metric: str, *, diff: ConfigDif
 
 def _direction(records: Sequence[RunRecord], metric: str) -> str:
     """The metric's direction as most runs that log it have it (runs may disagree only where one declared it)."""
-    votes = [r.direction(metric) for r in records if metric in r.summary]
+    votes = [r.direction(name) for r in records if (name := metric_in(r, metric)) is not None]
     if not votes:
         return "min"
     return "max" if votes.count("max") > len(votes) / 2 else "min"

@@ -5,6 +5,7 @@
     runyard show RUN              info, config, summary, checkpoints
     runyard tail RUN [-f]         the log, followed
     runyard plot RUN... -m NAME   curves in the terminal      (--x step|time|relative)
+    runyard diff RUN RUN...       configs side by side, only what differs (--all, --filter, --json|--csv|--md)
 
 On a terminal, tables fit its width by leaving out their least important columns (and say which; `--wide`
 shows them all); piped, `ls` prints tab-separated values with fixed columns, and nothing is cut. Every string
@@ -35,7 +36,7 @@ import click
 
 from runyard import TrackerError, clean_field
 
-SUBCOMMANDS = ("ls", "show", "tail", "plot")
+SUBCOMMANDS = ("ls", "show", "tail", "plot", "diff")
 EXIT_CRASH = 70  # EX_SOFTWARE: runyard itself failed, and the traceback file says where
 
 
@@ -276,6 +277,33 @@ def plot_command(runs: tuple[str, ...], root: Path, metrics: tuple[str, ...], x_
         _json_out(data)
     else:
         sys.stdout.write(text + "\n")
+
+
+@cli.command("diff")
+@click.argument("runs", nargs=-1)
+@click.option("--root", default="runs", type=click.Path(path_type=Path), help="Where to look for runs by id, name "
+              "or --filter.")
+@click.option("--filter", "-f", "filter_text", default="", help="Keep the runs this matches (as `ls`); without RUNs, "
+              "of every run under --root.")
+@click.option("--all", "-a", "show_all", is_flag=True, help="Every key, not only those that differ.")
+@click.option("--importance", "metric", default=None, help="Also rank the differing keys by how they go with "
+              "METRIC's best value.")
+@click.option("--wide", "-w", is_flag=True, help="One table, even wider than the terminal.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV: section, key, differs, one column per run.")
+@click.option("--md", "as_md", is_flag=True, help="Print Markdown tables.")
+def diff_command(runs: tuple[str, ...], root: Path, filter_text: str, show_all: bool, metric: str | None,
+                 wide: bool, as_json: bool, as_csv: bool, as_md: bool) -> None:
+    """Configs of RUNs (or of the runs under --root) side by side, and where each started; only the keys that
+    differ unless --all.
+
+    One column per run; a key a run lacks is shown as —. Runs too many for the terminal's width are turned
+    (one row per run) or, with many keys too, printed in pages. Piped: tab-separated values.
+    """
+    from .diffing import run_diff
+
+    run_diff(runs, root, filter_text, show_all, metric, wide, "json" if as_json else "csv" if as_csv else
+             "md" if as_md else None, fit_width=_fit_width, console=_console, json_out=_json_out)
 
 
 def main(argv: list[str] | None = None) -> int:
