@@ -8,7 +8,7 @@ PIP    := $(BIN)/python -m pip
 TORCH_CPU := torch==2.13.0
 
 .PHONY: demo test lint bench bench-tracker bench-read bench-tensorboard bench-app bench-tree bench-diff \
-	bench-compare-screen clean-venv
+	bench-compare bench-compare-screen clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,8 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check . || true
 
-bench: bench-tracker bench-read bench-tensorboard bench-app bench-tree bench-diff bench-compare-screen
+bench: bench-tracker bench-read bench-tensorboard bench-app bench-tree bench-diff bench-compare \
+	bench-compare-screen
 
 bench-tracker: $(VENV)/.dev
 	$(BIN)/python bench/bench_log.py
@@ -61,6 +62,9 @@ bench-diff: $(VENV)/.dev
 
 bench-compare-screen: $(VENV)/.dev
 	$(BIN)/python bench/bench_compare_screen.py
+
+bench-compare: $(VENV)/.dev
+	$(BIN)/python bench/bench_compare.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -235,7 +235,6 @@ def compare_runs(records: Sequence[RunRecord], metrics: Sequence[str] | None = N
     if aliases is None:
         aliases = _toml_aliases(unique.values())
     match = match_metrics({key: list(r.summary) for key, r in runs}, aliases)
-    notes = match.notes()
     chosen = [_resolve(match, name) for name in metrics] if metrics else _default_metrics(match, runs)
     if sort:
         bare = sort.lstrip("-+")
@@ -246,6 +245,7 @@ def compare_runs(records: Sequence[RunRecord], metrics: Sequence[str] | None = N
             chosen.append(canon)  # sorting by a metric shows it
     chosen = list(dict.fromkeys(chosen))
     overrides = _overrides(match, directions or {})
+    notes = match.notes(chosen)
     goals: dict[str, Goal] = {}
     for metric in chosen:
         goal, note = _goal(metric, match.groups[metric], unique, overrides.get(metric))
@@ -257,7 +257,7 @@ def compare_runs(records: Sequence[RunRecord], metrics: Sequence[str] | None = N
     for (key, record), label in zip(runs, labels, strict=True):
         info = record.info
         duration = info.duration
-        steps = info.last_step
+        steps = int(info.last_step) if info.last_step is not None else None
         speed = steps / duration if steps is not None and duration else None
         row = CompareRow(key=key, name=info.name, label=label, status=info.status, duration=duration,
                          steps=steps, steps_per_s=speed, record=record)
@@ -395,12 +395,13 @@ def _find(ref: str, root: Path, tree: Any) -> RunRecord:
     if not path.exists() and (root / ref).exists():
         path = root / ref
     if path.exists():
-        inside = root.is_dir() and path.resolve().is_relative_to(root.resolve())
-        if inside:
-            where = path.resolve()
-            for record in tree():
-                if record.info.path.resolve() == where:
-                    return record
+        where = path.resolve()
+        if root.is_dir() and where.is_relative_to(root.resolve()):
+            found = next((r for r in tree() if r.info.path == path or r.info.path == where), None)
+            if found is None:  # spelled another way (`./runs/x`, a symlink): compare what the paths point at
+                found = next((r for r in tree() if r.info.path.resolve() == where), None)
+            if found is not None:
+                return found
         record = find_run(str(path), root).record
         settle_status(record.info)
         return record

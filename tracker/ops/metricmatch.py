@@ -87,11 +87,13 @@ class MetricMatch:
         key = metric_key(name)
         return self._aliases.get(key, key)
 
-    def notes(self) -> list[str]:
-        """What a face says below a comparison: the names matched, the names kept apart, the unusable aliases."""
-        lines = [f"{canon} ← {', '.join(names)}" for canon, names in self.matched]
+    def notes(self, metrics: Iterable[str] | None = None) -> list[str]:
+        """What a face says below a comparison of `metrics` (default: all): the names matched, the names kept
+        apart, the aliases that could not be used."""
+        shown = set(self.groups if metrics is None else metrics)
+        lines = [f"{canon} ← {', '.join(names)}" for canon, names in self.matched if canon in shown]
         lines += [f"{Path(run).name}: {', '.join(names)} kept apart (one run logs them all)"
-                  for run, names in self.conflicts]
+                  for run, names in self.conflicts if any(self._by_name.get((run, n)) in shown for n in names)]
         return lines + list(self.problems)
 
 

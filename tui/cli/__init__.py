@@ -6,6 +6,7 @@
     runyard tail RUN [-f]         the log, followed
     runyard plot RUN... -m NAME   curves in the terminal      (--x step|time|relative)
     runyard diff RUN RUN...       configs side by side, only what differs (--all, --filter, --json|--csv|--md)
+    runyard compare [RUN...]      best and last per metric    (-m, --sort, --filter, --json|--csv|--md)
 
 On a terminal, tables fit its width by leaving out their least important columns (and say which; `--wide`
 shows them all); piped, `ls` prints tab-separated values with fixed columns, and nothing is cut. Every string
@@ -36,7 +37,7 @@ import click
 
 from runyard import TrackerError, clean_field
 
-SUBCOMMANDS = ("ls", "show", "tail", "plot", "diff")
+SUBCOMMANDS = ("ls", "show", "tail", "plot", "diff", "compare")
 EXIT_CRASH = 70  # EX_SOFTWARE: runyard itself failed, and the traceback file says where
 
 
@@ -304,6 +305,39 @@ def diff_command(runs: tuple[str, ...], root: Path, filter_text: str, show_all: 
 
     run_diff(runs, root, filter_text, show_all, metric, wide, "json" if as_json else "csv" if as_csv else
              "md" if as_md else None, fit_width=_fit_width, console=_console, json_out=_json_out)
+
+
+@cli.command("compare")
+@click.argument("runs", nargs=-1)
+@click.option("--root", default="runs", type=click.Path(path_type=Path), help="Where to look for runs by id or name.")
+@click.option("--metric", "-m", "metrics", multiple=True,
+              help="Metric to compare, as any run names it (repeatable); default: the runs' main ones.")
+@click.option("--sort", "-s", "sort_key", default=None,
+              help="Metric (best first; METRIC.last, .best_step) or name, status, duration, steps, steps_per_s; "
+                   "'-' prefix descends.")
+@click.option("--filter", "-f", "filter_text", default="", help="Keep the runs the filter of `ls` keeps.")
+@click.option("--alias", "aliases", multiple=True, metavar="METRIC=OTHER[,OTHER]",
+              help="Names that are one metric, beyond case and separators (repeatable; adds to runyard.toml's).")
+@click.option("--goal", "goals", multiple=True, metavar="METRIC=min|max", help="Which way is better (repeatable).")
+@click.option("--wide", "-w", is_flag=True, help="Every column, even wider than the terminal.")
+@click.option("--json", "fmt", flag_value="json", help="Print JSON.")
+@click.option("--csv", "fmt", flag_value="csv", help="Print CSV.")
+@click.option("--md", "fmt", flag_value="md", help="Print a Markdown table.")
+@click.option("--output", "-o", type=click.Choice(["table", "tsv", "json", "csv", "md"]), default=None,
+              help="table on a terminal, tsv (fixed columns, values in full) when piped.")
+def compare_command(runs: tuple[str, ...], root: Path, metrics: tuple[str, ...], sort_key: str | None,
+                    filter_text: str, aliases: tuple[str, ...], goals: tuple[str, ...], wide: bool,
+                    fmt: str | None, output: str | None) -> None:
+    """Compare runs side by side: best (and its step) and last value of each metric, the best run marked.
+
+    RUN is a path, or an id, name or folder under --root; without RUNs, every run under --root (that --filter
+    keeps). Metrics are matched across formats by case and separators (val_loss = val/loss), and by the
+    [aliases] of runyard.toml or --alias. Piped, the output is tab-separated values.
+    """
+    from .comparing import compare
+
+    compare(runs, root, metrics, sort_key, filter_text, aliases, goals, fmt or output, width=_fit_width(wide),
+            console=_console, json_out=_json_out, warn=lambda message: _error(message, "warning"))
 
 
 def main(argv: list[str] | None = None) -> int:
