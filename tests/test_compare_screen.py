@@ -450,3 +450,51 @@ def test_a_groups_mean_is_the_same_whether_its_runs_are_known_clean_or_looked_at
     looked, trusted = aggregate(curves, 123), aggregate(curves, 123, [True] * 4)
     for name in ("x", "mean", "low", "high", "runs"):
         assert np.allclose(getattr(looked, name), getattr(trusted, name)), name
+
+
+async def test_the_comparison_diff_and_ranking_come_from_the_read_lane_as_messages(tmp_path):
+    """Nothing of it is worked out on the app's thread: each arrives as a message when asked for."""
+    from runyard.tui.messages import ComparisonRead, ConfigDiffRead, ImportanceRead
+
+    root = tmp_path / "runs"
+    seeds(root, count=1)
+    messages: list = []
+    app = RunyardApp(root, watch=False)
+    async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+        screen = await open_compare(app, pilot, 2)
+        kinds = [type(m) for m in messages if isinstance(m, (ComparisonRead, ConfigDiffRead, ImportanceRead))]
+        assert kinds.count(ConfigDiffRead) == 1 and kinds.count(ComparisonRead) >= 1
+        assert ImportanceRead not in kinds  # the Keys tab asks when it is shown
+        before = len([m for m in messages if isinstance(m, ComparisonRead)])
+        await pilot.press("2")
+        widget = screen.query_one("#compare-table", DataTable)
+        await wait_until(pilot, lambda: widget.row_count == 2)
+        widget.move_cursor(row=0, column=1)
+        await pilot.press("f")
+        await wait_until(pilot, lambda: len([m for m in messages if isinstance(m, ComparisonRead)]) > before)
+        metric = screen.metrics[0]  # val_loss: every run of this sweep names it so
+        await wait_until(pilot, lambda: screen.table.goals[metric].source == "override")
+        assert [m for m in messages if isinstance(m, ComparisonRead)][-1].table.goals[metric].source == "override"
+        await pilot.press("4")
+        await wait_until(pilot, lambda: any(isinstance(m, ImportanceRead) for m in messages))
+        read = next(m for m in messages if isinstance(m, ImportanceRead))
+        assert (read.metric, read.direction) == (metric, "max")  # as the table judges it now
+
+
+async def test_without_colour_each_run_has_a_marker_and_the_legend_says_which(tmp_path, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")  # Textual then draws everything in one colour
+    root = tmp_path / "runs"
+    seeds(root, count=2)
+    app = RunyardApp(root, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_compare(app, pilot, 4)
+        drawn = [t for t in traces(screen) if t.metric == "train/loss"]
+        assert len({t.marker for t in drawn}) == 4
+        plot = screen.query_one(MetricPanels).plots[1]
+        shown = plot.render().plain
+        legend = text_of(screen, "#compare-legend").split()
+        for trace in drawn:
+            mark = "●" if trace.marker == "braille" else trace.marker
+            assert legend[legend.index(trace.label) - 1] == mark
+            if mark != "●":
+                assert mark in shown  # drawn with it, a character a cell

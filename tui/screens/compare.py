@@ -44,13 +44,13 @@ from runyard import (
     short_names,
 )
 
-from ..formatting import fmt_duration, fmt_number
+from ..formatting import curve_markers, fmt_duration, fmt_number
 from ..live import cursor
 from ..live.cursor import X_AXES
 from ..live.groups import Group, aggregate, group_runs
 from ..live.runstate import LiveRun
 from ..messages import ComparisonRead, ConfigDiffRead, ImportanceRead
-from ..widgets.metric_plot import MetricPanels, Trace, colour
+from ..widgets.metric_plot import MetricPanels, Trace, colour, marker_of
 from ..widgets.runs_table import PIN_MARK
 from .metric_picker import MetricPicker
 
@@ -436,19 +436,26 @@ class CompareScreen(Screen):
                 text.append(f" (not in {missing} run{'s' if missing > 1 else ''})", style="dim")
         self.query_one("#compare-match", Static).update(text, layout=False)
 
+    def _mark(self, hue: int) -> str:
+        """What names a curve in the legend: ● in its colour, or its marker where it has one (colours ran out,
+        or there are none)."""
+        marker = marker_of(hue, curve_markers(), self.app.no_color)
+        return "●" if marker in (None, "braille") else marker
+
     def _draw_legend(self, lives: list[LiveRun | None], groups: list[Group] | None) -> None:
         entries: list[Text] = []
         if groups is not None:
             for g, group in enumerate(groups):
                 r, gr, b = colour(g)
-                entry = Text(f"● {self._group_label(group)}", style=Style(color=f"rgb({r},{gr},{b})", bold=True))
+                entry = Text(f"{self._mark(g)} {self._group_label(group)}",
+                             style=Style(color=f"rgb({r},{gr},{b})", bold=True))
                 entry.append(f" ({len(group.runs)} run{'s' if len(group.runs) > 1 else ''})", style="dim")
                 entries.append(entry)
             if self.aggregated:
                 entries.append(Text("bright: each group's mean; faint lines: its min and max", style="dim"))
         else:
             for i, label in enumerate(self.labels):
-                mark = PIN_MARK if self.keys[i] == self.app.pinned else "●"
+                mark = PIN_MARK if self.keys[i] == self.app.pinned else self._mark(self.app.run_hue(self.keys[i]))
                 entry = Text(f"{mark} {label}", style=self._run_style(i))
                 if self.table is not None and not any(self._series(lives[i], m, i) is not None
                                                       for m in self.metrics):

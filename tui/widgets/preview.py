@@ -154,7 +154,8 @@ class Preview(Horizontal):
             text.append(f"{highlighted.metric} ", style="bold")
         for run in reversed(overlay):  # the highlighted run first, as the log below is its
             r, g, b = colour(run.hue)
-            mark = PIN_MARK if run.pinned else "●"
+            marker = marker_of(run.hue, curve_markers(), self.app.no_color)
+            mark = PIN_MARK if run.pinned else "●" if marker in (None, "braille") else marker
             text.append(f"{mark} {run.name}", style=f"rgb({r},{g},{b})")
             if run.metric is None and run.live is not None and getattr(run.live, "loaded", False):
                 text.append(" (no such metric)", style="dim")
