@@ -7,7 +7,8 @@ PIP    := $(BIN)/python -m pip
 # that the torch range in pyproject.toml is already satisfied and pip never pulls a multi-GB CUDA build.
 TORCH_CPU := torch==2.13.0
 
-.PHONY: demo test lint bench bench-tracker bench-read bench-tensorboard bench-app bench-tree bench-compare bench-diff clean-venv
+.PHONY: demo test lint bench bench-tracker bench-read bench-tensorboard bench-app bench-tree bench-diff \
+	bench-compare bench-compare-screen clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +39,8 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check . || true
 
-bench: bench-tracker bench-read bench-tensorboard bench-app bench-tree bench-compare bench-diff
+bench: bench-tracker bench-read bench-tensorboard bench-app bench-tree bench-diff bench-compare \
+	bench-compare-screen
 
 bench-tracker: $(VENV)/.dev
 	$(BIN)/python bench/bench_log.py
@@ -55,11 +57,14 @@ bench-app: $(VENV)/.dev
 bench-tree: $(VENV)/.dev
 	$(BIN)/python bench/bench_tree.py
 
-bench-compare: $(VENV)/.dev
-	$(BIN)/python bench/bench_compare.py
-
 bench-diff: $(VENV)/.dev
 	$(BIN)/python bench/bench_diff.py
+
+bench-compare-screen: $(VENV)/.dev
+	$(BIN)/python bench/bench_compare_screen.py
+
+bench-compare: $(VENV)/.dev
+	$(BIN)/python bench/bench_compare.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -28,9 +28,21 @@ from textual.screen import ModalScreen, Screen
 from textual.signal import Signal
 from textual.widgets import Static
 
-from runyard import RunRecord, RunView, find_moved, find_source, read_record, scan, settle_status, unreadable_reason
+from runyard import (
+    RunRecord,
+    RunView,
+    find_moved,
+    find_source,
+    load_aliases,
+    read_record,
+    scan,
+    settle_status,
+    unreadable_reason,
+)
 
 from .commands import screen_commands
+from .formatting import PALETTE
+from .live.colours import RunHues
 from .live.details import read_details
 from .live.following import INFO, Following, rereads
 from .live.lanes import STUCK_AFTER, Lanes
@@ -100,6 +112,11 @@ class RunyardApp(App):
         self.destructive_jobs: set[str] = set()
         # Screens subscribe to this in on_mount (posting's pattern): the app never asks which screens exist.
         self.runs_changed: Signal[RunsChanged] = Signal(self, "runs-changed")
+        # One colour per run in use, the same on every screen (see `run_hue`), and the run pinned as the
+        # reference that every overlay shows (`P` on the runs screen).
+        self.hues = RunHues(len(PALETTE))
+        self.pinned: str | None = None
+        self.metric_aliases: dict[str, list[str]] = {}  # [aliases] of the root's runyard.toml, read with each scan
 
     @property
     def following(self) -> frozenset[str]:
@@ -194,6 +211,8 @@ class RunyardApp(App):
         was_scanning, self.scanning = self.scanning, self._scans > 0
         if message.error:
             self.notify(message.error, severity="error", timeout=8)
+        if message.aliases is not None:
+            self.metric_aliases = message.aliases
         # Kept runs are listed as they were when the scan began: their records here may be newer since.
         fresh = {str(r.info.path): (self.records.get(str(r.info.path), r) if str(r.info.path) in message.kept
                                     else r) for r in message.records}
@@ -235,11 +254,15 @@ class RunyardApp(App):
             moved = self.live[new] = live.moved_to(record.open())
             self._read_series(new, moved, full=True, urgent=True)
         self.follow_policy.moved(old, new)
+        self.hues.moved(old, new)
+        if self.pinned == old:
+            self.pinned = new
         for screen, keys in list(self._open_screens.items()):
             if old in keys:
                 self._open_screens[screen] = tuple(new if k == old else k for k in keys)
-                if isinstance(screen, RunScreen):
-                    screen.run_moved(old, new, record)
+                moved_to = getattr(screen, "run_moved", None)
+                if moved_to is not None:
+                    moved_to(old, new, record)
         if loading is not None or (live is None and new in self._open_keys()):
             self._want_series(new, urgent=True)
         self.notify(f"{Path(old).name} moved to {new}", timeout=4)
@@ -261,11 +284,39 @@ class RunyardApp(App):
     # ----- live following ---------------------------------------------------------------------------------
 
     def _open_keys(self) -> set[str]:
-        """Runs shown by open run screens (screens closed since are forgotten here)."""
+        """Runs shown by open screens (screens closed since are forgotten here); runs no longer shown, marked or
+        pinned give their colour back."""
         stack = set(self.screen_stack)
         for screen in [s for s in self._open_screens if s not in stack]:
             del self._open_screens[screen]
-        return {key for keys in self._open_screens.values() for key in keys}
+        keys = {key for keys in self._open_screens.values() for key in keys}
+        self.hues.keep(keys | {self.pinned} if self.pinned else keys)
+        return keys
+
+    def run_hue(self, key: str) -> int:
+        """The run's colour, as an index into the palette: one per run in use, the same on every screen."""
+        return self.hues.of(key)
+
+    def show_runs(self, screen: Screen, keys: Iterable[str]) -> None:
+        """`screen` shows (or overlays) these runs: their series stay loaded and their files followed closely
+        while it is open, and they keep their colours."""
+        keys = tuple(dict.fromkeys(keys))
+        if self._open_screens.get(screen) != keys:
+            self._open_screens[screen] = keys
+            self._apply_following()
+
+    def pin(self, key: str | None) -> None:
+        """Pin a run as the reference every overlay shows (None: unpin)."""
+        self.pinned = key
+        self._open_keys()  # the old pin's colour is free again unless it is in use otherwise
+        self._tell_screens({key} if key else set())
+
+    def with_pinned(self, records: list[RunRecord]) -> list[RunRecord]:
+        """`records` and the pinned run (first), unless it is among them already."""
+        pinned = self.records.get(self.pinned) if self.pinned else None
+        if pinned is None or any(str(r.info.path) == self.pinned for r in records):
+            return records
+        return [pinned, *records]
 
     def _apply_following(self) -> None:
         """Load the series of followed runs, let go of those no longer kept, tell the watcher what to follow."""
@@ -443,12 +494,22 @@ class RunyardApp(App):
     def _tell_screens(self, keys: set[str], structure: bool = False) -> None:
         self.runs_changed.publish(RunsChanged(frozenset(keys), structure))
 
-    def open_runs(self, records: list[RunRecord]) -> None:
+    def open_runs(self, records: list[RunRecord], *, overlay: bool = False) -> None:
+        """A run screen of `records`; an `overlay` (of marked runs) shows the pinned run as well."""
+        self._open_screen(RunScreen, self.with_pinned(records) if overlay else records)
+
+    def open_compare(self, records: list[RunRecord]) -> None:
+        """The compare screen of `records` and the pinned run."""
+        from .screens.compare import CompareScreen
+
+        self._open_screen(CompareScreen, self.with_pinned(records))
+
+    def _open_screen(self, kind: Callable[[list[RunRecord]], Screen], records: list[RunRecord]) -> None:
         readable = [r for r in records if r.source is not None]
         if not readable:
             self.notify(records[0].info.error or "this run cannot be read", severity="error")
             return
-        screen = RunScreen(readable)
+        screen = kind(readable)
         self._open_screens[screen] = tuple(str(r.info.path) for r in readable)
         for key in self._open_screens[screen]:
             self._want_series(key, urgent=True)
@@ -495,7 +556,12 @@ def _end_after(seconds: float, status: int) -> None:
 def _scan(root: Path, kept: dict[str, RunRecord], post: Callable[[object], object], cost: list[float]) -> None:
     started = time.thread_time()
     try:
-        post(ScanDone(scan(root, keep=kept), kept=frozenset(kept)))
+        records = scan(root, keep=kept)
+        try:
+            aliases = load_aliases(root)  # cached by the files' versions: a rescan usually reads nothing
+        except Exception:  # a broken runyard.toml leaves names matched by case and separators only
+            aliases = None
+        post(ScanDone(records, kept=frozenset(kept), aliases=aliases))
     except Exception as exc:  # an unreadable root: say so in place, keep the app alive
         post(ScanDone([], f"cannot scan {root}: {exc}"))
     finally:

@@ -26,6 +26,7 @@ class ScanDone(Message):
     records: list[RunRecord]
     error: str | None = None
     kept: frozenset[str] = field(default_factory=frozenset)
+    aliases: dict[str, list[str]] | None = None  # the runs root's metric aliases (runyard.toml), read with it
 
 
 @dataclass
@@ -119,6 +120,38 @@ class RunDetailsRead(Message, bubble=False):
     def can_replace(self, message: Message) -> bool:
         """Newer details of the same run supersede these."""
         return isinstance(message, RunDetailsRead) and message.key == self.key
+
+
+@dataclass
+class ComparisonRead(Message, bubble=False):
+    """The compare screen's summary table (a `CompareTable`), made on a read lane; `request` says which asking
+    it answers (a newer one supersedes it), `error` why there is none."""
+
+    request: int
+    table: Any = None
+    error: str | None = None
+
+    def can_replace(self, message: Message) -> bool:
+        """A newer table supersedes this one."""
+        return isinstance(message, ComparisonRead)
+
+
+@dataclass
+class ConfigDiffRead(Message, bubble=False):
+    """The compared runs' config diff with their origins (a `ConfigDiff`; origins come from run files)."""
+
+    diff: Any
+
+
+@dataclass
+class ImportanceRead(Message, bubble=False):
+    """Which config keys go with a better `metric` (judged in `direction`) across the compared runs (a list of
+    `KeyImportance`)."""
+
+    metric: str
+    direction: str | None
+    keys: list[Any]
+    error: str | None = None
 
 
 @dataclass(frozen=True)

@@ -17,28 +17,40 @@ def ema_debiased(values: np.ndarray, weight: float) -> np.ndarray:
     """TensorBoard's smoothing: EMA started at 0, divided by 1 - w**n (n counts finite points).
 
     Non-finite values pass through untouched; a constant series is returned as is (TB#786). Computed in
-    blocks with closed-form powers so a million points take milliseconds, not a Python loop.
+    blocks with closed-form powers (each block's EMA from zero at once, as one 2-d array), then each block's
+    carry from the one before, so a million points take milliseconds, not a Python loop over points.
     """
     values = np.asarray(values, dtype=np.float64)
-    out = values.copy()
-    finite = np.isfinite(values)
-    x = values[finite]
-    if weight <= 0 or x.size == 0 or np.all(x == x[0]):
-        return out
+    every = math.isfinite(float(values.sum()))  # a NaN or an infinity would make the sum one (one quick pass)
+    finite = np.isfinite(values) if not every else None
+    every = every or bool(finite.all())  # a sum too large for a float: look value by value
+    x = values if every else values[finite]
+    if weight <= 0 or x.size == 0 or (x[0] == x[-1] and np.all(x == x[0])):  # a constant series stays as is
+        return values.copy()
     weight = min(weight, 0.999999)
-    block = max(1, min(4096, int(100 / -math.log10(weight))))
-    smoothed = np.empty_like(x)
-    last = 0.0
-    for start in range(0, x.size, block):
-        chunk = x[start:start + block]
-        k = np.arange(chunk.size)
-        decay = weight ** (k + 1)                          # carry of the previous state
-        inner = np.cumsum(chunk * weight ** (-k)) * weight ** k * (1 - weight)
-        ema = decay * last + inner
-        smoothed[start:start + chunk.size] = ema
-        last = ema[-1]
-    n = np.arange(1, x.size + 1)
-    out[finite] = smoothed / (1 - weight ** n)
+    block = max(1, min(4096, int(100 / -math.log10(weight))))  # weight**-block stays far from overflow
+    blocks = -(-x.size // block)
+    flat = np.empty(blocks * block)  # worked on in place: each pass over a long series costs
+    flat[: x.size] = x
+    flat[x.size:] = 0.0
+    inner = flat.reshape(blocks, block)
+    k = np.arange(block)
+    inner *= weight ** (-k)
+    np.cumsum(inner, axis=1, out=inner)
+    inner *= weight ** k * (1 - weight)
+    carry, last, decay = np.empty(blocks), 0.0, weight ** block  # each block starts from the one before's end
+    for i, end in enumerate(inner[:, -1].tolist()):
+        carry[i] = last
+        last = decay * last + end
+    inner += carry[:, None] * weight ** (k + 1)
+    smoothed = flat[: x.size]
+    # Debias: divide by 1 - w**n, which is exactly 1.0 once w**n is below float64's half epsilon.
+    biased = min(x.size, math.ceil(-17 / math.log10(weight)) + 1)
+    smoothed[:biased] /= 1 - weight ** np.arange(1, biased + 1)
+    if every:
+        return smoothed
+    out = values.copy()
+    out[finite] = smoothed
     return out
 
 

@@ -33,6 +33,13 @@ class Growable:
         self._data[: values.size] = values
         self.size = values.size
 
+    @classmethod
+    def adopt(cls, values: np.ndarray) -> Growable:
+        """One holding `values` themselves, not a copy (the first append moves them to room to grow)."""
+        grown = cls.__new__(cls)
+        grown._data, grown.size = values, values.size
+        return grown
+
     def extend(self, values: list | np.ndarray) -> None:
         n = len(values)
         if self.size + n > self._data.size:
@@ -77,7 +84,7 @@ class Series:
         self._ordered: dict[str, tuple[int, bool]] = {}  # axis -> (points checked, x sorted and NaN-free)
         self._smooth_weight = -1.0
         self._smoothed: Growable | None = None
-        self._ema_state: tuple[float, int] = (0.0, 0)
+        self._ema_state: tuple[float, int] | None = (0.0, 0)  # None: not worked out since the last full smoothing
 
     def __len__(self) -> int:
         return self.value.size
@@ -117,27 +124,32 @@ class Series:
     def smoothed(self, weight: float) -> np.ndarray:
         """Debiased EMA (TensorBoard's) of the values, extended incrementally as points arrive."""
         if weight != self._smooth_weight or self._smoothed is None or self._smoothed.size > self.value.size:
-            full = ema_debiased(self.value.view, weight)
-            self._smoothed = Growable(full)
-            finite = self.value.view[np.isfinite(self.value.view)]
-            self._ema_state = _ema_state_of(finite, weight, full)
+            # A new weight (a key press) redraws at once: the state to continue from is worked out only when
+            # points arrive, and the result is kept as it is, not copied.
+            self._smoothed = Growable.adopt(ema_debiased(self.value.view, weight))
+            self._ema_state = None
             self._smooth_weight = weight
             return self._smoothed.view
         start = self._smoothed.size
         if start < self.value.size:
+            if self._ema_state is None:
+                done = self.value.view[:start]
+                self._ema_state = _ema_state_of(int(np.count_nonzero(np.isfinite(done))), weight,
+                                                self._smoothed.view)
             new, self._ema_state = _ema_extend(self.value.view[start:], weight, self._ema_state)
             self._smoothed.extend(new)
         return self._smoothed.view
 
 
-def _ema_state_of(finite: np.ndarray, weight: float, smoothed: np.ndarray) -> tuple[float, int]:
-    """Recover (running EMA, count) from a debiased result, to continue it point by point."""
-    n = finite.size
+def _ema_state_of(n: int, weight: float, smoothed: np.ndarray) -> tuple[float, int]:
+    """Recover (running EMA, count) from a debiased result of `n` finite values, to continue it point by point."""
     if n == 0 or weight <= 0:
         return 0.0, n
     # smoothed = ema / (1 - w**n), so the running EMA is smoothed * (1 - w**n); a constant series (left as is)
-    # has exactly that state too.
-    last_smoothed = smoothed[np.isfinite(smoothed)][-1]
+    # has exactly that state too. The last finite value is near the end: look there first.
+    tail = smoothed[-64:]
+    found = tail[np.isfinite(tail)]
+    last_smoothed = found[-1] if found.size else smoothed[np.isfinite(smoothed)][-1]
     return float(last_smoothed * (1 - weight**n)), n
 
 

@@ -80,5 +80,8 @@ class HelpScreen(ModalScreen[None]):
         table.add_columns("where", "key", "does")
         for section, bindings in binding_sections(self.beneath):
             for b in bindings:
-                table.add_row(Text(section, style="dim"), Text(key_label(b), style="bold"), Text(b.description))
+                does = Text(b.description)
+                if b.tooltip and not b.tooltip.startswith(b.description):  # where it works (a compare tab)
+                    does.append(f" — {b.tooltip}", style="dim")
+                table.add_row(Text(section, style="dim"), Text(key_label(b), style="bold"), does)
         table.focus()

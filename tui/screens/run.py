@@ -28,7 +28,7 @@ from ..live.details import RunDetails
 from ..live.runstate import LiveRun, Series, configured_last_step
 from ..messages import RunDetailsRead
 from ..widgets.log_view import LogView
-from ..widgets.metric_plot import MetricPanels, Trace, curve_colour
+from ..widgets.metric_plot import MetricPanels, Trace, colour, curve_colour
 from .metric_picker import MetricPicker
 
 REDRAW_INTERVAL = 0.25  # at most four plot redraws a second while data streams in
@@ -242,7 +242,8 @@ class RunScreen(Screen):
                 x = cursor.x_values(series, self.x_axis, self._start(i))
                 traces.append(Trace(label, (0, 0, 0), x, series.value.view, smooth, nonfinite,  # coloured by panels
                                     clean=nonfinite == 0 and series.ordered(axis), metric=name, run=i,
-                                    steps=series.steps, restarts=live.restarts))
+                                    steps=series.steps, restarts=live.restarts,
+                                    hue=self.app.run_hue(self.keys[i]) if len(lives) > 1 else None))
         waiting = [p for k, live in zip(self.keys, lives, strict=True) if (p := self._placeholder(k, live))]
         message = waiting[0] if waiting else "no metrics logged yet" if not any(live.series for live in lives) \
             else "none of these metrics"
@@ -253,6 +254,8 @@ class RunScreen(Screen):
 
     def run_colour(self, index: int) -> tuple[int, int, int]:
         """The colour of run `index`'s curves (of its first one, when its metrics have colours of their own)."""
+        if len(self.records) > 1:  # overlaid: the run's own colour, the same on every screen
+            return colour(self.app.run_hue(self.keys[index]))
         panels = self.query_one(MetricPanels)
         for plot in panels.plots:
             for trace in plot.traces:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from textual import on
 from textual.app import ComposeResult
@@ -12,12 +13,12 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
-from runyard import FilterError, compile_filter
+from runyard import FilterError, RunRecord, clean_field, compile_filter, main_metrics, match_metrics, short_names
 
 from ..live.runstate import LiveRun
 from ..messages import RunsChanged
-from ..widgets.preview import Preview
-from ..widgets.runs_table import RunsTable, facts_for
+from ..widgets.preview import Overlaid, Preview
+from ..widgets.runs_table import PIN_MARK, RowFacts, RunsTable, facts_for
 
 PREVIEW_INTERVAL = 1.0
 # The preview gives way to the runs on a small window: it is shown from 50 columns and 18 lines, where the table
@@ -31,15 +32,18 @@ def table_interval(live_runs: int) -> float:
 
 
 class RunsScreen(Screen):
-    """A table of all runs; enter opens the highlighted run (or every marked run, overlaid)."""
+    """A table of all runs; enter opens the highlighted run (or every marked run, overlaid), `c` compares the
+    marked runs; the preview overlays the marked runs (and the pinned one) on the highlighted one's curve."""
 
     BINDINGS = [
         Binding("enter", "open", "Open", priority=False),
+        Binding("c", "compare", "Compare"),
         Binding("slash", "focus_filter", "Filter"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
-        Binding("a", "toggle_archived", "Archived"),
+        Binding("a", "toggle_archived", "Archived", show=False),  # the footer keeps compare, quit and help
         Binding("p", "toggle_preview", "Preview"),
         Binding("u", "unmark_all", "Unmark all", show=False),
+        Binding("P", "pin", "Pin as reference", show=False),
     ]
 
     def __init__(self) -> None:
@@ -122,7 +126,7 @@ class RunsScreen(Screen):
             for key in changed:
                 record = app.records.get(key)
                 if record is not None and key in table.facts and predicate(record):
-                    table.update_row(facts_for(record, self._live(key), key in marked))
+                    table.update_row(self._facts(key, record, key in marked))
                 elif record is None or (key in table.facts) != predicate(record):
                     changed = None  # a row appears or disappears: fall through to a full pass
                     break
@@ -130,11 +134,19 @@ class RunsScreen(Screen):
                 self._update_title()
                 self._maybe_refresh_preview(changed)
                 return
-        rows = [facts_for(r, self._live(k), k in marked) for k, r in app.records.items()
+        rows = [self._facts(k, r, k in marked) for k, r in app.records.items()
                 if (self.show_archived or not r.info.archived) and predicate(r)]
         table.show_rows(rows)
         self._update_title()
         self._schedule_preview()
+
+    def _facts(self, key: str, record: RunRecord, marked: bool) -> RowFacts:
+        """A row's values, its mark drawn in the run's colour when it is marked or pinned."""
+        facts = facts_for(record, self._live(key), marked)
+        pinned = key == self.app.pinned
+        if marked or pinned:
+            facts = replace(facts, pinned=pinned, hue=self.app.run_hue(key))
+        return facts
 
     def _live(self, key: str) -> LiveRun | None:
         """A row's live series: those of followed runs only, so that a finished run's row does not change just
@@ -151,6 +163,9 @@ class RunsScreen(Screen):
             parts.append(f"{running} running")
         if marked:
             parts.append(f"{marked} marked")
+        pinned = app.records.get(app.pinned) if app.pinned else None
+        if pinned is not None:
+            parts.append(f"{PIN_MARK} {clean_field(pinned.info.name)} pinned")
         parts.append(app.watch_mode)
         if app.scanning:
             parts.append("scanning…")
@@ -217,6 +232,35 @@ class RunsScreen(Screen):
             self.table.highlight(str(record.info.path))
             self.table.action_toggle_mark()
 
+    @on(RunsTable.MarkToggled, "#runs")
+    def _mark_toggled(self, event: RunsTable.MarkToggled) -> None:
+        self._hold_overlay()
+        self.refresh_rows({event.key})  # the mark takes the run's colour
+        self._schedule_preview()
+
+    def _hold_overlay(self) -> None:
+        """The marked and pinned runs stay loaded and keep their colours while they are marked (or pinned)."""
+        keys = [str(r.info.path) for r in self.table.marked()]
+        if self.app.pinned:
+            keys.insert(0, self.app.pinned)
+        self.app.show_runs(self, keys)
+
+    def action_pin(self) -> None:
+        """Pin the highlighted run as the reference every overlay shows (preview, compare, run screen); the same
+        again unpins it."""
+        key = self.table.highlighted_key()
+        if key is None:
+            return
+        before = self.app.pinned
+        self.app.pin(None if before == key else key)
+        self._hold_overlay()
+        self.refresh_rows({k for k in (before, key) if k})
+        self._update_title()
+        self._schedule_preview()
+        name = clean_field(self.app.records[key].info.name)
+        self.notify(f"{name} unpinned" if before == key else f"{name} pinned: every overlay shows it", timeout=3,
+                    markup=False)
+
     # ----- preview and opening ------------------------------------------------------------------------------
 
     @on(RunsTable.RowHighlighted, "#runs")
@@ -230,7 +274,8 @@ class RunsScreen(Screen):
 
     def _maybe_refresh_preview(self, changed: set[str]) -> None:
         """Live data redraws the preview at most once a second (it is a glance, not the run view)."""
-        if self.table.highlighted_key() not in changed or self._preview_timer is not None:
+        shown = {self.table.highlighted_key(), self.app.pinned, *(str(r.info.path) for r in self.table.marked())}
+        if not shown & changed or self._preview_timer is not None:
             return
         wait = max(0.01, PREVIEW_INTERVAL - (time.monotonic() - self._preview_drawn))  # Textual timers need > 0
         self._preview_timer = self.set_timer(wait, self.refresh_preview)
@@ -248,7 +293,30 @@ class RunsScreen(Screen):
         waiting = self.app.waiting_for(key)
         placeholder = f"waiting for {waiting}" if waiting else live.placeholder() if live is not None else "loading…"
         log = record.source.log_path if record.source is not None else None  # found on the reading thread
-        preview.show(live, log, record.info.status, record.info.error or placeholder or "")
+        preview.show(live, log, record.info.status, record.info.error or placeholder or "",
+                     overlay=self._overlay(key, live))
+
+    def _overlay(self, key: str, live: LiveRun | None) -> list[Overlaid]:
+        """The runs the preview overlays on the highlighted one (the pinned run, the marked ones), each in its
+        colour and with its name for the highlighted run's main metric; empty when there are none."""
+        app = self.app
+        keys = [k for k in dict.fromkeys([app.pinned, *(str(r.info.path) for r in self.table.marked())])
+                if k and k != key and k in app.records]
+        if not keys or live is None:
+            return []
+        names = main_metrics(live.series, limit=1)
+        if not names:
+            return []
+        lives = {k: live if k == key else app.live_state(k) for k in [*keys, key]}
+        # The same metric whatever each run calls it (`val_loss`, `val/loss`, or a user's alias of it).
+        match = match_metrics({k: list(v.series) if v is not None else [] for k, v in lives.items()},
+                              app.metric_aliases)
+        members = match.groups.get(match.canonical_of(key, names[0]) or "", {})
+        labels = short_names([clean_field(app.records[k].info.name) for k in lives])  # what tells them apart
+        overlay = []
+        for (k, other), label in zip(lives.items(), labels, strict=True):  # the highlighted run last: on top
+            overlay.append(Overlaid(label, app.run_hue(k), other, members.get(k), pinned=k == app.pinned))
+        return overlay
 
     @on(RunsTable.RowSelected, "#runs")
     def _row_selected(self) -> None:
@@ -262,4 +330,15 @@ class RunsScreen(Screen):
         key = self.table.highlighted_key()
         records = marked or ([self.app.records[key]] if key in self.app.records else [])
         if records:
-            self.app.open_runs(records)
+            self.app.open_runs(records, overlay=bool(marked))
+
+    def action_compare(self) -> None:
+        """Compare the marked runs (and the pinned one); with none marked, the highlighted run, saying how to pick."""
+        marked = self.table.marked()
+        key = self.table.highlighted_key()
+        records = marked or ([self.app.records[key]] if key in self.app.records else [])
+        if not records:
+            return
+        if not marked:
+            self.notify("space marks the runs to compare; showing the highlighted run", timeout=4)
+        self.app.open_compare(records)

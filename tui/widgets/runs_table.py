@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import count, pairwise
 from typing import Any, ClassVar
@@ -30,7 +30,18 @@ from textual.strip import Strip
 
 from runyard import RunRecord, best_of, clean_field, main_metrics
 
-from ..formatting import CLOCK_MARK, STATUS_ICON, STATUS_STYLE, cut_middle, fmt_duration, fmt_number, fmt_time
+from ..formatting import (
+    CLOCK_MARK,
+    PALETTE,
+    STATUS_ICON,
+    STATUS_STYLE,
+    cut_middle,
+    fmt_duration,
+    fmt_number,
+    fmt_time,
+)
+
+PIN_MARK = "⊙"  # the run pinned as the reference of every overlay (an `o` where the output lacks the glyph)
 
 
 @dataclass
@@ -44,6 +55,8 @@ class RowFacts:
     last: float | None
     best: float | None
     marked: bool
+    pinned: bool = False
+    hue: int | None = None  # the run's colour (a palette index) while it is in use: its mark is drawn in it
 
 
 @dataclass(frozen=True)
@@ -104,7 +117,7 @@ def cells_of(f: RowFacts) -> tuple[Cell, ...]:
     if info.clock_ahead is not None:
         status += ((f" {CLOCK_MARK}", "yellow"),)
     return safe_cells((
-        (("▶", "bold cyan"),) if f.marked else ((" ", ""),),
+        mark_cell(f),
         status,
         ((info.name, "red" if info.error else ""),),
         ((fmt_number(f.last_step), ""),),
@@ -117,6 +130,16 @@ def cells_of(f: RowFacts) -> tuple[Cell, ...]:
         ((info.format, "dim"),),
         ((", ".join(str(tag) for tag in info.tags), "italic"),),
     ))
+
+
+def mark_cell(f: RowFacts) -> Cell:
+    """▶ for a marked run and ⊙ for the pinned one, in the run's colour (the colour its curves have)."""
+    style = "bold cyan"
+    if f.hue is not None:
+        r, g, b = PALETTE[f.hue % len(PALETTE)]
+        style = f"bold rgb({r},{g},{b})"
+    cell: Cell = (("▶" if f.marked else " ", style),)
+    return (*cell, (PIN_MARK, style)) if f.pinned else cell
 
 
 def safe_cells(cells: tuple[Cell, ...]) -> tuple[Cell, ...]:
@@ -268,6 +291,9 @@ class RunsTable(ScrollView, can_focus=True):
 
     class RowSelected(_RowMessage):
         """Enter (or a double click) on a run."""
+
+    class MarkToggled(_RowMessage):
+        """A run was marked or unmarked (`space`)."""
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         """An empty table sorted by start, newest first."""
@@ -558,7 +584,8 @@ class RunsTable(ScrollView, can_focus=True):
         if key is None:
             return
         f = self.facts[key]
-        self.update_row(RowFacts(f.record, f.last_step, f.rate, f.metric, f.last, f.best, not f.marked))
+        self.update_row(replace(f, marked=not f.marked))
+        self.post_message(self.MarkToggled(self, key))
         self.move_cursor(self._cursor + 1)
 
     def on_click(self, event: Click) -> None:
