@@ -53,3 +53,13 @@ async def test_at_40_columns_a_real_run_name_is_readable(tmp_path, monkeypatch):
         await wait_for(app, pilot, lambda: table(app).row_count == 1)
         rows = [line for line in visible_lines(app)[1:] if line.strip()]
         assert "gpt2-sma…-lr3e-4" in rows[0], rows  # cut in the middle, both ends readable
+
+
+def test_step_ticks_are_integers_at_round_spacings():
+    from runyard.tui.formatting import step_ticks
+
+    assert step_ticks(0, 299) == ([0, 50, 100, 150, 200, 250], ["0", "50", "100", "150", "200", "250"])
+    assert step_ticks(60, 149)[0] == [60, 80, 100, 120, 140]
+    assert step_ticks(0, 1_000_000)[1] == ["0", "200k", "400k", "600k", "800k", "1M"]
+    assert step_ticks(0, 2500)[1] == ["0", "500", "1k", "1.5k", "2k", "2.5k"]
+    assert all(isinstance(t, int) for t in step_ticks(0.0, 7.5)[0])

@@ -124,6 +124,26 @@ def time_ticks(lo: float, hi: float, x_axis: str, count: int = 5) -> tuple[list[
     return ticks, [fmt_duration(t) for t in ticks]
 
 
+def step_ticks(lo: float, hi: float, count: int = 5) -> tuple[list[int], list[str]]:
+    """Tick positions and labels for a step axis: integers at a round spacing (1, 2 or 5 × 10^k) within
+    [lo, hi], labelled as the integers they are (a step is never "149.5")."""
+    if not hi > lo:
+        return [round(lo)], [fmt_number(round(lo))]
+    wanted = (hi - lo) / max(count - 1, 1)
+    magnitude = 10 ** math.floor(math.log10(wanted)) if wanted >= 1 else 1
+    spacing = max(1, int(max((m * magnitude for m in (1, 2, 5) if m * magnitude <= wanted), default=1)))
+    ticks = list(range(math.ceil(lo / spacing) * spacing, math.floor(hi) + 1, spacing))
+    return ticks, [_round_step(t) for t in ticks]
+
+
+def _round_step(step: int) -> str:
+    """A round tick step, short: 200k, 1.5M (exact: ticks sit on multiples of their spacing); else as is."""
+    for unit, suffix in ((1_000_000, "M"), (1_000, "k")):
+        if step and abs(step) >= unit and (step * 10) % unit == 0:
+            return f"{step / unit:g}{suffix}"
+    return str(step)
+
+
 def log_ticks(lo: float, hi: float, count: int = 5) -> tuple[list[float], list[str]]:
     """Tick positions and labels for a log10-transformed y axis (see `on_axis`), labelled with the real values."""
     step = (hi - lo) / (count - 1) if count > 1 else 0.0

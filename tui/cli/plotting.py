@@ -32,6 +32,7 @@ from ..formatting import (
     pinned_span,
     set_y_range,
     sgr,
+    step_ticks,
     time_ticks,
 )
 from ..live.restarts import broken, prepare_lives
@@ -122,8 +123,7 @@ def plot_runs(views: list[Any], metrics: list[str], x_axis: str, smooth: float, 
     span = pinned_span(x_span([x for raw in raws for x in (raw.x, raw.nan_x, raw.posinf_x, raw.neginf_x)]))
     if span is not None:
         plt.xlim(*span)  # pinned, so marks drawn over the figure land on the curves' columns
-        if x_axis != "step":
-            plt.xticks(*time_ticks(*span, x_axis))
+        plt.xticks(*(step_ticks(*span) if x_axis == "step" else time_ticks(*span, x_axis)))
     plt.xlabel({"step": "step", "time": "wallclock", "relative": "time since start"}[x_axis])
     text = plt.build()
     if span is not None:

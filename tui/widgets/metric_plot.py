@@ -363,13 +363,15 @@ class MetricPlot(PlotextPlot):
             self._x_range = span
 
     def _x_ticks(self, xs_all: list[np.ndarray]) -> None:
-        if self.x_axis == "step":
-            return
-        from ..formatting import time_ticks
+        from ..formatting import step_ticks, time_ticks
 
         span = self._shared_x or x_span(xs_all)
         if span is not None and span[1] > span[0]:
-            self.plt.xticks(*time_ticks(*span, self.x_axis, count=max(2, min(6, (self.size.width or 60) // 14))))
+            width = self.size.width or 60
+            if self.x_axis == "step":  # short labels ("150", "200k"): room for more of them
+                self.plt.xticks(*step_ticks(*span, count=max(3, min(8, width // 9))))
+            else:
+                self.plt.xticks(*time_ticks(*span, self.x_axis, count=max(2, min(6, width // 14))))
 
 
 # A metric whose curve would fill less than this share of a shared y-axis reads as a flat line: the panels then
