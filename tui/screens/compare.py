@@ -135,17 +135,17 @@ class CompareScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Static(id="compare-title", markup=False)
         with TabbedContent(initial="curves"):
-            with TabPane("Curves", id="curves"):
+            with TabPane("1 Curves", id="curves"):
                 yield Static(id="compare-match", classes="compare-note", markup=False)
                 yield Static(id="compare-legend", markup=False)
                 yield MetricPanels(id="compare-plot")
-            with TabPane("Table", id="table"):
+            with TabPane("2 Table", id="table"):
                 yield Static(id="table-note", classes="compare-note", markup=False)
                 yield DataTable(id="compare-table", cursor_type="cell", zebra_stripes=True)
-            with TabPane("Config", id="config"):
+            with TabPane("3 Config", id="config"):
                 yield Static(id="config-note", classes="compare-note", markup=False)
                 yield DataTable(id="config-table", cursor_type="row", zebra_stripes=True, fixed_columns=1)
-            with TabPane("Keys", id="keys"):
+            with TabPane("4 Keys", id="keys"):
                 yield Static(id="keys-note", classes="compare-note", markup=False)
                 yield DataTable(id="keys-table", cursor_type="row", zebra_stripes=True)
         yield Footer()
