@@ -12,7 +12,7 @@ import re
 import sys
 import time
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -167,7 +167,18 @@ def write_atomic(path: Path, data: bytes, *, fsync: bool = False) -> None:
     A write that fails (a full disk) removes its temp file and raises; `path` keeps its previous content.
     """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    replace_via_temp(data, fsync, open_tmp=lambda: os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
+                     commit=lambda: os.replace(tmp, path), discard=lambda: os.unlink(tmp))
+    if fsync:
+        fsync_dir(path.parent)
+
+
+def replace_via_temp(data: bytes, fsync: bool, *, open_tmp: Callable[[], int], commit: Callable[[], None],
+                     discard: Callable[[], None]) -> None:
+    """The one temp-file-and-rename: write `data` whole to the fd `open_tmp` gives (fsynced if asked), then
+    `commit` (the rename); on any failure `discard` the temp file and raise. Callers name the files, by path
+    (`write_atomic`) or relative to a run folder's fd (`RunFolder.write_atomic`)."""
+    fd = open_tmp()
     try:
         try:
             write_all(fd, data)
@@ -175,13 +186,11 @@ def write_atomic(path: Path, data: bytes, *, fsync: bool = False) -> None:
                 os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(tmp, path)
+        commit()
     except BaseException:
         with contextlib.suppress(OSError):
-            os.unlink(tmp)
+            discard()
         raise
-    if fsync:
-        fsync_dir(path.parent)
 
 
 def fsync_dir(path: Path) -> None:

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import IO
 
-from ..contract import write_all
+from ..contract import replace_via_temp
 
 _RELATIVE = {os.open, os.rename, os.mkdir, os.unlink, os.stat} <= os.supports_dir_fd
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
@@ -123,19 +123,8 @@ class RunFolder:
         A write that fails (a full disk) removes its temp file and raises; `name` keeps its previous content.
         """
         tmp = f"{os.path.dirname(name)}/.{os.path.basename(name)}.{os.getpid()}.tmp".lstrip("/")
-        fd = self.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-        try:
-            try:
-                write_all(fd, data)
-                if fsync:
-                    os.fsync(fd)
-            finally:
-                os.close(fd)
-            self.replace(tmp, name)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                self.unlink(tmp)
-            raise
+        replace_via_temp(data, fsync, open_tmp=lambda: self.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
+                         commit=lambda: self.replace(tmp, name), discard=lambda: self.unlink(tmp))
         if fsync:
             self.fsync(os.path.dirname(name))
 
