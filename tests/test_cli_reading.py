@@ -57,6 +57,15 @@ def child(*args: str, **env: str) -> subprocess.CompletedProcess:
 
 def on_terminal(*args: str, columns: int = 80, rows: int = 40) -> str:
     """`runyard ARGS` on a pseudo-terminal of `columns` x `rows`: what a user sees, escape codes and all."""
+    environ = child_env(TERM="xterm-256color")
+    for name in ("COLUMNS", "LINES", "NO_COLOR", "FORCE_COLOR"):
+        environ.pop(name, None)
+    return on_pty([str(a) for a in args], environ, columns, rows).replace("\r\n", "\n")
+
+
+def on_pty(args: list[str], environ: dict[str, str], columns: int, rows: int) -> str:
+    """`runyard ARGS` with `environ` on a pseudo-terminal of `columns` x `rows`; its output as written (it must
+    exit 0)."""
     import fcntl
     import pty
     import struct
@@ -64,10 +73,7 @@ def on_terminal(*args: str, columns: int = 80, rows: int = 40) -> str:
 
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
-    environ = child_env(TERM="xterm-256color")
-    for name in ("COLUMNS", "LINES", "NO_COLOR", "FORCE_COLOR"):
-        environ.pop(name, None)
-    proc = subprocess.Popen([sys.executable, "-m", "runyard.tui.cli", *map(str, args)], cwd=PROJECT, env=environ,
+    proc = subprocess.Popen([sys.executable, "-m", "runyard.tui.cli", *args], cwd=PROJECT, env=environ,
                             stdin=follower, stdout=follower, stderr=follower, close_fds=True)
     os.close(follower)
     out = b""
@@ -88,8 +94,9 @@ def on_terminal(*args: str, columns: int = 80, rows: int = 40) -> str:
     finally:
         proc.wait(timeout=10)
         os.close(leader)
-    assert proc.returncode == 0, out.decode(errors="replace")
-    return out.decode("utf-8", errors="replace").replace("\r\n", "\n")
+    text = out.decode("utf-8", errors="replace")
+    assert proc.returncode == 0, text
+    return text
 
 
 def widest(text: str) -> int:

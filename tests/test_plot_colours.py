@@ -7,16 +7,9 @@ app's overlaid curves, drawn in one colour under NO_COLOR, are told apart by mar
 
 from __future__ import annotations
 
-import fcntl
-import os
-import pty
 import re
-import select
-import struct
 import subprocess
 import sys
-import termios
-import time
 from pathlib import Path
 
 import pytest
@@ -29,6 +22,7 @@ from runyard.tui.screens.run import RunScreen
 from runyard.tui.widgets.metric_plot import MetricPlot
 from tests.conftest import PROJECT, child_env
 from tests.test_app import make_run, table, wait_for, wait_until
+from tests.test_cli_reading import on_pty
 
 RUNS = ("alpha", "beta", "gamma", "delta")
 SGR = re.compile(r"\x1b\[([0-9;]*)m")
@@ -53,33 +47,7 @@ def plot_on_terminal(root: Path, tmp_path: Path, **env: str) -> str:
     for name in ("COLUMNS", "LINES", "NO_COLOR", "FORCE_COLOR", "COLORTERM", "TERM"):
         environ.pop(name, None)
     environ.update(env)
-    leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-    proc = subprocess.Popen([sys.executable, "-m", "runyard.tui.cli", "plot", *RUNS, "--root", str(root),
-                             "--height", "14"], cwd=PROJECT, env=environ, stdin=follower, stdout=follower,
-                            stderr=follower, close_fds=True)
-    os.close(follower)
-    out = b""
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([leader], [], [], 0.5)
-            if ready:
-                try:
-                    chunk = os.read(leader, 65536)
-                except OSError:  # the child closed its side
-                    break
-                if not chunk:
-                    break
-                out += chunk
-            elif proc.poll() is not None:
-                break
-    finally:
-        proc.wait(timeout=10)
-        os.close(leader)
-    text = out.decode("utf-8", errors="replace")
-    assert proc.returncode == 0, text
-    return text
+    return on_pty(["plot", *RUNS, "--root", str(root), "--height", "14"], environ, columns=100, rows=30)
 
 
 def legend(text: str) -> dict[str, tuple[str, str]]:
