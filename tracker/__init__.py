@@ -102,12 +102,22 @@ _EXPORTS = {
     "PngUnavailable": ".ops.figures",
     "require_matplotlib": ".ops.figures",
     "write_metrics_csv": ".ops.export",
+    # operations: the best checkpoints across a tree
+    "rank_checkpoints": ".ops.best",
+    "checkpoint_ranking": ".ops.best",
+    "link_ranking": ".ops.best",
+    "RankedCheckpoint": ".ops.best",
+    "CheckpointRanking": ".ops.best",
+    "BestError": ".ops.best",
+    "NoCheckpoints": ".ops.best",
 }
 
 __all__ = [
     "LOG_STAMP",
     "MISSING",
+    "BestError",
     "Checkpoint",
+    "CheckpointRanking",
     "CompareError",
     "CompareRow",
     "CompareTable",
@@ -123,10 +133,12 @@ __all__ = [
     "MetricMatch",
     "MetricSummary",
     "MetricsTail",
+    "NoCheckpoints",
     "NotRegularFile",
     "NullRun",
     "PngUnavailable",
     "Prepared",
+    "RankedCheckpoint",
     "Run",
     "RunError",
     "RunInfo",
@@ -140,6 +152,7 @@ __all__ = [
     "align_numbers",
     "best_of",
     "cache_root",
+    "checkpoint_ranking",
     "clean_block",
     "clean_field",
     "clean_line",
@@ -160,6 +173,7 @@ __all__ = [
     "key_importance",
     "last_beat",
     "line_time",
+    "link_ranking",
     "load_aliases",
     "main_metrics",
     "match_metrics",
@@ -171,6 +185,7 @@ __all__ = [
     "parse_alias",
     "plot_figure",
     "prepare",
+    "rank_checkpoints",
     "read_aliases",
     "read_last_lines",
     "read_record",
@@ -195,6 +210,15 @@ if TYPE_CHECKING:
     from .layouts.common import LOG_STAMP, line_time
     from .liveness import derive_status, last_beat
     from .model import Checkpoint, Goal, MetricSummary, RunInfo, Sample
+    from .ops.best import (
+        BestError,
+        CheckpointRanking,
+        NoCheckpoints,
+        RankedCheckpoint,
+        checkpoint_ranking,
+        link_ranking,
+        rank_checkpoints,
+    )
     from .ops.compare import (
         CompareError,
         CompareRow,
