@@ -44,6 +44,7 @@ class RunsScreen(Screen):
         Binding("p", "toggle_preview", "Preview"),
         Binding("u", "unmark_all", "Unmark all", show=False),
         Binding("P", "pin", "Pin as reference", show=False),
+        Binding("b", "best", "Best checkpoints", show=False),
     ]
 
     def __init__(self) -> None:
@@ -342,3 +343,14 @@ class RunsScreen(Screen):
         if not marked:
             self.notify("space marks the runs to compare; showing the highlighted run", timeout=4)
         self.app.open_compare(records)
+
+    def action_best(self) -> None:
+        """The checkpoints of the runs shown (the filter applied), ranked by one metric."""
+        table = self.table
+        records = [table.facts[table.key_at(i)].record for i in range(table.row_count)]
+        if not records:
+            self.notify("no runs shown to rank the checkpoints of", timeout=3)
+            return
+        from .best import BestScreen
+
+        self.app.push_screen(BestScreen(records))
