@@ -102,11 +102,19 @@ _EXPORTS = {
     "PngUnavailable": ".ops.figures",
     "require_matplotlib": ".ops.figures",
     "write_metrics_csv": ".ops.export",
+    # operations: the compressed archive format
+    "ArchiveMismatch": ".ops.tarzst",
+    "write_archive": ".ops.tarzst",
+    "verify_archive": ".ops.tarzst",
+    "extract_archive": ".ops.tarzst",
+    "read_manifest": ".ops.tarzst",
+    "write_manifest": ".ops.tarzst",
 }
 
 __all__ = [
     "LOG_STAMP",
     "MISSING",
+    "ArchiveMismatch",
     "Checkpoint",
     "CompareError",
     "CompareRow",
@@ -150,6 +158,7 @@ __all__ = [
     "direction",
     "ema_debiased",
     "export_figures",
+    "extract_archive",
     "find_moved",
     "find_run",
     "find_source",
@@ -173,6 +182,7 @@ __all__ = [
     "prepare",
     "read_aliases",
     "read_last_lines",
+    "read_manifest",
     "read_record",
     "require_matplotlib",
     "robust_range",
@@ -184,6 +194,9 @@ __all__ = [
     "to_jsonable",
     "unknown_keys",
     "unreadable_reason",
+    "verify_archive",
+    "write_archive",
+    "write_manifest",
     "write_metrics_csv",
     "x_span",
 ]
@@ -210,6 +223,14 @@ if TYPE_CHECKING:
     from .ops.figures import FigureCurve, FigureExport, PngUnavailable, export_figures, plot_figure, require_matplotlib
     from .ops.importance import KeyImportance, key_importance
     from .ops.metricmatch import MetricMatch, load_aliases, match_metrics, metric_key, parse_alias, read_aliases
+    from .ops.tarzst import (
+        ArchiveMismatch,
+        extract_archive,
+        read_manifest,
+        verify_archive,
+        write_archive,
+        write_manifest,
+    )
     from .reading.api import UnknownLayout, find_run, find_source, open_run
     from .reading.cachedir import cache_root
     from .reading.configtree import flatten
