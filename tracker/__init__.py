@@ -110,11 +110,19 @@ _EXPORTS = {
     "CheckpointRanking": ".ops.best",
     "BestError": ".ops.best",
     "NoCheckpoints": ".ops.best",
+    # operations: the compressed archive format
+    "ArchiveMismatch": ".ops.tarzst",
+    "write_archive": ".ops.tarzst",
+    "verify_archive": ".ops.tarzst",
+    "extract_archive": ".ops.tarzst",
+    "read_manifest": ".ops.tarzst",
+    "write_manifest": ".ops.tarzst",
 }
 
 __all__ = [
     "LOG_STAMP",
     "MISSING",
+    "ArchiveMismatch",
     "BestError",
     "Checkpoint",
     "CheckpointRanking",
@@ -163,6 +171,7 @@ __all__ = [
     "direction",
     "ema_debiased",
     "export_figures",
+    "extract_archive",
     "find_moved",
     "find_run",
     "find_source",
@@ -188,6 +197,7 @@ __all__ = [
     "rank_checkpoints",
     "read_aliases",
     "read_last_lines",
+    "read_manifest",
     "read_record",
     "require_matplotlib",
     "robust_range",
@@ -199,6 +209,9 @@ __all__ = [
     "to_jsonable",
     "unknown_keys",
     "unreadable_reason",
+    "verify_archive",
+    "write_archive",
+    "write_manifest",
     "write_metrics_csv",
     "x_span",
 ]
@@ -234,6 +247,14 @@ if TYPE_CHECKING:
     from .ops.figures import FigureCurve, FigureExport, PngUnavailable, export_figures, plot_figure, require_matplotlib
     from .ops.importance import KeyImportance, key_importance
     from .ops.metricmatch import MetricMatch, load_aliases, match_metrics, metric_key, parse_alias, read_aliases
+    from .ops.tarzst import (
+        ArchiveMismatch,
+        extract_archive,
+        read_manifest,
+        verify_archive,
+        write_archive,
+        write_manifest,
+    )
     from .reading.api import UnknownLayout, find_run, find_source, open_run
     from .reading.cachedir import cache_root
     from .reading.configtree import flatten
