@@ -102,6 +102,10 @@ _EXPORTS = {
     "PngUnavailable": ".ops.figures",
     "require_matplotlib": ".ops.figures",
     "write_metrics_csv": ".ops.export",
+    # operations: managing the yard
+    "DiskUsage": ".ops.diskusage",
+    "path_usage": ".ops.diskusage",
+    "reclaimable": ".ops.diskusage",
 }
 
 __all__ = [
@@ -114,6 +118,7 @@ __all__ = [
     "ConfigDiff",
     "ConfigError",
     "DiffKey",
+    "DiskUsage",
     "FigureCurve",
     "FigureExport",
     "FilterError",
@@ -169,11 +174,13 @@ __all__ = [
     "open_run",
     "origin_of",
     "parse_alias",
+    "path_usage",
     "plot_figure",
     "prepare",
     "read_aliases",
     "read_last_lines",
     "read_record",
+    "reclaimable",
     "require_matplotlib",
     "robust_range",
     "scan",
@@ -206,6 +213,7 @@ if TYPE_CHECKING:
         short_names,
     )
     from .ops.configdiff import MISSING, ConfigDiff, DiffKey, align_numbers, config_diff, fold, format_value, origin_of
+    from .ops.diskusage import DiskUsage, path_usage, reclaimable
     from .ops.export import write_metrics_csv
     from .ops.figures import FigureCurve, FigureExport, PngUnavailable, export_figures, plot_figure, require_matplotlib
     from .ops.importance import KeyImportance, key_importance
