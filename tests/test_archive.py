@@ -220,3 +220,46 @@ def test_archive_and_restore_compressed_from_the_command_line(tmp_path: Path, ca
     assert f"archived {a} -> {root / 'archive' / a.name}.tar.zst" in capsys.readouterr().out
     assert main(["restore", a.name, "--root", str(root)]) == 0
     assert fingerprint(a) == before
+
+
+def test_on_a_terminal_archive_asks_and_shows_progress_on_stderr(tmp_path: Path) -> None:
+    """A real pseudo-terminal: the question is answered y, progress is drawn (and wiped) while the archive is
+    written, and nothing of it reaches a pipe."""
+    import pty
+    import select
+    import subprocess
+    import time
+
+    from tests.conftest import PROJECT, child_env
+
+    tarzst_or_skip()
+    root = tmp_path / "runs"
+    run = make_run(root).path
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "runyard.tui.cli", "archive", run.name, "--root", str(root),
+                             "--compress"], cwd=PROJECT, env=child_env(RUNYARD_CACHE_DIR=str(tmp_path / "cache")),
+                            stdin=follower, stdout=follower, stderr=follower, close_fds=True)
+    os.close(follower)
+    out, answered = b"", False
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([leader], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        if not answered and b"[y/N]" in out:
+            os.write(leader, b"y\n")
+            answered = True
+        if proc.poll() is not None and not ready:
+            break
+    os.close(leader)
+    assert proc.wait(timeout=30) == 0
+    text = out.decode()
+    assert answered and "Archive this run? [y/N]" in text
+    assert f"\rarchiving {run.name}" in text  # progress, on the terminal only
+    assert f"archived {root / run.name} -> {root / 'archive' / run.name}.tar.zst" in text

@@ -11,6 +11,7 @@ point is finished or rolled back by the next `recover`. A run still running is r
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from collections.abc import Callable
@@ -180,6 +181,7 @@ def _finish_archive(op: Op) -> None:
         op.make_staging()
         move(src, staged)
         op.phase("staged")
+    remove_tree(staged)
     op.drop_staging()
 
 
@@ -188,7 +190,13 @@ def _drop_partial(op: Op) -> None:
     d = op.data
     for key in ("tmp_tar", "tmp_manifest"):
         if key in d:
-            remove_tree(op.root / d[key])
+            tmp = op.root / d[key]
+            remove_tree(tmp)
+            # the manifest is itself written through a temp file and rename: `.<name>.<pid>.tmp`
+            with contextlib.suppress(OSError):
+                for name in os.listdir(tmp.parent):
+                    if name.startswith(f".{tmp.name}.") and name.endswith(".tmp"):
+                        remove_tree(tmp.parent / name)
     if op.reached("verified") and not op.reached("placed"):
         for key in ("manifest", "tar"):  # renamed into place by this operation, nothing else could be there
             remove_tree(op.root / d[key])

@@ -24,6 +24,7 @@ from ..contract import fsync_dir, iso_now, parse_iso, safe_name
 from ..errors import RunError
 from .diskusage import path_usage, reclaimable
 from .journal import (
+    ARCHIVE_DIR,
     TRASH_DIR,
     Op,
     create_exclusive,
@@ -98,6 +99,9 @@ def move_to_trash(root: str | os.PathLike, path: str | os.PathLike, *, reason: s
     rel = src.relative_to(root_abs)
     if reserved(rel):
         raise RunError(f"{shown / rel} belongs to runyard itself: it cannot go to the trash")
+    if rel.name.endswith((".tar.zst", ".manifest.json")) and ARCHIVE_DIR in rel.parts[:-1]:
+        raise RunError(f"{shown / rel} is part of a compressed archive (its .tar.zst and manifest go together): "
+                       f"restore it first")
     try:
         st = os.lstat(src)
     except FileNotFoundError:
