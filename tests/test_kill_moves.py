@@ -14,6 +14,8 @@ import pytest
 
 from bench.soak_moves import OPS, count_points, make_template, trial
 
+pytestmark = pytest.mark.slow
+
 
 def sample(count: int, size: int, rng: random.Random) -> list[int]:
     """The first and last points, and a spread of the others."""

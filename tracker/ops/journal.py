@@ -472,7 +472,8 @@ class Op:
 @contextlib.contextmanager
 def operation(root: str | os.PathLike, kind: str, targets: Sequence[str | os.PathLike],
               data: dict[str, Any]) -> Iterator[Op]:
-    """Run an operation of `kind` on `targets` (paths relative to `root`) under the journal.
+    """Run an operation of `kind` (one this package knows how to recover: archive, restore, trash,
+    trash-restore, trash-empty; ValueError otherwise) on `targets` (paths relative to `root`) under the journal.
 
     Takes the targets' locks (Busy if another process holds one), finishes any interrupted operation on them,
     writes the journal (durably) and yields the `Op`; its body records phases with `op.phase`. When the body

@@ -287,9 +287,10 @@ def _recover_restore(op: Op) -> str:
     entry_id, rel = op.data["id"], op.data["path"]
     if os.path.lexists(_item(op.root, entry_id)):
         return f"restoring {entry_id} from the trash was interrupted: undone, it is still in the trash"
-    if not os.path.lexists(op.root / rel):
-        raise RunError(f"{entry_id} is neither in the trash nor at {op.show(rel)}")
     _drop_info(op.root, entry_id)
+    if not os.path.lexists(op.root / rel):  # one rename cannot lose it: something else took it away
+        return f"restoring {entry_id} from the trash was interrupted, and it is neither in the trash nor at " \
+               f"{op.show(rel)}: nothing to finish"
     return f"restoring {entry_id} from the trash was interrupted: finished, it is back at {op.show(rel)}"
 
 
