@@ -117,6 +117,27 @@ _EXPORTS = {
     "extract_archive": ".ops.tarzst",
     "read_manifest": ".ops.tarzst",
     "write_manifest": ".ops.tarzst",
+    # operations: managing the yard
+    "DiskUsage": ".ops.diskusage",
+    "path_usage": ".ops.diskusage",
+    "reclaimable": ".ops.diskusage",
+    # operations: moves, journaled (archive, restore, trash)
+    "Busy": ".ops.journal",
+    "operation": ".ops.journal",
+    "recover": ".ops.journal",
+    "recover_quietly": ".ops.journal",
+    "kill_point": ".ops.journal",
+    "inside_root": ".ops.journal",
+    "parse_duration": ".ops.durations",
+    "TrashEntry": ".ops.trash",
+    "move_to_trash": ".ops.trash",
+    "list_trash": ".ops.trash",
+    "restore_from_trash": ".ops.trash",
+    "empty_trash": ".ops.trash",
+    "select_trash": ".ops.trash",
+    "trash_reclaimable": ".ops.trash",
+    "archive_run": ".ops.archive",
+    "restore_run": ".ops.archive",
 }
 
 __all__ = [
@@ -124,6 +145,7 @@ __all__ = [
     "MISSING",
     "ArchiveMismatch",
     "BestError",
+    "Busy",
     "Checkpoint",
     "CheckpointRanking",
     "CompareError",
@@ -132,6 +154,7 @@ __all__ = [
     "ConfigDiff",
     "ConfigError",
     "DiffKey",
+    "DiskUsage",
     "FigureCurve",
     "FigureExport",
     "FilterError",
@@ -155,9 +178,11 @@ __all__ = [
     "Sample",
     "TailReader",
     "TrackerError",
+    "TrashEntry",
     "UnknownLayout",
     "aliases_for",
     "align_numbers",
+    "archive_run",
     "best_of",
     "cache_root",
     "checkpoint_ranking",
@@ -170,6 +195,7 @@ __all__ = [
     "derive_status",
     "direction",
     "ema_debiased",
+    "empty_trash",
     "export_figures",
     "extract_archive",
     "find_moved",
@@ -179,19 +205,26 @@ __all__ = [
     "fold",
     "format_value",
     "init",
+    "inside_root",
     "key_importance",
+    "kill_point",
     "last_beat",
     "line_time",
     "link_ranking",
+    "list_trash",
     "load_aliases",
     "main_metrics",
     "match_metrics",
     "metric_key",
+    "move_to_trash",
     "on_axis",
     "open_regular",
     "open_run",
+    "operation",
     "origin_of",
     "parse_alias",
+    "parse_duration",
+    "path_usage",
     "plot_figure",
     "prepare",
     "rank_checkpoints",
@@ -199,14 +232,21 @@ __all__ = [
     "read_last_lines",
     "read_manifest",
     "read_record",
+    "reclaimable",
+    "recover",
+    "recover_quietly",
     "require_matplotlib",
+    "restore_from_trash",
+    "restore_run",
     "robust_range",
     "scan",
     "select_runs",
+    "select_trash",
     "settle_status",
     "short_names",
     "sort_records",
     "to_jsonable",
+    "trash_reclaimable",
     "unknown_keys",
     "unreadable_reason",
     "verify_archive",
@@ -223,6 +263,7 @@ if TYPE_CHECKING:
     from .layouts.common import LOG_STAMP, line_time
     from .liveness import derive_status, last_beat
     from .model import Checkpoint, Goal, MetricSummary, RunInfo, Sample
+    from .ops.archive import archive_run, restore_run
     from .ops.best import (
         BestError,
         CheckpointRanking,
@@ -243,9 +284,12 @@ if TYPE_CHECKING:
         short_names,
     )
     from .ops.configdiff import MISSING, ConfigDiff, DiffKey, align_numbers, config_diff, fold, format_value, origin_of
+    from .ops.diskusage import DiskUsage, path_usage, reclaimable
+    from .ops.durations import parse_duration
     from .ops.export import write_metrics_csv
     from .ops.figures import FigureCurve, FigureExport, PngUnavailable, export_figures, plot_figure, require_matplotlib
     from .ops.importance import KeyImportance, key_importance
+    from .ops.journal import Busy, inside_root, kill_point, operation, recover, recover_quietly
     from .ops.metricmatch import MetricMatch, load_aliases, match_metrics, metric_key, parse_alias, read_aliases
     from .ops.tarzst import (
         ArchiveMismatch,
@@ -254,6 +298,15 @@ if TYPE_CHECKING:
         verify_archive,
         write_archive,
         write_manifest,
+    )
+    from .ops.trash import (
+        TrashEntry,
+        empty_trash,
+        list_trash,
+        move_to_trash,
+        restore_from_trash,
+        select_trash,
+        trash_reclaimable,
     )
     from .reading.api import UnknownLayout, find_run, find_source, open_run
     from .reading.cachedir import cache_root
