@@ -106,12 +106,24 @@ _EXPORTS = {
     "DiskUsage": ".ops.diskusage",
     "path_usage": ".ops.diskusage",
     "reclaimable": ".ops.diskusage",
+    "run_usage": ".ops.diskusage",
+    "tree_usage": ".ops.diskusage",
+    "TreeUsage": ".ops.diskusage",
+    "Policy": ".ops.clean",
+    "CleanPlan": ".ops.clean",
+    "PlanAction": ".ops.clean",
+    "Kept": ".ops.clean",
+    "ActionResult": ".ops.clean",
+    "plan_clean": ".ops.clean",
+    "apply_plan": ".ops.clean",
 }
 
 __all__ = [
     "LOG_STAMP",
     "MISSING",
+    "ActionResult",
     "Checkpoint",
+    "CleanPlan",
     "CompareError",
     "CompareRow",
     "CompareTable",
@@ -123,6 +135,7 @@ __all__ = [
     "FigureExport",
     "FilterError",
     "Goal",
+    "Kept",
     "KeyImportance",
     "MetricCell",
     "MetricMatch",
@@ -130,7 +143,9 @@ __all__ = [
     "MetricsTail",
     "NotRegularFile",
     "NullRun",
+    "PlanAction",
     "PngUnavailable",
+    "Policy",
     "Prepared",
     "Run",
     "RunError",
@@ -140,9 +155,11 @@ __all__ = [
     "Sample",
     "TailReader",
     "TrackerError",
+    "TreeUsage",
     "UnknownLayout",
     "aliases_for",
     "align_numbers",
+    "apply_plan",
     "best_of",
     "cache_root",
     "clean_block",
@@ -175,6 +192,7 @@ __all__ = [
     "origin_of",
     "parse_alias",
     "path_usage",
+    "plan_clean",
     "plot_figure",
     "prepare",
     "read_aliases",
@@ -183,12 +201,14 @@ __all__ = [
     "reclaimable",
     "require_matplotlib",
     "robust_range",
+    "run_usage",
     "scan",
     "select_runs",
     "settle_status",
     "short_names",
     "sort_records",
     "to_jsonable",
+    "tree_usage",
     "unknown_keys",
     "unreadable_reason",
     "write_metrics_csv",
@@ -202,6 +222,7 @@ if TYPE_CHECKING:
     from .layouts.common import LOG_STAMP, line_time
     from .liveness import derive_status, last_beat
     from .model import Checkpoint, Goal, MetricSummary, RunInfo, Sample
+    from .ops.clean import ActionResult, CleanPlan, Kept, PlanAction, Policy, apply_plan, plan_clean
     from .ops.compare import (
         CompareError,
         CompareRow,
@@ -213,7 +234,7 @@ if TYPE_CHECKING:
         short_names,
     )
     from .ops.configdiff import MISSING, ConfigDiff, DiffKey, align_numbers, config_diff, fold, format_value, origin_of
-    from .ops.diskusage import DiskUsage, path_usage, reclaimable
+    from .ops.diskusage import DiskUsage, TreeUsage, path_usage, reclaimable, run_usage, tree_usage
     from .ops.export import write_metrics_csv
     from .ops.figures import FigureCurve, FigureExport, PngUnavailable, export_figures, plot_figure, require_matplotlib
     from .ops.importance import KeyImportance, key_importance

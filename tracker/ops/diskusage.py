@@ -13,10 +13,18 @@ is "other".
 from __future__ import annotations
 
 import os
+import re
 import stat
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..contract import CHECKPOINT_INDEX, CHECKPOINTS_DIR
+
+if TYPE_CHECKING:
+    from ..layouts.base import RunSource
 
 # a file with one of these extensions is a checkpoint wherever it lies
 CHECKPOINT_SUFFIXES = frozenset({
@@ -30,6 +38,7 @@ LOG_SUFFIXES = frozenset({
     ".log", ".jsonl", ".json", ".csv", ".tsv", ".txt", ".yaml", ".yml", ".toml", ".out", ".err", ".wandb",
     ".md", ".gz",
 })
+_ROTATED = re.compile(r"(\.\d+)?(\.(gz|zst|bz2|xz))?$")
 LOG_PREFIXES = ("events.out.tfevents.", "log_run_", "train_", "output.log")
 
 
@@ -67,10 +76,10 @@ def kind_of(name: str, in_checkpoints: bool) -> str:
     Inside a checkpoint folder everything is checkpoint (HF's `config.json` and `trainer_state.json` belong to
     the checkpoint) except the index runyard appends to and log files.
     """
-    lowered = name.lower()
+    lowered = _ROTATED.sub("", name.lower()) or name.lower()  # train.log.1, train.log.2.gz: still a log
     suffix = os.path.splitext(lowered)[1]
     if in_checkpoints:
-        return "logs" if lowered == "index.jsonl" or suffix == ".log" else "checkpoints"
+        return "logs" if lowered == CHECKPOINT_INDEX or suffix == ".log" else "checkpoints"
     if suffix in CHECKPOINT_SUFFIXES:
         return "checkpoints"
     if suffix in LOG_SUFFIXES or lowered.startswith(LOG_PREFIXES):
@@ -194,3 +203,287 @@ def reclaimable(paths: Iterable[Path]) -> int:
     for p in tops:
         _inodes(Path(p), found)
     return sum(size for links, nlink, size in found.values() if links >= nlink)
+
+
+# ----- runs ---------------------------------------------------------------------------------------------------
+
+# The folders beside a run where a layout keeps its checkpoints outside the run's folder (ChatGoT writes
+# `models/<run>_epoch_N.pt` next to the runs folder): a checkpoint added there changes one of their mtimes.
+_BESIDE = ("models",)
+RACY = 2.0  # seconds: a folder or file changed this recently may change again within its mtime's resolution
+CACHE_VERSION = 1
+
+
+def _source_of(run: Any) -> RunSource:
+    """The RunSource of a RunRecord, a RunView or a RunSource."""
+    source = getattr(run, "source", run)
+    if source is None:
+        raise ValueError(f"{run.info.path}: {run.info.error or 'cannot be opened'}")
+    return source
+
+
+def run_files(source: RunSource) -> list[Path]:
+    """What a run is on disk in its own right: its folder, or for a one-file layout its file and the file's
+    rotated predecessors (`train.log.1`, `train.log.2.gz`); never the configs a folder of logs shares."""
+    path = source.path
+    if os.path.isdir(path) and not os.path.islink(path):
+        return [path]
+    prefix = path.name + "."
+    rotated = [p for p in source.key_files() if p.parent == path.parent and p.name.startswith(prefix)]
+    return [path, *rotated]
+
+
+def within(root: Path, path: Path) -> bool:
+    """True when `path` lies inside `root` with no symlink in any folder between them (the path itself may be a
+    link: it is counted, or moved, as a link). Judged on the names as given, then component by component."""
+    root_text = os.path.abspath(root)
+    text = os.path.abspath(path)
+    if not text.startswith(root_text.rstrip(os.sep) + os.sep):
+        return False
+    parts = text[len(root_text):].strip(os.sep).split(os.sep)
+    where = root_text
+    for part in parts[:-1]:
+        where = os.path.join(where, part)
+        try:
+            if not stat.S_ISDIR(os.lstat(where).st_mode):  # a symlinked folder is no folder to lstat
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def outside_checkpoints(source: RunSource, root: Path | None = None) -> list[Path]:
+    """The run's checkpoints that live outside its folder (ChatGoT's sibling `models/<run>_epoch_N.pt`, an index
+    line naming an absolute path); with `root`, only those inside it (nothing outside a runs root is counted)."""
+    own = os.path.abspath(source.path)
+    found = []
+    try:
+        checkpoints = source.checkpoints()
+    except Exception:  # a run whose checkpoints cannot be read has none to add: its folder is still counted
+        return []
+    for checkpoint in checkpoints:
+        path = Path(os.path.abspath(checkpoint.path))
+        if str(path).startswith(own.rstrip(os.sep) + os.sep) or str(path) == own:
+            continue
+        if root is not None and not within(root, path):
+            continue
+        found.append(path)
+    return sorted(set(found))
+
+
+class UsageCache:
+    """What a `du` of a runs root keeps between runs: per run, its checkpoints outside its folder.
+
+    Sizes are never cached: every file of every run is lstat'ed each time, because a file that grew or was
+    replaced changes nothing a cheaper check could see (not its folder's mtime), and the lstat that would
+    check it already gives its blocks. What is cached is what costs more than a stat: the runs themselves
+    (the scan's own cache) and which checkpoints outside its folder belong to a run (reading a TensorBoard
+    run's event files, or an index). That list's key is what it is derived from: the run's format, its key
+    files' (size, mtime_ns) as the scan signs them, the (size, mtime_ns, inode) of its checkpoint index, and
+    the (mtime_ns, inode) of the `models/` folders beside it, where a checkpoint added or removed changes the
+    folder's mtime. A key holding a time within `RACY` seconds of now is not stored (a change within the
+    mtime's resolution would go unseen). The file lives in the cache folder, outside the runs tree.
+    """
+
+    def __init__(self, root: Path) -> None:
+        from ..reading.cachedir import cache_file
+
+        self.root = Path(root)
+        self.path = cache_file("du", str(self.root.resolve()), ".json")
+        self.runs: dict[str, Any] = {}
+        self.seen: dict[str, Any] = {}
+        self._stats: dict[str, Any] = {}
+        try:
+            import orjson
+
+            data = orjson.loads(self.path.read_bytes())
+            if isinstance(data, dict) and data.get("version") == CACHE_VERSION and isinstance(data.get("runs"), dict):
+                self.runs = data["runs"]
+        except (OSError, ValueError):
+            pass
+
+    def _folder_stamp(self, path: str) -> list[int] | None:
+        known = self._stats.get(path, False)
+        if known is False:
+            try:
+                st = os.lstat(path)
+                known = [st.st_mtime_ns, st.st_ino]
+            except OSError:
+                known = None
+            self._stats[path] = known
+        return known
+
+    def _key(self, source: RunSource) -> list[Any]:
+        from ..reading.scanner import signature
+
+        index: list[int] | None = None
+        if os.path.isdir(source.path):
+            try:
+                st = os.lstat(os.path.join(source.path, CHECKPOINTS_DIR, CHECKPOINT_INDEX))
+                index = [st.st_size, st.st_mtime_ns, st.st_ino]
+            except OSError:
+                pass
+        beside = [self._folder_stamp(os.path.join(folder, name)) for folder in
+                  dict.fromkeys((os.path.dirname(source.path), os.path.dirname(os.path.dirname(source.path))))
+                  for name in _BESIDE]
+        return [source.format, signature(source), index, beside]
+
+    def outside(self, source: RunSource) -> list[Path]:
+        """The run's checkpoints outside its folder (see `outside_checkpoints`), from the cache while its key holds."""
+        name = str(source.path)
+        key = self._key(source)
+        entry = self.runs.get(name)
+        if isinstance(entry, dict) and entry.get("key") == key and isinstance(entry.get("outside"), list):
+            self.seen[name] = entry
+            return [Path(p) for p in entry["outside"]]
+        found = outside_checkpoints(source, self.root)
+        if not _racy(key):
+            self.seen[name] = {"key": key, "outside": [str(p) for p in found]}
+        return found
+
+    def save(self) -> None:
+        """Keep the runs seen this time (temp file + rename; a failure only loses the cache)."""
+        if self.seen.keys() == self.runs.keys() and all(self.runs[k] is v for k, v in self.seen.items()):
+            return
+        import orjson
+
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(orjson.dumps({"version": CACHE_VERSION, "runs": self.seen}))
+            os.replace(tmp, self.path)
+        except OSError:
+            return
+
+
+def _racy(key: Any) -> bool:
+    """True if any nanosecond time in `key` is within `RACY` seconds of now (or in the future)."""
+    limit = (time.time() - RACY) * 1e9
+    stack = [key]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, int) and item > 1e17 and item > limit:  # ns since 1973: an mtime
+            return True
+    return False
+
+
+def inode_sizes(paths: Iterable[tuple[Path, bool]]) -> dict[tuple[int, int], tuple[int, str]]:
+    """(st_dev, st_ino) -> (bytes on disk, kind) of everything under `paths` (path, counts as checkpoints)."""
+    out: dict[tuple[int, int], tuple[int, str]] = {}
+    for path, forced in paths:
+        try:
+            st = os.lstat(path)
+        except OSError:
+            continue
+        in_ckpt = forced  # a run's folder is judged by what is in it, never by the folder it sits in
+        if not stat.S_ISDIR(st.st_mode):
+            out.setdefault((st.st_dev, st.st_ino), (on_disk(st), "checkpoints" if forced else
+                                                    kind_of(path.name, in_ckpt)))
+            continue
+        out.setdefault((st.st_dev, st.st_ino), (on_disk(st), "other"))
+        stack = [(str(path), in_ckpt)]
+        while stack:
+            directory, inside = stack.pop()
+            try:
+                with os.scandir(directory) as it:
+                    for entry in it:
+                        try:
+                            st = entry.stat(follow_symlinks=False)
+                        except OSError:
+                            continue
+                        if stat.S_ISDIR(st.st_mode):
+                            out.setdefault((st.st_dev, st.st_ino), (on_disk(st), "other"))
+                            stack.append((entry.path, inside or is_checkpoint_dir(entry.name)))
+                        else:
+                            out.setdefault((st.st_dev, st.st_ino), (on_disk(st), kind_of(entry.name, inside)))
+            except OSError:
+                continue
+    return out
+
+
+def tally(entries: Iterable[tuple[int, str]]) -> DiskUsage:
+    """The sizes and kinds of `inode_sizes` summed into a DiskUsage."""
+    usage = DiskUsage()
+    for size, kind in entries:
+        usage.total += size
+        usage.files += 1
+        if kind == "checkpoints":
+            usage.checkpoints += size
+        elif kind == "logs":
+            usage.logs += size
+        else:
+            usage.other += size
+    return usage
+
+
+def run_paths(run: Any, root: Path | None = None, cache: UsageCache | None = None) -> list[Path]:
+    """Every path that makes up a run on disk: its folder (or file and rotated files) and its checkpoints that
+    live outside the folder (inside `root` only; default: the root it was scanned under, else anywhere)."""
+    source = _source_of(run)
+    root = root if root is not None else source.root
+    outside = cache.outside(source) if cache is not None else outside_checkpoints(source, root)
+    return [*run_files(source), *outside]
+
+
+def run_usage(run: Any, *, root: Path | None = None, seen: set[tuple[int, int]] | None = None,
+              cache: UsageCache | None = None) -> DiskUsage:
+    """Bytes on disk of one run (a RunRecord, RunView or RunSource): its folder, or its file for one-file
+    layouts, plus its checkpoints outside the folder (see `run_paths`); hard links once, symlinks never
+    followed. `seen`: inodes already counted elsewhere (see `path_usage`), added to."""
+    source = _source_of(run)
+    outside = set(cache.outside(source) if cache is not None else
+                  outside_checkpoints(source, root if root is not None else source.root))
+    entries = inode_sizes([(p, p in outside) for p in [*run_files(source), *sorted(outside)]])
+    if seen is not None:
+        entries = {k: v for k, v in entries.items() if k not in seen}
+        seen.update(entries)
+    return tally(entries.values())
+
+
+@dataclass
+class TreeUsage:
+    """`tree_usage`'s answer: each run's usage, biggest first, and the tree's total over all runs (hard links
+    shared by runs counted once)."""
+
+    runs: list[tuple[Any, DiskUsage]]
+    total: DiskUsage
+    unreadable: dict[str, str]
+
+
+def tree_usage(root: Path, records: Iterable[Any] | None = None, *, use_cache: bool = True) -> TreeUsage:
+    """Disk usage of every run under `root` (scanned unless `records` are given), biggest first.
+
+    Runs that could not be read are listed too (their folder still takes space). `unreadable` holds the folders
+    the scan could not list.
+    """
+    root = Path(root)
+    unreadable: dict[str, str] = {}
+    if records is None:
+        from ..reading.scanner import scan
+
+        found = scan(root, use_cache=use_cache)
+        unreadable = dict(found.unreadable)
+        records = found
+    cache = UsageCache(root) if use_cache else None
+    counted: set[tuple[int, int]] = set()
+    total_entries: list[tuple[int, str]] = []
+    out = []
+    for record in records:
+        source = getattr(record, "source", record)
+        if source is None:
+            continue
+        if source.root is None:
+            source.root = root
+        outside = set(cache.outside(source) if cache is not None else outside_checkpoints(source, root))
+        entries = inode_sizes([(p, p in outside) for p in [*run_files(source), *sorted(outside)]])
+        for key, value in entries.items():
+            if key not in counted:
+                counted.add(key)
+                total_entries.append(value)
+        out.append((record, tally(entries.values())))
+    if cache is not None:
+        cache.save()
+    out.sort(key=lambda item: (-item[1].total, str(_source_of(item[0]).path)))
+    return TreeUsage(out, tally(total_entries), unreadable)
