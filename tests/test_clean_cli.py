@@ -62,7 +62,7 @@ def test_du_piped_is_tsv_in_exact_bytes_biggest_first(tmp_path: Path) -> None:
     result = invoke("du", tmp_path / "runs")
     assert result.exit_code == 0, result.output
     lines = [line.split("\t") for line in result.output.splitlines()]
-    assert lines[0] == ["run", "total", "checkpoints", "logs", "other", "files", "format", "status"]
+    assert lines[0] == ["run", "total", "checkpoints", "logs", "other", "files", "format"]
     assert [row[0] for row in lines[1:]] == [alpha.name, beta.name]
     usage = runyard.path_usage(alpha)
     assert lines[1][1:6] == [str(usage.total), str(usage.checkpoints), str(usage.logs), str(usage.other),

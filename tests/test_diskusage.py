@@ -151,16 +151,16 @@ def test_chatgot_runs_count_their_checkpoints_beside_them(tmp_path: Path, cache:
     root = tmp_path / "chatgot"
     shutil.copytree(CHATGOT, root)
     tree = tree_usage(root)
-    by_name = {Path(r.info.path).name: u for r, u in tree.runs}
+    by_name = {r.path.name: r.usage for r in tree.runs}
     name = "chatgot_small_char_20250324_134501"
     models = [root / "models" / f"{name}_{end}.pt" for end in ("epoch_1", "epoch_2", "final")]
     assert by_name[name].checkpoints == sum(blocks(p) for p in models)
     assert by_name[name].total == path_usage(root / "runs" / name).total + sum(blocks(p) for p in models)
-    assert tree.total.total == sum(u.total for _, u in tree.runs)
-    assert [u.total for _, u in tree.runs] == sorted((u.total for _, u in tree.runs), reverse=True)
+    assert tree.total.total == sum(r.usage.total for r in tree.runs)
+    assert [r.usage.total for r in tree.runs] == sorted((r.usage.total for r in tree.runs), reverse=True)
     # a root that holds the runs but not models/ counts nothing outside itself
     inner = tree_usage(root / "runs")
-    assert {Path(r.info.path).name: u for r, u in inner.runs}[name].checkpoints == 0
+    assert {r.path.name: r.usage for r in inner.runs}[name].checkpoints == 0
 
 
 def test_hard_links_shared_by_runs_count_once_in_the_total(tmp_path: Path, cache: Path) -> None:
@@ -174,39 +174,39 @@ def test_hard_links_shared_by_runs_count_once_in_the_total(tmp_path: Path, cache
     big.write_bytes(b"q" * 200_000)
     os.link(big, paths[1] / "weights.bin")
     tree = tree_usage(root)
-    runs = sorted(u.total for _, u in tree.runs)
+    runs = sorted(r.usage.total for r in tree.runs)
     assert tree.total.total == sum(runs) - blocks(big)
-    assert all(u.checkpoints == blocks(big) for _, u in tree.runs)
+    assert all(r.usage.checkpoints == blocks(big) for r in tree.runs)
 
 
 def test_the_cache_is_used_and_never_stale(tmp_path: Path, cache: Path, monkeypatch) -> None:
     root = tmp_path / "chatgot"
     shutil.copytree(CHATGOT, root)
     age(root)
-    first = {str(r.info.path): u for r, u in tree_usage(root).runs}
+    first = {str(r.path): r.usage for r in tree_usage(root).runs}
     calls = []
     real = diskusage.outside_checkpoints
     monkeypatch.setattr(diskusage, "outside_checkpoints", lambda *a, **k: calls.append(a) or real(*a, **k))
-    again = {str(r.info.path): u for r, u in tree_usage(root).runs}
+    again = {str(r.path): r.usage for r in tree_usage(root).runs}
     assert again == first and calls == []  # warm: no run's checkpoints read again
     name = "chatgot_small_char_20250324_134501"
     run = str(root / "runs" / name)
     # a file that grew is counted as it is now (sizes are never cached)
     with open(root / "runs" / name / "training.log", "ab") as f:
         f.write(b"x" * 50_000)
-    grown = {str(r.info.path): u for r, u in tree_usage(root).runs}
+    grown = {str(r.path): r.usage for r in tree_usage(root).runs}
     assert grown[run].logs > first[run].logs
     # a checkpoint replaced by a bigger one
     final = root / "models" / f"{name}_final.pt"
     tmp = final.with_suffix(".tmp")
     tmp.write_bytes(b"r" * 300_000)
     os.replace(tmp, final)
-    replaced = {str(r.info.path): u for r, u in tree_usage(root).runs}
+    replaced = {str(r.path): r.usage for r in tree_usage(root).runs}
     assert replaced[run].checkpoints >= blocks(final) > first[run].checkpoints
     # a checkpoint added beside the runs belongs to its run from the next look
     calls.clear()
     (root / "models" / f"{name}_epoch_3.pt").write_bytes(b"n" * 100_000)
-    added = {str(r.info.path): u for r, u in tree_usage(root).runs}
+    added = {str(r.path): r.usage for r in tree_usage(root).runs}
     assert added[run].checkpoints == replaced[run].checkpoints + blocks(root / "models" / f"{name}_epoch_3.pt")
     assert calls  # the models folder changed: its runs' checkpoints were read again
 
@@ -220,6 +220,6 @@ def test_a_one_file_run_is_its_file_and_its_rotated_logs(tmp_path: Path, cache: 
     (folder / "train.log.1").write_text(lines)
     (folder / "notes.md").write_text("not the run's")
     tree = tree_usage(tmp_path / "runs")
-    [usage] = [u for r, u in tree.runs if r.info.path == log]
+    [usage] = [r.usage for r in tree.runs if r.path == log]
     assert usage.total == blocks(log) + blocks(folder / "train.log.1")
     assert usage.logs == usage.total

@@ -109,6 +109,7 @@ _EXPORTS = {
     "run_usage": ".ops.diskusage",
     "tree_usage": ".ops.diskusage",
     "TreeUsage": ".ops.diskusage",
+    "RunUsage": ".ops.diskusage",
     "Policy": ".ops.clean",
     "CleanPlan": ".ops.clean",
     "PlanAction": ".ops.clean",
@@ -151,6 +152,7 @@ __all__ = [
     "RunError",
     "RunInfo",
     "RunRecord",
+    "RunUsage",
     "RunView",
     "Sample",
     "TailReader",
@@ -234,7 +236,7 @@ if TYPE_CHECKING:
         short_names,
     )
     from .ops.configdiff import MISSING, ConfigDiff, DiffKey, align_numbers, config_diff, fold, format_value, origin_of
-    from .ops.diskusage import DiskUsage, TreeUsage, path_usage, reclaimable, run_usage, tree_usage
+    from .ops.diskusage import DiskUsage, RunUsage, TreeUsage, path_usage, reclaimable, run_usage, tree_usage
     from .ops.export import write_metrics_csv
     from .ops.figures import FigureCurve, FigureExport, PngUnavailable, export_figures, plot_figure, require_matplotlib
     from .ops.importance import KeyImportance, key_importance

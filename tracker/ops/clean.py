@@ -53,7 +53,7 @@ from ..contract import EVENT, METRICS_JSONL, RESUME, RUN_JSON
 from ..errors import RunError
 from ..model import CRASHED, FAILED, INTERRUPTED, RUNNING, STALLED, Checkpoint
 from .best import _age, recorded_value
-from .diskusage import UsageCache, inode_sizes, path_usage, reclaimable, run_files, within
+from .diskusage import UsageCache, path_usage, reclaimable, run_entries, run_files, within
 
 FAILED_STATUSES = (FAILED, CRASHED, INTERRUPTED)
 LIVE_STATUSES = (RUNNING, STALLED)
@@ -436,8 +436,7 @@ def plan_clean(root: str | os.PathLike, records: Iterable[Any], policy: Policy, 
             source.root = root
         info = record.info
         run_path = Path(source.path)
-        outside = cache.outside(source)
-        entries = inode_sizes([(p, p in outside) for p in [*run_files(source), *outside]])
+        entries, outside = run_entries(source, root, cache)
         run_bytes = sum(size for size, _ in entries.values())
         for key, (size, _) in entries.items():
             if key not in counted:

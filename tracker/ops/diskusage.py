@@ -18,10 +18,11 @@ import stat
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..contract import CHECKPOINT_INDEX, CHECKPOINTS_DIR
+from ..contract import CHECKPOINT_INDEX
 
 if TYPE_CHECKING:
     from ..layouts.base import RunSource
@@ -70,6 +71,7 @@ def on_disk(st: os.stat_result) -> int:
     return st.st_blocks * 512
 
 
+@lru_cache(maxsize=1 << 16)  # names repeat from run to run (run.json, step_100.pt): judged once each
 def kind_of(name: str, in_checkpoints: bool) -> str:
     """"checkpoints", "logs" or "other" for a file called `name`; `in_checkpoints` when under a checkpoint folder.
 
@@ -226,11 +228,18 @@ def run_files(source: RunSource) -> list[Path]:
     """What a run is on disk in its own right: its folder, or for a one-file layout its file and the file's
     rotated predecessors (`train.log.1`, `train.log.2.gz`); never the configs a folder of logs shares."""
     path = source.path
-    if os.path.isdir(path) and not os.path.islink(path):
+    try:
+        if stat.S_ISDIR(os.lstat(path).st_mode):
+            return [path]
+    except OSError:
         return [path]
+    return [path, *_rotated(source)]
+
+
+def _rotated(source: RunSource) -> list[Path]:
+    path = Path(source.path)
     prefix = path.name + "."
-    rotated = [p for p in source.key_files() if p.parent == path.parent and p.name.startswith(prefix)]
-    return [path, *rotated]
+    return [p for p in source.key_files() if p.parent == path.parent and p.name.startswith(prefix)]
 
 
 def within(root: Path, path: Path) -> bool:
@@ -278,11 +287,13 @@ class UsageCache:
     replaced changes nothing a cheaper check could see (not its folder's mtime), and the lstat that would
     check it already gives its blocks. What is cached is what costs more than a stat: the runs themselves
     (the scan's own cache) and which checkpoints outside its folder belong to a run (reading a TensorBoard
-    run's event files, or an index). That list's key is what it is derived from: the run's format, its key
-    files' (size, mtime_ns) as the scan signs them, the (size, mtime_ns, inode) of its checkpoint index, and
-    the (mtime_ns, inode) of the `models/` folders beside it, where a checkpoint added or removed changes the
-    folder's mtime. A key holding a time within `RACY` seconds of now is not stored (a change within the
-    mtime's resolution would go unseen). The file lives in the cache folder, outside the runs tree.
+    run's event files, or an index). That list's key is what it is derived from: the run's format, the
+    (inode, size, mtime_ns) of everything in its folder (a digest of what the size walk stats anyway: any file
+    of the run written, added, removed or replaced changes it; a superset of the files a layout reads its
+    checkpoints from, so it is never too weak), and the (mtime_ns, inode) of the `models/` folders beside it,
+    where a checkpoint added or removed changes the folder's mtime. A key holding a time within `RACY` seconds
+    of now is not stored (a change within the mtime's resolution would go unseen). The file lives in the cache
+    folder, outside the runs tree.
     """
 
     def __init__(self, root: Path) -> None:
@@ -293,6 +304,7 @@ class UsageCache:
         self.runs: dict[str, Any] = {}
         self.seen: dict[str, Any] = {}
         self._stats: dict[str, Any] = {}
+        self._beside: dict[str, list[Any]] = {}
         try:
             import orjson
 
@@ -313,31 +325,34 @@ class UsageCache:
             self._stats[path] = known
         return known
 
-    def _key(self, source: RunSource) -> list[Any]:
-        from ..reading.scanner import signature
+    def _key(self, source: RunSource, stamps: list[int]) -> list[Any]:
+        parent = str(source.path).rpartition(os.sep)[0]
+        beside = self._beside.get(parent)
+        if beside is None:
+            beside = self._beside[parent] = [
+                self._folder_stamp(os.path.join(folder, name))
+                for folder in dict.fromkeys((parent, os.path.dirname(parent))) for name in _BESIDE]
+        # A tuple of ints hashes the same in every process (only str and bytes hashes are salted), and 64 bits
+        # leave a chance of 2**-64 that a changed folder keeps its digest: cheaper than any hash of the text.
+        return [source.format, len(stamps), hash(tuple(stamps)), beside]
 
-        index: list[int] | None = None
-        if os.path.isdir(source.path):
-            try:
-                st = os.lstat(os.path.join(source.path, CHECKPOINTS_DIR, CHECKPOINT_INDEX))
-                index = [st.st_size, st.st_mtime_ns, st.st_ino]
-            except OSError:
-                pass
-        beside = [self._folder_stamp(os.path.join(folder, name)) for folder in
-                  dict.fromkeys((os.path.dirname(source.path), os.path.dirname(os.path.dirname(source.path))))
-                  for name in _BESIDE]
-        return [source.format, signature(source), index, beside]
+    def outside(self, source: RunSource, stamps: list[int] | None = None) -> list[Path]:
+        """The run's checkpoints outside its folder (see `outside_checkpoints`), from the cache while its key holds.
 
-    def outside(self, source: RunSource) -> list[Path]:
-        """The run's checkpoints outside its folder (see `outside_checkpoints`), from the cache while its key holds."""
+        `stamps`: the (inode, size, mtime_ns) of everything in the run's folder, as a walk of it just saw them
+        (see `inode_sizes`); walked here when not given.
+        """
+        if stamps is None:
+            stamps = []
+            _walk_run(source, {}, stamps)
         name = str(source.path)
-        key = self._key(source)
+        key = self._key(source, stamps)
         entry = self.runs.get(name)
         if isinstance(entry, dict) and entry.get("key") == key and isinstance(entry.get("outside"), list):
             self.seen[name] = entry
-            return [Path(p) for p in entry["outside"]]
+            return [Path(p) for p in entry["outside"]] if entry["outside"] else []
         found = outside_checkpoints(source, self.root)
-        if not _racy(key):
+        if not _racy(stamps, key):
             self.seen[name] = {"key": key, "outside": [str(p) for p in found]}
         return found
 
@@ -356,51 +371,82 @@ class UsageCache:
             return
 
 
-def _racy(key: Any) -> bool:
-    """True if any nanosecond time in `key` is within `RACY` seconds of now (or in the future)."""
+def _racy(stamps: list[int], key: list[Any]) -> bool:
+    """True if any time among the walk's `stamps` (every third is an mtime_ns) or the folders in `key` is within
+    `RACY` seconds of now, or in the future."""
     limit = (time.time() - RACY) * 1e9
-    stack = [key]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, list):
-            stack.extend(item)
-        elif isinstance(item, int) and item > 1e17 and item > limit:  # ns since 1973: an mtime
-            return True
-    return False
+    times = [*stamps[2::3], *(stamp[0] for stamp in key[3] if stamp)]
+    return any(t > limit for t in times)
 
 
-def inode_sizes(paths: Iterable[tuple[Path, bool]]) -> dict[tuple[int, int], tuple[int, str]]:
-    """(st_dev, st_ino) -> (bytes on disk, kind) of everything under `paths` (path, counts as checkpoints)."""
+def inode_sizes(paths: Iterable[tuple[Path, bool]],
+                stamps: list[int] | None = None) -> dict[tuple[int, int], tuple[int, str]]:
+    """(st_dev, st_ino) -> (bytes on disk, kind) of everything under `paths` (path, counts as checkpoints);
+    with `stamps`, the (inode, size, mtime_ns) of each thing walked are appended to it, in walk order."""
     out: dict[tuple[int, int], tuple[int, str]] = {}
     for path, forced in paths:
         try:
             st = os.lstat(path)
         except OSError:
             continue
-        in_ckpt = forced  # a run's folder is judged by what is in it, never by the folder it sits in
-        if not stat.S_ISDIR(st.st_mode):
-            out.setdefault((st.st_dev, st.st_ino), (on_disk(st), "checkpoints" if forced else
-                                                    kind_of(path.name, in_ckpt)))
+        _walk_into(str(path), st, forced, out, stamps)
+    return out
+
+
+def _walk_into(top: str, st: os.stat_result, forced: bool, out: dict[tuple[int, int], tuple[int, str]],
+               stamps: list[int] | None) -> None:
+    """Adds `top` (lstat'ed as `st`) and, for a folder, everything under it to `out` (see `inode_sizes`).
+
+    A run's folder is judged by what is in it, never by the folder it sits in (`forced`: all checkpoints). The
+    hot loop of `du`: one lstat per entry and nothing else a stat walk would not do.
+    """
+    note = stamps.extend if stamps is not None else None
+    if note is not None:
+        note((st.st_ino, st.st_size, st.st_mtime_ns))
+    if not stat.S_ISDIR(st.st_mode):
+        kind = "checkpoints" if forced else kind_of(os.path.basename(top), False)
+        out.setdefault((st.st_dev, st.st_ino), (st.st_blocks * 512, kind))
+        return
+    out.setdefault((st.st_dev, st.st_ino), (st.st_blocks * 512, "other"))
+    is_dir = stat.S_ISDIR
+    stack = [(top, forced)]
+    while stack:
+        directory, inside = stack.pop()
+        try:
+            with os.scandir(directory) as it:
+                for entry in it:
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    if note is not None:
+                        note((st.st_ino, st.st_size, st.st_mtime_ns))
+                    key = (st.st_dev, st.st_ino)
+                    if key in out:
+                        continue
+                    if is_dir(st.st_mode):
+                        out[key] = (st.st_blocks * 512, "other")
+                        stack.append((entry.path, inside or is_checkpoint_dir(entry.name)))
+                    else:
+                        out[key] = (st.st_blocks * 512, kind_of(entry.name, inside))
+        except OSError:
             continue
-        out.setdefault((st.st_dev, st.st_ino), (on_disk(st), "other"))
-        stack = [(str(path), in_ckpt)]
-        while stack:
-            directory, inside = stack.pop()
+
+
+def _walk_run(source: RunSource, out: dict[tuple[int, int], tuple[int, str]], stamps: list[int]) -> None:
+    """A run's own files into `out`: its folder, or its file and the file's rotated logs."""
+    path = str(source.path)
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return
+    _walk_into(path, st, False, out, stamps)
+    if not stat.S_ISDIR(st.st_mode):
+        for rotated in _rotated(source):
             try:
-                with os.scandir(directory) as it:
-                    for entry in it:
-                        try:
-                            st = entry.stat(follow_symlinks=False)
-                        except OSError:
-                            continue
-                        if stat.S_ISDIR(st.st_mode):
-                            out.setdefault((st.st_dev, st.st_ino), (on_disk(st), "other"))
-                            stack.append((entry.path, inside or is_checkpoint_dir(entry.name)))
-                        else:
-                            out.setdefault((st.st_dev, st.st_ino), (on_disk(st), kind_of(entry.name, inside)))
+                _walk_into(str(rotated), os.lstat(rotated), False, out, stamps)
             except OSError:
                 continue
-    return out
 
 
 def tally(entries: Iterable[tuple[int, str]]) -> DiskUsage:
@@ -427,15 +473,26 @@ def run_paths(run: Any, root: Path | None = None, cache: UsageCache | None = Non
     return [*run_files(source), *outside]
 
 
+def run_entries(source: RunSource, root: Path | None,
+                cache: UsageCache | None) -> tuple[dict[tuple[int, int], tuple[int, str]], list[Path]]:
+    """inode -> (bytes, kind) of a run's files and of its checkpoints outside its folder; and those checkpoints."""
+    stamps: list[int] = []
+    entries: dict[tuple[int, int], tuple[int, str]] = {}
+    _walk_run(source, entries, stamps)
+    outside = cache.outside(source, stamps) if cache is not None else outside_checkpoints(source, root)
+    if outside:
+        for key, value in inode_sizes([(p, True) for p in outside]).items():
+            entries.setdefault(key, value)
+    return entries, outside
+
+
 def run_usage(run: Any, *, root: Path | None = None, seen: set[tuple[int, int]] | None = None,
               cache: UsageCache | None = None) -> DiskUsage:
     """Bytes on disk of one run (a RunRecord, RunView or RunSource): its folder, or its file for one-file
     layouts, plus its checkpoints outside the folder (see `run_paths`); hard links once, symlinks never
     followed. `seen`: inodes already counted elsewhere (see `path_usage`), added to."""
     source = _source_of(run)
-    outside = set(cache.outside(source) if cache is not None else
-                  outside_checkpoints(source, root if root is not None else source.root))
-    entries = inode_sizes([(p, p in outside) for p in [*run_files(source), *sorted(outside)]])
+    entries, _ = run_entries(source, root if root is not None else source.root, cache)
     if seen is not None:
         entries = {k: v for k, v in entries.items() if k not in seen}
         seen.update(entries)
@@ -443,47 +500,54 @@ def run_usage(run: Any, *, root: Path | None = None, seen: set[tuple[int, int]] 
 
 
 @dataclass
+class RunUsage:
+    """One run's disk usage: its path (folder, or file for one-file layouts), layout, usage, and its record when
+    the caller gave records (a `du` of a tree finds runs without reading them)."""
+
+    path: Path
+    format: str
+    usage: DiskUsage
+    record: Any = None
+
+
+@dataclass
 class TreeUsage:
     """`tree_usage`'s answer: each run's usage, biggest first, and the tree's total over all runs (hard links
-    shared by runs counted once)."""
+    shared by runs counted once); `unreadable`: folders that could not be listed (path -> why)."""
 
-    runs: list[tuple[Any, DiskUsage]]
+    runs: list[RunUsage]
     total: DiskUsage
     unreadable: dict[str, str]
 
 
 def tree_usage(root: Path, records: Iterable[Any] | None = None, *, use_cache: bool = True) -> TreeUsage:
-    """Disk usage of every run under `root` (scanned unless `records` are given), biggest first.
+    """Disk usage of every run under `root`, biggest first, and the tree's total.
 
-    Runs that could not be read are listed too (their folder still takes space). `unreadable` holds the folders
-    the scan could not list.
+    Without `records` the runs are found as the scan finds them (its folder cache read, never written here), but
+    not read: a `du` costs about a stat walk of the runs. Runs that could not be read are counted too (their
+    files still take space).
     """
     root = Path(root)
     unreadable: dict[str, str] = {}
     if records is None:
-        from ..reading.scanner import scan
+        from ..reading.scanner import ScanCache, walk
 
-        found = scan(root, use_cache=use_cache)
-        unreadable = dict(found.unreadable)
-        records = found
+        found: list[tuple[Any, Any]] = [(source, None) for source in
+                                        walk(root, ScanCache(root) if use_cache else None, unreadable)]
+    else:
+        found = [(getattr(r, "source", r), r) for r in records]
     cache = UsageCache(root) if use_cache else None
-    counted: set[tuple[int, int]] = set()
-    total_entries: list[tuple[int, str]] = []
+    counted: dict[tuple[int, int], tuple[int, str]] = {}  # every inode of every run, once
     out = []
-    for record in records:
-        source = getattr(record, "source", record)
+    for source, record in found:
         if source is None:
             continue
         if source.root is None:
             source.root = root
-        outside = set(cache.outside(source) if cache is not None else outside_checkpoints(source, root))
-        entries = inode_sizes([(p, p in outside) for p in [*run_files(source), *sorted(outside)]])
-        for key, value in entries.items():
-            if key not in counted:
-                counted.add(key)
-                total_entries.append(value)
-        out.append((record, tally(entries.values())))
+        entries, _ = run_entries(source, root, cache)
+        counted.update(entries)
+        out.append(RunUsage(Path(source.path), source.format, tally(entries.values()), record))
     if cache is not None:
         cache.save()
-    out.sort(key=lambda item: (-item[1].total, str(_source_of(item[0]).path)))
-    return TreeUsage(out, tally(total_entries), unreadable)
+    out.sort(key=lambda item: (-item.usage.total, str(item.path)))
+    return TreeUsage(out, tally(counted.values()), unreadable)

@@ -405,7 +405,7 @@ def du_command(root: Path, wide: bool, output: str | None, as_json: bool) -> Non
 
     Bytes on disk, as `du` counts them: a file hard-linked into several runs counts once in the total,
     symlinks are never followed. A run's checkpoints kept beside its folder (ChatGoT's models/) count as its
-    own. Piped: tab-separated values in exact bytes (run, total, checkpoints, logs, other, files, format, status).
+    own. Piped: tab-separated values in exact bytes (run, total, checkpoints, logs, other, files, format).
     """
     from .cleaning import du
 

@@ -65,7 +65,7 @@ def _shown(root: Path, path: Path) -> str:
 
 # ----- du ---------------------------------------------------------------------------------------------------
 
-DU_TSV_COLUMNS = ("run", "total", "checkpoints", "logs", "other", "files", "format", "status")
+DU_TSV_COLUMNS = ("run", "total", "checkpoints", "logs", "other", "files", "format")
 
 
 def du(root: Path, as_json: bool, output: str | None, width: int | None, *, console: Callable[..., Any],
@@ -80,19 +80,18 @@ def du(root: Path, as_json: bool, output: str | None, width: int | None, *, cons
     output = "json" if as_json else output or ("table" if sys.stdout.isatty() else "tsv")
     if output == "json":
         json_out({"root": str(root), "total": tree.total.to_json(),
-                  "runs": [{"path": str(r.info.path), "run": _shown(root, r.info.path), "name": r.info.name,
-                            "id": r.info.id, "format": r.info.format, "status": r.info.status, **u.to_json()}
-                           for r, u in tree.runs]})
+                  "runs": [{"path": str(r.path), "run": _shown(root, r.path), "format": r.format, **r.usage.to_json()}
+                           for r in tree.runs]})
     elif output == "tsv":
         sys.stdout.write(tsv(DU_TSV_COLUMNS, [
-            [_shown(root, r.info.path), u.total, u.checkpoints, u.logs, u.other, u.files, r.info.format,
-             r.info.status] for r, u in tree.runs]))
+            [_shown(root, r.path), r.usage.total, r.usage.checkpoints, r.usage.logs, r.usage.other, r.usage.files,
+             r.format] for r in tree.runs]))
     else:
         columns = [Column("run", flex="cut", comfort=40, minimum=12), Column("total", "right"),
                    Column("checkpoints", "right", priority=60), Column("logs", "right", priority=50),
                    Column("other", "right", priority=40)]
-        rows = [[_shown(root, r.info.path), human(u.total), human(u.checkpoints), human(u.logs), human(u.other)]
-                for r, u in tree.runs]
+        rows = [[_shown(root, r.path), *(human(n) for n in (r.usage.total, r.usage.checkpoints, r.usage.logs,
+                                                             r.usage.other))] for r in tree.runs]
         total = tree.total
         rows.append([Text("total (hard links once)", style="bold"), Text(human(total.total), style="bold"),
                      human(total.checkpoints), human(total.logs), human(total.other)])
