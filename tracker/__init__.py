@@ -117,12 +117,30 @@ _EXPORTS = {
     "ActionResult": ".ops.clean",
     "plan_clean": ".ops.clean",
     "apply_plan": ".ops.clean",
+    # operations: moves, journaled (archive, restore, trash)
+    "Busy": ".ops.journal",
+    "operation": ".ops.journal",
+    "recover": ".ops.journal",
+    "recover_quietly": ".ops.journal",
+    "kill_point": ".ops.journal",
+    "inside_root": ".ops.journal",
+    "parse_duration": ".ops.durations",
+    "TrashEntry": ".ops.trash",
+    "move_to_trash": ".ops.trash",
+    "list_trash": ".ops.trash",
+    "restore_from_trash": ".ops.trash",
+    "empty_trash": ".ops.trash",
+    "select_trash": ".ops.trash",
+    "trash_reclaimable": ".ops.trash",
+    "archive_run": ".ops.archive",
+    "restore_run": ".ops.archive",
 }
 
 __all__ = [
     "LOG_STAMP",
     "MISSING",
     "ActionResult",
+    "Busy",
     "Checkpoint",
     "CleanPlan",
     "CompareError",
@@ -157,11 +175,13 @@ __all__ = [
     "Sample",
     "TailReader",
     "TrackerError",
+    "TrashEntry",
     "TreeUsage",
     "UnknownLayout",
     "aliases_for",
     "align_numbers",
     "apply_plan",
+    "archive_run",
     "best_of",
     "cache_root",
     "clean_block",
@@ -173,6 +193,7 @@ __all__ = [
     "derive_status",
     "direction",
     "ema_debiased",
+    "empty_trash",
     "export_figures",
     "find_moved",
     "find_run",
@@ -181,18 +202,24 @@ __all__ = [
     "fold",
     "format_value",
     "init",
+    "inside_root",
     "key_importance",
+    "kill_point",
     "last_beat",
     "line_time",
+    "list_trash",
     "load_aliases",
     "main_metrics",
     "match_metrics",
     "metric_key",
+    "move_to_trash",
     "on_axis",
     "open_regular",
     "open_run",
+    "operation",
     "origin_of",
     "parse_alias",
+    "parse_duration",
     "path_usage",
     "plan_clean",
     "plot_figure",
@@ -201,15 +228,21 @@ __all__ = [
     "read_last_lines",
     "read_record",
     "reclaimable",
+    "recover",
+    "recover_quietly",
     "require_matplotlib",
+    "restore_from_trash",
+    "restore_run",
     "robust_range",
     "run_usage",
     "scan",
     "select_runs",
+    "select_trash",
     "settle_status",
     "short_names",
     "sort_records",
     "to_jsonable",
+    "trash_reclaimable",
     "tree_usage",
     "unknown_keys",
     "unreadable_reason",
@@ -224,6 +257,7 @@ if TYPE_CHECKING:
     from .layouts.common import LOG_STAMP, line_time
     from .liveness import derive_status, last_beat
     from .model import Checkpoint, Goal, MetricSummary, RunInfo, Sample
+    from .ops.archive import archive_run, restore_run
     from .ops.clean import ActionResult, CleanPlan, Kept, PlanAction, Policy, apply_plan, plan_clean
     from .ops.compare import (
         CompareError,
@@ -237,10 +271,21 @@ if TYPE_CHECKING:
     )
     from .ops.configdiff import MISSING, ConfigDiff, DiffKey, align_numbers, config_diff, fold, format_value, origin_of
     from .ops.diskusage import DiskUsage, RunUsage, TreeUsage, path_usage, reclaimable, run_usage, tree_usage
+    from .ops.durations import parse_duration
     from .ops.export import write_metrics_csv
     from .ops.figures import FigureCurve, FigureExport, PngUnavailable, export_figures, plot_figure, require_matplotlib
     from .ops.importance import KeyImportance, key_importance
+    from .ops.journal import Busy, inside_root, kill_point, operation, recover, recover_quietly
     from .ops.metricmatch import MetricMatch, load_aliases, match_metrics, metric_key, parse_alias, read_aliases
+    from .ops.trash import (
+        TrashEntry,
+        empty_trash,
+        list_trash,
+        move_to_trash,
+        restore_from_trash,
+        select_trash,
+        trash_reclaimable,
+    )
     from .reading.api import UnknownLayout, find_run, find_source, open_run
     from .reading.cachedir import cache_root
     from .reading.configtree import flatten

@@ -35,6 +35,7 @@ from runyard import (
     find_source,
     load_aliases,
     read_record,
+    recover_quietly,
     scan,
     settle_status,
     unreadable_reason,
@@ -153,6 +154,8 @@ class RunyardApp(App):
         if os.environ.get("SSH_CONNECTION"):
             self.animation_level = "none"  # every changed cell costs bandwidth over SSH
         self.push_screen(RunsScreen())
+        # an archive or cleanup killed half-way is finished or undone before the first scan lists the tree
+        self.lanes.submit(SCAN_LANE, partial(recover_quietly, self.root), tag="recover")
         if self.open_path is not None:  # that run first, at once; the tree is scanned behind it
             self.lanes.submit(("open",), partial(_find_run, self.open_path, self.root, self.post_message),
                               file=self.open_path.name, urgent=True)

@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from . import cs336, fpn, nanogpt, runyard, tensorboard
+from . import archived, cs336, fpn, nanogpt, runyard, tensorboard
 from .base import Detection
 
 
 def detectors() -> list[Callable[[Path, list[str]], Detection | None]]:
-    """Layout detectors in order of precedence (the W&B reader is optional)."""
+    """Layout detectors in order of precedence (the W&B reader is optional). Compressed archives come first: that
+    layout also asks the others about the rest of its folder."""
     found = [runyard.detect]
     try:
         from ..layouts import wandb
@@ -22,4 +23,5 @@ def detectors() -> list[Callable[[Path, list[str]], Detection | None]]:
         found.append(wandb.detect)
     except ImportError:
         pass
-    return [*found, fpn.detect, cs336.detect, tensorboard.detect, nanogpt.detect]
+    others = [*found, fpn.detect, cs336.detect, tensorboard.detect, nanogpt.detect]
+    return [archived.detector(others), *others]

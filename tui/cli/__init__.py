@@ -11,6 +11,12 @@
     runyard du [ROOT]             disk usage per run, biggest first, and the total (--json)
     runyard clean [ROOT] RULES    the cleanup plan, then with --yes the moves (--keep-best K, --keep-last K,
                                   --failed-shorter-than D, --older-than AGE, --archive, --filter EXPR)
+    runyard archive RUN...        move runs into ROOT/archive/, previewed with sizes (--compress, --filter, --yes)
+    runyard restore RUN...        an archived run (plain or compressed) back where it was
+    runyard trash list|restore|empty   what was removed; put back; delete for good (--older-than 30d)
+
+Commands that change a runs tree are journaled in ROOT/.runyard/: one killed at any instant is finished or
+undone by the next runyard command on that root (and two acting on one run: the second says who is at it).
 
 On a terminal, tables fit its width by leaving out their least important columns (and say which; `--wide`
 shows them all); piped, `ls` prints tab-separated values with fixed columns, and nothing is cut. Every string
@@ -42,7 +48,8 @@ import click
 
 from runyard import TrackerError, clean_field
 
-SUBCOMMANDS = ("ls", "show", "tail", "plot", "compare", "diff", "export", "du", "clean")
+SUBCOMMANDS = ("ls", "show", "tail", "plot", "compare", "diff", "export", "du", "clean", "archive", "restore",
+               "trash")
 EXIT_CRASH = 70  # EX_SOFTWARE: runyard itself failed, and the traceback file says where
 # Paths are checked by what reads them, which says why one cannot be read in one line ("cannot enter runs:
 # permission denied"); Click's own checks (readable, exists) would answer with its usage text instead.
@@ -187,6 +194,7 @@ def ls_command(root: Path, filter_text: str, sort_key: str, no_archive: bool, wi
 
     keep = compile_filter(filter_text) if filter_text else None  # a filter that cannot be read fails first
     enter_root(root)
+    _recovered(root)
     records = scan(root)
     unreadable = unreadable_note(records.unreadable)
     if no_archive:
@@ -414,7 +422,7 @@ def du_command(root: Path, wide: bool, output: str | None, as_json: bool) -> Non
 
 
 def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
-    from .cleaning import parse_duration
+    from runyard import parse_duration
 
     if value is None:
         return None
@@ -457,6 +465,90 @@ def clean_command(root: Path, keep_best: int | None, keep_last: int | None, fail
     policy = Policy(keep_best, keep_last, failed_shorter_than, older_than, archive, filter_text or None)
     clean(root, policy, yes, as_json, _fit_width(wide), console=_console, json_out=_json_out, say=_say,
           fail=CliError)
+
+
+def _recovered(root: Path) -> None:
+    """Finish or undo what an interrupted archive, restore or trash command left in `root`; say so on stderr."""
+    from runyard import recover_quietly
+
+    for line in recover_quietly(root):
+        _error(line, "note")
+
+
+@cli.command("archive")
+@click.argument("runs", nargs=-1)
+@click.option("--root", default="runs", type=PATH_TYPE, help="The runs folder (its archive/ is where runs go).")
+@click.option("--filter", "-f", "filter_text", default="", help="Archive the runs this keeps (as `ls --filter`).")
+@click.option("--compress", "-z", is_flag=True, help="One verified .tar.zst (with a manifest) per run.")
+@click.option("--force", is_flag=True, help="Archive runs that are still running too.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask.")
+def archive_command(runs: tuple[str, ...], root: Path, filter_text: str, compress: bool, force: bool,
+                    yes: bool) -> int:
+    """Move runs into ROOT/archive/ (same relative path): still listed, marked archived; `restore` brings them back.
+
+    RUN is a path, or an id, name or folder under --root; --filter picks runs too. Shows each run with its size
+    and asks first. With --compress each run becomes archive/<run>.tar.zst, verified file by file before the run
+    is removed. Running runs are left out unless --force.
+    """
+    from .archiving import archive_runs
+
+    return archive_runs(runs, root, filter_text, compress, force, yes, note=lambda m: _error(m, "note"),
+                        error=_error)
+
+
+@cli.command("restore")
+@click.argument("runs", nargs=-1, required=True)
+@click.option("--root", default="runs", type=PATH_TYPE, help="The runs folder the runs were archived in.")
+def restore_command(runs: tuple[str, ...], root: Path) -> int:
+    """Put archived runs back where they were (plain or compressed; exactly, modes and times too).
+
+    RUN is the archived path (archive/x, archive/x.tar.zst), or an archived run's id, name or folder name.
+    A run whose place is taken again is refused.
+    """
+    from .archiving import restore_runs
+
+    return restore_runs(runs, root, note=lambda m: _error(m, "note"), error=_error)
+
+
+@cli.group("trash")
+def trash_group() -> None:
+    """The trash of a runs folder (ROOT/.trash): what runyard removed, restorable until emptied."""
+
+
+@trash_group.command("list")
+@click.argument("root", default="runs", type=PATH_TYPE)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--wide", "-w", is_flag=True, help="Every column, even wider than the terminal.")
+def trash_list_command(root: Path, as_json: bool, wide: bool) -> None:
+    """What is in the trash: id, what it was, where, size, when and why it was removed. Piped: TSV."""
+    from .archiving import trash_list
+
+    trash_list(root, as_json, width=_fit_width(wide), console=_console, json_out=_json_out,
+               note=lambda m: _error(m, "note"))
+
+
+@trash_group.command("restore")
+@click.argument("ids", nargs=-1, required=True)
+@click.option("--root", default="runs", type=PATH_TYPE, help="The runs folder whose trash it is.")
+def trash_restore_command(ids: tuple[str, ...], root: Path) -> None:
+    """Put items (by id, or a unique start of one) back where they were; refused if that place is taken."""
+    from .archiving import trash_restore
+
+    trash_restore(root, ids, note=lambda m: _error(m, "note"))
+
+
+@trash_group.command("empty")
+@click.argument("ids", nargs=-1)
+@click.option("--root", default="runs", type=PATH_TYPE, help="The runs folder whose trash it is.")
+@click.option("--older-than", "older_than", default=None, metavar="AGE",
+              help="Only items trashed longer ago than AGE (30d, 12h, 90m, 2w).")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask.")
+def trash_empty_command(ids: tuple[str, ...], root: Path, older_than: str | None, yes: bool) -> None:
+    """Delete items from the trash for good (all, those named, or --older-than AGE): shows what and how many
+    bytes it frees, and asks first."""
+    from .archiving import trash_empty
+
+    trash_empty(root, ids, older_than, yes, note=lambda m: _error(m, "note"))
 
 
 def main(argv: list[str] | None = None) -> int:

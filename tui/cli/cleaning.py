@@ -6,7 +6,6 @@ tab-separated output of a pipe. Every path and reason printed goes through the t
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,21 +14,6 @@ from typing import Any
 from rich.text import Text
 
 from .tables import Column, fit_table, tsv
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])", re.IGNORECASE)
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in a duration written `30d`, `12h`, `90m`, `2w`, `45s`, or combined (`1d12h`, `1w 2d`).
-
-    ValueError (one line) for anything else, a bare number included: minutes or days is not for us to guess.
-    """
-    cleaned = text.strip()
-    parts = _DURATION.findall(cleaned)
-    if not cleaned or not parts or _DURATION.sub("", cleaned).strip():
-        raise ValueError(f"{text!r} is not a duration: write it as 30d, 12h, 90m, 2w (or 1d12h)")
-    return sum(float(number) * _SECONDS[unit.lower()] for number, unit in parts)
 
 
 def human(n: int | None) -> str:
@@ -153,7 +137,7 @@ def clean(root: Path, policy: Any, yes: bool, as_json: bool, width: int | None, 
     """`runyard clean`: the plan first, always; then, with --yes or a confirmed prompt, the moves."""
     import click
 
-    from runyard import FilterError, plan_clean, scan
+    from runyard import FilterError, clean_field, plan_clean, scan
 
     from .listing import enter_root
 
@@ -168,6 +152,10 @@ def clean(root: Path, policy: Any, yes: bool, as_json: bool, width: int | None, 
         except FilterError as exc:
             raise fail(str(exc)) from exc
     enter_root(root)
+    from runyard import recover_quietly
+
+    for line in recover_quietly(root):  # what a killed runyard left half done, finished or undone first
+        say(f"note: {clean_field(line)}")
     plan = plan_clean(root, scan(root), policy)
     summary = plan_summary(plan)
     if as_json:
@@ -209,16 +197,16 @@ def interactive() -> bool:
 
 
 def _apply(root: Path, plan: Any, say: Callable[[str], None], quiet: bool) -> list[Any]:
-    from runyard import apply_plan
+    from runyard import apply_plan, clean_field
 
     results = apply_plan(root, plan)
     if not quiet:
         for r in results:
-            where = _shown(root, r.action.path)
+            where = clean_field(_shown(root, r.action.path))
             if r.done:
                 say(f"{'trashed' if r.action.action == 'trash' else 'archived'} {where} ({human(r.action.bytes)})")
             else:
-                say(f"left alone: {where}: {r.message}")
+                say(f"left alone: {where}: {clean_field(r.message)}")
     return results
 
 

@@ -1,0 +1,309 @@
+"""Archiving runs: out of the way under `<root>/archive/`, still listed (marked archived), restorable exactly.
+
+A plain archive is one atomic rename of `<root>/<rel>` to `<root>/archive/<rel>`. A compressed one is
+`archive/<rel>.tar.zst` with `archive/<rel>.manifest.json` (the format is `tarzst`'s): both are written under
+temporary names inside `archive/`, read back and every file's hash compared, and only then renamed into place;
+the original is then renamed into `.runyard/` and deleted there. Restoring is the reverse: extracted under
+`.runyard/`, renamed into place, and only then the archive removed. Every step is journaled
+(`journal.operation`), so at every instant the run exists at its origin or as a verified copy — a kill at any
+point is finished or rolled back by the next `recover`. A run still running is refused unless forced.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import RunError
+from .journal import (
+    ARCHIVE_DIR,
+    Op,
+    fsync_tree,
+    inside_root,
+    kill_point,
+    make_folders,
+    move,
+    operation,
+    rel_text,
+    remove_tree,
+    reserved,
+)
+
+TAR_SUFFIX = ".tar.zst"
+MANIFEST_SUFFIX = ".manifest.json"
+
+Progress = Callable[[int, int, str], None]
+
+
+def _root(root: str | os.PathLike) -> tuple[Path, Path]:
+    shown = Path(root)
+    absolute = Path(os.path.abspath(root))
+    if not absolute.is_dir():
+        raise RunError(f"no runs folder {shown}")
+    return shown, absolute
+
+
+def is_archived(rel: Path) -> bool:
+    """True for a path (relative to the root) inside an `archive` folder, as the scanner marks runs archived."""
+    return ARCHIVE_DIR in rel.parts[:-1]
+
+
+def origin_of(rel: Path) -> Path:
+    """Where an archived run (relative to the root) came from: its path without the `archive` folder."""
+    parts = list(rel.parts)
+    parts.pop(parts.index(ARCHIVE_DIR))
+    return Path(*parts)
+
+
+def with_suffix(path: Path, suffix: str) -> Path:
+    return path.with_name(path.name + suffix)
+
+
+def compressed_parts(base: Path) -> tuple[Path, Path]:
+    """The archive file and manifest of a compressed archive whose run path (without suffix) is `base`."""
+    return with_suffix(base, TAR_SUFFIX), with_suffix(base, MANIFEST_SUFFIX)
+
+
+def _refuse_running(path: Path, shown: Path) -> None:
+    """RunError if the reading side sees the run at `path` running (or stalled: alive, not writing)."""
+    from ..model import RUNNING, STALLED
+    from ..reading.api import find_source
+    from ..reading.records import read_record, settle_status
+
+    try:
+        source = find_source(path)
+    except Exception:
+        return  # no run any layout reads: nothing says it is running
+    record = read_record(source)
+    settle_status(record.info)
+    if record.info.status in (RUNNING, STALLED):
+        pid = record.info.pid
+        who = f" (pid {pid})" if isinstance(pid, int) else ""
+        raise RunError(f"{shown} is still running{who}: archive it once it has ended, or force it")
+
+
+def archive_run(root: str | os.PathLike, run_path: str | os.PathLike, *, compress: bool = False,
+                force: bool = False, progress: Progress | None = None) -> Path:
+    """Archive the run at `run_path` (its folder, or its file for one-file layouts) under `root/archive/`; the
+    archived path (`archive/<rel>`, or `archive/<rel>.tar.zst` when `compress`).
+
+    Raises RunError for a running run (unless `force`), one already archived, a destination that exists, a path
+    outside the root or through a link; Busy when another runyard acts on it. `progress(done, total, what)` is
+    called while a compressed archive is written and verified.
+    """
+    shown, root_abs = _root(root)
+    src = inside_root(root_abs, run_path)
+    rel = src.relative_to(root_abs)
+    if reserved(rel):
+        raise RunError(f"{shown / rel} belongs to runyard itself, not a run")
+    if rel.parts[0] == ARCHIVE_DIR or is_archived(rel):
+        raise RunError(f"{shown / rel} is already archived")
+    try:
+        st = os.lstat(src)
+    except FileNotFoundError:
+        raise RunError(f"no such run: {shown / rel}") from None
+    link = stat.S_ISLNK(st.st_mode)
+    if compress and link:
+        raise RunError(f"{shown / rel} is a symbolic link: archive it without compression (the link is moved)")
+    if not link and not force:
+        _refuse_running(src, shown / rel)
+    base = Path(ARCHIVE_DIR) / rel
+    for taken in (base, *compressed_parts(base)):
+        if os.path.lexists(root_abs / taken):
+            raise RunError(f"{shown / taken} already exists: {shown / rel} is not archived over it")
+    if not compress:
+        if st.st_dev != os.lstat(root_abs).st_dev:
+            raise RunError(f"{shown / rel} is on another filesystem than {shown}: it cannot be moved into archive/")
+        data = {"src": rel_text(rel), "dst": rel_text(base), "compress": False}
+        with operation(root, "archive", [rel_text(rel), rel_text(base)], data) as op:
+            _check_free(op, base, *compressed_parts(base))
+            make_folders(root_abs, base.parent)
+            move(src, root_abs / base)
+            op.phase("moved")
+        return root_abs / base
+    return _archive_compressed(root, root_abs, shown, rel, base, progress)
+
+
+def _check_free(op: Op, *rels: Path) -> None:
+    for rel in rels:
+        if os.path.lexists(op.root / rel):
+            raise RunError(f"{op.show(rel)} already exists")
+
+
+def _archive_compressed(root: str | os.PathLike, root_abs: Path, shown: Path, rel: Path, base: Path,
+                        progress: Progress | None) -> Path:
+    from .tarzst import verify_archive, write_archive, write_manifest
+
+    tar, manifest_path = compressed_parts(base)
+    if os.lstat(root_abs / rel).st_dev != os.lstat(root_abs).st_dev:
+        raise RunError(f"{shown / rel} is on another filesystem than {shown}: its original cannot be removed safely")
+    with operation(root, "archive", [rel_text(rel), rel_text(base)], {"src": rel_text(rel), "compress": True}) as op:
+        _check_free(op, base, tar, manifest_path)
+        tmp_tar = tar.with_name(f".{tar.name}.{op.id}.tmp")
+        tmp_manifest = manifest_path.with_name(f".{manifest_path.name}.{op.id}.tmp")
+        op.phase("writing", tar=rel_text(tar), manifest=rel_text(manifest_path), tmp_tar=rel_text(tmp_tar),
+                 tmp_manifest=rel_text(tmp_manifest))
+        make_folders(root_abs, tar.parent)
+        manifest = write_archive(root_abs / rel, root_abs / tmp_tar, progress=progress)
+        kill_point("archive.written")
+        write_manifest(manifest, root_abs / tmp_manifest)
+        fsync_tree(root_abs / tmp_tar)
+        fsync_tree(root_abs / tmp_manifest)
+        verify_archive(root_abs / tmp_tar, manifest, progress=progress)
+        st = os.stat(root_abs / tmp_tar)
+        op.phase("verified", tar_bytes=st.st_size, tar_mtime_ns=st.st_mtime_ns)
+        _finish_archive(op)
+    return root_abs / tar
+
+
+def _finish_archive(op: Op) -> None:
+    """From a verified temporary archive: rename it into place, then remove the original (through staging)."""
+    d, root = op.data, op.root
+    for tmp, final in ((d["tmp_tar"], d["tar"]), (d["tmp_manifest"], d["manifest"])):
+        if os.path.lexists(root / tmp) and not os.path.lexists(root / final):
+            move(root / tmp, root / final)
+    try:
+        st = os.stat(root / d["tar"])
+        whole = (st.st_size, st.st_mtime_ns) == (d["tar_bytes"], d["tar_mtime_ns"]) \
+            and os.path.isfile(root / d["manifest"])
+    except OSError:
+        whole = False
+    if not whole:  # not what was verified: the original stays, whatever this is goes
+        _drop_partial(op)
+        raise RunError(f"the archive of {op.show(d['src'])} is not the one verified: the run was left as it was")
+    if not op.reached("placed"):
+        op.phase("placed")
+    src, staged = root / d["src"], op.staging / "original"
+    if not op.reached("staged") and os.path.lexists(src) and not os.path.lexists(staged):
+        op.make_staging()
+        move(src, staged)
+        op.phase("staged")
+    op.drop_staging()
+
+
+def _drop_partial(op: Op) -> None:
+    """Remove what a compressed archive left before it was verified and placed (never the original)."""
+    d = op.data
+    for key in ("tmp_tar", "tmp_manifest"):
+        if key in d:
+            remove_tree(op.root / d[key])
+    if op.reached("verified") and not op.reached("placed"):
+        for key in ("manifest", "tar"):  # renamed into place by this operation, nothing else could be there
+            remove_tree(op.root / d[key])
+
+
+def restore_run(root: str | os.PathLike, archived_path: str | os.PathLike, *,
+                progress: Progress | None = None) -> Path:
+    """Put an archived run back where it came from (`archive/<rel>` -> `<rel>`); the restored path.
+
+    `archived_path` is a plain archive's folder or file, or a compressed archive's `.tar.zst`, its manifest or its
+    path without suffix. Contents, modes, links and mtimes come back exactly. Raises RunError when the origin is
+    taken again, or the path is no archived run; Busy when another runyard acts on it.
+    """
+    shown, root_abs = _root(root)
+    text = os.fspath(archived_path)
+    for suffix in (TAR_SUFFIX, MANIFEST_SUFFIX):
+        if text.endswith(suffix):
+            text = text[:-len(suffix)]
+            break
+    path = inside_root(root_abs, text)
+    rel = path.relative_to(root_abs)
+    if not is_archived(rel):
+        raise RunError(f"{shown / rel} is not an archived run (those are under {shown / ARCHIVE_DIR})")
+    origin = origin_of(rel)
+    tar, manifest_path = compressed_parts(rel)
+    compressed = not os.path.lexists(path) and os.path.lexists(root_abs / tar)
+    if not compressed and not os.path.lexists(path):
+        raise RunError(f"no archived run at {shown / rel}")
+    if os.path.lexists(root_abs / origin):
+        raise RunError(f"cannot restore {shown / rel}: {shown / origin} exists (move it away first)")
+    inside_root(root_abs, root_abs / origin)
+    targets = [rel_text(rel), rel_text(origin)]
+    if not compressed:
+        with operation(root, "restore", targets, {"src": rel_text(rel), "dst": rel_text(origin),
+                                                  "compress": False}) as op:
+            _check_free(op, origin)
+            if origin.parent.parts:
+                make_folders(root_abs, origin.parent)
+            move(path, root_abs / origin)
+            op.phase("moved")
+        return root_abs / origin
+    from .tarzst import extract_archive, read_manifest
+
+    if not os.path.isfile(root_abs / manifest_path):
+        raise RunError(f"{shown / tar} has no manifest ({manifest_path.name}): it cannot be restored exactly")
+    data = {"tar": rel_text(tar), "manifest": rel_text(manifest_path), "dst": rel_text(origin), "compress": True}
+    with operation(root, "restore", targets, data) as op:
+        _check_free(op, origin)
+        manifest = read_manifest(root_abs / manifest_path)
+        item = op.make_staging() / "item"
+        extract_archive(root_abs / tar, manifest, item, progress=progress)
+        fsync_tree(item)
+        op.phase("extracted")
+        _finish_restore(op)
+    return root_abs / origin
+
+
+def _finish_restore(op: Op) -> None:
+    """From a complete extraction in staging: rename it into place, then remove the archive (through staging)."""
+    d, root = op.data, op.root
+    item, dst = op.staging / "item", root / d["dst"]
+    if os.path.lexists(item):
+        if Path(d["dst"]).parent.parts:
+            make_folders(root, Path(d["dst"]).parent)
+        try:
+            move(item, dst)
+        except FileExistsError:
+            op.drop_staging()
+            raise RunError(f"cannot restore {op.show(d['tar'])}: {op.show(d['dst'])} exists again") from None
+    elif not os.path.lexists(dst):
+        raise RunError(f"the restored copy of {op.show(d['tar'])} is gone; the archive is kept")
+    if not op.reached("placed"):
+        op.phase("placed")
+    for key in ("manifest", "tar"):  # the manifest first: a tar without it is listed nowhere
+        part = root / d[key]
+        if os.path.lexists(part):
+            op.make_staging()
+            move(part, op.staging / part.name)
+    op.drop_staging()
+
+
+# ----- recovery -----------------------------------------------------------------------------------------------
+
+def _recover_archive(op: Op) -> str:
+    d = op.data
+    src = op.show(d["src"])
+    if not d.get("compress"):
+        return _recover_rename(op, d["src"], d["dst"], f"archiving {src}")
+    if not op.reached("verified"):
+        _drop_partial(op)
+        op.drop_staging()
+        return f"archiving {src} was interrupted before its archive was verified: undone, the run is where it was"
+    _finish_archive(op)
+    return f"archiving {src} was interrupted: finished, it is in {op.show(d['tar'])}"
+
+
+def _recover_restore(op: Op) -> str:
+    d = op.data
+    if not d.get("compress"):
+        return _recover_rename(op, d["src"], d["dst"], f"restoring {op.show(d['src'])}")
+    if not op.reached("extracted"):
+        op.drop_staging()
+        return f"restoring {op.show(d['tar'])} was interrupted: undone, it is still archived"
+    _finish_restore(op)
+    return f"restoring {op.show(d['tar'])} was interrupted: finished, it is back at {op.show(d['dst'])}"
+
+
+def _recover_rename(op: Op, src: str, dst: str, what: str) -> str:
+    """A plain archive or restore is one rename: it happened, or it did not."""
+    at_src, at_dst = os.path.lexists(op.root / src), os.path.lexists(op.root / dst)
+    if at_dst and not at_src:
+        return f"{what} was interrupted: finished, it is at {op.show(dst)}"
+    if at_src:
+        return f"{what} was interrupted: undone, it is at {op.show(src)}"
+    raise RunError(f"{what}: found neither at {op.show(src)} nor at {op.show(dst)}")
+
+
+RECOVER = {"archive": _recover_archive, "restore": _recover_restore}
