@@ -226,7 +226,8 @@ def _source_of(run: Any) -> RunSource:
 
 def run_files(source: RunSource) -> list[Path]:
     """What a run is on disk in its own right: its folder, or for a one-file layout its file and the file's
-    rotated predecessors (`train.log.1`, `train.log.2.gz`); never the configs a folder of logs shares."""
+    rotated predecessors (`train.log.1`, `train.log.2.gz`) or a compressed archive's manifest; never the configs
+    a folder of logs shares."""
     path = source.path
     try:
         if stat.S_ISDIR(os.lstat(path).st_mode):
@@ -237,9 +238,13 @@ def run_files(source: RunSource) -> list[Path]:
 
 
 def _rotated(source: RunSource) -> list[Path]:
+    """The files beside a one-file run that are part of it: a log's rotated predecessors, a compressed
+    archive's manifest."""
     path = Path(source.path)
     prefix = path.name + "."
-    return [p for p in source.key_files() if p.parent == path.parent and p.name.startswith(prefix)]
+    manifest = getattr(source, "manifest_path", None)
+    return [*(p for p in source.key_files() if p.parent == path.parent and p.name.startswith(prefix)),
+            *([Path(manifest)] if manifest is not None else [])]
 
 
 def within(root: Path, path: Path) -> bool:
@@ -264,6 +269,8 @@ def within(root: Path, path: Path) -> bool:
 def outside_checkpoints(source: RunSource, root: Path | None = None) -> list[Path]:
     """The run's checkpoints that live outside its folder (ChatGoT's sibling `models/<run>_epoch_N.pt`, an index
     line naming an absolute path); with `root`, only those inside it (nothing outside a runs root is counted)."""
+    if source.format == "archived":  # a compressed archive holds its checkpoints: never extracted to count them
+        return []
     own = os.path.abspath(source.path)
     found = []
     try:
