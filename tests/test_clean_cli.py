@@ -168,3 +168,13 @@ def test_clean_json_yes_says_what_was_done(tmp_path: Path) -> None:
     data = json.loads(invoke("clean", tmp_path / "runs", "--keep-best", "1", "--yes", "--json").output)
     assert len(data["results"]) == len(data["actions"]) == 3
     assert all(r["done"] and r["trash_id"] for r in data["results"])
+
+
+@pytest.mark.parametrize("columns", [80, 100])
+def test_the_plan_fits_the_width_and_keeps_action_and_size(tmp_path: Path, columns: int) -> None:
+    tree(tmp_path / "runs")
+    out = invoke("clean", tmp_path / "runs", "--keep-best", "1", "--keep-last", "1", columns=columns).output
+    plan = out.split("kept")[0]
+    assert widest(plan) <= columns
+    assert "REMOVE" in plan and "size" in plan and "hidden" not in plan
+    assert "not among best 1 by" in plan

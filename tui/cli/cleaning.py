@@ -97,15 +97,15 @@ def plan_tables(plan: Any, width: int | None) -> list[Any]:
     root = plan.root
     parts = []
     if plan.actions:
-        columns = [Column("action", priority=80), Column("path", flex="cut", comfort=40, minimum=12),
-                   Column("size", "right", priority=90), Column("reason", flex="fold", comfort=30, minimum=12)]
+        columns = [Column("action"), Column("path", flex="cut", comfort=24, minimum=12),
+                   Column("size", "right", priority=90), Column("reason", flex="fold", comfort=28, minimum=20)]
         rows = [[Text("REMOVE" if a.action == "trash" else "ARCHIVE",
                       style="bold red" if a.action == "trash" else "bold yellow"),
                  _shown(root, a.path), human(a.bytes), a.reason] for a in plan.actions]
         parts.append(fit_table(columns, rows, width, title=f"{len(plan.actions)} to remove or archive"))
     if plan.kept:
-        columns = [Column("keep", priority=70), Column("path", flex="cut", comfort=40, minimum=12),
-                   Column("size", "right", priority=60), Column("reasons", flex="fold", comfort=30, minimum=12)]
+        columns = [Column("keep", priority=70), Column("path", flex="cut", comfort=24, minimum=12),
+                   Column("size", "right", priority=60), Column("reasons", flex="fold", comfort=20, minimum=20)]
         rows = [[Text("KEEP", style="bold green"), _shown(root, k.path), human(k.bytes), ", ".join(k.reasons)]
                 for k in plan.kept]
         parts.append(fit_table(columns, rows, width, title=f"{len(plan.kept)} kept"))
@@ -173,6 +173,7 @@ def clean(root: Path, policy: Any, yes: bool, as_json: bool, width: int | None, 
         if note is not None:
             out.print(note)
     out.print(Text(summary, style="bold"))
+    sys.stdout.flush()  # the plan stands before anything said on stderr
     if not plan.actions:
         return
     if not yes:
