@@ -553,7 +553,8 @@ def tree_usage(root: Path, records: Iterable[Any] | None = None, *, use_cache: b
             source.root = root
         entries, _ = run_entries(source, root, cache)
         counted.update(entries)
-        out.append(RunUsage(Path(source.path), source.format, tally(entries.values()), record))
+        path = source.path if isinstance(source.path, Path) else Path(source.path)
+        out.append(RunUsage(path, source.format, tally(entries.values()), record))
     if cache is not None:
         cache.save()
     out.sort(key=lambda item: (-item.usage.total, str(item.path)))
