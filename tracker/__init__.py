@@ -121,6 +121,17 @@ _EXPORTS = {
     "DiskUsage": ".ops.diskusage",
     "path_usage": ".ops.diskusage",
     "reclaimable": ".ops.diskusage",
+    "run_usage": ".ops.diskusage",
+    "tree_usage": ".ops.diskusage",
+    "TreeUsage": ".ops.diskusage",
+    "RunUsage": ".ops.diskusage",
+    "Policy": ".ops.clean",
+    "CleanPlan": ".ops.clean",
+    "PlanAction": ".ops.clean",
+    "Kept": ".ops.clean",
+    "ActionResult": ".ops.clean",
+    "plan_clean": ".ops.clean",
+    "apply_plan": ".ops.clean",
     # operations: moves, journaled (archive, restore, trash)
     "Busy": ".ops.journal",
     "operation": ".ops.journal",
@@ -143,11 +154,13 @@ _EXPORTS = {
 __all__ = [
     "LOG_STAMP",
     "MISSING",
+    "ActionResult",
     "ArchiveMismatch",
     "BestError",
     "Busy",
     "Checkpoint",
     "CheckpointRanking",
+    "CleanPlan",
     "CompareError",
     "CompareRow",
     "CompareTable",
@@ -159,6 +172,7 @@ __all__ = [
     "FigureExport",
     "FilterError",
     "Goal",
+    "Kept",
     "KeyImportance",
     "MetricCell",
     "MetricMatch",
@@ -167,21 +181,26 @@ __all__ = [
     "NoCheckpoints",
     "NotRegularFile",
     "NullRun",
+    "PlanAction",
     "PngUnavailable",
+    "Policy",
     "Prepared",
     "RankedCheckpoint",
     "Run",
     "RunError",
     "RunInfo",
     "RunRecord",
+    "RunUsage",
     "RunView",
     "Sample",
     "TailReader",
     "TrackerError",
     "TrashEntry",
+    "TreeUsage",
     "UnknownLayout",
     "aliases_for",
     "align_numbers",
+    "apply_plan",
     "archive_run",
     "best_of",
     "cache_root",
@@ -225,6 +244,7 @@ __all__ = [
     "parse_alias",
     "parse_duration",
     "path_usage",
+    "plan_clean",
     "plot_figure",
     "prepare",
     "rank_checkpoints",
@@ -239,6 +259,7 @@ __all__ = [
     "restore_from_trash",
     "restore_run",
     "robust_range",
+    "run_usage",
     "scan",
     "select_runs",
     "select_trash",
@@ -247,6 +268,7 @@ __all__ = [
     "sort_records",
     "to_jsonable",
     "trash_reclaimable",
+    "tree_usage",
     "unknown_keys",
     "unreadable_reason",
     "verify_archive",
@@ -273,6 +295,7 @@ if TYPE_CHECKING:
         link_ranking,
         rank_checkpoints,
     )
+    from .ops.clean import ActionResult, CleanPlan, Kept, PlanAction, Policy, apply_plan, plan_clean
     from .ops.compare import (
         CompareError,
         CompareRow,
@@ -284,7 +307,7 @@ if TYPE_CHECKING:
         short_names,
     )
     from .ops.configdiff import MISSING, ConfigDiff, DiffKey, align_numbers, config_diff, fold, format_value, origin_of
-    from .ops.diskusage import DiskUsage, path_usage, reclaimable
+    from .ops.diskusage import DiskUsage, RunUsage, TreeUsage, path_usage, reclaimable, run_usage, tree_usage
     from .ops.durations import parse_duration
     from .ops.export import write_metrics_csv
     from .ops.figures import FigureCurve, FigureExport, PngUnavailable, export_figures, plot_figure, require_matplotlib
