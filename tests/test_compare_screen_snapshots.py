@@ -32,12 +32,18 @@ def test_compare_curves(snap_compare, size):
     assert snap_compare(_app(), terminal_size=size, run_before=_compare_open)
 
 
+def _settled(table: DataTable, rows: int) -> bool:
+    """The table has its rows and has measured them: DataTable sizes its columns on idle, and a loaded machine
+    can take the picture between the rows arriving and that."""
+    return table.row_count >= rows and not table._require_update_dimensions and not table._new_rows
+
+
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_compare_table(snap_compare, size):
     async def table_tab(pilot):
         await _compare_open(pilot)
         await pilot.press("2")
-        await _wait(pilot, lambda: pilot.app.screen.query_one("#compare-table", DataTable).row_count == 4)
+        await _wait(pilot, lambda: _settled(pilot.app.screen.query_one("#compare-table", DataTable), 4))
         await pilot.pause(0.2)
 
     assert snap_compare(_app(), terminal_size=size, run_before=table_tab)
@@ -47,7 +53,7 @@ def test_compare_config(snap_compare):
     async def config_tab(pilot):
         await _compare_open(pilot)
         await pilot.press("3")
-        await _wait(pilot, lambda: pilot.app.screen.query_one("#config-table", DataTable).row_count > 0)
+        await _wait(pilot, lambda: _settled(pilot.app.screen.query_one("#config-table", DataTable), 1))
         await pilot.pause(0.2)
 
     assert snap_compare(_app(), terminal_size=(80, 24), run_before=config_tab)
