@@ -106,6 +106,7 @@ _EXPORTS = {
     "rank_checkpoints": ".ops.best",
     "checkpoint_ranking": ".ops.best",
     "link_ranking": ".ops.best",
+    "in_archive": ".ops.best",
     "RankedCheckpoint": ".ops.best",
     "CheckpointRanking": ".ops.best",
     "BestError": ".ops.best",
@@ -223,6 +224,7 @@ __all__ = [
     "flatten",
     "fold",
     "format_value",
+    "in_archive",
     "init",
     "inside_root",
     "key_importance",
@@ -292,6 +294,7 @@ if TYPE_CHECKING:
         NoCheckpoints,
         RankedCheckpoint,
         checkpoint_ranking,
+        in_archive,
         link_ranking,
         rank_checkpoints,
     )

@@ -194,7 +194,22 @@ class ArchivedSource(RunSource):
         return self.inner().log_path()
 
     def checkpoints(self) -> list[Checkpoint]:
-        return self.inner().checkpoints()
+        """The run's checkpoints as recorded, each named where it lies: inside the archive
+        (`archive/<run>.tar.zst/checkpoints/step_9.pt`), not in the cache's extraction, whose large checkpoints
+        are hollow. Using one means restoring the run, and the note on each says so."""
+        inner = self.inner()
+        top = inner.path
+        found = []
+        for checkpoint in inner.checkpoints():
+            try:
+                inside = checkpoint.path.relative_to(top)
+            except ValueError:  # kept beside the run, not in it: not in the archive either
+                continue
+            checkpoint.path = self.path / inside if top.is_dir() else self.path
+            note = "in a compressed archive: `runyard restore` the run to use it"
+            checkpoint.note = f"{checkpoint.note}; {note}" if checkpoint.note else note
+            found.append(checkpoint)
+        return found
 
     def samples(self) -> list[Sample]:
         return self.inner().samples()

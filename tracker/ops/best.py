@@ -292,7 +292,11 @@ def _read_checkpoints(records: list[RunRecord]) -> tuple[list[_Found], list[str]
             try:
                 st = os.stat(checkpoint.path)
             except (OSError, ValueError):
-                continue
+                packed = in_archive(checkpoint.path)
+                if packed is None:
+                    continue
+                # inside a compressed archive: ranked by what it recorded, sized and dated as the manifest says
+                st = os.stat_result((stat.S_IFREG, 0, 0, 1, 0, 0, checkpoint.bytes or 0, 0, 0, 0))
             size = checkpoint.bytes if stat.S_ISDIR(st.st_mode) else st.st_size
             present.append((checkpoint, size, checkpoint.time if checkpoint.time is not None else st.st_mtime))
         if present:
@@ -416,15 +420,24 @@ def _logged_at(record: RunRecord, metric: str, steps: list[int | None]) -> dict[
     return out
 
 
+def in_archive(path: Path) -> Path | None:
+    """The compressed run archive (`archive/<run>.tar.zst`) that `path` names a member of, else None: such a
+    checkpoint is ranked but cannot be linked or loaded until its run is restored."""
+    for parent in Path(path).parents:
+        if parent.name.endswith(".tar.zst"):
+            return parent if os.path.isfile(parent) else None
+    return None
+
+
 def link_ranking(ranking: Iterable[RankedCheckpoint], dest_dir: Path) -> list[Path]:
     """Symlinks in `dest_dir` (created if need be) to the ranked checkpoints, named by rank, run and step
     (`01_baseline_step2500.pt`, keeping the checkpoint's suffix) and pointing at its absolute path.
 
     Links runyard made there before (listed in `LINKS_RECORD`) are replaced; a name taken by anything else (a
-    file, a folder, a link runyard did not make) is refused with BestError before anything changes. Returns the
-    links made, best first.
+    file, a folder, a link runyard did not make) is refused with BestError before anything changes. A checkpoint
+    inside a compressed archive gets no link (nothing on disk to point at). Returns the links made, best first.
     """
-    entries = [e for e in ranking if e.rank is not None]
+    entries = [e for e in ranking if e.rank is not None and in_archive(e.path) is None]
     dest = Path(dest_dir)
     if dest.exists() and not dest.is_dir():
         raise BestError(f"{dest} is not a folder")

@@ -22,6 +22,7 @@ from runyard import (
     RankedCheckpoint,
     checkpoint_ranking,
     compile_filter,
+    in_archive,
     link_ranking,
     scan,
     unknown_keys,
@@ -66,7 +67,9 @@ def best(root: Path, metric: str | None, mode: str | None, top: int | None, filt
     shown = ranking.ranked[:top] if top else ranking.ranked
     if link is not None:
         made = link_ranking(shown, link)
-        say(f"linked {len(made)} checkpoint{'s' if len(made) != 1 else ''} in {link} (best first)")
+        packed = sum(1 for entry in shown if in_archive(entry.path) is not None)
+        also = f"; {packed} in compressed archives not linked (restore the run first)" if packed else ""
+        say(f"linked {len(made)} checkpoint{'s' if len(made) != 1 else ''} in {link} (best first){also}")
     output = output or ("table" if sys.stdout.isatty() else "tsv")
     if output == "json":
         data = ranking.to_json()
