@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
+import time
 from pathlib import Path
 
-from runyard.ops.diskusage import DiskUsage, kind_of, path_usage, reclaimable
+import pytest
+
+import runyard
+from runyard.ops import diskusage
+from runyard.ops.diskusage import DiskUsage, kind_of, path_usage, reclaimable, run_usage, tree_usage
 
 
 def blocks(path: Path) -> int:
@@ -106,3 +112,114 @@ def test_reclaimable_of_a_symlink_is_its_own_blocks(tmp_path: Path) -> None:
     link.symlink_to(target)
     assert reclaimable([link]) == blocks(link)
     assert reclaimable([tmp_path / "nothing"]) == 0
+
+
+# ----- runs and trees -------------------------------------------------------------------------------------
+
+CHATGOT = Path(__file__).parent / "fixtures" / "foreign" / "chatgot"
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("RUNYARD_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def age(tree: Path, seconds: float = 3600) -> None:
+    """Every file and folder under `tree` last changed `seconds` ago (older than the cache's racy window)."""
+    old = time.time() - seconds
+    for path in [tree, *tree.rglob("*")]:
+        os.utime(path, (old, old), follow_symlinks=False)
+
+
+def test_a_runyard_run_is_its_folder(tmp_path: Path, cache: Path) -> None:
+    run = runyard.init("a", root=tmp_path / "runs", console=False, system_metrics=False)
+    run.log({"loss": 1.0}, step=0)
+    ckpt = run.path / "checkpoints" / "step_0.pt"
+    ckpt.parent.mkdir()
+    ckpt.write_bytes(b"w" * 100_000)
+    run.add_checkpoint(ckpt, step=0)
+    run.finish()
+    view = runyard.open_run(run.path)
+    usage = run_usage(view)
+    assert usage == path_usage(run.path)
+    assert usage.checkpoints == blocks(ckpt)
+    assert usage.logs > 0 and usage.total == usage.checkpoints + usage.logs + usage.other
+
+
+def test_chatgot_runs_count_their_checkpoints_beside_them(tmp_path: Path, cache: Path) -> None:
+    root = tmp_path / "chatgot"
+    shutil.copytree(CHATGOT, root)
+    tree = tree_usage(root)
+    by_name = {r.path.name: r.usage for r in tree.runs}
+    name = "chatgot_small_char_20250324_134501"
+    models = [root / "models" / f"{name}_{end}.pt" for end in ("epoch_1", "epoch_2", "final")]
+    assert by_name[name].checkpoints == sum(blocks(p) for p in models)
+    assert by_name[name].total == path_usage(root / "runs" / name).total + sum(blocks(p) for p in models)
+    assert tree.total.total == sum(r.usage.total for r in tree.runs)
+    assert [r.usage.total for r in tree.runs] == sorted((r.usage.total for r in tree.runs), reverse=True)
+    # a root that holds the runs but not models/ counts nothing outside itself
+    inner = tree_usage(root / "runs")
+    assert {r.path.name: r.usage for r in inner.runs}[name].checkpoints == 0
+
+
+def test_hard_links_shared_by_runs_count_once_in_the_total(tmp_path: Path, cache: Path) -> None:
+    root = tmp_path / "runs"
+    paths = []
+    for name in ("a", "b"):
+        run = runyard.init(name, root=root, console=False, system_metrics=False)
+        run.finish()
+        paths.append(run.path)
+    big = paths[0] / "weights.bin"
+    big.write_bytes(b"q" * 200_000)
+    os.link(big, paths[1] / "weights.bin")
+    tree = tree_usage(root)
+    runs = sorted(r.usage.total for r in tree.runs)
+    assert tree.total.total == sum(runs) - blocks(big)
+    assert all(r.usage.checkpoints == blocks(big) for r in tree.runs)
+
+
+def test_the_cache_is_used_and_never_stale(tmp_path: Path, cache: Path, monkeypatch) -> None:
+    root = tmp_path / "chatgot"
+    shutil.copytree(CHATGOT, root)
+    age(root)
+    first = {str(r.path): r.usage for r in tree_usage(root).runs}
+    calls = []
+    real = diskusage.outside_checkpoints
+    monkeypatch.setattr(diskusage, "outside_checkpoints", lambda *a, **k: calls.append(a) or real(*a, **k))
+    again = {str(r.path): r.usage for r in tree_usage(root).runs}
+    assert again == first and calls == []  # warm: no run's checkpoints read again
+    name = "chatgot_small_char_20250324_134501"
+    run = str(root / "runs" / name)
+    # a file that grew is counted as it is now (sizes are never cached)
+    with open(root / "runs" / name / "training.log", "ab") as f:
+        f.write(b"x" * 50_000)
+    grown = {str(r.path): r.usage for r in tree_usage(root).runs}
+    assert grown[run].logs > first[run].logs
+    # a checkpoint replaced by a bigger one
+    final = root / "models" / f"{name}_final.pt"
+    tmp = final.with_suffix(".tmp")
+    tmp.write_bytes(b"r" * 300_000)
+    os.replace(tmp, final)
+    replaced = {str(r.path): r.usage for r in tree_usage(root).runs}
+    assert replaced[run].checkpoints >= blocks(final) > first[run].checkpoints
+    # a checkpoint added beside the runs belongs to its run from the next look
+    calls.clear()
+    (root / "models" / f"{name}_epoch_3.pt").write_bytes(b"n" * 100_000)
+    added = {str(r.path): r.usage for r in tree_usage(root).runs}
+    assert added[run].checkpoints == replaced[run].checkpoints + blocks(root / "models" / f"{name}_epoch_3.pt")
+    assert calls  # the models folder changed: its runs' checkpoints were read again
+
+
+def test_a_one_file_run_is_its_file_and_its_rotated_logs(tmp_path: Path, cache: Path) -> None:
+    folder = tmp_path / "runs" / "logs"
+    folder.mkdir(parents=True)
+    log = folder / "train.log"
+    lines = "".join(f"2026-11-01 10:00:{i:02d},000 - INFO - epoch {i}: loss={2 - i / 50:.3f}\n" for i in range(20))
+    log.write_text(lines)
+    (folder / "train.log.1").write_text(lines)
+    (folder / "notes.md").write_text("not the run's")
+    tree = tree_usage(tmp_path / "runs")
+    [usage] = [r.usage for r in tree.runs if r.path == log]
+    assert usage.total == blocks(log) + blocks(folder / "train.log.1")
+    assert usage.logs == usage.total

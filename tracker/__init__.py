@@ -123,13 +123,26 @@ _EXPORTS = {
     "trash_reclaimable": ".ops.trash",
     "archive_run": ".ops.archive",
     "restore_run": ".ops.archive",
+    "run_usage": ".ops.diskusage",
+    "tree_usage": ".ops.diskusage",
+    "TreeUsage": ".ops.diskusage",
+    "RunUsage": ".ops.diskusage",
+    "Policy": ".ops.clean",
+    "CleanPlan": ".ops.clean",
+    "PlanAction": ".ops.clean",
+    "Kept": ".ops.clean",
+    "ActionResult": ".ops.clean",
+    "plan_clean": ".ops.clean",
+    "apply_plan": ".ops.clean",
 }
 
 __all__ = [
     "LOG_STAMP",
     "MISSING",
+    "ActionResult",
     "Busy",
     "Checkpoint",
+    "CleanPlan",
     "CompareError",
     "CompareRow",
     "CompareTable",
@@ -141,6 +154,7 @@ __all__ = [
     "FigureExport",
     "FilterError",
     "Goal",
+    "Kept",
     "KeyImportance",
     "MetricCell",
     "MetricMatch",
@@ -148,20 +162,25 @@ __all__ = [
     "MetricsTail",
     "NotRegularFile",
     "NullRun",
+    "PlanAction",
     "PngUnavailable",
+    "Policy",
     "Prepared",
     "Run",
     "RunError",
     "RunInfo",
     "RunRecord",
+    "RunUsage",
     "RunView",
     "Sample",
     "TailReader",
     "TrackerError",
     "TrashEntry",
+    "TreeUsage",
     "UnknownLayout",
     "aliases_for",
     "align_numbers",
+    "apply_plan",
     "archive_run",
     "best_of",
     "cache_root",
@@ -202,6 +221,7 @@ __all__ = [
     "parse_alias",
     "parse_duration",
     "path_usage",
+    "plan_clean",
     "plot_figure",
     "prepare",
     "read_aliases",
@@ -214,6 +234,7 @@ __all__ = [
     "restore_from_trash",
     "restore_run",
     "robust_range",
+    "run_usage",
     "scan",
     "select_runs",
     "select_trash",
@@ -222,6 +243,7 @@ __all__ = [
     "sort_records",
     "to_jsonable",
     "trash_reclaimable",
+    "tree_usage",
     "unknown_keys",
     "unreadable_reason",
     "write_metrics_csv",
@@ -236,6 +258,7 @@ if TYPE_CHECKING:
     from .liveness import derive_status, last_beat
     from .model import Checkpoint, Goal, MetricSummary, RunInfo, Sample
     from .ops.archive import archive_run, restore_run
+    from .ops.clean import ActionResult, CleanPlan, Kept, PlanAction, Policy, apply_plan, plan_clean
     from .ops.compare import (
         CompareError,
         CompareRow,
@@ -247,7 +270,7 @@ if TYPE_CHECKING:
         short_names,
     )
     from .ops.configdiff import MISSING, ConfigDiff, DiffKey, align_numbers, config_diff, fold, format_value, origin_of
-    from .ops.diskusage import DiskUsage, path_usage, reclaimable
+    from .ops.diskusage import DiskUsage, RunUsage, TreeUsage, path_usage, reclaimable, run_usage, tree_usage
     from .ops.durations import parse_duration
     from .ops.export import write_metrics_csv
     from .ops.figures import FigureCurve, FigureExport, PngUnavailable, export_figures, plot_figure, require_matplotlib

@@ -168,6 +168,10 @@ def _reopen(path: Path, resolved: ResolvedConfig, options: dict[str, Any]) -> Ru
         end_partial_line(path / name)
     rows = read_rows(path / METRICS_JSONL)
     run = Run(path, info, config, replay=rows, goals=_declared_goals(path), config_yaml=config_yaml, **options)
+    latest = run.checkpoints.latest()
+    if latest is not None:  # what this life starts from (`resume_step`): cleanup never removes it
+        restart["checkpoint"] = {"file": latest.file, "step": latest.step}
+        run._write_run_json()
     _log_header(run, resolved, restart=len(info["restarts"]))
     run.logger.info("previous status %s; latest checkpoint at step %s", previous, run.resume_step)
     return run

@@ -1,0 +1,229 @@
+"""`runyard du` and `runyard clean`: disk usage per run, and a cleanup plan shown before anything moves.
+
+Sizes are bytes on disk (as `du`): human (`4.0K 12M 1.2G`) in tables, exact bytes in `--json` and in the
+tab-separated output of a pipe. Every path and reason printed goes through the tables' `safe`.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+
+from .tables import Column, fit_table, tsv
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])", re.IGNORECASE)
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a duration written `30d`, `12h`, `90m`, `2w`, `45s`, or combined (`1d12h`, `1w 2d`).
+
+    ValueError (one line) for anything else, a bare number included: minutes or days is not for us to guess.
+    """
+    cleaned = text.strip()
+    parts = _DURATION.findall(cleaned)
+    if not cleaned or not parts or _DURATION.sub("", cleaned).strip():
+        raise ValueError(f"{text!r} is not a duration: write it as 30d, 12h, 90m, 2w (or 1d12h)")
+    return sum(float(number) * _SECONDS[unit.lower()] for number, unit in parts)
+
+
+def human(n: int | None) -> str:
+    """Bytes as `du -h` shows them: `512B`, `4.0K`, `12K`, `340M`, `1.2G`."""
+    if n is None:
+        return "-"
+    size = float(n)
+    for unit in ("B", "K", "M", "G", "T", "P"):
+        if size < 1024 or unit == "P":
+            if unit == "B":
+                return f"{int(size)}B"
+            return f"{size:.1f}{unit}" if size < 10 else f"{size:.0f}{unit}"
+        size /= 1024
+    return f"{size:.0f}P"
+
+
+def spoken(n: int) -> str:
+    """Bytes in a sentence: `3.2 GiB`, `512 B`."""
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TiB"
+
+
+def _shown(root: Path, path: Path) -> str:
+    try:
+        return str(Path(path).relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+# ----- du ---------------------------------------------------------------------------------------------------
+
+DU_TSV_COLUMNS = ("run", "total", "checkpoints", "logs", "other", "files", "format")
+
+
+def du(root: Path, as_json: bool, output: str | None, width: int | None, *, console: Callable[..., Any],
+       json_out: Callable[[Any], None], warn: Callable[[str], None]) -> None:
+    """`runyard du`: every run under `root`, biggest first, and the tree's total (hard links counted once)."""
+    from runyard import tree_usage
+
+    from .listing import enter_root, unreadable_note
+
+    enter_root(root)
+    tree = tree_usage(root)
+    output = "json" if as_json else output or ("table" if sys.stdout.isatty() else "tsv")
+    if output == "json":
+        json_out({"root": str(root), "total": tree.total.to_json(),
+                  "runs": [{"path": str(r.path), "run": _shown(root, r.path), "format": r.format, **r.usage.to_json()}
+                           for r in tree.runs]})
+    elif output == "tsv":
+        sys.stdout.write(tsv(DU_TSV_COLUMNS, [
+            [_shown(root, r.path), r.usage.total, r.usage.checkpoints, r.usage.logs, r.usage.other, r.usage.files,
+             r.format] for r in tree.runs]))
+    else:
+        columns = [Column("run", flex="cut", comfort=40, minimum=12), Column("total", "right"),
+                   Column("checkpoints", "right", priority=60), Column("logs", "right", priority=50),
+                   Column("other", "right", priority=40)]
+        rows = [[_shown(root, r.path), *(human(n) for n in (r.usage.total, r.usage.checkpoints, r.usage.logs,
+                                                             r.usage.other))] for r in tree.runs]
+        total = tree.total
+        rows.append([Text("total (hard links once)", style="bold"), Text(human(total.total), style="bold"),
+                     human(total.checkpoints), human(total.logs), human(total.other)])
+        fitted = fit_table(columns, rows, width, title=f"{len(tree.runs)} runs under {root}, biggest first")
+        out = console(width, fitted.width)
+        out.print(fitted.table)
+        note = fitted.hidden_note()
+        if note is not None:
+            out.print(note)
+    note = unreadable_note(tree.unreadable)
+    if note is not None:
+        warn(note)
+
+
+# ----- clean ------------------------------------------------------------------------------------------------
+
+def plan_tables(plan: Any, width: int | None) -> list[Any]:
+    """The plan as restic's `forget --dry-run` shows it: what goes (and where, and why), what stays and why."""
+    root = plan.root
+    parts = []
+    if plan.actions:
+        columns = [Column("action", priority=80), Column("path", flex="cut", comfort=40, minimum=12),
+                   Column("size", "right", priority=90), Column("reason", flex="fold", comfort=30, minimum=12)]
+        rows = [[Text("REMOVE" if a.action == "trash" else "ARCHIVE",
+                      style="bold red" if a.action == "trash" else "bold yellow"),
+                 _shown(root, a.path), human(a.bytes), a.reason] for a in plan.actions]
+        parts.append(fit_table(columns, rows, width, title=f"{len(plan.actions)} to remove or archive"))
+    if plan.kept:
+        columns = [Column("keep", priority=70), Column("path", flex="cut", comfort=40, minimum=12),
+                   Column("size", "right", priority=60), Column("reasons", flex="fold", comfort=30, minimum=12)]
+        rows = [[Text("KEEP", style="bold green"), _shown(root, k.path), human(k.bytes), ", ".join(k.reasons)]
+                for k in plan.kept]
+        parts.append(fit_table(columns, rows, width, title=f"{len(plan.kept)} kept"))
+    return parts
+
+
+def plan_summary(plan: Any) -> str:
+    """`would free 3.2 GiB of 10.4 GiB (4 checkpoints, 1 run to the trash; 2 runs, 1.1 GiB to the archive)`."""
+    def count(kind: str, action: str) -> int:
+        return sum(1 for a in plan.actions if a.kind == kind and a.action == action)
+
+    def noun(n: int, word: str) -> str:
+        return f"{n} {word}{'s' if n != 1 else ''}"
+
+    trash = [noun(n, w) for w in ("checkpoint", "run") if (n := count(w, "trash"))]
+    parts = []
+    if trash:
+        parts.append(f"{', '.join(trash)} to the trash")
+    archived = count("run", "archive")
+    if archived:
+        parts.append(f"{noun(archived, 'run')}, {spoken(plan.archived_bytes)} to the archive")
+    if not parts:
+        return f"nothing to clean in {spoken(plan.total)}"
+    return f"would free {spoken(plan.reclaim)} of {spoken(plan.total)} ({'; '.join(parts)})"
+
+
+def clean(root: Path, policy: Any, yes: bool, as_json: bool, width: int | None, *, console: Callable[..., Any],
+          json_out: Callable[[Any], None], say: Callable[[str], None], fail: Callable[[str], Exception]) -> None:
+    """`runyard clean`: the plan first, always; then, with --yes or a confirmed prompt, the moves."""
+    import click
+
+    from runyard import FilterError, plan_clean, scan
+
+    from .listing import enter_root
+
+    if policy.empty:
+        raise fail("clean needs a rule: --keep-best K, --keep-last K, --failed-shorter-than D, --older-than AGE "
+                   "or --filter EXPR")
+    if policy.filter:
+        from runyard import compile_filter
+
+        try:
+            compile_filter(policy.filter)
+        except FilterError as exc:
+            raise fail(str(exc)) from exc
+    enter_root(root)
+    plan = plan_clean(root, scan(root), policy)
+    summary = plan_summary(plan)
+    if as_json:
+        data = plan.to_json()
+        data["summary"] = summary
+        if yes and plan.actions:
+            data["results"] = [_result_json(r) for r in _apply(root, plan, say, quiet=True)]
+        json_out(data)
+        return
+    tables = plan_tables(plan, width)
+    out = console(width, max((t.width for t in tables), default=0))
+    for fitted in tables:
+        out.print(fitted.table)
+        note = fitted.hidden_note()
+        if note is not None:
+            out.print(note)
+    out.print(Text(summary, style="bold"))
+    if not plan.actions:
+        return
+    if not yes:
+        if not interactive():
+            say("nothing done: run again with --yes to apply this plan")
+            return
+        if not click.confirm("Apply this plan?", default=False):
+            say("nothing done")
+            return
+    results = _apply(root, plan, say, quiet=False)
+    moved = [r for r in results if r.done]
+    freed = sum(r.action.bytes for r in moved if r.action.action == "trash")
+    skipped = len(results) - len(moved)
+    tail = f"; {skipped} left alone (see above)" if skipped else ""
+    say(f"done: {len(moved)} of {len(results)} moved, {spoken(freed)} in the trash{tail}; "
+        "`runyard trash empty` frees the space, `runyard trash restore` brings things back")
+
+
+def interactive() -> bool:
+    """True when a person is there to answer: stdin and stdout are a terminal."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _apply(root: Path, plan: Any, say: Callable[[str], None], quiet: bool) -> list[Any]:
+    from runyard import apply_plan
+
+    results = apply_plan(root, plan)
+    if not quiet:
+        for r in results:
+            where = _shown(root, r.action.path)
+            if r.done:
+                say(f"{'trashed' if r.action.action == 'trash' else 'archived'} {where} ({human(r.action.bytes)})")
+            else:
+                say(f"left alone: {where}: {r.message}")
+    return results
+
+
+def _result_json(result: Any) -> dict[str, Any]:
+    return {"path": str(result.action.path), "action": result.action.action, "done": result.done,
+            "message": result.message, "bytes": result.action.bytes,
+            "trash_id": getattr(result.entry, "id", None), "archived_to": str(result.dest) if result.dest else None}
+
