@@ -304,7 +304,7 @@ def check_at_kill(world: World, op: str, scratch: Path) -> None:
             raise AssertionError(f"{op}: the copy in {place} is not whole at the kill: {diff(seen, world.expected)}")
     if not whole and op != "trash-empty":
         raise AssertionError(f"{op}: at the kill the run exists nowhere")
-    check_scan(world, op)
+    check_scan(world, op, once=False)  # between placing a copy and removing the other, both are listed
 
 
 def check_after(world: World, op: str, scratch: Path) -> str:
@@ -342,8 +342,8 @@ def check_after(world: World, op: str, scratch: Path) -> str:
     return place
 
 
-def check_scan(world: World, op: str) -> None:
-    """What a listing shows: nothing inside .runyard/ or .trash/, no run twice."""
+def check_scan(world: World, op: str, once: bool = True) -> None:
+    """What a listing shows: nothing inside .runyard/ or .trash/, nothing half-written; no run twice (`once`)."""
     import runyard
 
     records = runyard.scan(world.root, use_cache=False)
@@ -351,6 +351,11 @@ def check_scan(world: World, op: str) -> None:
     hidden = [p for p in paths if p.parts and p.parts[0] in (".runyard", ".trash")]
     if hidden:
         raise AssertionError(f"{op}: listed from runyard's own folders: {hidden}")
+    temps = [p for p in paths if p.name.startswith(".")]
+    if temps:
+        raise AssertionError(f"{op}: temporary files listed as runs: {temps}")
+    if not once:
+        return
     ids = Counter(r.info.id for r in records)
     twice = [k for k, n in ids.items() if n > 1]
     if twice:

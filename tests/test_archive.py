@@ -102,6 +102,14 @@ def test_refusals(tmp_path: Path) -> None:
         restore_run(root, b)
     with pytest.raises(RunError, match="belongs to runyard itself"):
         archive_run(root, root / ".runyard")
+    group = root / "group"  # a folder of runs is archived run by run
+    for name in ("one", "two"):
+        make_run(group, name)
+    with pytest.raises(RunError, match=f"^{root / 'group'} is not a run to archive: not a run folder of any"):
+        archive_run(root, group)
+    shutil.copytree(FOREIGN / "nanogpt", root / "n")
+    with pytest.raises(RunError, match=f"^{root / 'n' / 'logs'} is not a run to archive: holds 2 runs"):
+        archive_run(root, root / "n" / "logs")
     (tmp_path / "elsewhere" / "x").mkdir(parents=True)
     os.symlink(tmp_path / "elsewhere", root / "linked")
     with pytest.raises(RunError, match="goes through the symbolic link"):
@@ -220,3 +228,75 @@ def test_archive_and_restore_compressed_from_the_command_line(tmp_path: Path, ca
     assert f"archived {a} -> {root / 'archive' / a.name}.tar.zst" in capsys.readouterr().out
     assert main(["restore", a.name, "--root", str(root)]) == 0
     assert fingerprint(a) == before
+
+
+def test_on_a_terminal_archive_asks_and_shows_progress_on_stderr(tmp_path: Path) -> None:
+    """A real pseudo-terminal: the question is answered y, progress is drawn (and wiped) while the archive is
+    written, and nothing of it reaches a pipe."""
+    import pty
+    import select
+    import subprocess
+    import time
+
+    from tests.conftest import PROJECT, child_env
+
+    tarzst_or_skip()
+    root = tmp_path / "runs"
+    run = make_run(root).path
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "runyard.tui.cli", "archive", run.name, "--root", str(root),
+                             "--compress"], cwd=PROJECT, env=child_env(RUNYARD_CACHE_DIR=str(tmp_path / "cache")),
+                            stdin=follower, stdout=follower, stderr=follower, close_fds=True)
+    os.close(follower)
+    out, answered = b"", False
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([leader], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        if not answered and b"[y/N]" in out:
+            os.write(leader, b"y\n")
+            answered = True
+        if proc.poll() is not None and not ready:
+            break
+    os.close(leader)
+    assert proc.wait(timeout=30) == 0
+    text = out.decode()
+    assert answered and "Archive this run? [y/N]" in text
+    assert f"\rarchiving {run.name}" in text  # progress, on the terminal only
+    assert f"archived {root / run.name} -> {root / 'archive' / run.name}.tar.zst" in text
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["plain", "compressed"])
+def test_a_place_taken_during_the_restore_is_left_alone_and_the_archive_kept(tmp_path: Path, monkeypatch,
+                                                                            compress: bool) -> None:
+    if compress:
+        tarzst_or_skip()
+    from runyard.ops import archive
+
+    root = tmp_path / "runs"
+    run = make_run(root).path
+    where = archive_run(root, run, compress=compress)
+    real_move = archive.move
+
+    def racing(src: Path, dst: Path) -> None:
+        if dst == run.resolve():  # a new run starts in the old place just before ours lands there
+            dst.mkdir()
+            (dst / "new.txt").write_text("mine")
+        real_move(src, dst)
+
+    monkeypatch.setattr(archive, "move", racing)
+    with pytest.raises(RunError, match=f"{root / run.name} exists again"):
+        restore_run(root, where)
+    assert sorted(os.listdir(run)) == ["new.txt"]
+    assert where.exists()
+    if compress:
+        assert where.with_name(f"{run.name}.manifest.json").exists()
+    assert os.listdir(root / ".runyard" / "journal") == []
+    assert not (root / ".runyard" / "staging").exists() or os.listdir(root / ".runyard" / "staging") == []

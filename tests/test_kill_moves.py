@@ -14,6 +14,8 @@ import pytest
 
 from bench.soak_moves import OPS, count_points, make_template, trial
 
+pytestmark = pytest.mark.slow
+
 
 def sample(count: int, size: int, rng: random.Random) -> list[int]:
     """The first and last points, and a spread of the others."""
@@ -39,9 +41,9 @@ def test_killed_at_its_kill_points_the_run_survives_whole_and_once(tmp_path: Pat
     rng = random.Random(f"{op}-{subject}")
     template = make_template(tmp_path, op, subject, mb=0.25)
     names, _ = count_points(template, op, tmp_path)
-    assert names[0] == f"{op.removesuffix('-z')}.begin"
+    assert f"{op.removesuffix('-z')}.begin" in names
     ended = set()
-    for point in sample(len(names), 7, rng):
+    for point in sample(len(names), 6, rng):
         killed, place = trial(template, op, tmp_path, point=point, rng=rng)
         assert killed, f"{op} was not killed at point {point} ({names[point - 1]})"
         ended.add(place)

@@ -141,6 +141,10 @@ def test_runyards_own_folders_never_go_to_the_trash(tmp_path: Path) -> None:
         move_to_trash(root, root / "missing", reason="x", kind="run")
     with pytest.raises(ValueError, match="kind must be one of"):
         move_to_trash(root, root, reason="x", kind="folder")
+    (root / "archive").mkdir()
+    (root / "archive" / "x.tar.zst").write_bytes(b"")
+    with pytest.raises(RunError, match="is part of a compressed archive"):
+        move_to_trash(root, root / "archive" / "x.tar.zst", reason="x", kind="run")
 
 
 FREED = """

@@ -11,6 +11,7 @@ point is finished or rolled back by the next `recover`. A run still running is r
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from collections.abc import Callable
@@ -66,16 +67,20 @@ def compressed_parts(base: Path) -> tuple[Path, Path]:
     return with_suffix(base, TAR_SUFFIX), with_suffix(base, MANIFEST_SUFFIX)
 
 
-def _refuse_running(path: Path, shown: Path) -> None:
-    """RunError if the reading side sees the run at `path` running (or stalled: alive, not writing)."""
+def _check_run(path: Path, shown: Path, force: bool) -> None:
+    """RunError if `path` is no single run, or (unless `force`) one the reading side sees running (or stalled:
+    alive, not writing)."""
     from ..model import RUNNING, STALLED
-    from ..reading.api import find_source
+    from ..reading.api import UnknownLayout, find_source
     from ..reading.records import read_record, settle_status
 
     try:
         source = find_source(path)
-    except Exception:
-        return  # no run any layout reads: nothing says it is running
+    except UnknownLayout as exc:
+        why = str(exc).splitlines()[0].removeprefix(f"{path}: ").removeprefix(str(path))
+        raise RunError(f"{shown} is not a run to archive: {why.strip(' :')}") from None
+    if force:
+        return
     record = read_record(source)
     settle_status(record.info)
     if record.info.status in (RUNNING, STALLED):
@@ -107,8 +112,8 @@ def archive_run(root: str | os.PathLike, run_path: str | os.PathLike, *, compres
     link = stat.S_ISLNK(st.st_mode)
     if compress and link:
         raise RunError(f"{shown / rel} is a symbolic link: archive it without compression (the link is moved)")
-    if not link and not force:
-        _refuse_running(src, shown / rel)
+    if not link:
+        _check_run(src, shown / rel, force)
     base = Path(ARCHIVE_DIR) / rel
     for taken in (base, *compressed_parts(base)):
         if os.path.lexists(root_abs / taken):
@@ -120,7 +125,10 @@ def archive_run(root: str | os.PathLike, run_path: str | os.PathLike, *, compres
         with operation(root, "archive", [rel_text(rel), rel_text(base)], data) as op:
             _check_free(op, base, *compressed_parts(base))
             make_folders(root_abs, base.parent)
-            move(src, root_abs / base)
+            try:
+                move(src, root_abs / base)
+            except FileExistsError:
+                raise RunError(f"{shown / base} appeared meanwhile: {shown / rel} is not archived over it") from None
             op.phase("moved")
         return root_abs / base
     return _archive_compressed(root, root_abs, shown, rel, base, progress)
@@ -154,12 +162,15 @@ def _archive_compressed(root: str | os.PathLike, root_abs: Path, shown: Path, re
         verify_archive(root_abs / tmp_tar, manifest, progress=progress)
         st = os.stat(root_abs / tmp_tar)
         op.phase("verified", tar_bytes=st.st_size, tar_mtime_ns=st.st_mtime_ns)
-        _finish_archive(op)
+        if not _finish_archive(op):
+            raise RunError(f"the archive of {shown / rel} changed before it was put in place: the run was left "
+                           f"as it was")
     return root_abs / tar
 
 
-def _finish_archive(op: Op) -> None:
-    """From a verified temporary archive: rename it into place, then remove the original (through staging)."""
+def _finish_archive(op: Op) -> bool:
+    """From a verified temporary archive: rename it into place, then remove the original (through staging).
+    False when what is there is not the archive verified: then it is removed and the original left as it was."""
     d, root = op.data, op.root
     for tmp, final in ((d["tmp_tar"], d["tar"]), (d["tmp_manifest"], d["manifest"])):
         if os.path.lexists(root / tmp) and not os.path.lexists(root / final):
@@ -170,9 +181,12 @@ def _finish_archive(op: Op) -> None:
             and os.path.isfile(root / d["manifest"])
     except OSError:
         whole = False
-    if not whole:  # not what was verified: the original stays, whatever this is goes
-        _drop_partial(op)
-        raise RunError(f"the archive of {op.show(d['src'])} is not the one verified: the run was left as it was")
+    if not whole:  # not what was verified
+        if os.path.lexists(op.staging / "original"):  # out of sight already: everything stays for a person to see
+            raise RunError(f"the archive of {op.show(d['src'])} is not the one verified; the run is kept in "
+                           f"{op.show(op.staging.relative_to(root) / 'original')}")
+        _drop_partial(op)  # the original stays, whatever this is goes
+        return False
     if not op.reached("placed"):
         op.phase("placed")
     src, staged = root / d["src"], op.staging / "original"
@@ -180,7 +194,9 @@ def _finish_archive(op: Op) -> None:
         op.make_staging()
         move(src, staged)
         op.phase("staged")
+    remove_tree(staged)
     op.drop_staging()
+    return True
 
 
 def _drop_partial(op: Op) -> None:
@@ -188,7 +204,13 @@ def _drop_partial(op: Op) -> None:
     d = op.data
     for key in ("tmp_tar", "tmp_manifest"):
         if key in d:
-            remove_tree(op.root / d[key])
+            tmp = op.root / d[key]
+            remove_tree(tmp)
+            # the manifest is itself written through a temp file and rename: `.<name>.<pid>.tmp`
+            with contextlib.suppress(OSError):
+                for name in os.listdir(tmp.parent):
+                    if name.startswith(f".{tmp.name}.") and name.endswith(".tmp"):
+                        remove_tree(tmp.parent / name)
     if op.reached("verified") and not op.reached("placed"):
         for key in ("manifest", "tar"):  # renamed into place by this operation, nothing else could be there
             remove_tree(op.root / d[key])
@@ -227,7 +249,10 @@ def restore_run(root: str | os.PathLike, archived_path: str | os.PathLike, *,
             _check_free(op, origin)
             if origin.parent.parts:
                 make_folders(root_abs, origin.parent)
-            move(path, root_abs / origin)
+            try:
+                move(path, root_abs / origin)
+            except FileExistsError:
+                raise RunError(f"cannot restore {shown / rel}: {shown / origin} exists again") from None
             op.phase("moved")
         return root_abs / origin
     from .tarzst import extract_archive, read_manifest
@@ -255,8 +280,7 @@ def _finish_restore(op: Op) -> None:
             make_folders(root, Path(d["dst"]).parent)
         try:
             move(item, dst)
-        except FileExistsError:
-            op.drop_staging()
+        except FileExistsError:  # the extraction stays until the recovery sees both and drops it, archive kept
             raise RunError(f"cannot restore {op.show(d['tar'])}: {op.show(d['dst'])} exists again") from None
     elif not os.path.lexists(dst):
         raise RunError(f"the restored copy of {op.show(d['tar'])} is gone; the archive is kept")
@@ -281,7 +305,9 @@ def _recover_archive(op: Op) -> str:
         _drop_partial(op)
         op.drop_staging()
         return f"archiving {src} was interrupted before its archive was verified: undone, the run is where it was"
-    _finish_archive(op)
+    if not _finish_archive(op):
+        return f"archiving {src} was interrupted and its archive is not the one verified: undone, the run is " \
+               f"where it was"
     return f"archiving {src} was interrupted: finished, it is in {op.show(d['tar'])}"
 
 
@@ -289,9 +315,14 @@ def _recover_restore(op: Op) -> str:
     d = op.data
     if not d.get("compress"):
         return _recover_rename(op, d["src"], d["dst"], f"restoring {op.show(d['src'])}")
-    if not op.reached("extracted"):
+    item, dst = op.staging / "item", op.root / d["dst"]
+    gone = not op.reached("placed") and not os.path.lexists(item) and not os.path.lexists(dst)
+    if not op.reached("extracted") or gone:  # the archive is where it was: only the extraction goes
         op.drop_staging()
         return f"restoring {op.show(d['tar'])} was interrupted: undone, it is still archived"
+    if os.path.lexists(item) and os.path.lexists(dst):  # its place was taken meanwhile
+        op.drop_staging()
+        return f"restoring {op.show(d['tar'])} was interrupted and {op.show(d['dst'])} is taken: undone"
     _finish_restore(op)
     return f"restoring {op.show(d['tar'])} was interrupted: finished, it is back at {op.show(d['dst'])}"
 
@@ -303,7 +334,8 @@ def _recover_rename(op: Op, src: str, dst: str, what: str) -> str:
         return f"{what} was interrupted: finished, it is at {op.show(dst)}"
     if at_src:
         return f"{what} was interrupted: undone, it is at {op.show(src)}"
-    raise RunError(f"{what}: found neither at {op.show(src)} nor at {op.show(dst)}")
+    # one rename cannot lose it: something else took it away
+    return f"{what} was interrupted, and it is neither at {op.show(src)} nor at {op.show(dst)}: nothing to finish"
 
 
 RECOVER = {"archive": _recover_archive, "restore": _recover_restore}

@@ -349,6 +349,17 @@ def _take(path: Path, shared: bool = False) -> _Lock | None:
         os.close(fd)  # removed or replaced by its last holder after we opened it: take the current one
 
 
+def _take_soon(path: Path, shared: bool) -> _Lock | None:
+    """`_take`, tried again for a moment: a recovery sweeping stale lock files holds each for an instant, and that
+    must not read as another process acting on the run."""
+    for _ in range(10):
+        lock = _take(path, shared)
+        if lock is not None:
+            return lock
+        time.sleep(0.02)
+    return None
+
+
 def _lock_file(root: Path, rel: str) -> Path:
     return root / LOCK_DIR / (hashlib.sha1(os.fsencode(rel)).hexdigest()[:24] + ".lock")
 
@@ -375,13 +386,13 @@ class _Targets:
         for rel in targets:
             for parent in list(Path(rel).parents)[:-1]:
                 wanted.setdefault(parent.as_posix(), True)
-        (root / LOCK_DIR).mkdir(parents=True, exist_ok=True)
+        make_folders(root, LOCK_DIR)
         me = json.dumps({"pid": os.getpid(), "kind": kind}).encode()
         try:
             for rel in sorted(wanted):
                 shared = wanted[rel]
                 path = _lock_file(root, rel)
-                lock = _take(path, shared)
+                lock = _take_soon(path, shared)
                 if lock is None:
                     raise Busy(self._busy_line(shown, rel, path))
                 self.locks.append(lock)
@@ -461,7 +472,8 @@ class Op:
 @contextlib.contextmanager
 def operation(root: str | os.PathLike, kind: str, targets: Sequence[str | os.PathLike],
               data: dict[str, Any]) -> Iterator[Op]:
-    """Run an operation of `kind` on `targets` (paths relative to `root`) under the journal.
+    """Run an operation of `kind` (one this package knows how to recover: archive, restore, trash,
+    trash-restore, trash-empty; ValueError otherwise) on `targets` (paths relative to `root`) under the journal.
 
     Takes the targets' locks (Busy if another process holds one), finishes any interrupted operation on them,
     writes the journal (durably) and yields the `Op`; its body records phases with `op.phase`. When the body
@@ -473,7 +485,8 @@ def operation(root: str | os.PathLike, kind: str, targets: Sequence[str | os.Pat
     shown = Path(root)
     root = Path(os.path.abspath(root))
     rels = [rel_text(t) for t in targets]
-    (root / JOURNAL_DIR).mkdir(parents=True, exist_ok=True)
+    make_folders(root, JOURNAL_DIR)
+    recover(root)  # what a killed operation left is settled first, whatever it touched
     held = _Targets(root, shown, kind, rels)
     try:
         _recover_pending(root, shown, set(rels))
@@ -541,7 +554,23 @@ def recover(root: str | os.PathLike) -> list[str]:
         line = _recover_one(root, shown, op_id, held=set())
         if line:
             lines.append(line)
+    _sweep_locks(root)
     return lines
+
+
+def _sweep_locks(root: Path) -> None:
+    """Remove the lock files of processes killed while holding them (a lock no one holds is taken and dropped)."""
+    folder = root / LOCK_DIR
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        if name.endswith(".lock"):
+            with contextlib.suppress(OSError):
+                lock = _take(folder / name)
+                if lock is not None:
+                    lock.release()
 
 
 def recover_quietly(root: str | os.PathLike) -> list[str]:

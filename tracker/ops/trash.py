@@ -24,6 +24,7 @@ from ..contract import fsync_dir, iso_now, parse_iso, safe_name
 from ..errors import RunError
 from .diskusage import path_usage, reclaimable
 from .journal import (
+    ARCHIVE_DIR,
     TRASH_DIR,
     Op,
     create_exclusive,
@@ -98,6 +99,9 @@ def move_to_trash(root: str | os.PathLike, path: str | os.PathLike, *, reason: s
     rel = src.relative_to(root_abs)
     if reserved(rel):
         raise RunError(f"{shown / rel} belongs to runyard itself: it cannot go to the trash")
+    if rel.name.endswith((".tar.zst", ".manifest.json")) and ARCHIVE_DIR in rel.parts[:-1]:
+        raise RunError(f"{shown / rel} is part of a compressed archive (its .tar.zst and manifest go together): "
+                       f"restore it first")
     try:
         st = os.lstat(src)
     except FileNotFoundError:
@@ -283,9 +287,10 @@ def _recover_restore(op: Op) -> str:
     entry_id, rel = op.data["id"], op.data["path"]
     if os.path.lexists(_item(op.root, entry_id)):
         return f"restoring {entry_id} from the trash was interrupted: undone, it is still in the trash"
-    if not os.path.lexists(op.root / rel):
-        raise RunError(f"{entry_id} is neither in the trash nor at {op.show(rel)}")
     _drop_info(op.root, entry_id)
+    if not os.path.lexists(op.root / rel):  # one rename cannot lose it: something else took it away
+        return f"restoring {entry_id} from the trash was interrupted, and it is neither in the trash nor at " \
+               f"{op.show(rel)}: nothing to finish"
     return f"restoring {entry_id} from the trash was interrupted: finished, it is back at {op.show(rel)}"
 
 

@@ -42,7 +42,6 @@ from .tables import Column, fit_table, tsv
 
 LIVE = ("running", "stalled")
 TAR_SUFFIX = ".tar.zst"
-MANIFEST_SUFFIX = ".manifest.json"
 
 Say = Callable[[str], None]
 
@@ -207,18 +206,17 @@ def find_archived(ref: str, root: Path) -> Path:
     if not archive.is_dir():
         raise ValueError(f"no archived run {ref!r}: {root} has no archive folder")
     found: dict[str, Path] = {}
-    records = [r for r in scan(root) if r.info.archived]
-    compressed = _compressed(archive)
-    for exact in (True, False):
-        def hit(*names: str, exact: bool = exact) -> bool:
-            return any(n == ref if exact else n.startswith(ref) for n in names if n)
-        for record in records:
+    archived = []
+    for record in scan(root):  # runs archived compressed are listed from their manifests, as `<run>.tar.zst`
+        if record.info.archived:
             path = Path(record.info.path)
-            if hit(record.info.id, record.info.name, path.name):
+            if path.name.endswith(TAR_SUFFIX):
+                path = path.with_name(path.name[:-len(TAR_SUFFIX)])
+            archived.append((path, (record.info.id, record.info.name, path.name)))
+    for exact in (True, False):
+        for path, names in archived:
+            if any(n == ref if exact else n.startswith(ref) for n in names if n):
                 found.setdefault(str(path), path)
-        for base in compressed:
-            if hit(base.name):
-                found.setdefault(str(base), base)
         if found:
             break
     if not found:
@@ -227,16 +225,6 @@ def find_archived(ref: str, root: Path) -> Path:
         names = ", ".join(_shown(p) for p in list(found.values())[:5])
         raise ValueError(f"{ref!r} matches {len(found)} archived runs ({names}): be more specific")
     return next(iter(found.values()))
-
-
-def _compressed(archive: Path) -> list[Path]:
-    """The compressed archives under `archive`, each as its path without suffix."""
-    bases = []
-    for folder, dirs, files in os.walk(archive):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        bases += [Path(folder) / name[:-len(TAR_SUFFIX)] for name in files
-                  if name.endswith(TAR_SUFFIX) and not name.startswith(".")]
-    return sorted(bases)
 
 
 # ----- trash --------------------------------------------------------------------------------------------------
