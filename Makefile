@@ -8,7 +8,7 @@ PIP    := $(BIN)/python -m pip
 TORCH_CPU := torch==2.13.0
 
 .PHONY: demo test lint bench bench-tracker bench-read bench-tensorboard bench-app bench-tree bench-diff \
-	bench-compare bench-compare-screen soak-moves bench-du clean-venv
+	bench-compare bench-compare-screen bench-du soak-moves clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +40,7 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff format --check . || true
 
 bench: bench-tracker bench-read bench-tensorboard bench-app bench-tree bench-diff bench-compare \
-	bench-compare-screen soak-moves bench-du
+	bench-compare-screen bench-du soak-moves
 
 bench-tracker: $(VENV)/.dev
 	$(BIN)/python bench/bench_log.py
@@ -66,12 +66,12 @@ bench-compare-screen: $(VENV)/.dev
 bench-compare: $(VENV)/.dev
 	$(BIN)/python bench/bench_compare.py
 
+bench-du: $(VENV)/.dev
+	$(BIN)/python bench/bench_du.py
+
 # kill -9 at every point of every operation that moves runs (minutes: not part of `make test`)
 soak-moves: $(VENV)/.dev
 	$(BIN)/python bench/soak_moves.py
-
-bench-du: $(VENV)/.dev
-	$(BIN)/python bench/bench_du.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -324,3 +324,152 @@ def test_judging_without_a_ranking_metric(tmp_path: Path) -> None:
     assert [v.reasons for v in verdicts] == [["no metric to rank by"], ["no metric to rank by"], ["latest"]]
     verdicts = judge_checkpoints(root, tmp_path, files, [], keep_best=1, keep_last=1)
     assert [v.remove for v in verdicts] == ["not among best (no metric to rank by) nor last 1"] * 2 + [None]
+
+
+# ----- applying ---------------------------------------------------------------------------------------------
+
+def test_apply_moves_the_plan_to_the_trash_and_the_trash_gives_it_back(tmp_path: Path) -> None:
+    from runyard import apply_plan, empty_trash, list_trash, restore_from_trash
+
+    root, folder, outside = linked_run(tmp_path)
+    before = outside.read_bytes()
+    plan = plan_clean(root, scan(root), Policy(keep_last=1))
+    results = apply_plan(root, plan)
+    assert [r.done for r in results] == [True] * len(plan.actions), [r.message for r in results]
+    left = {p.name for p in (folder / "checkpoints").iterdir()}
+    assert left == {"index.jsonl", "linked.pt", "step_400.pt"}
+    assert outside.read_bytes() == before  # the link's target, outside the root, untouched
+    trashed = list_trash(root)
+    assert {e.path.name for e in trashed} == {"step_100.pt", "step_200.pt", "step_300.pt", "alias.pt"}
+    assert {e.reason for e in trashed} == {"not among last 1"}
+    assert {e.kind for e in trashed} == {"checkpoint"} and {e.run for e in trashed} == {folder.relative_to(root)}
+    restore_from_trash(root, [e.id for e in trashed])
+    assert (folder / "checkpoints" / "alias.pt").is_symlink()  # moved, and back, as a link
+    assert empty_trash(root) == 0
+
+
+def test_apply_refuses_a_run_that_started_running_since_the_plan(tmp_path: Path) -> None:
+    from runyard import apply_plan
+
+    root = tmp_path / "runs"
+    run = ckpt_run(root, "a", [3.0, 2.0, 1.0, 0.5], status="failed")
+    plan = plan_clean(root, scan(root), Policy(keep_last=1))
+    assert len(plan.actions) == 3
+    again = runyard.init(resume=run.path, root=root, console=False, system_metrics=False)
+    try:
+        results = apply_plan(root, plan)
+    finally:
+        again.finish()
+    assert [(r.done, r.message) for r in results] == [(False, "started running since the plan: left alone")] * 3
+    assert len(list((run.path / "checkpoints").glob("*.pt"))) == 4
+
+
+def test_apply_leaves_a_checkpoint_that_became_a_resume_point(tmp_path: Path) -> None:
+    from runyard import apply_plan
+
+    root = tmp_path / "runs"
+    run = ckpt_run(root, "a", [3.0, 2.0, 2.5, 2.6], status="failed")
+    plan = plan_clean(root, scan(root), Policy(keep_last=1))
+    assert removed(plan) == {"step_100.pt", "step_300.pt"}
+    (run.path / "checkpoints" / "step_400.pt").unlink()  # gone: a restart now picks up from step 300
+    again = runyard.init(resume=run.path, root=root, console=False, system_metrics=False)
+    again.finish()
+    results = {r.action.path.name: (r.done, r.message) for r in apply_plan(root, plan)}
+    assert results["step_300.pt"] == (False, "now kept: latest, resumed from at restart 1")
+    assert results["step_100.pt"][0] is True
+
+
+def test_apply_skips_a_path_replaced_since_the_plan(tmp_path: Path) -> None:
+    from runyard import apply_plan
+
+    root = tmp_path / "runs"
+    run = ckpt_run(root, "a", [3.0, 2.0, 1.0])
+    plan = plan_clean(root, scan(root), Policy(keep_last=1))
+    target = run.path / "checkpoints" / "step_100.pt"
+    target.unlink()
+    target.write_bytes(b"new")
+    results = {r.action.path.name: r for r in apply_plan(root, plan)}
+    assert not results["step_100.pt"].done and results["step_100.pt"].message == "changed since the plan: left alone"
+    assert target.read_bytes() == b"new"
+
+
+def test_archiving_old_runs(tmp_path: Path) -> None:
+    from runyard import apply_plan
+
+    root = tmp_path / "runs"
+    run = ckpt_run(root, "a", [3.0, 2.0])
+    plan = plan_clean(root, scan(root), Policy(older_than=DAY, archive=True), now=time.time() + 3 * DAY)
+    [result] = apply_plan(root, plan)
+    assert result.done and result.dest == root / "archive" / run.path.name
+    again = plan_clean(root, scan(root), Policy(older_than=DAY, archive=True), now=time.time() + 3 * DAY)
+    assert again.actions == [] and [k.reasons for k in again.kept] == [["archived"]]
+
+
+RECLAIM = """
+import json, os, sys, time
+from pathlib import Path
+import runyard
+from runyard import Policy, apply_plan, empty_trash, plan_clean
+
+disk = Path(sys.argv[1])
+root = disk / "runs"
+outside = disk / "elsewhere.pt"
+outside.write_bytes(os.urandom(300_000))
+paths = []
+for name, n in (("a", 5), ("b", 4), ("c", 3)):
+    run = runyard.init(name, root=root, console=False, system_metrics=False)
+    for i in range(n):
+        step = (i + 1) * 100
+        run.log({"val/loss": 1.0 / (i + 1) if i % 2 else 2.0}, step=step)
+        p = run.path / "checkpoints" / f"step_{step}.pt"
+        p.parent.mkdir(exist_ok=True)
+        p.write_bytes(os.urandom(50_000 * (i + 1)))
+        run.add_checkpoint(p, step=step, metrics={"val/loss": 1.0 / (i + 1) if i % 2 else 2.0},
+                           best=("val/loss", "min"))
+    run.finish("failed" if name == "c" else "finished")
+    paths.append(run.path)
+# hard links: one into a kept checkpoint's name (frees nothing), one pair both removed (frees once)
+os.link(paths[0] / "checkpoints" / "step_100.pt", paths[1] / "shared_with_a.bin")
+os.link(paths[0] / "checkpoints" / "step_200.pt", paths[0] / "checkpoints" / "twin.bin")
+(paths[1] / "checkpoints" / "link_out.pt").symlink_to(outside)
+records = list(runyard.scan(root, use_cache=False))
+plan = plan_clean(root, records, Policy(keep_best=1, keep_last=1, failed_shorter_than=3600))
+os.sync()
+before = os.statvfs(disk)
+results = apply_plan(root, plan)
+freed = empty_trash(root)
+os.sync()
+after = os.statvfs(disk)
+print(json.dumps({"reclaim": plan.reclaim, "freed": freed, "done": [r.done for r in results],
+                  "growth": (after.f_bfree - before.f_bfree) * after.f_frsize,
+                  "actions": len(plan.actions), "outside": outside.stat().st_size}))
+"""
+
+
+def test_the_preview_is_what_emptying_the_trash_frees_on_a_real_filesystem(tmp_path: Path) -> None:
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.conftest import PROJECT, child_env
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare is not installed")
+    probe = subprocess.run(["unshare", "-rm", "sh", "-c", f"mount -t tmpfs -o size=64k tmpfs {disk}"],
+                           capture_output=True)
+    if probe.returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    script = tmp_path / "reclaim.py"
+    script.write_text(RECLAIM)
+    env = child_env(RUNYARD_CACHE_DIR=str(tmp_path / "cache"))
+    out = subprocess.run(["unshare", "-rm", "sh", "-c", f'mount -t tmpfs -o size=32m tmpfs "{disk}" && '
+                          f'exec "{sys.executable}" "{script}" "{disk}"'], cwd=PROJECT, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert all(result["done"]) and result["actions"] > 5
+    assert result["reclaim"] == result["freed"] == result["growth"] > 0
+    assert result["outside"] == 300_000

@@ -10,8 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 import runyard
+from runyard import parse_duration
 from runyard.tui.cli import cli
-from runyard.tui.cli.cleaning import human, parse_duration, plan_summary, spoken
+from runyard.tui.cli.cleaning import human, plan_summary, spoken
 from tests.test_cli_reading import on_terminal, widest
 
 
@@ -146,3 +147,34 @@ def test_plan_summary_words() -> None:
     plan.reclaim = 2**30
     assert plan_summary(plan) == "would free 1.0 GiB of 10.0 GiB (1 checkpoint to the trash; 1 run, 1.0 GiB " \
                                  "to the archive)"
+
+
+def test_clean_yes_applies_and_reports(tmp_path: Path) -> None:
+    alpha, beta = tree(tmp_path / "runs")
+    result = invoke("clean", tmp_path / "runs", "--keep-last", "1", "--yes", columns=120)
+    assert result.exit_code == 0, result.output
+    assert f"trashed {alpha.name}/checkpoints/step_100.pt" in result.output
+    assert "done: 3 of 3 moved" in result.output and "runyard trash empty" in result.output
+    assert sorted(p.name for p in (alpha / "checkpoints").glob("*.pt")) == ["step_200.pt", "step_400.pt"]
+    assert sorted(p.name for p in (beta / "checkpoints").glob("*.pt")) == ["step_200.pt", "step_300.pt"]
+    listed = invoke("trash", "list", tmp_path / "runs", "--json")
+    assert listed.output.count("not among last 1") == 3
+    again = invoke("clean", tmp_path / "runs", "--keep-last", "1", "--yes", columns=120)
+    assert "nothing to clean" in again.output
+
+
+def test_clean_json_yes_says_what_was_done(tmp_path: Path) -> None:
+    tree(tmp_path / "runs")
+    data = json.loads(invoke("clean", tmp_path / "runs", "--keep-best", "1", "--yes", "--json").output)
+    assert len(data["results"]) == len(data["actions"]) == 3
+    assert all(r["done"] and r["trash_id"] for r in data["results"])
+
+
+@pytest.mark.parametrize("columns", [80, 100])
+def test_the_plan_fits_the_width_and_keeps_action_and_size(tmp_path: Path, columns: int) -> None:
+    tree(tmp_path / "runs")
+    out = invoke("clean", tmp_path / "runs", "--keep-best", "1", "--keep-last", "1", columns=columns).output
+    plan = out.split("kept")[0]
+    assert widest(plan) <= columns
+    assert "REMOVE" in plan and "size" in plan and "hidden" not in plan
+    assert "not among best 1 by" in plan

@@ -223,3 +223,28 @@ def test_a_one_file_run_is_its_file_and_its_rotated_logs(tmp_path: Path, cache: 
     [usage] = [r.usage for r in tree.runs if r.path == log]
     assert usage.total == blocks(log) + blocks(folder / "train.log.1")
     assert usage.logs == usage.total
+
+
+def test_a_compressed_archive_is_its_archive_and_manifest_never_extracted(tmp_path, cache, monkeypatch) -> None:
+    from runyard import archive_run
+
+    root = tmp_path / "runs"
+    run = runyard.init("a", root=root, console=False, system_metrics=False)
+    run.log({"loss": 1.0}, step=0)
+    ckpt = run.path / "checkpoints" / "step_0.pt"
+    ckpt.parent.mkdir()
+    ckpt.write_bytes(os.urandom(100_000))
+    run.add_checkpoint(ckpt, step=0)
+    run.finish()
+    archived = archive_run(root, run.path, compress=True)
+    manifest = archived.with_name(archived.name[:-len(".tar.zst")] + ".manifest.json")
+    from runyard.layouts import archived as layout
+
+    def no(*args, **kwargs):
+        raise AssertionError("du extracted a compressed archive to count its checkpoints")
+
+    monkeypatch.setattr(layout.ArchivedSource, "checkpoints", no)
+    monkeypatch.setattr(layout.ArchivedSource, "inner", no)
+    tree = tree_usage(root)
+    [usage] = [r.usage for r in tree.runs if r.path == archived]
+    assert usage.total == blocks(archived) + blocks(manifest)

@@ -35,14 +35,16 @@ Run policies (whole runs):
 - An empty policy is refused: cleaning without a rule would be a guess.
 
 `apply_plan` checks each action again just before it acts: the path must still be the file or folder the plan
-saw, the run must not have started running since, and a checkpoint must not since have become its run's best,
-latest or resume point. What changed is skipped and reported, never forced.
+saw (same inode; a file also unchanged since), the run must not have started running since, and a checkpoint
+must not since have become its run's best, latest or resume point. What changed is skipped and reported, never
+forced.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import stat
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -91,8 +93,8 @@ class Policy:
 class PlanAction:
     """One thing the plan moves: a run (folder or file) or a checkpoint, to the trash or the archive.
 
-    `bytes`: its size on disk (as `du`); `run`: the run's path; `stamp`: (st_dev, st_ino) as planned, so a
-    path replaced since is not taken for it."""
+    `bytes`: its size on disk (as `du`); `run`: the run's path; `stamp`: what identified it when planned, so a
+    path replaced or rewritten since is not taken for it."""
 
     kind: str
     path: Path
@@ -100,7 +102,7 @@ class PlanAction:
     action: str
     bytes: int
     reason: str
-    stamp: tuple[int, int] | None = field(default=None, repr=False)
+    stamp: tuple[int, ...] | None = field(default=None, repr=False)
     with_run: bool = False  # a checkpoint outside its run's folder that goes because its run goes
 
 
@@ -379,12 +381,17 @@ def judge_checkpoints(root: Path, run_path: Path, checkpoints: list[Checkpoint],
 
 # ----- the plan ---------------------------------------------------------------------------------------------
 
-def _stamp(path: Path) -> tuple[int, int] | None:
+def _stamp(path: Path) -> tuple[int, ...] | None:
+    """What tells the thing at `path` from another put there since: a folder by its inode (a run's folder changes
+    inside as it is read), a file or link by its inode and ctime too (a freed inode is soon given to a new file;
+    the ctime changes with every write)."""
     try:
         st = os.lstat(path)
     except OSError:
         return None
-    return (st.st_dev, st.st_ino)
+    if stat.S_ISDIR(st.st_mode):
+        return (st.st_dev, st.st_ino)
+    return (st.st_dev, st.st_ino, st.st_ctime_ns)
 
 
 def _run_choice(record: Any, policy: Policy, now: float, filter_alone: bool) -> tuple[str, str] | None:
@@ -538,7 +545,7 @@ def apply_plan(root: str | os.PathLike, plan: CleanPlan, *,
 
 def _apply_one(root: Path, action: PlanAction, runs: dict[Path, tuple[Any, str | None]]) -> ActionResult:
     if action.stamp is not None and _stamp(action.path) != action.stamp:
-        why = "gone since the plan" if _stamp(action.path) is None else "replaced since the plan: left alone"
+        why = "gone since the plan" if _stamp(action.path) is None else "changed since the plan: left alone"
         return ActionResult(action, False, why)
     if action.run not in runs:
         runs[action.run] = _recheck_run(root, action.run, time.time())
@@ -557,8 +564,7 @@ def _apply_one(root: Path, action: PlanAction, runs: dict[Path, tuple[Any, str |
             return ActionResult(action, True, f"archived to {_relative(root, dest)}", dest=dest)
         from .trash import move_to_trash
 
-        entry = move_to_trash(root, action.path, reason=action.reason, kind=action.kind,
-                              run=_relative(root, action.run))
+        entry = move_to_trash(root, action.path, reason=action.reason, kind=action.kind, run=action.run)
         return ActionResult(action, True, f"to the trash ({entry.id})", entry=entry)
     except (RunError, OSError, ValueError) as exc:
         return ActionResult(action, False, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)

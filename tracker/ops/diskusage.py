@@ -61,6 +61,9 @@ class DiskUsage:
         self.other += other.other
         self.files += other.files
 
+    def negated(self) -> DiskUsage:
+        return DiskUsage(-self.total, -self.checkpoints, -self.logs, -self.other, -self.files)
+
     def to_json(self) -> dict[str, int]:
         return {"total": self.total, "checkpoints": self.checkpoints, "logs": self.logs, "other": self.other,
                 "files": self.files}
@@ -226,7 +229,8 @@ def _source_of(run: Any) -> RunSource:
 
 def run_files(source: RunSource) -> list[Path]:
     """What a run is on disk in its own right: its folder, or for a one-file layout its file and the file's
-    rotated predecessors (`train.log.1`, `train.log.2.gz`); never the configs a folder of logs shares."""
+    rotated predecessors (`train.log.1`, `train.log.2.gz`) or a compressed archive's manifest; never the configs
+    a folder of logs shares."""
     path = source.path
     try:
         if stat.S_ISDIR(os.lstat(path).st_mode):
@@ -237,9 +241,13 @@ def run_files(source: RunSource) -> list[Path]:
 
 
 def _rotated(source: RunSource) -> list[Path]:
+    """The files beside a one-file run that are part of it: a log's rotated predecessors, a compressed
+    archive's manifest."""
     path = Path(source.path)
     prefix = path.name + "."
-    return [p for p in source.key_files() if p.parent == path.parent and p.name.startswith(prefix)]
+    manifest = getattr(source, "manifest_path", None)
+    return [*(p for p in source.key_files() if p.parent == path.parent and p.name.startswith(prefix)),
+            *([Path(manifest)] if manifest is not None else [])]
 
 
 def within(root: Path, path: Path) -> bool:
@@ -264,6 +272,8 @@ def within(root: Path, path: Path) -> bool:
 def outside_checkpoints(source: RunSource, root: Path | None = None) -> list[Path]:
     """The run's checkpoints that live outside its folder (ChatGoT's sibling `models/<run>_epoch_N.pt`, an index
     line naming an absolute path); with `root`, only those inside it (nothing outside a runs root is counted)."""
+    if source.format == "archived":  # a compressed archive holds its checkpoints: never extracted to count them
+        return []
     own = os.path.abspath(source.path)
     found = []
     try:
@@ -451,17 +461,17 @@ def _walk_run(source: RunSource, out: dict[tuple[int, int], tuple[int, str]], st
 
 def tally(entries: Iterable[tuple[int, str]]) -> DiskUsage:
     """The sizes and kinds of `inode_sizes` summed into a DiskUsage."""
-    usage = DiskUsage()
+    total = checkpoints = logs = other = files = 0  # locals: ten thousand runs add up in a blink
     for size, kind in entries:
-        usage.total += size
-        usage.files += 1
+        files += 1
+        total += size
         if kind == "checkpoints":
-            usage.checkpoints += size
+            checkpoints += size
         elif kind == "logs":
-            usage.logs += size
+            logs += size
         else:
-            usage.other += size
-    return usage
+            other += size
+    return DiskUsage(total, checkpoints, logs, other, files)
 
 
 def run_paths(run: Any, root: Path | None = None, cache: UsageCache | None = None) -> list[Path]:
@@ -538,6 +548,7 @@ def tree_usage(root: Path, records: Iterable[Any] | None = None, *, use_cache: b
         found = [(getattr(r, "source", r), r) for r in records]
     cache = UsageCache(root) if use_cache else None
     counted: dict[tuple[int, int], tuple[int, str]] = {}  # every inode of every run, once
+    total = DiskUsage()
     out = []
     for source, record in found:
         if source is None:
@@ -545,9 +556,15 @@ def tree_usage(root: Path, records: Iterable[Any] | None = None, *, use_cache: b
         if source.root is None:
             source.root = root
         entries, _ = run_entries(source, root, cache)
+        usage = tally(entries.values())
+        total.add(usage)
+        shared = entries.keys() & counted.keys()  # hard links into runs counted before (a set operation in C)
+        if shared:
+            total.add(tally(entries[key] for key in shared).negated())
         counted.update(entries)
-        out.append(RunUsage(Path(source.path), source.format, tally(entries.values()), record))
+        path = source.path if isinstance(source.path, Path) else Path(source.path)
+        out.append(RunUsage(path, source.format, usage, record))
     if cache is not None:
         cache.save()
     out.sort(key=lambda item: (-item.usage.total, str(item.path)))
-    return TreeUsage(out, tally(counted.values()), unreadable)
+    return TreeUsage(out, total, unreadable)

@@ -8,12 +8,12 @@
     runyard compare [RUN...]      best and last per metric    (-m, --sort, --filter, --json|--csv|--md)
     runyard diff RUN RUN...       configs side by side, only what differs (--all, --filter, --json|--csv|--md)
     runyard export RUN...         figures as PNG, metrics as CSV (--png DIR, --csv FILE|-)
-    runyard archive RUN...        move runs into ROOT/archive/, previewed with sizes (--compress, --filter, --yes)
-    runyard restore RUN...        an archived run (plain or compressed) back where it was
-    runyard trash list|restore|empty   what was removed; put back; delete for good (--older-than 30d)
     runyard du [ROOT]             disk usage per run, biggest first, and the total (--json)
     runyard clean [ROOT] RULES    the cleanup plan, then with --yes the moves (--keep-best K, --keep-last K,
                                   --failed-shorter-than D, --older-than AGE, --archive, --filter EXPR)
+    runyard archive RUN...        move runs into ROOT/archive/, previewed with sizes (--compress, --filter, --yes)
+    runyard restore RUN...        an archived run (plain or compressed) back where it was
+    runyard trash list|restore|empty   what was removed; put back; delete for good (--older-than 30d)
 
 Commands that change a runs tree are journaled in ROOT/.runyard/: one killed at any instant is finished or
 undone by the next runyard command on that root (and two acting on one run: the second says who is at it).
@@ -48,8 +48,8 @@ import click
 
 from runyard import TrackerError, clean_field
 
-SUBCOMMANDS = ("ls", "show", "tail", "plot", "compare", "diff", "export", "archive", "restore", "trash", "du",
-               "clean")
+SUBCOMMANDS = ("ls", "show", "tail", "plot", "compare", "diff", "export", "du", "clean", "archive", "restore",
+               "trash")
 EXIT_CRASH = 70  # EX_SOFTWARE: runyard itself failed, and the traceback file says where
 # Paths are checked by what reads them, which says why one cannot be read in one line ("cannot enter runs:
 # permission denied"); Click's own checks (readable, exists) would answer with its usage text instead.
@@ -402,6 +402,71 @@ def diff_command(runs: tuple[str, ...], root: Path, filter_text: str, show_all: 
              "md" if as_md else None, fit_width=_fit_width, console=_console, json_out=_json_out)
 
 
+@cli.command("du")
+@click.argument("root", default="runs", type=PATH_TYPE)
+@click.option("--wide", "-w", is_flag=True, help="Every column, even wider than the terminal.")
+@click.option("--output", "-o", type=click.Choice(["table", "tsv", "json"]), default=None,
+              help="table on a terminal, tsv (exact bytes) when piped.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (exact bytes).")
+def du_command(root: Path, wide: bool, output: str | None, as_json: bool) -> None:
+    """Disk usage of every run under ROOT, biggest first: total, checkpoints, logs, other; and the tree's total.
+
+    Bytes on disk, as `du` counts them: a file hard-linked into several runs counts once in the total,
+    symlinks are never followed. A run's checkpoints kept beside its folder (ChatGoT's models/) count as its
+    own. Piped: tab-separated values in exact bytes (run, total, checkpoints, logs, other, files, format).
+    """
+    from .cleaning import du
+
+    du(root, as_json, output, _fit_width(wide), console=_console, json_out=_json_out,
+       warn=lambda message: _error(message, "warning"))
+
+
+def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    from runyard import parse_duration
+
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise CliError(f"--{param.name.replace('_', '-')}: {exc}") from exc
+
+
+@cli.command("clean")
+@click.argument("root", default="runs", type=PATH_TYPE)
+@click.option("--keep-best", type=click.IntRange(min=0), default=None, metavar="K",
+              help="Keep each run's K best checkpoints by its ranking metric.")
+@click.option("--keep-last", type=click.IntRange(min=0), default=None, metavar="K",
+              help="Keep each run's K latest checkpoints.")
+@click.option("--failed-shorter-than", callback=_duration, default=None, metavar="D",
+              help="Trash failed, crashed or interrupted runs that trained less than D (e.g. 10m).")
+@click.option("--older-than", callback=_duration, default=None, metavar="AGE",
+              help="Trash (or with --archive, archive) runs last active more than AGE ago (e.g. 90d).")
+@click.option("--archive", is_flag=True, help="Old runs (and a lone --filter's) go to the archive, not the trash.")
+@click.option("--filter", "-f", "filter_text", default=None, metavar="EXPR",
+              help="Alone: the runs to remove. With other rules: the only runs they apply to.")
+@click.option("--yes", "-y", is_flag=True, help="Apply the plan without asking.")
+@click.option("--wide", "-w", is_flag=True, help="Every column, even wider than the terminal.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan (and with --yes, what was done) as JSON.")
+def clean_command(root: Path, keep_best: int | None, keep_last: int | None, failed_shorter_than: float | None,
+                  older_than: float | None, archive: bool, filter_text: str | None, yes: bool, wide: bool,
+                  as_json: bool) -> None:
+    """Clean up ROOT by rules: the plan first (what goes to the trash or archive, what stays, and why, with
+    sizes), then, with --yes (or a yes at the prompt), the moves.
+
+    The best, the latest, and a resumed-from checkpoint always stay, and so does anything outside ROOT; a
+    running run is never touched. Nothing is deleted: the trash is emptied by `runyard trash empty`.
+    Durations: 30d, 12h, 90m, 2w, or combined (1d12h).
+    """
+    from runyard import Policy
+
+    from .cleaning import clean
+
+    policy = Policy(keep_best, keep_last, failed_shorter_than, older_than, archive, filter_text or None)
+    clean(root, policy, yes, as_json, _fit_width(wide), console=_console, json_out=_json_out, say=_say,
+          fail=CliError)
+
+
 def _recovered(root: Path) -> None:
     """Finish or undo what an interrupted archive, restore or trash command left in `root`; say so on stderr."""
     from runyard import recover_quietly
@@ -484,71 +549,6 @@ def trash_empty_command(ids: tuple[str, ...], root: Path, older_than: str | None
     from .archiving import trash_empty
 
     trash_empty(root, ids, older_than, yes, note=lambda m: _error(m, "note"))
-
-
-@cli.command("du")
-@click.argument("root", default="runs", type=PATH_TYPE)
-@click.option("--wide", "-w", is_flag=True, help="Every column, even wider than the terminal.")
-@click.option("--output", "-o", type=click.Choice(["table", "tsv", "json"]), default=None,
-              help="table on a terminal, tsv (exact bytes) when piped.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (exact bytes).")
-def du_command(root: Path, wide: bool, output: str | None, as_json: bool) -> None:
-    """Disk usage of every run under ROOT, biggest first: total, checkpoints, logs, other; and the tree's total.
-
-    Bytes on disk, as `du` counts them: a file hard-linked into several runs counts once in the total,
-    symlinks are never followed. A run's checkpoints kept beside its folder (ChatGoT's models/) count as its
-    own. Piped: tab-separated values in exact bytes (run, total, checkpoints, logs, other, files, format).
-    """
-    from .cleaning import du
-
-    du(root, as_json, output, _fit_width(wide), console=_console, json_out=_json_out,
-       warn=lambda message: _error(message, "warning"))
-
-
-def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
-    from .cleaning import parse_duration
-
-    if value is None:
-        return None
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise CliError(f"--{param.name.replace('_', '-')}: {exc}") from exc
-
-
-@cli.command("clean")
-@click.argument("root", default="runs", type=PATH_TYPE)
-@click.option("--keep-best", type=click.IntRange(min=0), default=None, metavar="K",
-              help="Keep each run's K best checkpoints by its ranking metric.")
-@click.option("--keep-last", type=click.IntRange(min=0), default=None, metavar="K",
-              help="Keep each run's K latest checkpoints.")
-@click.option("--failed-shorter-than", callback=_duration, default=None, metavar="D",
-              help="Trash failed, crashed or interrupted runs that trained less than D (e.g. 10m).")
-@click.option("--older-than", callback=_duration, default=None, metavar="AGE",
-              help="Trash (or with --archive, archive) runs last active more than AGE ago (e.g. 90d).")
-@click.option("--archive", is_flag=True, help="Old runs (and a lone --filter's) go to the archive, not the trash.")
-@click.option("--filter", "-f", "filter_text", default=None, metavar="EXPR",
-              help="Alone: the runs to remove. With other rules: the only runs they apply to.")
-@click.option("--yes", "-y", is_flag=True, help="Apply the plan without asking.")
-@click.option("--wide", "-w", is_flag=True, help="Every column, even wider than the terminal.")
-@click.option("--json", "as_json", is_flag=True, help="Print the plan (and with --yes, what was done) as JSON.")
-def clean_command(root: Path, keep_best: int | None, keep_last: int | None, failed_shorter_than: float | None,
-                  older_than: float | None, archive: bool, filter_text: str | None, yes: bool, wide: bool,
-                  as_json: bool) -> None:
-    """Clean up ROOT by rules: the plan first (what goes to the trash or archive, what stays, and why, with
-    sizes), then, with --yes (or a yes at the prompt), the moves.
-
-    The best, the latest, and a resumed-from checkpoint always stay, and so does anything outside ROOT; a
-    running run is never touched. Nothing is deleted: the trash is emptied by `runyard trash empty`.
-    Durations: 30d, 12h, 90m, 2w, or combined (1d12h).
-    """
-    from runyard import Policy
-
-    from .cleaning import clean
-
-    policy = Policy(keep_best, keep_last, failed_shorter_than, older_than, archive, filter_text or None)
-    clean(root, policy, yes, as_json, _fit_width(wide), console=_console, json_out=_json_out, say=_say,
-          fail=CliError)
 
 
 def main(argv: list[str] | None = None) -> int:

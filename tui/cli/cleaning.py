@@ -6,7 +6,7 @@ tab-separated output of a pipe. Every path and reason printed goes through the t
 
 from __future__ import annotations
 
-import re
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,21 +15,6 @@ from typing import Any
 from rich.text import Text
 
 from .tables import Column, fit_table, tsv
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])", re.IGNORECASE)
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in a duration written `30d`, `12h`, `90m`, `2w`, `45s`, or combined (`1d12h`, `1w 2d`).
-
-    ValueError (one line) for anything else, a bare number included: minutes or days is not for us to guess.
-    """
-    cleaned = text.strip()
-    parts = _DURATION.findall(cleaned)
-    if not cleaned or not parts or _DURATION.sub("", cleaned).strip():
-        raise ValueError(f"{text!r} is not a duration: write it as 30d, 12h, 90m, 2w (or 1d12h)")
-    return sum(float(number) * _SECONDS[unit.lower()] for number, unit in parts)
 
 
 def human(n: int | None) -> str:
@@ -57,10 +42,10 @@ def spoken(n: int) -> str:
 
 
 def _shown(root: Path, path: Path) -> str:
-    try:
-        return str(Path(path).relative_to(root))
-    except ValueError:
-        return str(path)
+    """`path` relative to `root` where it lies inside (as text: ten thousand runs are shown in a blink)."""
+    prefix = str(root).rstrip(os.sep) + os.sep
+    text = str(path)
+    return text[len(prefix):] if text.startswith(prefix) else text  # outside the root: in full
 
 
 # ----- du ---------------------------------------------------------------------------------------------------
@@ -78,10 +63,19 @@ def du(root: Path, as_json: bool, output: str | None, width: int | None, *, cons
     enter_root(root)
     tree = tree_usage(root)
     output = "json" if as_json else output or ("table" if sys.stdout.isatty() else "tsv")
-    if output == "json":
-        json_out({"root": str(root), "total": tree.total.to_json(),
-                  "runs": [{"path": str(r.path), "run": _shown(root, r.path), "format": r.format, **r.usage.to_json()}
-                           for r in tree.runs]})
+    if output == "json":  # plain text and ints only: straight to orjson, as ten thousand runs ask
+        import orjson
+
+        data = {"root": str(root), "total": tree.total.to_json(),
+                "runs": [{"path": str(r.path), "run": _shown(root, r.path), "format": r.format, **r.usage.to_json()}
+                         for r in tree.runs]}
+        try:
+            text = orjson.dumps(data, option=orjson.OPT_INDENT_2)
+        except orjson.JSONEncodeError:  # a file name that is not UTF-8: escaped as the standard library does
+            import json
+
+            text = json.dumps(data, indent=2).encode()
+        sys.stdout.buffer.write(text + b"\n")
     elif output == "tsv":
         sys.stdout.write(tsv(DU_TSV_COLUMNS, [
             [_shown(root, r.path), r.usage.total, r.usage.checkpoints, r.usage.logs, r.usage.other, r.usage.files,
@@ -113,15 +107,15 @@ def plan_tables(plan: Any, width: int | None) -> list[Any]:
     root = plan.root
     parts = []
     if plan.actions:
-        columns = [Column("action", priority=80), Column("path", flex="cut", comfort=40, minimum=12),
-                   Column("size", "right", priority=90), Column("reason", flex="fold", comfort=30, minimum=12)]
+        columns = [Column("action"), Column("path", flex="cut", comfort=24, minimum=12),
+                   Column("size", "right", priority=90), Column("reason", flex="fold", comfort=28, minimum=20)]
         rows = [[Text("REMOVE" if a.action == "trash" else "ARCHIVE",
                       style="bold red" if a.action == "trash" else "bold yellow"),
                  _shown(root, a.path), human(a.bytes), a.reason] for a in plan.actions]
         parts.append(fit_table(columns, rows, width, title=f"{len(plan.actions)} to remove or archive"))
     if plan.kept:
-        columns = [Column("keep", priority=70), Column("path", flex="cut", comfort=40, minimum=12),
-                   Column("size", "right", priority=60), Column("reasons", flex="fold", comfort=30, minimum=12)]
+        columns = [Column("keep", priority=70), Column("path", flex="cut", comfort=24, minimum=12),
+                   Column("size", "right", priority=60), Column("reasons", flex="fold", comfort=20, minimum=20)]
         rows = [[Text("KEEP", style="bold green"), _shown(root, k.path), human(k.bytes), ", ".join(k.reasons)]
                 for k in plan.kept]
         parts.append(fit_table(columns, rows, width, title=f"{len(plan.kept)} kept"))
@@ -153,7 +147,7 @@ def clean(root: Path, policy: Any, yes: bool, as_json: bool, width: int | None, 
     """`runyard clean`: the plan first, always; then, with --yes or a confirmed prompt, the moves."""
     import click
 
-    from runyard import FilterError, plan_clean, scan
+    from runyard import FilterError, clean_field, plan_clean, scan
 
     from .listing import enter_root
 
@@ -168,6 +162,10 @@ def clean(root: Path, policy: Any, yes: bool, as_json: bool, width: int | None, 
         except FilterError as exc:
             raise fail(str(exc)) from exc
     enter_root(root)
+    from runyard import recover_quietly
+
+    for line in recover_quietly(root):  # what a killed runyard left half done, finished or undone first
+        say(f"note: {clean_field(line)}")
     plan = plan_clean(root, scan(root), policy)
     summary = plan_summary(plan)
     if as_json:
@@ -185,6 +183,7 @@ def clean(root: Path, policy: Any, yes: bool, as_json: bool, width: int | None, 
         if note is not None:
             out.print(note)
     out.print(Text(summary, style="bold"))
+    sys.stdout.flush()  # the plan stands before anything said on stderr
     if not plan.actions:
         return
     if not yes:
@@ -209,16 +208,16 @@ def interactive() -> bool:
 
 
 def _apply(root: Path, plan: Any, say: Callable[[str], None], quiet: bool) -> list[Any]:
-    from runyard import apply_plan
+    from runyard import apply_plan, clean_field
 
     results = apply_plan(root, plan)
     if not quiet:
         for r in results:
-            where = _shown(root, r.action.path)
+            where = clean_field(_shown(root, r.action.path))
             if r.done:
                 say(f"{'trashed' if r.action.action == 'trash' else 'archived'} {where} ({human(r.action.bytes)})")
             else:
-                say(f"left alone: {where}: {r.message}")
+                say(f"left alone: {where}: {clean_field(r.message)}")
     return results
 
 
