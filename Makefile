@@ -8,7 +8,7 @@ PIP    := $(BIN)/python -m pip
 TORCH_CPU := torch==2.13.0
 
 .PHONY: demo test lint bench bench-tracker bench-read bench-tensorboard bench-app bench-tree bench-diff \
-	bench-compare bench-compare-screen bench-du soak-moves clean-venv
+	bench-compare bench-compare-screen bench-archive bench-du soak-moves clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +40,7 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff format --check . || true
 
 bench: bench-tracker bench-read bench-tensorboard bench-app bench-tree bench-diff bench-compare \
-	bench-compare-screen bench-du soak-moves
+	bench-compare-screen bench-archive bench-du soak-moves
 
 bench-tracker: $(VENV)/.dev
 	$(BIN)/python bench/bench_log.py
@@ -65,6 +65,9 @@ bench-compare-screen: $(VENV)/.dev
 
 bench-compare: $(VENV)/.dev
 	$(BIN)/python bench/bench_compare.py
+
+bench-archive: $(VENV)/.dev
+	$(BIN)/python bench/bench_archive.py
 
 bench-du: $(VENV)/.dev
 	$(BIN)/python bench/bench_du.py

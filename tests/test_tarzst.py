@@ -204,6 +204,9 @@ def test_writing_refuses_what_it_should(tmp_path):
     with pytest.raises(RunError, match="cannot archive"):
         write_archive(stray, tmp_path / "stray.tar.zst")
     assert not (tmp_path / "stray.tar.zst").exists()
+    os.symlink(run, tmp_path / "linked")
+    with pytest.raises(RunError, match="is a symlink"):
+        write_archive(tmp_path / "linked", tmp_path / "linked.tar.zst")
     dest = tmp_path / "taken"
     dest.mkdir()
     with pytest.raises(RunError, match="already exists"):

@@ -102,6 +102,21 @@ _EXPORTS = {
     "PngUnavailable": ".ops.figures",
     "require_matplotlib": ".ops.figures",
     "write_metrics_csv": ".ops.export",
+    # operations: the best checkpoints across a tree
+    "rank_checkpoints": ".ops.best",
+    "checkpoint_ranking": ".ops.best",
+    "link_ranking": ".ops.best",
+    "RankedCheckpoint": ".ops.best",
+    "CheckpointRanking": ".ops.best",
+    "BestError": ".ops.best",
+    "NoCheckpoints": ".ops.best",
+    # operations: the compressed archive format
+    "ArchiveMismatch": ".ops.tarzst",
+    "write_archive": ".ops.tarzst",
+    "verify_archive": ".ops.tarzst",
+    "extract_archive": ".ops.tarzst",
+    "read_manifest": ".ops.tarzst",
+    "write_manifest": ".ops.tarzst",
     # operations: managing the yard
     "DiskUsage": ".ops.diskusage",
     "path_usage": ".ops.diskusage",
@@ -140,8 +155,11 @@ __all__ = [
     "LOG_STAMP",
     "MISSING",
     "ActionResult",
+    "ArchiveMismatch",
+    "BestError",
     "Busy",
     "Checkpoint",
+    "CheckpointRanking",
     "CleanPlan",
     "CompareError",
     "CompareRow",
@@ -160,12 +178,14 @@ __all__ = [
     "MetricMatch",
     "MetricSummary",
     "MetricsTail",
+    "NoCheckpoints",
     "NotRegularFile",
     "NullRun",
     "PlanAction",
     "PngUnavailable",
     "Policy",
     "Prepared",
+    "RankedCheckpoint",
     "Run",
     "RunError",
     "RunInfo",
@@ -184,6 +204,7 @@ __all__ = [
     "archive_run",
     "best_of",
     "cache_root",
+    "checkpoint_ranking",
     "clean_block",
     "clean_field",
     "clean_line",
@@ -195,6 +216,7 @@ __all__ = [
     "ema_debiased",
     "empty_trash",
     "export_figures",
+    "extract_archive",
     "find_moved",
     "find_run",
     "find_source",
@@ -207,6 +229,7 @@ __all__ = [
     "kill_point",
     "last_beat",
     "line_time",
+    "link_ranking",
     "list_trash",
     "load_aliases",
     "main_metrics",
@@ -224,8 +247,10 @@ __all__ = [
     "plan_clean",
     "plot_figure",
     "prepare",
+    "rank_checkpoints",
     "read_aliases",
     "read_last_lines",
+    "read_manifest",
     "read_record",
     "reclaimable",
     "recover",
@@ -246,6 +271,9 @@ __all__ = [
     "tree_usage",
     "unknown_keys",
     "unreadable_reason",
+    "verify_archive",
+    "write_archive",
+    "write_manifest",
     "write_metrics_csv",
     "x_span",
 ]
@@ -258,6 +286,15 @@ if TYPE_CHECKING:
     from .liveness import derive_status, last_beat
     from .model import Checkpoint, Goal, MetricSummary, RunInfo, Sample
     from .ops.archive import archive_run, restore_run
+    from .ops.best import (
+        BestError,
+        CheckpointRanking,
+        NoCheckpoints,
+        RankedCheckpoint,
+        checkpoint_ranking,
+        link_ranking,
+        rank_checkpoints,
+    )
     from .ops.clean import ActionResult, CleanPlan, Kept, PlanAction, Policy, apply_plan, plan_clean
     from .ops.compare import (
         CompareError,
@@ -277,6 +314,14 @@ if TYPE_CHECKING:
     from .ops.importance import KeyImportance, key_importance
     from .ops.journal import Busy, inside_root, kill_point, operation, recover, recover_quietly
     from .ops.metricmatch import MetricMatch, load_aliases, match_metrics, metric_key, parse_alias, read_aliases
+    from .ops.tarzst import (
+        ArchiveMismatch,
+        extract_archive,
+        read_manifest,
+        verify_archive,
+        write_archive,
+        write_manifest,
+    )
     from .ops.trash import (
         TrashEntry,
         empty_trash,

@@ -8,6 +8,7 @@
     runyard compare [RUN...]      best and last per metric    (-m, --sort, --filter, --json|--csv|--md)
     runyard diff RUN RUN...       configs side by side, only what differs (--all, --filter, --json|--csv|--md)
     runyard export RUN...         figures as PNG, metrics as CSV (--png DIR, --csv FILE|-)
+    runyard best [ROOT] -m NAME   checkpoints of every run ranked by a metric (--top, --filter, --link DIR)
     runyard du [ROOT]             disk usage per run, biggest first, and the total (--json)
     runyard clean [ROOT] RULES    the cleanup plan, then with --yes the moves (--keep-best K, --keep-last K,
                                   --failed-shorter-than D, --older-than AGE, --archive, --filter EXPR)
@@ -48,8 +49,8 @@ import click
 
 from runyard import TrackerError, clean_field
 
-SUBCOMMANDS = ("ls", "show", "tail", "plot", "compare", "diff", "export", "du", "clean", "archive", "restore",
-               "trash")
+SUBCOMMANDS = ("ls", "show", "tail", "plot", "compare", "diff", "export", "best", "du", "clean", "archive",
+               "restore", "trash")
 EXIT_CRASH = 70  # EX_SOFTWARE: runyard itself failed, and the traceback file says where
 # Paths are checked by what reads them, which says why one cannot be read in one line ("cannot enter runs:
 # permission denied"); Click's own checks (readable, exists) would answer with its usage text instead.
@@ -400,6 +401,34 @@ def diff_command(runs: tuple[str, ...], root: Path, filter_text: str, show_all: 
 
     run_diff(runs, root, filter_text, show_all, metric, wide, "json" if as_json else "csv" if as_csv else
              "md" if as_md else None, fit_width=_fit_width, console=_console, json_out=_json_out)
+
+
+@cli.command("best")
+@click.argument("root", default="runs", type=PATH_TYPE)
+@click.option("--metric", "-m", default=None,
+              help="Metric to rank by, as any run names it (val/loss = val_loss); default: the main one recorded.")
+@click.option("--mode", type=click.Choice(["min", "max"]), default=None,
+              help="Lower or higher is better; default: the metric's declared direction, else a guess.")
+@click.option("--top", "-k", type=click.IntRange(min=1), default=None, metavar="K", help="Only the best K.")
+@click.option("--filter", "-f", "filter_text", default="", help="Keep the runs this matches (as `ls`).")
+@click.option("--link", type=click.Path(path_type=Path), default=None, metavar="DIR",
+              help="Make DIR/01_<run>_step<N>.pt symlinks to the ranked checkpoints (replacing those made before).")
+@click.option("--wide", "-w", is_flag=True, help="Every column, even wider than the terminal.")
+@click.option("--output", "-o", type=click.Choice(["table", "tsv", "json"]), default=None,
+              help="table on a terminal, tsv (the ranked checkpoints, values in full) when piped.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table (as -o json).")
+def best_command(root: Path, metric: str | None, mode: str | None, top: int | None, filter_text: str,
+                 link: Path | None, wide: bool, output: str | None, as_json: bool) -> None:
+    """Rank every checkpoint of every run under ROOT (any layout) by the value of a metric recorded for it.
+
+    The value is the one recorded with the checkpoint (its index line, sidecar or file name); a checkpoint that
+    records none takes what its run logged at its step, marked *. A NaN is never ranked; of equal values the
+    older checkpoint comes first. Checkpoints are never opened, and one whose file is gone is left out.
+    """
+    from .best import best
+
+    best(root, metric, mode, top, filter_text, link, "json" if as_json else output, width=_fit_width(wide),
+         console=_console, json_out=_json_out, say=_say, warn=lambda message: _error(message, "warning"))
 
 
 @cli.command("du")

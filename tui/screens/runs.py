@@ -45,6 +45,7 @@ class RunsScreen(Screen):
         Binding("p", "toggle_preview", "Preview"),
         Binding("U", "unmark_all", "Unmark all", show=False),
         Binding("P", "pin", "Pin as reference", show=False),
+        Binding("b", "best", "Best checkpoints", show=False),
         # Managing runs: each acts on the marked runs (none marked: the highlighted one), previews, then asks.
         Binding("a", "archive", "Archive", show=False),
         Binding("d", "trash", "Move to the trash", show=False, tooltip="restorable"),
@@ -380,3 +381,14 @@ class RunsScreen(Screen):
         if not marked:
             self.notify("space marks the runs to compare; showing the highlighted run", timeout=4)
         self.app.open_compare(records)
+
+    def action_best(self) -> None:
+        """The checkpoints of the runs shown (the filter applied), ranked by one metric."""
+        table = self.table
+        records = [table.facts[table.key_at(i)].record for i in range(table.row_count)]
+        if not records:
+            self.notify("no runs shown to rank the checkpoints of", timeout=3)
+            return
+        from .best import BestScreen
+
+        self.app.push_screen(BestScreen(records))
