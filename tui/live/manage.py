@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -691,19 +690,6 @@ def clean_steps(root: Path, shown: Any, policy: Any, records: list[RunRecord]
 
 # ----- cleanup policies ------------------------------------------------------------------------------------------
 
-_AGE_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
-
-
-def parse_age(text: str) -> float:
-    """Seconds in a duration typed as `30d`, `12h`, `90m`, `2w`, `45s` or several at once (`1d12h`); ValueError
-    (one line) for anything else, a bare number included: minutes or days is not for us to guess."""
-    spec = text.strip().lower().replace(" ", "")
-    parts = re.findall(r"(\d+(?:\.\d+)?)([smhdw])", spec)
-    if not spec or "".join(n + u for n, u in parts) != spec:
-        raise ValueError(f"{text.strip()!r} is not a duration: write it as 30d, 12h, 90m, 2w (or 1d12h)")
-    return sum(float(n) * _AGE_UNITS[u] for n, u in parts)
-
-
 def parse_count(text: str) -> int:
     """A count typed in a box: a whole number, 0 or more; ValueError (one line) otherwise."""
     spec = text.strip()
@@ -715,12 +701,12 @@ def parse_count(text: str) -> int:
 def read_policy(fields: Mapping[str, str], archive: bool) -> tuple[Any, dict[str, str]]:
     """A cleanup Policy from what was typed (`keep_best`, `keep_last`, `failed_shorter_than`, `older_than`,
     `filter`; empty boxes are no rule), and one line per box that does not read (by field name)."""
-    from runyard import Policy
+    from runyard import Policy, parse_duration
 
     errors: dict[str, str] = {}
     values: dict[str, Any] = {}
     for name, parse in (("keep_best", parse_count), ("keep_last", parse_count),
-                        ("failed_shorter_than", parse_age), ("older_than", parse_age)):
+                        ("failed_shorter_than", parse_duration), ("older_than", parse_duration)):
         text = fields.get(name, "").strip()
         if not text:
             values[name] = None
