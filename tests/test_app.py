@@ -98,9 +98,9 @@ async def test_runs_screen_lists_filters_sorts_and_marks(root):
         assert table(app).sort_column == "step"
         await pilot.press("home", "space", "space")
         assert len(table(app).marked()) == 2
-        await pilot.press("u")
+        await pilot.press("U")
         assert table(app).marked() == []
-        await pilot.press("a")
+        await pilot.press("A")
         assert app.screen.show_archived is False
         await pilot.press("p")
         assert app.screen.query_one("#preview").display is False

@@ -68,7 +68,7 @@ async def test_the_preview_overlays_the_marked_runs_each_in_its_colour(tmp_path)
         assert len({t.color for t in drawn.values()}) == 3
         legend = text_of(app.screen, "#preview-legend")
         assert legend.startswith("val_loss ● gamma") and "● alpha" in legend and "● beta" in legend
-        await pilot.press("u")  # unmarked: back to the one run, and the colours are free again
+        await pilot.press("U")  # unmarked: back to the one run, and the colours are free again
         await wait_until(pilot, lambda: len(preview_traces(app)) == 1)
         await pilot.pause(1.1)  # the app lets go of colours of runs no longer in use each second
         assert app.hues.get(keys["alpha"]) is None

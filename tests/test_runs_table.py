@@ -153,7 +153,8 @@ def sweep(tmp_path) -> Path:
 async def test_columns_fit_their_content_and_names_are_cut_in_the_middle(sweep, size):
     app = RunyardApp(sweep, watch=False)
     async with app.run_test(size=size) as pilot:
-        await settle(pilot, lambda: app.first_scan_done and table(app).row_count == 4)
+        await settle(pilot, lambda: app.first_scan_done and table(app).row_count == 4
+                     and all(f.size is not None for f in table(app).facts.values()))  # no redraw still to come
         t = table(app)
         for i, key in enumerate(t.facts):  # steps/s as a fast run shows it: the widest a number gets
             t.update_row(dataclasses.replace(t.facts[key], rate=28740.0 + i))

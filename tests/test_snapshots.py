@@ -17,6 +17,7 @@ from runyard.tui.app import RunyardApp
 from runyard.tui.screens.run import RunScreen
 from runyard.tui.widgets.log_view import LogView
 from runyard.tui.widgets.runs_table import RunsTable
+from tests.test_size_column import same_sizes
 
 ROOT = Path("tests/fixtures/snapshot/runs")
 SIZES = [(80, 24), (120, 40)]
@@ -28,6 +29,7 @@ def fixed_world(tmp_path, monkeypatch):
     monkeypatch.chdir(Path(__file__).resolve().parent.parent)
     monkeypatch.setenv("RUNYARD_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("TZ", "UTC")
+    monkeypatch.setattr("runyard.tui.live.manage.measure_runs", same_sizes)  # blocks differ by filesystem
     time.tzset()
     yield
     monkeypatch.undo()
@@ -45,6 +47,7 @@ async def _wait(pilot, predicate, timeout: float = 10.0) -> None:
 async def _runs_ready(pilot) -> None:
     app = pilot.app
     await _wait(pilot, lambda: app.first_scan_done and app.screen.query_one(RunsTable).row_count == 4)
+    await _wait(pilot, lambda: all(f.size is not None for f in app.screen.query_one(RunsTable).facts.values()))
     for box in app.screen.query(Input):
         box.cursor_blink = False
     app.screen.query_one(RunsTable).highlight(str(ROOT / "nan_probe_20260101_001200"))

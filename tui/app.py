@@ -47,17 +47,21 @@ from .live.colours import RunHues
 from .live.details import read_details
 from .live.following import INFO, Following, rereads
 from .live.lanes import STUCK_AFTER, Lanes
+from .live.manage import Finished, Job, JobState, SizeBook, SizeQueue, StepEnded, measure_sizes, one_line
 from .live.runstate import LiveRun, RowBatch
 from .live.watcher import Changes, RunWatcher
 from .messages import (
     FilesChanged,
+    JobReport,
     RecordRead,
+    Recovered,
     RowsAppended,
     RunDetailsRead,
     RunFound,
     RunLoaded,
     RunsChanged,
     ScanDone,
+    SizesMeasured,
 )
 from .screens.help import HelpScreen
 from .screens.run import RunScreen
@@ -66,7 +70,7 @@ from .screens.runs import RunsScreen
 DURATION_TICKS = 5     # seconds between duration refreshes of running runs that log nothing
 EXIT_GRACE = 5.0       # seconds a SIGTERM or SIGHUP gives the app to leave cleanly before the process just ends
 RESCAN_SHARE = 0.01    # of a core, at most, for the periodic rescan: in a tree costly to list it comes less often
-SCAN_LANE, WATCH_LANE = ("scan",), ("watch",)
+SCAN_LANE, WATCH_LANE, SIZE_LANE = ("scan",), ("watch",), ("sizes",)
 
 
 def run_lane(key: str) -> tuple[str, str]:
@@ -111,6 +115,17 @@ class RunyardApp(App):
         # Work that must not be cut short (archiving, deleting): quitting asks first while any of it runs.
         # Operations add a description here when they start and remove it when they end.
         self.destructive_jobs: set[str] = set()
+        # The managing job (archive, trash, restore, clean) under way or last ended: one at a time. Its thread
+        # reports through JobReport messages; screens showing it subscribe to `job_changed`.
+        self.job: JobState | None = None
+        self.job_changed: Signal[JobState] = Signal(self, "job-changed")
+        self._job_label = ""
+        self._quit_after_job = False
+        self._moved_by_job: set[str] = set()  # runs the job moved: the table follows them without a notice
+        # Each run's size on disk, measured on a lane of its own (never before the table's first paint), again
+        # when its files change (at most every few seconds: a live run grows).
+        self.sizes = SizeBook()
+        self._size_queue = SizeQueue()
         # Screens subscribe to this in on_mount (posting's pattern): the app never asks which screens exist.
         self.runs_changed: Signal[RunsChanged] = Signal(self, "runs-changed")
         # One colour per run in use, the same on every screen (see `run_hue`), and the run pinned as the
@@ -154,8 +169,9 @@ class RunyardApp(App):
         if os.environ.get("SSH_CONNECTION"):
             self.animation_level = "none"  # every changed cell costs bandwidth over SSH
         self.push_screen(RunsScreen())
-        # an archive or cleanup killed half-way is finished or undone before the first scan lists the tree
-        self.lanes.submit(SCAN_LANE, partial(recover_quietly, self.root), tag="recover")
+        # An archive or cleanup killed half-way is finished or undone before the first scan lists the tree (on
+        # the scan lane, ahead of it); what was done is said in a notice.
+        self.lanes.submit(SCAN_LANE, partial(_recover, self.root, self.post_message), tag="recover")
         if self.open_path is not None:  # that run first, at once; the tree is scanned behind it
             self.lanes.submit(("open",), partial(_find_run, self.open_path, self.root, self.post_message),
                               file=self.open_path.name, urgent=True)
@@ -183,14 +199,30 @@ class RunyardApp(App):
             self.watch_mode = f"{'polling' if self.watcher.mode == 'poll' else 'watching'} ({self.watcher.reason})"
 
     async def action_quit(self) -> None:
-        """Quit at once, unless work that must not be cut short is running: then ask."""
-        if not self.destructive_jobs:
+        """Quit at once, unless work that must not be cut short is running: then ask. Asked again while the app
+        waits for a job's step to end, it quits at once (the journal finishes or rolls back that step at the
+        next start)."""
+        if not self.destructive_jobs or self._quit_after_job:
             self.exit()
             return
         if isinstance(self.screen, QuitScreen):
             return
         jobs = sorted(self.destructive_jobs)
-        self.push_screen(QuitScreen(jobs), lambda leave: self.exit() if leave else None)
+        self.push_screen(QuitScreen(jobs), self._quit_answered)
+
+    def _quit_answered(self, leave: bool | None) -> None:
+        """Quit confirmed: a job stops after its step under way (no step is cut short), then the app quits."""
+        if not leave:
+            return
+        state = self.job
+        if state is None or state.finished is not None or not state.job.running:
+            self.exit()
+            return
+        state.job.stop()
+        self._quit_after_job = True
+        self.job_changed.publish(state)  # its progress says it stops after this step
+        self.notify(f"quitting once {state.description} ends; q again quits now (the next start finishes or rolls "
+                    "it back)", timeout=60, markup=False)
 
     # ----- scanning ---------------------------------------------------------------------------------------
 
@@ -222,9 +254,13 @@ class RunyardApp(App):
         moves = self._moves(fresh, message.records)
         structure = fresh.keys() != self.records.keys()
         changed = {k for k, r in fresh.items() if k not in self.records or _differs(self.records[k], r)}
+        gone = self.records.keys() - fresh.keys()
         self.records = fresh
         for old, new in moves.items():
             self._move_run(old, new)
+        self.sizes.forget(gone - moves.keys())
+        self.sizes.changed(changed & self.sizes.sizes.keys())
+        self.call_after_refresh(self._measure, self.sizes.wanted(fresh))  # the table is drawn first
         self._apply_following()
         if structure or changed:  # the periodic reconcile usually finds nothing new: then touch nothing
             self._tell_screens(changed, structure=structure)
@@ -258,6 +294,7 @@ class RunyardApp(App):
             self._read_series(new, moved, full=True, urgent=True)
         self.follow_policy.moved(old, new)
         self.hues.moved(old, new)
+        self.sizes.moved(old, new)
         if self.pinned == old:
             self.pinned = new
         for screen, keys in list(self._open_screens.items()):
@@ -268,7 +305,10 @@ class RunyardApp(App):
                     moved_to(old, new, record)
         if loading is not None or (live is None and new in self._open_keys()):
             self._want_series(new, urgent=True)
-        self.notify(f"{Path(old).name} moved to {new}", timeout=4)
+        if old in self._moved_by_job or self.job_running:  # the job says where its runs went
+            self._moved_by_job.discard(old)
+        else:
+            self.notify(f"{Path(old).name} moved to {new}", timeout=4)
 
     def on_run_found(self, message: RunFound) -> None:
         """The run the app was opened on: show it, then scan the tree around it."""
@@ -436,6 +476,7 @@ class RunyardApp(App):
                 quiet.add(key)
         if quiet:
             self._tell_screens(quiet)
+        self.sizes.changed(names)
         if message.rescan:  # runs that came, went or moved are listed now; the mere reconcile may wait
             self.scan_tree(periodic=not structural)
 
@@ -473,6 +514,7 @@ class RunyardApp(App):
         """
         self._ticks += 1
         self.lanes.pump()
+        self._measure(self.sizes.due())
         refresh_durations = self._ticks % DURATION_TICKS == 0
         changed = set()
         for key, record in self.records.items():
@@ -491,6 +533,70 @@ class RunyardApp(App):
             self._apply_following()
         if changed:
             self._tell_screens(changed)
+
+    # ----- sizes and jobs ---------------------------------------------------------------------------------
+
+    def _measure(self, keys: Iterable[str]) -> None:
+        """Measure these runs' sizes on the sizes lane (one lane: a tree of big runs never holds up the reads)."""
+        queued = False
+        for key in keys:
+            record = self.records.get(key)
+            if record is not None:
+                self._size_queue.put(key, record)
+                queued = True
+        if queued:
+            self.lanes.submit(SIZE_LANE, partial(measure_sizes, self._size_queue, self.root, self._post_sizes),
+                              tag="sizes")
+
+    def _post_sizes(self, sizes: dict[str, int]) -> None:
+        self.post_message(SizesMeasured(sizes))  # on the sizes lane's thread
+
+    def on_sizes_measured(self, message: SizesMeasured) -> None:
+        changed = self.sizes.got(message.sizes) & self.records.keys()
+        if changed:
+            self._tell_screens(changed)
+
+    @property
+    def job_running(self) -> bool:
+        return self.job is not None and self.job.finished is None
+
+    def run_job(self, job: Job, label: str) -> bool:
+        """Start `job` (its report must post JobReport(job, event) to this app); False, said in one line, while
+        another job is under way. `label` names it where quitting asks first ("archiving 3 runs")."""
+        if self.job_running:
+            self.notify(f"one thing at a time: {self.job.description} is under way", severity="warning",
+                        timeout=4, markup=False)
+            return False
+        self.job = JobState(job)
+        self._job_label = label
+        self.destructive_jobs.add(label)
+        job.start()
+        self.job_changed.publish(self.job)
+        return True
+
+    def on_job_report(self, message: JobReport) -> None:
+        """A job's thread reported: fold it in; the table follows each run moved, the result is one line."""
+        state = self.job
+        if state is None or state.job is not message.job:
+            return
+        event = message.event
+        state.apply(event)
+        if isinstance(event, StepEnded) and event.ok:
+            if event.key is not None:
+                self._moved_by_job.add(event.key)
+            self.scan_tree()  # the run is shown where it went (or no more) as each step ends
+        elif isinstance(event, Finished):
+            self.destructive_jobs.discard(self._job_label)
+            self.scan_tree()
+            self.notify(event.line, severity="error" if event.failed else "information", timeout=8, markup=False)
+            if self._quit_after_job:
+                self.exit()
+        self.job_changed.publish(state)
+        self._tell_screens(set())  # the runs screen's title says how far the job is
+
+    def on_recovered(self, message: Recovered) -> None:
+        for line in message.lines:
+            self.notify(line, timeout=10, markup=False)
 
     # ----- screens ----------------------------------------------------------------------------------------
 
@@ -545,7 +651,7 @@ class QuitScreen(ModalScreen[bool]):
             yield Static("Still running, and stopping it half-way is not safe:", markup=False)
             for job in self.jobs:
                 yield Static(f"  • {job}", markup=False)
-            yield Static("Quit anyway? y / n", markup=False)
+            yield Static("Quit once the step under way ends? y / n", markup=False)
 
 
 def _end_after(seconds: float, status: int) -> None:
@@ -569,6 +675,16 @@ def _scan(root: Path, kept: dict[str, RunRecord], post: Callable[[object], objec
         post(ScanDone([], f"cannot scan {root}: {exc}"))
     finally:
         cost[:] = [time.thread_time() - started, time.monotonic()]
+
+
+def _recover(root: Path, post: Callable[[object], object]) -> None:
+    """Finish or roll back what a runyard killed mid-operation left in the root's journal (nothing when none)."""
+    try:
+        lines = recover_quietly(root)
+    except Exception as exc:  # never keeps the app from starting: the next command tries again
+        lines = [f"operations left half-done under {root} could not be finished: {one_line(exc)}"]
+    if lines:
+        post(Recovered(list(lines)))
 
 
 def _find_run(path: Path, root: Path, post: Callable[[object], object]) -> None:

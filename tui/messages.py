@@ -161,3 +161,25 @@ class RunsChanged:
 
     keys: frozenset[str]
     structure: bool = False
+
+
+@dataclass
+class SizesMeasured(Message):
+    """Runs' sizes on disk (bytes, by run key), measured on the sizes lane; one message per batch."""
+
+    sizes: dict[str, int]
+
+
+@dataclass
+class JobReport(Message):
+    """What a managing job's thread says as it goes (`live.manage`: Started, Advanced, StepEnded, Finished)."""
+
+    job: Any
+    event: Any
+
+
+@dataclass
+class Recovered(Message):
+    """Operations an earlier runyard left half-done (killed mid-way), finished or rolled back at start."""
+
+    lines: list[str]

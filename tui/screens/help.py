@@ -24,6 +24,7 @@ def binding_sections(screen: Screen) -> list[tuple[str, list[Binding]]]:
     Read from the live DOM, so a new screen or widget lists its keys here without this module knowing it.
     """
     sections: list[tuple[str, list[Binding]]] = []
+    later: list[tuple[str, list[Binding]]] = []  # keys the footer does not show: after those it does, everywhere
     seen: set[type] = set()
     for node in [screen.app, screen, *screen.walk_children(with_self=False)]:
         cls = type(node)
@@ -31,9 +32,13 @@ def binding_sections(screen: Screen) -> list[tuple[str, list[Binding]]]:
             continue  # Textual's own widgets (inputs, the footer) bring keys every app has: not runyard's to list
         seen.add(cls)
         own = [b if isinstance(b, Binding) else Binding(*b) for b in cls.BINDINGS]
-        own = sorted((b for b in own if b.description), key=lambda b: not b.show)  # the footer's keys first
-        if own:
-            sections.append((_section_name(node), own))
+        shown = [b for b in own if b.description and b.show]
+        hidden = [b for b in own if b.description and not b.show]
+        if shown:
+            sections.append((_section_name(node), shown))
+        if hidden:
+            later.append((_section_name(node), hidden))
+    sections.extend(later)
     from . import catalogue  # the other main screens, listed after the one in use
 
     for title, classes in catalogue():

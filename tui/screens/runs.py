@@ -40,11 +40,17 @@ class RunsScreen(Screen):
         Binding("c", "compare", "Compare"),
         Binding("slash", "focus_filter", "Filter"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
-        Binding("a", "toggle_archived", "Archived", show=False),  # the footer keeps compare, quit and help
+        # the footer keeps compare, quit and help; the others are in help (?) and the palette
+        Binding("A", "toggle_archived", "Archived", show=False, tooltip="show or hide archived runs"),
         Binding("p", "toggle_preview", "Preview"),
-        Binding("u", "unmark_all", "Unmark all", show=False),
+        Binding("U", "unmark_all", "Unmark all", show=False),
         Binding("P", "pin", "Pin as reference", show=False),
         Binding("b", "best", "Best checkpoints", show=False),
+        # Managing runs: each acts on the marked runs (none marked: the highlighted one), previews, then asks.
+        Binding("a", "archive", "Archive", show=False),
+        Binding("d", "trash", "Move to the trash", show=False, tooltip="restorable"),
+        Binding("u", "restore", "Restore from the archive", show=False, tooltip="trash: C, t"),
+        Binding("C", "cleanup", "Clean up", show=False, tooltip="by policy, previewed"),
     ]
 
     def __init__(self) -> None:
@@ -143,7 +149,7 @@ class RunsScreen(Screen):
 
     def _facts(self, key: str, record: RunRecord, marked: bool) -> RowFacts:
         """A row's values, its mark drawn in the run's colour when it is marked or pinned."""
-        facts = facts_for(record, self._live(key), marked)
+        facts = facts_for(record, self._live(key), marked, self.app.sizes.get(key))
         pinned = key == self.app.pinned
         if marked or pinned:
             facts = replace(facts, pinned=pinned, hue=self.app.run_hue(key))
@@ -167,6 +173,10 @@ class RunsScreen(Screen):
         pinned = app.records.get(app.pinned) if app.pinned else None
         if pinned is not None:
             parts.append(f"{PIN_MARK} {clean_field(pinned.info.name)} pinned")
+        if app.job_running:
+            job = app.job
+            share = f" {100 * job.done // job.total}%" if job.total else ""
+            parts.append(f"{job.description}{share}")
         parts.append(app.watch_mode)
         if app.scanning:
             parts.append("scanning…")
@@ -261,6 +271,34 @@ class RunsScreen(Screen):
         name = clean_field(self.app.records[key].info.name)
         self.notify(f"{name} unpinned" if before == key else f"{name} pinned: every overlay shows it", timeout=3,
                     markup=False)
+
+    # ----- managing -----------------------------------------------------------------------------------------
+
+    def targets(self) -> list[RunRecord]:
+        """The runs a key acts on: the marked ones, else the highlighted one (as the app holds them now)."""
+        records = self.app.records
+        marked = [records[k] for k in (str(r.info.path) for r in self.table.marked()) if k in records]
+        key = self.table.highlighted_key()
+        return marked or ([records[key]] if key in records else [])
+
+    def _manage(self, kind: str) -> None:
+        from .manage import ask_and_run
+
+        ask_and_run(self.app, kind, self.targets())
+
+    def action_archive(self) -> None:
+        self._manage("archive")
+
+    def action_trash(self) -> None:
+        self._manage("trash")
+
+    def action_restore(self) -> None:
+        self._manage("restore")
+
+    def action_cleanup(self) -> None:
+        from .manage import CleanupScreen
+
+        self.app.push_screen(CleanupScreen(self.filter_text))
 
     # ----- preview and opening ------------------------------------------------------------------------------
 

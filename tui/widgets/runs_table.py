@@ -40,6 +40,7 @@ from ..formatting import (
     fmt_number,
     fmt_time,
 )
+from ..live.manage import human_size
 
 PIN_MARK = "⊙"  # the run pinned as the reference of every overlay (an `o` where the output lacks the glyph)
 
@@ -57,6 +58,7 @@ class RowFacts:
     marked: bool
     pinned: bool = False
     hue: int | None = None  # the run's colour (a palette index) while it is in use: its mark is drawn in it
+    size: int | None = None  # bytes on disk (as `du`), None until measured
 
 
 @dataclass(frozen=True)
@@ -73,24 +75,27 @@ class Column:
 COLUMNS: list[Column] = [
     Column("mark", " "), Column("status", "status"), Column("name", "name"),
     Column("step", "step", right=True, descending=True),  # the last step index, not a count of rows
-    Column("metric", "metric", hide=4), Column("last", "last", right=True, descending=True),
-    Column("best", "best", right=True, hide=5, descending=True),
-    Column("duration", "duration", right=True, hide=6, descending=True),
-    Column("rate", "steps/s", right=True, hide=7, descending=True),
-    Column("start", "start", hide=3, descending=True), Column("format", "format", hide=2),
-    Column("tags", "tags", hide=1),
+    Column("metric", "metric", hide=5), Column("last", "last", right=True, descending=True),
+    Column("best", "best", right=True, hide=6, descending=True),
+    Column("duration", "duration", right=True, hide=7, descending=True),
+    Column("rate", "steps/s", right=True, hide=8, descending=True),
+    Column("size", "size", right=True, hide=1, descending=True),  # on disk, as `du -h`; the first to give way
+    Column("start", "start", hide=4, descending=True), Column("format", "format", hide=3),
+    Column("tags", "tags", hide=2),
 ]
 COLUMN_KEYS = [c.key for c in COLUMNS]
 NAME = COLUMN_KEYS.index("name")
 NAME_WANT = 24  # columns are hidden until the name gets this much (or all it needs)
 NAME_MIN = 12  # below this even the sort column gives way: a name cut to a few letters names nothing
+EARLY = 1  # a column hidden this early (the size) gives way as soon as a name would be cut
 GAP = 1  # blank cells before each column
 
 Cell = tuple[tuple[str, str], ...]  # (text, Rich style string) spans
 
 
-def facts_for(record: RunRecord, live: Any, marked: bool) -> RowFacts:
-    """A row's values: from the live state of a followed run where there is one, else from the listing."""
+def facts_for(record: RunRecord, live: Any, marked: bool, size: int | None = None) -> RowFacts:
+    """A row's values: from the live state of a followed run where there is one, else from the listing; `size`
+    is the run's bytes on disk as last measured (None: not yet)."""
     names = main_metrics(live.series if live is not None else record.summary, limit=1)
     metric = names[0] if names else None
     if live is not None:
@@ -105,7 +110,7 @@ def facts_for(record: RunRecord, live: Any, marked: bool) -> RowFacts:
         stats = record.summary.get(metric) if metric else None
         last = stats.last if stats else None
         best = best_of(record.summary, metric) if metric else None
-    return RowFacts(record, last_step, rate, metric, last, best, marked)
+    return RowFacts(record, last_step, rate, metric, last, best, marked, size=size)
 
 
 def cells_of(f: RowFacts) -> tuple[Cell, ...]:
@@ -126,6 +131,7 @@ def cells_of(f: RowFacts) -> tuple[Cell, ...]:
         ((fmt_number(f.best), ""),),
         ((fmt_duration(info.duration), ""),),
         ((fmt_number(f.rate), ""),),
+        ((human_size(f.size), "" if f.size is not None else "dim"),),
         ((fmt_time(info.created), ""),),
         ((info.format, "dim"),),
         ((", ".join(str(tag) for tag in info.tags), "italic"),),
@@ -152,7 +158,7 @@ SORT_VALUE: dict[str, Callable[[RowFacts], Any]] = {
     "mark": lambda f: f.marked, "status": lambda f: f.record.info.status,
     "name": lambda f: f.record.info.name.lower(), "step": lambda f: f.last_step, "metric": lambda f: f.metric,
     "last": lambda f: f.last, "best": lambda f: f.best, "duration": lambda f: f.record.info.duration,
-    "rate": lambda f: f.rate, "start": lambda f: f.record.info.created,
+    "rate": lambda f: f.rate, "size": lambda f: f.size, "start": lambda f: f.record.info.created,
     "format": lambda f: f.record.info.format, "tags": lambda f: ",".join(str(t) for t in f.record.info.tags),
 }
 
@@ -207,8 +213,8 @@ class ColumnLayout:
 def plan_layout(width: int, natural: tuple[int, ...], sort_column: str | None = None) -> ColumnLayout:
     """Columns at their natural width; the least needed are hidden while the name has less than it wants.
 
-    The sort column is hidden last, only when the name would otherwise get less than NAME_MIN: its ▲/▼ is
-    what tells the order.
+    A column hidden EARLY (the size) goes as soon as a name would be cut. The sort column is hidden last, only
+    when the name would otherwise get less than NAME_MIN: its ▲/▼ is what tells the order.
     """
     shown = list(range(len(COLUMNS)))
 
@@ -222,6 +228,9 @@ def plan_layout(width: int, natural: tuple[int, ...], sort_column: str | None = 
                 return
             shown.remove(min(hideable, key=lambda i: COLUMNS[i].hide))
 
+    early = [i for i in shown if COLUMNS[i].hide == EARLY and COLUMNS[i].key != sort_column]
+    while early and room_for_name() < natural[NAME]:  # a column of EARLY gives way before any name is cut
+        shown.remove(early.pop())
     hide_while(min(natural[NAME], NAME_WANT), keep_sort=True)
     hide_while(min(natural[NAME], NAME_MIN), keep_sort=False)
     name_width = max(room_for_name(), min(natural[NAME], 4))
