@@ -482,6 +482,7 @@ async def test_C_plans_by_policy_with_reasons_and_applies_after_asking(tmp_path,
         screen.query_one("#clean-filter", Input).value = ""  # no filter: every run
         summary = screen.query_one("#clean-summary", Static)
         await wait_until(pilot, lambda: "no rule yet" in str(summary.render()))
+        screen.query_one("#keep-best", Input).focus()  # the plan has the focus at first; tab reaches the rules
         await pilot.press(*"2", "tab", "tab", *"10m")  # keep best 2; failed under 10 minutes
         await wait_until(pilot, lambda: "would free" in str(summary.render())
                          and any(broken.name in r for r in rows(screen, "#remove")))
@@ -547,9 +548,12 @@ async def test_C_on_an_empty_policy_says_so_and_applies_nothing(root):
         await wait_until(pilot, lambda: isinstance(app.screen, CleanupScreen))
         summary = app.screen.query_one("#clean-summary", Static)
         await wait_until(pilot, lambda: "no rule yet: nothing would be cleaned" in str(summary.render()))
-        await pilot.press(*"x1")
+        box = app.screen.query_one("#keep-best", Input)
+        box.focus()  # the plan has the focus at first, so that y, t, u and x work at once
+        await pilot.press(*"x-1")  # a letter never gets into a count's box; a minus does, and is refused
+        assert box.value == "-1"
         await wait_until(pilot, lambda: "is not a count" in str(summary.render()))
-        assert app.screen.query_one("#keep-best", Input).has_class("-invalid")
+        assert box.has_class("-invalid")
         await pilot.press("escape", "y")
         assert said[-1][0].startswith("nothing to apply")
         await pilot.press("escape")

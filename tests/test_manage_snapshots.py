@@ -105,6 +105,7 @@ async def _cleanup_plan(pilot) -> None:
     screen = app.screen
     for box in screen.query(Input):
         box.cursor_blink = False
+    screen.query_one("#keep-best", Input).focus()  # the plan has the focus at first; tab reaches the rules
     await pilot.press("1", "tab", "tab", *"10m", "enter")
     summary = screen.query_one("#clean-summary", Static)
     await _wait(pilot, lambda: "would free" in str(summary.render())

@@ -396,7 +396,8 @@ class CleanupScreen(Screen):
                 with Horizontal(id="policy"):
                     for name, label, example in POLICY_FIELDS:
                         yield Label(label)
-                        yield Input(placeholder=example, id=name.replace("_", "-"), compact=True)
+                        yield Input(placeholder=example, id=name.replace("_", "-"), compact=True,
+                                    type="integer" if name.startswith("keep_") else "text")
                     yield Checkbox("archive old", id="archive-old", compact=True)
                     yield Label("filter")
                     yield Input(self.filter_text, placeholder="status=failed", id="clean-filter", compact=True)
@@ -413,13 +414,14 @@ class CleanupScreen(Screen):
     def on_mount(self) -> None:
         root = self.app.root
         self.query_one("#cleanup-title", Static).update(
-            f"Clean up {root} · what goes is moved to .trash/ (restorable) or archive/, never deleted here")
+            f"Clean up {root} · what goes moves to .trash/ (restorable) or archive/ · tab: the rules")
         self.query_one("#remove", DataTable).add_columns("path", "size", "goes", "why")
         self.query_one("#keep", DataTable).add_columns("path", "size", "kept because")
         self.query_one("#trash-table", DataTable).add_columns(" ", "trashed", "kind", "path", "size", "why")
         self.app.job_changed.subscribe(self, self._job_changed)
         self.app.runs_changed.subscribe(self, self._runs_changed)
-        self.query_one("#keep-best", Input).focus()
+        # the plan has the focus, so the screen's keys (y, t, u, x) work at once; tab reaches the rules
+        self.query_one("#remove", DataTable).focus()
         self.replan()
         self.relist_trash()
 
