@@ -61,8 +61,8 @@ async def test_b_ranks_the_checkpoints_of_the_runs_shown(tree):
         rows = _rows(screen, 4)
         assert [r[:5] for r in rows] == [["1", "alpha", "200", "1.1", "300 B"],
                                          ["2", "beta", "60", "1.3*", "160 B"],
-                                         ["3", "higher_lr", "5000", "1.475", "2.2 KB"],
-                                         ["4", "baseline_17m", "4500", "1.4778", "2.2 KB"]]
+                                         ["3", "higher_lr", "5000", "1.475", "2.2 KiB"],
+                                         ["4", "baseline_17m", "4500", "1.4778", "2.2 KiB"]]
         assert rows[0][5].endswith("weights/alpha_200.pt")
         assert rows[2][5].startswith("cs336/runs/higher_lr/") and rows[2][5].endswith("checkpoint_step_5000.pt")
         assert _rows(screen)[-1][:4] == ["-", "alpha", "300", "nan"]  # never ranked, listed last

@@ -122,6 +122,8 @@ _EXPORTS = {
     "DiskUsage": ".ops.diskusage",
     "path_usage": ".ops.diskusage",
     "reclaimable": ".ops.diskusage",
+    "du_size": ".ops.diskusage",
+    "iec_size": ".ops.diskusage",
     "run_usage": ".ops.diskusage",
     "tree_usage": ".ops.diskusage",
     "TreeUsage": ".ops.diskusage",
@@ -214,6 +216,7 @@ __all__ = [
     "config_diff",
     "derive_status",
     "direction",
+    "du_size",
     "ema_debiased",
     "empty_trash",
     "export_figures",
@@ -224,6 +227,7 @@ __all__ = [
     "flatten",
     "fold",
     "format_value",
+    "iec_size",
     "in_archive",
     "init",
     "inside_root",
@@ -310,7 +314,17 @@ if TYPE_CHECKING:
         short_names,
     )
     from .ops.configdiff import MISSING, ConfigDiff, DiffKey, align_numbers, config_diff, fold, format_value, origin_of
-    from .ops.diskusage import DiskUsage, RunUsage, TreeUsage, path_usage, reclaimable, run_usage, tree_usage
+    from .ops.diskusage import (
+        DiskUsage,
+        RunUsage,
+        TreeUsage,
+        du_size,
+        iec_size,
+        path_usage,
+        reclaimable,
+        run_usage,
+        tree_usage,
+    )
     from .ops.durations import parse_duration
     from .ops.export import write_metrics_csv
     from .ops.figures import FigureCurve, FigureExport, PngUnavailable, export_figures, plot_figure, require_matplotlib

@@ -19,7 +19,7 @@ from typing import Any, TextIO
 from rich.cells import cell_len
 from rich.text import Text
 
-from runyard import clean_field
+from runyard import clean_field, iec_size
 
 STATUS_STYLE = {
     "running": "bold green", "finished": "blue", "failed": "bold red", "interrupted": "yellow",
@@ -102,14 +102,8 @@ def cut_middle(text: str, width: int) -> str:
 
 
 def fmt_bytes(n: int | None) -> str:
-    if n is None:
-        return "-"
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if size < 1024 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TB"
+    """Bytes in a sentence or a list: `52.0 KiB`, `3.2 GiB`; `-` when unknown. Table cells use `du_size`."""
+    return "-" if n is None else iec_size(n)
 
 
 def time_ticks(lo: float, hi: float, x_axis: str, count: int = 5) -> tuple[list[float], list[str]]:

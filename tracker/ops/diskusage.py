@@ -75,6 +75,29 @@ def on_disk(st: os.stat_result) -> int:
 
 
 @lru_cache(maxsize=1 << 16)  # names repeat from run to run (run.json, step_100.pt): judged once each
+
+def du_size(n: int) -> str:
+    """Bytes as `du -h` shows them, for table cells: `512B`, `4.0K`, `12K`, `340M`, `1.2G` (powers of 1024)."""
+    size = float(n)
+    for unit in "BKMGTP":
+        if size < 1024 or unit == "P":
+            if unit == "B":
+                return f"{int(size)}B"
+            return f"{size:.1f}{unit}" if size < 9.95 else f"{size:.0f}{unit}"
+        size /= 1024
+    return f"{size:.0f}P"  # pragma: no cover - the loop returns at P
+
+
+def iec_size(n: int) -> str:
+    """Bytes in a sentence: `512 B`, `52.0 KiB`, `3.2 GiB` (powers of 1024, named as IEC 80000-13 names them)."""
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TiB"  # pragma: no cover - the loop returns at TiB
+
+
 def kind_of(name: str, in_checkpoints: bool) -> str:
     """"checkpoints", "logs" or "other" for a file called `name`; `in_checkpoints` when under a checkpoint folder.
 

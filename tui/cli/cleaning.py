@@ -14,31 +14,17 @@ from typing import Any
 
 from rich.text import Text
 
+from runyard import du_size, iec_size
+
 from .tables import Column, fit_table, tsv
 
 
 def human(n: int | None) -> str:
-    """Bytes as `du -h` shows them: `512B`, `4.0K`, `12K`, `340M`, `1.2G`."""
-    if n is None:
-        return "-"
-    size = float(n)
-    for unit in ("B", "K", "M", "G", "T", "P"):
-        if size < 1024 or unit == "P":
-            if unit == "B":
-                return f"{int(size)}B"
-            return f"{size:.1f}{unit}" if size < 10 else f"{size:.0f}{unit}"
-        size /= 1024
-    return f"{size:.0f}P"
+    """Bytes as `du -h` shows them (`4.0K`, `1.2G`); `-` when unknown."""
+    return "-" if n is None else du_size(n)
 
 
-def spoken(n: int) -> str:
-    """Bytes in a sentence: `3.2 GiB`, `512 B`."""
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TiB"
+spoken = iec_size  # bytes in a sentence: `3.2 GiB`
 
 
 def _shown(root: Path, path: Path) -> str:

@@ -19,7 +19,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runyard import RunError, RunRecord, clean_field, find_source, path_usage, read_record, settle_status, tree_usage
+from runyard import (
+    RunError,
+    RunRecord,
+    clean_field,
+    du_size,
+    find_source,
+    path_usage,
+    read_record,
+    settle_status,
+    tree_usage,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -38,17 +48,8 @@ Report = Callable[[Any], object]
 
 
 def human_size(n: int | None) -> str:
-    """Bytes as `du -h` shows them: `512B`, `4.0K`, `12K`, `340M`, `1.2G`; `…` while unknown."""
-    if n is None:
-        return UNKNOWN
-    size = float(n)
-    for unit in "BKMGTP":
-        if size < 1024 or unit == "P":
-            if unit == "B":
-                return f"{int(size)}B"
-            return f"{size:.1f}{unit}" if size < 9.95 else f"{size:.0f}{unit}"
-        size /= 1024
-    return f"{size:.0f}P"  # pragma: no cover - the loop returns at P
+    """Bytes as `du -h` shows them (`4.0K`, `1.2G`); `…` while unknown."""
+    return UNKNOWN if n is None else du_size(n)
 
 
 def one_line(exc: BaseException) -> str:
