@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -239,7 +240,7 @@ def reclaimable(paths: Iterable[Path]) -> int:
 # `models/<run>_epoch_N.pt` next to the runs folder): a checkpoint added there changes one of their mtimes.
 _BESIDE = ("models",)
 RACY = 2.0  # seconds: a folder or file changed this recently may change again within its mtime's resolution
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 def _source_of(run: Any) -> RunSource:
@@ -314,38 +315,60 @@ def outside_checkpoints(source: RunSource, root: Path | None = None) -> list[Pat
 
 
 class UsageCache:
-    """What a `du` of a runs root keeps between runs: per run, its checkpoints outside its folder.
+    """What a `du` of a runs root keeps between runs: where the runs are, and per run its checkpoints outside its
+    folder. Sizes are never cached.
 
-    Sizes are never cached: every file of every run is lstat'ed each time, because a file that grew or was
-    replaced changes nothing a cheaper check could see (not its folder's mtime), and the lstat that would
-    check it already gives its blocks. What is cached is what costs more than a stat: the runs themselves
-    (the scan's own cache) and which checkpoints outside its folder belong to a run (reading a TensorBoard
-    run's event files, or an index). That list's key is what it is derived from: the run's format, the
-    (inode, size, mtime_ns) of everything in its folder (a digest of what the size walk stats anyway: any file
-    of the run written, added, removed or replaced changes it; a superset of the files a layout reads its
-    checkpoints from, so it is never too weak), and the (mtime_ns, inode) of the `models/` folders beside it,
-    where a checkpoint added or removed changes the folder's mtime. A key holding a time within `RACY` seconds
-    of now is not stored (a change within the mtime's resolution would go unseen). The file lives in the cache
-    folder, outside the runs tree.
+    Every file of every run is lstat'ed each time, because a file that grew or was replaced changes nothing a
+    cheaper check could see (not its folder's mtime), and the lstat that would check it already gives its
+    blocks. What is cached is what costs more than a stat:
+
+    - Where the runs are (`leaves`, `skeleton`). A folder that is one run of its own (a runyard, W&B, FPN or
+      CS336 run folder) is kept with its layout and the (mtime_ns, inode) it had before it was listed; the
+      folders that hold no run (the tree's skeleton) are kept as the scan keeps them (sub-folders, plain-log
+      verdicts), by mtime and inode. A run added, removed or renamed changes its parent's mtime, so only a
+      skeleton folder whose stamp changed is listed again; a run folder is not listed to find it (its size walk
+      lists it), and one whose own stamp changed (a file added, removed or renamed in it: it may have become
+      another layout's, or no run) is detected again. The layouts' key (`scanner.layouts_key`) is kept too: a
+      layout installed or removed starts afresh.
+    - Which checkpoints outside its folder belong to a run (reading a TensorBoard run's event files, or an
+      index). That list's key is what it is derived from: the run's format, the (inode, size, mtime_ns) of
+      everything in its folder (a digest of what the size walk stats anyway: any file of the run written,
+      added, removed or replaced changes it; a superset of the files a layout reads its checkpoints from, so it
+      is never too weak), and the (mtime_ns, inode) of the `models/` folders beside it, where a checkpoint added
+      or removed changes the folder's mtime.
+
+    A stamp within `RACY` seconds of now is not stored (a change within the mtime's resolution would go unseen).
+    The file lives in the cache folder, outside the runs tree.
     """
 
     def __init__(self, root: Path) -> None:
         from ..reading.cachedir import cache_file
+        from ..reading.scanner import FolderCache, layouts_key
 
         self.root = Path(root)
         self.path = cache_file("du", str(self.root.resolve()), ".json")
         self.runs: dict[str, Any] = {}
         self.seen: dict[str, Any] = {}
+        self.leaves: dict[str, list[Any]] = {}  # run folder -> [format, mtime_ns, inode]
+        self.leaves_seen: dict[str, list[Any]] | None = None  # None: not looked at this time (kept as loaded)
+        self._inodes: dict[str, int] = {}
         self._stats: dict[str, Any] = {}
         self._beside: dict[str, list[Any]] = {}
+        self._layouts = layouts_key()
+        folders: dict[str, Any] = {}
         try:
             import orjson
 
             data = orjson.loads(self.path.read_bytes())
-            if isinstance(data, dict) and data.get("version") == CACHE_VERSION and isinstance(data.get("runs"), dict):
-                self.runs = data["runs"]
+            if isinstance(data, dict) and data.get("version") == CACHE_VERSION:
+                if isinstance(data.get("runs"), dict):
+                    self.runs = data["runs"]
+                if (data.get("layouts") == self._layouts and isinstance(data.get("leaves"), dict)
+                        and isinstance(data.get("folders"), dict) and isinstance(data.get("inodes"), dict)):
+                    self.leaves, folders, self._inodes = data["leaves"], data["folders"], data["inodes"]
         except (OSError, ValueError):
             pass
+        self.skeleton = FolderCache(folders, self._inodes)
 
     def _folder_stamp(self, path: str) -> list[int] | None:
         known = self._stats.get(path, False)
@@ -358,8 +381,8 @@ class UsageCache:
             self._stats[path] = known
         return known
 
-    def _key(self, source: RunSource, stamps: list[int]) -> list[Any]:
-        parent = str(source.path).rpartition(os.sep)[0]
+    def _key(self, path: str, format: str, stamps: list[int]) -> list[Any]:
+        parent = path.rpartition(os.sep)[0]
         beside = self._beside.get(parent)
         if beside is None:
             beside = self._beside[parent] = [
@@ -367,7 +390,7 @@ class UsageCache:
                 for folder in dict.fromkeys((parent, os.path.dirname(parent))) for name in _BESIDE]
         # A tuple of ints hashes the same in every process (only str and bytes hashes are salted), and 64 bits
         # leave a chance of 2**-64 that a changed folder keeps its digest: cheaper than any hash of the text.
-        return [source.format, len(stamps), hash(tuple(stamps)), beside]
+        return [format, len(stamps), hash(tuple(stamps)), beside]
 
     def outside(self, source: RunSource, stamps: list[int] | None = None) -> list[Path]:
         """The run's checkpoints outside its folder (see `outside_checkpoints`), from the cache while its key holds.
@@ -378,30 +401,70 @@ class UsageCache:
         if stamps is None:
             stamps = []
             _walk_run(source, {}, stamps)
-        name = str(source.path)
-        key = self._key(source, stamps)
-        entry = self.runs.get(name)
+        return [Path(p) for p in self.outside_of(str(source.path), source.format, stamps, source)]
+
+    def outside_of(self, path: str, format: str, stamps: list[int], source: RunSource | None) -> list[str]:
+        """`outside` for the run at `path` in layout `format`, as text; `source` None: the cache knows the run's
+        folder without its RunSource, which is made (the folder detected again) only if the list is read."""
+        key = self._key(path, format, stamps)
+        entry = self.runs.get(path)
         if isinstance(entry, dict) and entry.get("key") == key and isinstance(entry.get("outside"), list):
-            self.seen[name] = entry
-            return [Path(p) for p in entry["outside"]] if entry["outside"] else []
-        found = outside_checkpoints(source, self.root)
+            self.seen[path] = entry
+            return entry["outside"]
+        if source is None:
+            source = _source_at(path, self.root)
+        found = [str(p) for p in outside_checkpoints(source, self.root)] if source is not None else []
         if not _racy(stamps, key):
-            self.seen[name] = {"key": key, "outside": [str(p) for p in found]}
+            self.seen[path] = {"key": key, "outside": found}
         return found
 
     def save(self) -> None:
         """Keep the runs seen this time (temp file + rename; a failure only loses the cache)."""
-        if self.seen.keys() == self.runs.keys() and all(self.runs[k] is v for k, v in self.seen.items()):
+        folders = self.skeleton.folders_json() if self.leaves_seen is not None else self.skeleton.folders
+        inodes = self.skeleton.inodes_seen if self.leaves_seen is not None else self._inodes
+        leaves = self.leaves_seen if self.leaves_seen is not None else self.leaves
+        if (self.seen.keys() == self.runs.keys() and all(self.runs[k] is v for k, v in self.seen.items())
+                and leaves == self.leaves and self.skeleton.unchanged(folders) and inodes == self._inodes):
             return
         import orjson
 
+        data = {"version": CACHE_VERSION, "layouts": self._layouts, "runs": self.seen, "leaves": leaves,
+                "folders": folders, "inodes": inodes}
+        try:
+            text = orjson.dumps(data)
+        except TypeError:  # a name that is not UTF-8, which JSON cannot hold: what holds it is found afresh
+            text = orjson.dumps({key: _fitting(value) if isinstance(value, dict) else value
+                                 for key, value in data.items()})
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(orjson.dumps({"version": CACHE_VERSION, "runs": self.seen}))
+            tmp.write_bytes(text)
             os.replace(tmp, self.path)
         except OSError:
             return
+
+
+def _fitting(entries: dict[str, Any]) -> dict[str, Any]:
+    """The entries JSON can hold (their names and values valid UTF-8)."""
+    import orjson
+
+    out = {}
+    for key, value in entries.items():
+        try:
+            orjson.dumps([key, value])
+        except TypeError:
+            continue
+        out[key] = value
+    return out
+
+
+def _source_at(path: str, root: Path) -> RunSource | None:
+    """The run whose folder is `path`, detected afresh (the folder listed); None when it is no longer one."""
+    one = _whole_run(path)
+    if one is None:
+        return None
+    one[0].root = root
+    return one[0]
 
 
 def _racy(stamps: list[int], key: list[Any]) -> bool:
@@ -542,6 +605,24 @@ class RunUsage:
     usage: DiskUsage
     record: Any = None
 
+    @classmethod
+    def at(cls, text: str, format: str, usage: DiskUsage, record: Any = None) -> RunUsage:
+        """A RunUsage whose `path` is made from `text` only when asked for: a `du --json` of ten thousand runs
+        prints their paths as text, and making a Path of each costs a good part of a stat walk."""
+        made = cls.__new__(cls)
+        made.__dict__.update(text=text, format=format, usage=usage, record=record)
+        return made
+
+    def __getattr__(self, name: str) -> Any:  # only for what the instance does not hold yet
+        held = self.__dict__
+        if name == "path" and "text" in held:
+            path = held["path"] = Path(held["text"])
+            return path
+        if name == "text" and "path" in held:
+            text = held["text"] = str(held["path"])
+            return text
+        raise AttributeError(name)
+
 
 @dataclass
 class TreeUsage:
@@ -556,38 +637,311 @@ class TreeUsage:
 def tree_usage(root: Path, records: Iterable[Any] | None = None, *, use_cache: bool = True) -> TreeUsage:
     """Disk usage of every run under `root`, biggest first, and the tree's total.
 
-    Without `records` the runs are found as the scan finds them (its folder cache read, never written here), but
-    not read: a `du` costs about a stat walk of the runs. Runs that could not be read are counted too (their
-    files still take space).
+    Without `records` the runs are found as the scan finds them, but not read, and where the tree has not
+    changed they are not even looked for (see `UsageCache`): a warm `du` is one stat walk of the runs. Runs
+    that could not be read are counted too (their files still take space).
     """
     root = Path(root)
     unreadable: dict[str, str] = {}
-    if records is None:
-        from ..reading.scanner import ScanCache, walk
-
-        found: list[tuple[Any, Any]] = [(source, None) for source in
-                                        walk(root, ScanCache(root) if use_cache else None, unreadable)]
-    else:
-        found = [(getattr(r, "source", r), r) for r in records]
     cache = UsageCache(root) if use_cache else None
-    counted: dict[tuple[int, int], tuple[int, str]] = {}  # every inode of every run, once
-    total = DiskUsage()
-    out = []
-    for source, record in found:
-        if source is None:
-            continue
-        if source.root is None:
+    if records is None:
+        found = _find_runs(root, cache, unreadable)
+        records_of: list[Any] = []
+    else:
+        records_of = [r for r in records if getattr(r, "source", r) is not None]
+        found = [(str(s.path), s.format, s, None) for s in (getattr(r, "source", r) for r in records_of)]
+    seen = _Seen(unreadable)  # what was counted, so that nothing counts twice
+    tree = [0] * 10  # [total, checkpoints, logs, other, files] of the runs just measured, then of the tree
+    rows = []
+    for mark, (path, format, source, st) in enumerate(found):
+        tree[:5] = (0, 0, 0, 0, 0)
+        stamps: list[int] | None = [] if cache is not None else None
+        if source is not None and source.root is None:
             source.root = root
-        entries, _ = run_entries(source, root, cache)
-        usage = tally(entries.values())
-        total.add(usage)
-        shared = entries.keys() & counted.keys()  # hard links into runs counted before (a set operation in C)
-        if shared:
-            total.add(tally(entries[key] for key in shared).negated())
-        counted.update(entries)
-        path = source.path if isinstance(source.path, Path) else Path(source.path)
-        out.append(RunUsage(path, source.format, usage, record))
+        try:
+            if st is None:
+                st = os.lstat(path)
+        except OSError:  # gone since it was found
+            continue
+        if _measure(path, st, False, mark, seen, stamps, tree) is not None:
+            continue  # its folder could not be listed (noted as unreadable): no run the scan would see
+        if source is not None and not stat.S_ISDIR(st.st_mode):
+            for rotated in _rotated(source):
+                _measure_path(str(rotated), False, mark, seen, stamps, tree)
+        if cache is not None:
+            outside: list[str] | list[Path] = cache.outside_of(path, format, stamps or [], source)
+        else:
+            outside = outside_checkpoints(source, root) if source is not None else []
+        for checkpoint in outside:
+            _measure_path(str(checkpoint), True, mark, seen, None, tree)
+        rows.append((tree[0], path, format, tree[:5], mark))
     if cache is not None:
         cache.save()
-    out.sort(key=lambda item: (-item.usage.total, str(item.path)))
-    return TreeUsage(out, total, unreadable)
+    rows.sort(key=itemgetter(1))  # biggest first, then by path: two stable sorts on plain values
+    rows.sort(key=itemgetter(0), reverse=True)
+    out = [RunUsage.at(path, format, DiskUsage(*counts), records_of[mark] if records_of else None)
+           for _, path, format, counts, mark in rows]
+    return TreeUsage(out, DiskUsage(*tree[5:]), unreadable)
+
+
+_Found = tuple[str, str, "RunSource | None", "os.stat_result | None"]  # path, format, source, lstat of the path
+
+
+def _find_runs(root: Path, cache: UsageCache | None, unreadable: dict[str, str]) -> list[_Found]:
+    """The runs under `root` as the scan finds them: (path, format, source or None, lstat or None) each. With a
+    cache, a run folder it knows is taken as it stands (its lstat checked, no RunSource made); a skeleton
+    folder is listed only if its stamp changed, a known run folder only if its own did (see `UsageCache`)."""
+    from ..reading.scanner import walk
+
+    if cache is None:
+        return [(str(s.path), s.format, s, None) for s in walk(root, None, unreadable) if not isinstance(s, str)]
+    known = cache.leaves
+    whole: dict[str, list[int]] = {}
+    found: list[_Found] = []
+    stale: list[str] = []
+    is_dir = stat.S_ISDIR
+    for item in walk(root, cache.skeleton, unreadable, known=known, whole=whole):
+        if item.__class__ is str:
+            try:
+                st = os.lstat(item)
+                format, mtime, ino = known[item]
+            except (OSError, TypeError, ValueError):
+                stale.append(item)
+                continue
+            if st.st_mtime_ns == mtime and st.st_ino == ino and is_dir(st.st_mode) and isinstance(format, str):
+                found.append((item, format, None, st))
+            else:
+                stale.append(item)
+        else:
+            found.append((str(item.path), item.format, item, None))
+    if stale:
+        found.extend(_found_again(root, cache, stale, whole, unreadable))
+    limit = (time.time() - RACY) * 1e9  # a folder changed since may have changed again unseen: not kept
+    leaves = {}
+    for path, format, source, _ in found:
+        if source is None:
+            leaves[path] = known[path]
+        else:
+            stamp = whole.get(path)
+            if stamp is not None and stamp[0] < limit:
+                leaves[path] = [format, *stamp]
+    cache.leaves_seen = leaves
+    return found
+
+
+def _found_again(root: Path, cache: UsageCache, stale: list[str], whole: dict[str, list[int]],
+                 unreadable: dict[str, str]) -> list[_Found]:
+    """The runs at or under known run folders whose stamp changed: each listed again and, when it is one run of
+    its own still, taken as such; any other (gone, no run now, another layout's) is found by a walk of the tree
+    that lists it (and the other skeleton folders that changed) afresh."""
+    from ..reading.scanner import walk
+
+    found: list[_Found] = []
+    left = []
+    for path in stale:
+        one = _whole_run(path)
+        if one is None:
+            left.append(path)
+        else:
+            source, whole[path] = one
+            found.append((path, source.format, source, None))
+    if left:
+        gone = set(left)
+        below = tuple(p + os.sep for p in left)
+        known = {k: v for k, v in cache.leaves.items() if k not in gone}
+        for item in walk(root, cache.skeleton, unreadable, known=known, whole=whole):
+            if not isinstance(item, str) and ((path := str(item.path)) in gone or path.startswith(below)):
+                found.append((path, item.format, item, None))
+    return found
+
+
+def _whole_run(path: str) -> tuple[RunSource, list[int]] | None:
+    """The run the folder at `path` is, when it is exactly one run of its own (as `scanner.walk` notes it in
+    `whole`), with its (mtime_ns, inode) from before it was listed; None for anything else."""
+    from ..reading.scanner import detect_folder
+
+    try:
+        st = os.lstat(path)
+        if not stat.S_ISDIR(st.st_mode):
+            return None
+        names = os.listdir(path)
+    except OSError:
+        return None
+    found = detect_folder(Path(path), names)
+    if (found is None or found.descend or found.claimed or len(found.runs) != 1
+            or str(found.runs[0].path) != path):
+        return None
+    return found.runs[0], [st.st_mtime_ns, st.st_ino]
+
+
+_KINDS = {"checkpoints": 1, "logs": 2, "other": 3}  # where each kind adds up in `_measure`'s counters
+_kind_numbers: tuple[dict[str, int], dict[str, int]] = ({}, {})  # outside / inside a checkpoint folder
+
+
+def _kind_number(name: str, inside: bool) -> int:
+    known = _kind_numbers[inside]
+    if len(known) > 1 << 16:  # names repeat from run to run; a tree of unique names must not grow this forever
+        known.clear()
+    number = known[name] = _KINDS[kind_of(name, inside)]
+    return number
+
+
+def _measure_path(path: str, forced: bool, mark: int, seen: _Seen, stamps: list[int] | None,
+                  counts: list[int]) -> None:
+    """`_measure` of a path not yet lstat'ed; a path that is gone counts nothing."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return
+    _measure(path, st, forced, mark, seen, stamps, counts)
+
+
+class _Seen:
+    """What a tree's measure has counted so far, so that nothing counts twice (in a run, or in the tree's total)
+    while a plain file costs no bookkeeping at all.
+
+    `owner` maps to the last run that counted it: every folder, every file with several hard links, and every
+    file measured by its own path (a one-file run, a rotated log, a checkpoint outside its run's folder; those
+    are also in `direct`). A file with one link is in one folder only, so it is counted wherever that folder is:
+    in a folder counted before by another run (a run inside another run's folder), it counts in this run but
+    not again in the tree; in a folder met for the first time, it is new to the tree unless it was measured by
+    its own path before (`direct`).
+    """
+
+    __slots__ = ("direct", "owner", "unreadable")
+
+    def __init__(self, unreadable: dict[str, str]) -> None:
+        self.owner: dict[tuple[int, int], int] = {}
+        self.direct: set[tuple[int, int]] = set()
+        self.unreadable = unreadable  # folders that could not be listed, or whose entries could not be stat'ed
+
+
+def _note_unreadable(unreadable: dict[str, str], where: str, exc: OSError) -> None:
+    """Why a folder could not be read, as the scan notes it; a folder or file gone since it was listed is just
+    gone."""
+    if not isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+        unreadable.setdefault(where, (exc.strerror or type(exc).__name__).lower())
+
+
+def _measure(top: str, st: os.stat_result, forced: bool, mark: int, seen: _Seen, stamps: list[int] | None,
+             counts: list[int]) -> OSError | None:
+    """Adds `top` (lstat'ed as `st`) and, for a folder, everything under it to run `mark`'s counts (`counts[:5]`:
+    total, checkpoints, logs, other, files) and to the tree's (`counts[5:]`), without following a symlink.
+
+    An inode counts once per run (hard links within a run) and once in the tree (hard links, or a run inside
+    another's folder): see `_Seen`. `forced`: all of it is checkpoints. With `stamps`, the (inode, size,
+    mtime_ns) of each thing walked are appended to it, in walk order. The hot loop of `du`: one lstat per entry
+    (from the listing) and, for a plain file, a few additions.
+
+    A folder inside that cannot be listed, or whose entries cannot be stat'ed, is noted in `seen.unreadable`;
+    when `top` itself cannot be listed, nothing is counted and the error is returned.
+    """
+    note = stamps.extend if stamps is not None else None
+    kinds_out, kinds_in = _kind_numbers
+    owner = seen.owner
+    get = owner.get
+    direct = seen.direct
+    is_dir = stat.S_ISDIR
+    # this run's bytes by kind and count; and of those, what the tree had counted before (another run's)
+    ck = lg = ot = n = 0
+    old_ck = old_lg = old_ot = old_n = 0
+    if note is not None:
+        note((st.st_ino, st.st_size, st.st_mtime_ns))
+    key = (st.st_dev, st.st_ino)
+    prev = get(key)
+    folder = is_dir(st.st_mode)
+    if not folder and prev is None and st.st_nlink == 1:  # counted already if its folder was walked
+        try:
+            parent = os.lstat(os.path.dirname(top) or ".")
+            prev = get((parent.st_dev, parent.st_ino))
+        except OSError:
+            pass
+    if prev == mark:
+        return
+    owner[key] = mark
+    size = st.st_blocks * 512
+    if folder:
+        ot = size
+    else:
+        direct.add(key)
+        kind = 1 if forced else _kind_number(top.rpartition(os.sep)[2], False)  # a run's file: by its name
+        if kind == 1:
+            ck = size
+        elif kind == 2:
+            lg = size
+        else:
+            ot = size
+    n = 1
+    if prev is not None:
+        old_ck, old_lg, old_ot, old_n = ck, lg, ot, 1
+    if folder:
+        stack = [(top, forced, prev is not None)]
+        while stack:
+            directory, inside, shadowed = stack.pop()
+            kinds = kinds_in if inside else kinds_out
+            try:
+                with os.scandir(directory) as it:
+                    for entry in it:
+                        try:
+                            st = entry.stat(follow_symlinks=False)
+                        except OSError as exc:  # a folder that can be listed but not entered (mode r--)
+                            _note_unreadable(seen.unreadable, directory, exc)
+                            continue
+                        if note is not None:
+                            note((st.st_ino, st.st_size, st.st_mtime_ns))
+                        size = st.st_blocks * 512
+                        if is_dir(st.st_mode):
+                            key = (st.st_dev, st.st_ino)
+                            prev = get(key)
+                            if prev == mark:  # walked in this run already (a bind mount): never twice
+                                continue
+                            owner[key] = mark
+                            stack.append((entry.path, inside or is_checkpoint_dir(entry.name), prev is not None))
+                            ot += size
+                            n += 1
+                            if prev is not None:
+                                old_ot += size
+                                old_n += 1
+                            continue
+                        if st.st_nlink > 1 or (direct and (st.st_dev, st.st_ino) in direct):
+                            key = (st.st_dev, st.st_ino)
+                            prev = get(key)
+                            if prev == mark:
+                                continue
+                            owner[key] = mark
+                            old = prev is not None
+                        else:
+                            old = shadowed
+                        kind = kinds.get(entry.name) or _kind_number(entry.name, inside)
+                        n += 1
+                        if kind == 1:
+                            ck += size
+                            if old:
+                                old_ck += size
+                                old_n += 1
+                        elif kind == 2:
+                            lg += size
+                            if old:
+                                old_lg += size
+                                old_n += 1
+                        else:
+                            ot += size
+                            if old:
+                                old_ot += size
+                                old_n += 1
+            except OSError as exc:
+                _note_unreadable(seen.unreadable, directory, exc)
+                if directory is top:  # as the scan has it: a folder it cannot list holds no run it can see
+                    return exc
+                continue
+    counts[0] += ck + lg + ot
+    counts[1] += ck
+    counts[2] += lg
+    counts[3] += ot
+    counts[4] += n
+    counts[5] += ck + lg + ot - old_ck - old_lg - old_ot
+    counts[6] += ck - old_ck
+    counts[7] += lg - old_lg
+    counts[8] += ot - old_ot
+    counts[9] += n - old_n
+    return None

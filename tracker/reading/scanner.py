@@ -16,7 +16,7 @@ import os
 import stat
 import threading
 import time
-from collections.abc import Container, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ import orjson
 
 from ..jsonl import decode_value, encode_tree
 from ..layouts import textlog
-from ..layouts.base import RunSource
+from ..layouts.base import Detection, RunSource
 from ..layouts.registry import detectors
 from ..model import MetricSummary, RunInfo
 from .cachedir import cache_file
@@ -59,29 +59,38 @@ class ScanResult(list):
         self.unreadable: dict[str, str] = dict(unreadable or {})
 
 
-def walk(root: Path, cache: ScanCache | None = None,
-         unreadable: dict[str, str] | None = None) -> Iterator[RunSource]:
+def walk(root: Path, cache: FolderCache | None = None, unreadable: dict[str, str] | None = None, *,
+         known: Container[str] = (), whole: dict[str, list[int]] | None = None) -> Iterator[RunSource | str]:
     """Every run under `root`, any depth, in a stable order; symlinks are not followed.
 
     A folder no layout claims is remembered in `cache` (its sub-folders, and which of its files are plain logs,
     each by size, mtime and inode): while the folder's own mtime stands, a rescan of it is a stat of each
     file that could be a log, and only a file that changed is read again. Folders that cannot be listed or
     entered are noted in `unreadable` (path -> why) and passed over.
+
+    For a caller that keeps its own list of run folders: each folder found to be exactly one run (the folder's
+    only run, nothing below it looked at) is noted in `whole` as path -> [mtime_ns, inode] as stat'ed BEFORE it
+    was listed (while both stand, its names, and so what it holds, are as found); a sub-folder whose path is in
+    `known` is yielded as that path (a str), neither stat'ed nor listed: the caller checks it is still one run.
     """
     found_by = detectors()
     skipped = unreadable if unreadable is not None else {}
-    stack = [(root, _user_patterns_key())]
+    stack: list[tuple[Any, str | None]] = [(root, _user_patterns_key())]
     claimed: set[str] = set()  # folders that belong to a run found above them, not runs of their own
     while stack:
         directory, patterns_key = stack.pop()
+        if patterns_key is None:  # a folder the caller knows as a run: its path, as given
+            yield directory
+            continue
         where = str(directory)
         try:
-            folder_mtime = os.stat(where).st_mtime_ns
+            st = os.stat(where)
         except OSError as exc:  # refused: the folder above cannot be entered (listed, its names known, no more)
             refused = exc.errno == errno.EACCES and directory != root
             _note_unreadable(skipped, os.path.dirname(where) if refused else where, exc)
             continue
-        folder = cache.folder(where, folder_mtime) if cache is not None else None
+        folder_mtime = st.st_mtime_ns
+        folder = cache.folder(where, folder_mtime, st.st_ino) if cache is not None else None
         if folder is None:  # listed afresh: new, changed, or claimed by a layout
             try:
                 with os.scandir(where) as it:
@@ -90,15 +99,18 @@ def walk(root: Path, cache: ScanCache | None = None,
                 _note_unreadable(skipped, where, exc)
                 continue
             names = [e.name for e in entries]
-            found = next((d for d in (detect(directory, names) for detect in found_by) if d is not None), None)
+            found = detect_folder(directory, names, found_by)
             subdirs = [e.name for e in entries if _is_dir(e) and not e.name.startswith(".")
                        and e.name not in _SKIP_DIRS]
             if found is None:  # no layout claims the folder: its plain logs may still be runs
                 logs = sorted(e.name for e in entries if textlog.could_be_log(e.name) and _is_file(e))
                 folder = Folder(folder_mtime, subdirs, logs, PATTERNS_FILE in names)
                 if cache is not None:
-                    cache.put_folder(where, folder)
+                    cache.put_folder(where, folder, st.st_ino)
             else:
+                if (whole is not None and not found.descend and not found.claimed and len(found.runs) == 1
+                        and found.runs[0].path == directory):
+                    whole[where] = [folder_mtime, st.st_ino]
                 yield from found.runs
                 if not found.descend:
                     continue
@@ -109,8 +121,25 @@ def walk(root: Path, cache: ScanCache | None = None,
             for name in _plain_logs(directory, folder, patterns_key, root, skipped):
                 yield textlog.TextLogSource(directory / name, root)
             subdirs = folder.subdirs
-        below = sorted(p for p in (os.path.join(where, name) for name in subdirs) if p not in claimed)
-        stack.extend((Path(p), patterns_key) for p in reversed(below))
+        # A listed name holds no separator: joined as os.path.join would, and as a Path prints it (`./a` is `a`),
+        # so that a path in `known` is the very text `whole` noted.
+        prefix = "" if where == "." else os.path.join(where, "")
+        below = sorted(p for p in (prefix + name for name in subdirs) if p not in claimed)
+        if known:
+            stack.extend((p, None) if p in known else (Path(p), patterns_key) for p in reversed(below))
+        else:
+            stack.extend((Path(p), patterns_key) for p in reversed(below))
+
+
+def detect_folder(directory: Path, names: list[str],
+                  found_by: list[Callable[[Path, list[str]], Detection | None]] | None = None) -> Detection | None:
+    """What the first layout (in order of precedence) that claims a folder holding `names` found in it; None when
+    none does."""
+    for detect in found_by if found_by is not None else detectors():
+        found = detect(directory, names)
+        if found is not None:
+            return found
+    return None
 
 
 def _is_dir(entry: os.DirEntry) -> bool:
@@ -333,20 +362,72 @@ _memo: dict[Path, tuple[tuple[int, int, int], dict[str, Any]]] = {}
 _memo_lock = threading.Lock()
 
 
-class ScanCache:
+class FolderCache:
+    """The folders that hold no layout's run, as `walk` last listed them (path -> `Folder.to_json()`), and those
+    looked up or listed since (`folders_seen`); entries are never changed in place, only replaced. Keyed by the
+    folder's mtime (a name added, removed or renamed in a folder changes it), and with `inodes` (path -> inode)
+    by its inode too: a folder replaced by another with the same mtime (a restore that keeps times) is listed
+    again."""
+
+    def __init__(self, folders: dict[str, Any] | None = None, inodes: dict[str, int] | None = None) -> None:
+        self.folders: dict[str, Any] = folders if folders is not None else {}
+        self.folders_seen: dict[str, Folder | Any] = {}
+        self.inodes = inodes
+        self.inodes_seen: dict[str, int | None] = {}
+
+    def folder(self, path: str, mtime: int, ino: int | None = None) -> Folder | None:
+        """The folder at `path` as last listed, if its mtime (and inode) is still `mtime` (`ino`): nothing was
+        added, removed or renamed in it since. None means: list it."""
+        if self.inodes is not None and self.inodes.get(path) != ino:
+            return None
+        entry = self.folders.get(path)
+        if entry is None or not isinstance(entry, list) or entry[0] != mtime:
+            return None
+        folder = Folder.from_json(entry)
+        if folder is not None:
+            self.folders_seen[path] = folder
+            self.inodes_seen[path] = ino
+        return folder
+
+    def put_folder(self, path: str, folder: Folder, ino: int | None = None) -> None:
+        """A folder listed afresh: it keeps the verdicts on its files from before (each stands while its file is
+        unchanged), and its mtime only if that is old enough to tell a later change (see `RACY`)."""
+        old = Folder.from_json(self.folders.get(path)) if path in self.folders else None
+        if old is not None:
+            folder.keep_verdicts(old)
+        if folder.mtime is not None and time.time() - folder.mtime / 1e9 < RACY:
+            folder.mtime = None
+        folder.dirty = True
+        self.folders_seen[path] = folder
+        self.inodes_seen[path] = ino
+
+    def folders_json(self) -> dict[str, Any]:
+        """The folders seen this time, as JSON; an unchanged one is the very object loaded (see `unchanged`)."""
+        folders = {}
+        for path, folder in self.folders_seen.items():
+            old = self.folders.get(path)
+            new = folder.to_json() if folder.dirty else old
+            folders[path] = old if new == old else new
+        return folders
+
+    def unchanged(self, folders: dict[str, Any]) -> bool:
+        """True when `folders` (from `folders_json`) holds exactly the folders loaded: nothing to write back."""
+        return folders.keys() == self.folders.keys() and all(self.folders[k] is v for k, v in folders.items())
+
+
+class ScanCache(FolderCache):
     """The per-root JSON cache of run records, and of the folders that hold no layout's run (see `walk`); a
     missing, corrupt or old-version cache is rebuilt. Entries are never changed in place, only replaced."""
 
     def __init__(self, root: Path) -> None:
+        super().__init__()
         self.path = cache_file("scan", f"{root.resolve()}|{_local_zone()}", ".json")
         self.runs: dict[str, Any] = {}
         self.seen: dict[str, Any] = {}
-        self.folders: dict[str, Any] = {}
-        self.folders_seen: dict[str, Folder | Any] = {}
         data = self._load()
         if data.get("version") == CACHE_VERSION and isinstance(data.get("runs"), dict):
             self.runs = data["runs"]
-            if data.get("layouts") == _layouts_key() and isinstance(data.get("folders"), dict):
+            if data.get("layouts") == layouts_key() and isinstance(data.get("folders"), dict):
                 self.folders = data["folders"]
 
     def _load(self) -> dict[str, Any]:
@@ -365,28 +446,6 @@ class ScanCache:
         with _memo_lock:
             _memo[self.path] = (version, data)
         return data
-
-    def folder(self, path: str, mtime: int) -> Folder | None:
-        """The folder at `path` as last listed, if its mtime is still `mtime` (nothing was added, removed or
-        renamed in it since); None means: list it."""
-        entry = self.folders.get(path)
-        if entry is None or not isinstance(entry, list) or entry[0] != mtime:
-            return None
-        folder = Folder.from_json(entry)
-        if folder is not None:
-            self.folders_seen[path] = folder
-        return folder
-
-    def put_folder(self, path: str, folder: Folder) -> None:
-        """A folder listed afresh: it keeps the verdicts on its files from before (each stands while its file is
-        unchanged), and its mtime only if that is old enough to tell a later change (see `RACY`)."""
-        old = Folder.from_json(self.folders.get(path)) if path in self.folders else None
-        if old is not None:
-            folder.keep_verdicts(old)
-        if folder.mtime is not None and time.time() - folder.mtime / 1e9 < RACY:
-            folder.mtime = None
-        folder.dirty = True
-        self.folders_seen[path] = folder
 
     def get(self, source: RunSource, sig: list) -> RunRecord | None:
         key = str(source.path)
@@ -415,15 +474,11 @@ class ScanCache:
 
     def save(self) -> None:
         """Keep only the runs and folders seen in this scan (temp file + rename; a failure just loses the cache)."""
-        folders = {}
-        for path, folder in self.folders_seen.items():
-            old = self.folders.get(path)
-            new = folder.to_json() if folder.dirty else old
-            folders[path] = old if new == old else new
+        folders = self.folders_json()
         if (self.seen.keys() == self.runs.keys() and all(self.runs[k] is v for k, v in self.seen.items())
-                and folders.keys() == self.folders.keys() and all(self.folders[k] is v for k, v in folders.items())):
+                and self.unchanged(folders)):
             return
-        data = {"version": CACHE_VERSION, "layouts": _layouts_key(), "runs": self.seen, "folders": folders}
+        data = {"version": CACHE_VERSION, "layouts": layouts_key(), "runs": self.seen, "folders": folders}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
@@ -436,7 +491,7 @@ class ScanCache:
             _memo[self.path] = ((st.st_size, st.st_mtime_ns, st.st_ino), data)
 
 
-def _layouts_key() -> list[str]:
+def layouts_key() -> list[str]:
     """Which layouts were asked about each folder: a folder none claimed is asked again once one is added (the
     W&B reader comes and goes with wandb's installation)."""
     return [f"{d.__module__}.{d.__qualname__}" for d in detectors()]

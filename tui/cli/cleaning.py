@@ -12,12 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rich.text import Text
-
 from runyard import du_size, iec_size
 
-from .tables import Column, fit_table, tsv
-
+# rich and the table machinery are imported where a table is drawn: `du --json` of ten thousand runs is asked
+# by scripts, and their start-up is a good part of its time.
 
 def human(n: int | None) -> str:
     """Bytes as `du -h` shows them (`4.0K`, `1.2G`); `-` when unknown."""
@@ -27,7 +25,7 @@ def human(n: int | None) -> str:
 spoken = iec_size  # bytes in a sentence: `3.2 GiB`
 
 
-def _shown(root: Path, path: Path) -> str:
+def _shown(root: Path, path: Path | str) -> str:
     """`path` relative to `root` where it lies inside (as text: ten thousand runs are shown in a blink)."""
     prefix = str(root).rstrip(os.sep) + os.sep
     text = str(path)
@@ -44,16 +42,14 @@ def du(root: Path, as_json: bool, output: str | None, width: int | None, *, cons
     """`runyard du`: every run under `root`, biggest first, and the tree's total (hard links counted once)."""
     from runyard import tree_usage
 
-    from .listing import enter_root, unreadable_note
-
-    enter_root(root)
+    _enter(root)
     tree = tree_usage(root)
     output = "json" if as_json else output or ("table" if sys.stdout.isatty() else "tsv")
     if output == "json":  # plain text and ints only: straight to orjson, as ten thousand runs ask
         import orjson
 
         data = {"root": str(root), "total": tree.total.to_json(),
-                "runs": [{"path": str(r.path), "run": _shown(root, r.path), "format": r.format, **r.usage.to_json()}
+                "runs": [{"path": r.text, "run": _shown(root, r.text), "format": r.format, **r.usage.to_json()}
                          for r in tree.runs]}
         try:
             text = orjson.dumps(data, option=orjson.OPT_INDENT_2)
@@ -63,14 +59,20 @@ def du(root: Path, as_json: bool, output: str | None, width: int | None, *, cons
             text = json.dumps(data, indent=2).encode()
         sys.stdout.buffer.write(text + b"\n")
     elif output == "tsv":
+        from .tables import tsv
+
         sys.stdout.write(tsv(DU_TSV_COLUMNS, [
-            [_shown(root, r.path), r.usage.total, r.usage.checkpoints, r.usage.logs, r.usage.other, r.usage.files,
+            [_shown(root, r.text), r.usage.total, r.usage.checkpoints, r.usage.logs, r.usage.other, r.usage.files,
              r.format] for r in tree.runs]))
     else:
+        from rich.text import Text
+
+        from .tables import Column, fit_table
+
         columns = [Column("run", flex="cut", comfort=40, minimum=12), Column("total", "right"),
                    Column("checkpoints", "right", priority=60), Column("logs", "right", priority=50),
                    Column("other", "right", priority=40)]
-        rows = [[_shown(root, r.path), *(human(n) for n in (r.usage.total, r.usage.checkpoints, r.usage.logs,
+        rows = [[_shown(root, r.text), *(human(n) for n in (r.usage.total, r.usage.checkpoints, r.usage.logs,
                                                              r.usage.other))] for r in tree.runs]
         total = tree.total
         rows.append([Text("total (hard links once)", style="bold"), Text(human(total.total), style="bold"),
@@ -81,15 +83,33 @@ def du(root: Path, as_json: bool, output: str | None, width: int | None, *, cons
         note = fitted.hidden_note()
         if note is not None:
             out.print(note)
-    note = unreadable_note(tree.unreadable)
-    if note is not None:
-        warn(note)
+    if tree.unreadable:
+        from .listing import unreadable_note
+
+        note = unreadable_note(tree.unreadable)
+        if note is not None:
+            warn(note)
+
+
+def _enter(root: Path) -> None:
+    """Raise the OSError that says why `root` cannot be entered or listed, as `ls` does (`listing.enter_root`,
+    whose module brings the table machinery a `--json` answer never uses)."""
+    try:
+        os.stat(os.path.join(root, "."))  # entering it takes search permission
+        with os.scandir(root):             # listing it, read permission
+            pass
+    except (FileNotFoundError, NotADirectoryError):  # the walk says so its own way
+        return
 
 
 # ----- clean ------------------------------------------------------------------------------------------------
 
 def plan_tables(plan: Any, width: int | None) -> list[Any]:
     """The plan as restic's `forget --dry-run` shows it: what goes (and where, and why), what stays and why."""
+    from rich.text import Text
+
+    from .tables import Column, fit_table
+
     root = plan.root
     parts = []
     if plan.actions:
@@ -132,6 +152,7 @@ def clean(root: Path, policy: Any, yes: bool, as_json: bool, width: int | None, 
           json_out: Callable[[Any], None], say: Callable[[str], None], fail: Callable[[str], Exception]) -> None:
     """`runyard clean`: the plan first, always; then, with --yes or a confirmed prompt, the moves."""
     import click
+    from rich.text import Text
 
     from runyard import FilterError, clean_field, plan_clean, scan
 
