@@ -63,7 +63,9 @@ def tree(root: Path) -> dict[str, int]:
     for where, dirs, files in os.walk(root):
         for name in dirs + files:
             path = Path(where) / name
-            out[str(path.relative_to(root))] = os.lstat(path).st_size if name in files else -1
+            # a live run's own files grow and its heartbeat rewrites run.json: their presence is what counts
+            live = name in ("run.json", "metrics.jsonl", "training.log", "summary.json")
+            out[str(path.relative_to(root))] = -2 if live else os.lstat(path).st_size if name in files else -1
     return out
 
 

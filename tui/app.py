@@ -694,8 +694,8 @@ def _find_run(path: Path, root: Path, post: Callable[[object], object]) -> None:
         post(RunFound(str(path), None, str(exc)))
         return
     record = read_record(source)
-    record.info.archived = "archive" in source.path.relative_to(root).parts[:-1] \
-        if source.path.is_relative_to(root) else False
+    parts = source.path.relative_to(root).parts if source.path.is_relative_to(root) else ()
+    record.info.archived = len(parts) > 1 and parts[0] == "archive"  # the root's own archive folder, as scan()
     settle_status(record.info)
     post(RunFound(str(source.path), record))
 

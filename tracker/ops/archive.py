@@ -47,14 +47,15 @@ def _root(root: str | os.PathLike) -> tuple[Path, Path]:
 
 
 def is_archived(rel: Path) -> bool:
-    """True for a path (relative to the root) inside an `archive` folder, as the scanner marks runs archived."""
-    return ARCHIVE_DIR in rel.parts[:-1]
+    """True for a path (relative to the root) inside the root's `archive/` folder, as the scanner marks runs
+    archived (an `archive` folder deeper down is a user's own)."""
+    return len(rel.parts) > 1 and rel.parts[0] == ARCHIVE_DIR
 
 
 def origin_of(rel: Path) -> Path:
     """Where an archived run (relative to the root) came from: its path without the `archive` folder."""
     parts = list(rel.parts)
-    parts.pop(parts.index(ARCHIVE_DIR))
+    parts.pop(0)  # is_archived: the first part is the root's archive folder
     return Path(*parts)
 
 
@@ -67,9 +68,11 @@ def compressed_parts(base: Path) -> tuple[Path, Path]:
     return with_suffix(base, TAR_SUFFIX), with_suffix(base, MANIFEST_SUFFIX)
 
 
-def _check_run(path: Path, shown: Path, force: bool) -> None:
+def _check_run(path: Path, shown: Path, force: bool, compress: bool = False) -> None:
     """RunError if `path` is no single run, or (unless `force`) one the reading side sees running (or stalled:
-    alive, not writing)."""
+    alive, not writing). A running run is never compressed, forced or not: its writer keeps writing into the
+    folder, which a compressed archive removes, so all it writes after the snapshot would be lost; a plain
+    archive is a rename, and the writer follows its folder there."""
     from ..model import RUNNING, STALLED
     from ..reading.api import UnknownLayout, find_source
     from ..reading.records import read_record, settle_status
@@ -79,13 +82,16 @@ def _check_run(path: Path, shown: Path, force: bool) -> None:
     except UnknownLayout as exc:
         why = str(exc).splitlines()[0].removeprefix(f"{path}: ").removeprefix(str(path))
         raise RunError(f"{shown} is not a run to archive: {why.strip(' :')}") from None
-    if force:
+    if force and not compress:
         return
     record = read_record(source)
     settle_status(record.info)
     if record.info.status in (RUNNING, STALLED):
         pid = record.info.pid
         who = f" (pid {pid})" if isinstance(pid, int) else ""
+        if compress:
+            raise RunError(f"{shown} is still running{who}: a running run is never compressed (what it writes "
+                           "after the snapshot would be lost); archive it plain with --force, or once it has ended")
         raise RunError(f"{shown} is still running{who}: archive it once it has ended, or force it")
 
 
@@ -113,7 +119,7 @@ def archive_run(root: str | os.PathLike, run_path: str | os.PathLike, *, compres
     if compress and link:
         raise RunError(f"{shown / rel} is a symbolic link: archive it without compression (the link is moved)")
     if not link:
-        _check_run(src, shown / rel, force)
+        _check_run(src, shown / rel, force, compress)
     base = Path(ARCHIVE_DIR) / rel
     for taken in (base, *compressed_parts(base)):
         if os.path.lexists(root_abs / taken):

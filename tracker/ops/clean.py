@@ -489,10 +489,40 @@ def plan_clean(root: str | os.PathLike, records: Iterable[Any], policy: Policy, 
             else:
                 plan.actions.append(PlanAction("checkpoint", path, run_path, "trash", size, verdict.remove,
                                                _stamp(path)))
+    _shared_checkpoints(root, plan)
     plan.total = total
     plan.reclaim = reclaimable(a.path for a in plan.actions if a.action == "trash")
     cache.save()
     return plan
+
+
+def _shared_checkpoints(root: Path, plan: CleanPlan) -> None:
+    """A file that one run keeps (its best, latest, a resume point) is never removed because another run lists
+    it too (`add_checkpoint` of a link to it, a copied index): the action turns into a keep that says whose it
+    is. A file two runs would remove is acted on once."""
+    def key(path: Path) -> str:
+        return os.path.realpath(path)
+
+    kept = {}
+    for k in plan.kept:
+        if k.kind == "checkpoint":
+            kept.setdefault(key(k.path), k)
+    seen: set[str] = set()
+    actions = []
+    for action in plan.actions:
+        if action.kind != "checkpoint" or action.with_run:
+            actions.append(action)
+            continue
+        where = key(action.path)
+        keeper = kept.get(where)
+        if keeper is not None:
+            whose = _relative(root, keeper.run)
+            plan.kept.append(Kept(action.path, action.run, "checkpoint", action.bytes,
+                                  [f"kept by {whose}: {', '.join(keeper.reasons)}"]))
+        elif where not in seen:
+            seen.add(where)
+            actions.append(action)
+    plan.actions = actions
 
 
 # ----- acting -----------------------------------------------------------------------------------------------

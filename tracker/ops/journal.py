@@ -235,8 +235,14 @@ def _writable_and_retry(func: Any, path: str, info: Any) -> None:
                 os.chmod(folder, stat.S_IMODE(os.lstat(folder).st_mode) | stat.S_IRWXU)
     if func is os.rmdir or func is os.unlink:
         func(path)
-    else:  # the listing or opening of a folder failed: start that folder again, now that it may be entered
-        shutil.rmtree(path, onerror=_writable_and_retry)
+        return
+    # the listing or opening of a folder failed: start that folder again, now that it may be entered — once;
+    # a folder the chmod could not open (another user's) is refused in one line, not retried without end
+    try:
+        os.listdir(path)
+    except PermissionError:
+        raise PermissionError(errno.EACCES, "permission denied", path) from None
+    shutil.rmtree(path, onerror=_writable_and_retry)
 
 
 def make_folders(root: Path, rel: str | Path) -> Path:

@@ -250,7 +250,14 @@ def empty_trash(root: str | os.PathLike, *, older_than: float | None = None, ids
                 staged = op.make_staging() / "item"
                 move(item, staged)
                 op.phase("staged")
-                remove_tree(staged)
+                try:
+                    remove_tree(staged)
+                except OSError as exc:  # what could not be deleted goes back: the item stays listed, with why
+                    move(staged, item)
+                    op.phase("returned")
+                    reason = (exc.strerror or type(exc).__name__).lower()
+                    raise RunError(f"cannot delete all of {entry.id} ({reason}): what is left of it stays in "
+                                   f"the trash") from None
             _drop_info(root_abs, entry.id)
             op.drop_staging()
     if progress is not None and chosen:
@@ -299,7 +306,16 @@ def _recover_empty(op: Op) -> str:
     if os.path.lexists(_item(op.root, entry_id)):
         op.drop_staging()
         return f"deleting {entry_id} from the trash was interrupted: undone, it is still in the trash"
-    op.drop_staging()
+    try:
+        op.drop_staging()
+    except OSError as exc:  # part of it cannot be deleted (another user's folder): it goes back, listed again
+        staged = op.staging / "item"
+        if not os.path.lexists(staged):
+            raise
+        move(staged, _item(op.root, entry_id))
+        op.drop_staging()
+        return (f"deleting {entry_id} from the trash was interrupted and cannot be finished "
+                f"({(exc.strerror or type(exc).__name__).lower()}): what is left of it is back in the trash")
     _drop_info(op.root, entry_id)
     return f"deleting {entry_id} from the trash was interrupted: finished, it is deleted"
 

@@ -344,10 +344,12 @@ def find_moved(records: Iterable[RunRecord], old_path: str | os.PathLike, run_id
 
 
 def _archived(path: str, root_prefix: str) -> bool:
-    """True for a run inside an `archive` folder below the root."""
+    """True for a run inside the root's own `archive/` folder (where `runyard archive` puts runs); a folder
+    of that name deeper down is a user's, and its runs are theirs as they are."""
     if not path.startswith(root_prefix):
         return False
-    return "archive" in path[len(root_prefix):].split(os.sep)[:-1]
+    parts = path[len(root_prefix):].split(os.sep)
+    return len(parts) > 1 and parts[0] == "archive"
 
 
 def _local_zone() -> str:

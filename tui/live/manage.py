@@ -290,8 +290,8 @@ def quick_refusal(kind: str, record: RunRecord) -> str | None:
 def origin_of(rel: Path) -> Path:
     """Where an archived run (relative to the root) came from: its path without the `archive` folder."""
     parts = list(rel.parts)
-    if "archive" in parts[:-1]:
-        parts.pop(parts.index("archive"))
+    if len(parts) > 1 and parts[0] == "archive":  # the root's own archive folder only, as the scanner marks it
+        parts.pop(0)
     return Path(*parts)
 
 
