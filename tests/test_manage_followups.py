@@ -82,3 +82,14 @@ def test_emptying_an_item_with_a_folder_we_cannot_delete_says_so_and_keeps_it(tm
     assert runyard.recover(root) == []  # nothing left half done
     shutil.rmtree(secret)
     assert runyard.empty_trash(root) > 0 and runyard.list_trash(root) == []
+
+
+def test_an_infinite_value_is_never_best_nor_ranked(tmp_path):
+    root = tmp_path / "runs"
+    ckpt_run(root, "diverged", [2.0, float("-inf"), 1.5, float("nan")])  # best: step 300 (1.5)
+    plan = runyard.plan_clean(root, scan(root), runyard.Policy(keep_best=1))
+    assert any("best val/loss" in r for k in plan.kept if k.path.name == "step_300.pt" for r in k.reasons)
+    assert "step_200.pt" in {a.path.name for a in plan.actions}
+    ranking = runyard.checkpoint_ranking(scan(root), "val/loss")
+    assert [(e.step, e.value) for e in ranking.ranked] == [(300, 1.5), (100, 2.0)]
+    assert sorted(e.reason for e in ranking.unranked) == ["NaN", "infinite"]

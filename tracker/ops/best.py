@@ -37,9 +37,10 @@ def _age(checkpoint: Checkpoint) -> tuple[float, float]:
 
 
 def recorded_value(checkpoint: Checkpoint, metric: str) -> float | None:
-    """The value of `metric` recorded for `checkpoint`; None when it records none or a NaN."""
+    """The value of `metric` recorded for `checkpoint`; None when it records none, a NaN or an infinity (a run
+    that diverged to -inf loss is not the best one; comparison tables hold the same rule)."""
     value = checkpoint.metrics.get(metric)
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
         return None
     return float(value)
 
@@ -394,6 +395,8 @@ def _values(found: _Found, own: str, goal: Goal) -> list[RankedCheckpoint]:
                 entry.reason = "no value recorded"
             elif math.isnan(entry.value):
                 entry.reason = "NaN"
+            elif math.isinf(entry.value):
+                entry.reason = "infinite"
         out.append(entry)
     return out
 

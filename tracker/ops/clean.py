@@ -500,8 +500,8 @@ def _shared_checkpoints(root: Path, plan: CleanPlan) -> None:
     """A file that one run keeps (its best, latest, a resume point) is never removed because another run lists
     it too (`add_checkpoint` of a link to it, a copied index): the action turns into a keep that says whose it
     is. A file two runs would remove is acted on once."""
-    def key(path: Path) -> str:
-        return os.path.realpath(path)
+    def key(path: Path) -> str:  # the file itself: folders above resolved, a link as the link (moved as one)
+        return os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
 
     kept = {}
     for k in plan.kept:

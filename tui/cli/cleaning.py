@@ -43,12 +43,14 @@ def du(root: Path, as_json: bool, output: str | None, width: int | None, *, cons
     from runyard import tree_usage
 
     _enter(root)
+    if not os.path.isdir(root):  # as `ls` says it: an empty table would read as "nothing here"
+        raise FileNotFoundError(f"no such folder: {root}")
     tree = tree_usage(root)
     output = "json" if as_json else output or ("table" if sys.stdout.isatty() else "tsv")
     if output == "json":  # plain text and ints only: straight to orjson, as ten thousand runs ask
         import orjson
 
-        data = {"root": str(root), "total": tree.total.to_json(),
+        data = {"root": str(root), "total": tree.total.to_json(), "unreadable": tree.unreadable,
                 "runs": [{"path": r.text, "run": _shown(root, r.text), "format": r.format, **r.usage.to_json()}
                          for r in tree.runs]}
         try:
