@@ -297,7 +297,8 @@ def _resumed_from(points: list[tuple[int, str | None, int | None]], checkpoints:
 
 
 def _is_nan(value: Any) -> bool:
-    return isinstance(value, float) and value != value
+    """A value recorded that can never be best: NaN, or an infinity (a diverged run)."""
+    return isinstance(value, float) and not math.isfinite(value)
 
 
 def _outside_root(root: Path, path: Path) -> bool:
@@ -374,7 +375,8 @@ def judge_checkpoints(root: Path, run_path: Path, checkpoints: list[Checkpoint],
                 parts.append(f"last {keep_last}")
             verdict.remove = "not among " + " nor ".join(parts)
             if metric and keep_best is not None and _is_nan(c.metrics.get(metric)):
-                verdict.remove += f" ({metric} is NaN)"
+                value = c.metrics.get(metric)
+                verdict.remove += f" ({metric} is {'NaN' if value != value else value})"
         verdicts.append(verdict)
     return verdicts
 
