@@ -57,7 +57,7 @@ def main() -> int:
         start = time.perf_counter()
         columns = run.metrics_data()
         first = time.perf_counter() - start
-        assert len(columns.steps) == args.points
+        assert len(columns.step) == args.points
         result: dict[str, float] = {"points": args.points, "first_read_s": first}
         print(f"first read of {args.points:,} points: {first:.3f} s")
         if not args.no_accumulator:
