@@ -162,18 +162,10 @@ def _name_time(path: Path) -> int:
 
 
 def _tensor_scalar(tensor: Any) -> float | None:
-    """The value of a scalar tensor summary: from float_val or double_val, else any encoding numpy can read."""
-    if tensor.float_val:
-        return tensor.float_val[0]
-    if tensor.double_val:
-        return tensor.double_val[0]
-    from tensorboard.util import tensor_util
+    """The value of a scalar tensor summary (see `tfevents.tensor_scalar`)."""
+    from .tfevents import tensor_scalar
 
-    try:
-        values = tensor_util.make_ndarray(tensor)
-        return float(values.reshape(-1)[0]) if values.size else None
-    except (TypeError, ValueError):
-        return None
+    return tensor_scalar(tensor)
 
 
 def _tensor_text(tensor: Any) -> str:
@@ -214,50 +206,213 @@ def _hparam_value(value: Any) -> Any:
 def _read_file(path: Path, folder: str = "", names: dict[str, str] | None = None) -> _FileEvents:
     """Every scalar, text sample, hparams record and restart marker of one event file, in file order;
     `names` renames tags (a spread sub-folder's tag to the metric it is)."""
-    from google.protobuf.message import DecodeError
-    from tensorboard.compat.proto.event_pb2 import Event
+    reader = _FileReader(path.name, folder, names)
+    reader.feed(read_bytes(path))
+    return reader.events()
 
-    out = _FileEvents(name=path.name, name_time=_name_time(path), folder=folder)
-    records = _Records(read_bytes(path))
-    plugins: dict[str, str] = {}  # tag -> plugin: writers may give a tag's metadata on its first value only
-    from_string, steps, times, columns = Event.FromString, out.steps, out.times, out.columns
-    first_time = min_time = math.inf
-    for record in records:
-        try:
-            event = from_string(record)
-        except DecodeError:
-            out.skipped += 1
-            continue
-        step, wall = event.step, event.wall_time
-        if first_time == math.inf:
-            first_time = wall
-        if 0 < wall < min_time:
-            min_time = wall
-        row = -1
-        for value in event.summary.value:
-            kind = value.WhichOneof("value")
-            if kind == "simple_value":
-                number: float | None = value.simple_value
-            else:  # a tensor, or a value that only carries plugin metadata (torch's hparams)
-                number = _plugin_value(out, plugins, value, step, wall)
-            if number is None:
-                continue
-            if row < 0:
-                row = len(steps)
-                steps.append(step)
-                times.append(wall)
-            column = columns.get(value.tag)
+
+class _Grow:
+    """A numpy array appended to in place, with room to grow: views of what it held stay valid."""
+
+    def __init__(self, dtype: Any) -> None:
+        import numpy as np
+
+        self.data = np.empty(16, dtype=dtype)
+        self.size = 0
+
+    def extend(self, values: Any) -> None:
+        """Append `values` (an array or sequence)."""
+        import numpy as np
+
+        values = np.asarray(values, dtype=self.data.dtype)
+        need = self.size + len(values)
+        if need > len(self.data):
+            bigger = np.empty(max(need, 2 * len(self.data)), dtype=self.data.dtype)
+            bigger[:self.size] = self.data[:self.size]
+            self.data = bigger
+        self.data[self.size:need] = values
+        self.size = need
+
+    def view(self) -> Any:
+        """What it holds, as a read-only view (later appends do not change it)."""
+        out = self.data[:self.size]
+        out.flags.writeable = False
+        return out
+
+
+class _FileReader:
+    """One event file read from its start in pieces (as it grows): the events so far and the parser state.
+
+    `feed` takes the bytes that follow what was fed before (from `offset` on); a record cut short at the end
+    waits for the next piece. Records of the shapes `tfevents` knows are decoded with numpy, the rest with the
+    protobuf classes, one by one in file order, with the plugin each tag was last described as.
+    """
+
+    def __init__(self, name: str, folder: str = "", names: dict[str, str] | None = None) -> None:
+        import numpy as np
+
+        self.name, self.folder, self.names = name, folder, names
+        self.offset = 0            # bytes of the file consumed (whole records, or a corrupt stretch)
+        self.resyncing = False
+        self.plugins: dict[str, str] = {}
+        self.steps, self.times = _Grow(np.int64), _Grow(np.float64)
+        self.columns: dict[str, tuple[_Grow, _Grow]] = {}
+        self.samples: list[Sample] = []
+        self.sample_rows: list[int] = []
+        self.hparams: dict[str, Any] = {}
+        self.starts: list[tuple[int, int]] = []
+        self.skipped = 0
+        self.first_time = self.min_time = math.inf
+        self._events: _FileEvents | None = None
+
+    def feed(self, data: bytes) -> None:
+        """Read the records in `data`, the file's bytes from `offset` on; `offset` moves past the whole ones."""
+        import numpy as np
+
+        from . import tfevents
+
+        frames = tfevents.frame(data, 0, self.resyncing)
+        if frames.end:
+            self._events = None
+        self.offset += frames.end
+        self.resyncing = frames.resyncing
+        self.skipped += frames.skipped
+        count = len(frames.starts)
+        if not count:
+            return
+        self._events = None
+        groups, others = tfevents.decode(data, frames)
+        rec_step = np.zeros(count, dtype=np.int64)
+        rec_wall = np.zeros(count)
+        decoded = np.zeros(count, dtype=bool)
+        has_row = np.zeros(count, dtype=bool)
+        points: dict[str, list[tuple[Any, Any, tuple[int, int]]]] = {}
+        fast_setters: dict[str, list[Any]] = {}
+        for g in groups:
+            rec_step[g.index], rec_wall[g.index] = g.steps, g.walls
+            decoded[g.index] = has_row[g.index] = True
+            for k, ((tag, _, _), values) in enumerate(zip(g.shape.values, g.values, strict=True)):
+                points.setdefault(tag, []).append((g.index, values, (int(g.index[0]), k)))
+            for tag in g.shape.scalars_tags:
+                fast_setters.setdefault(tag, []).append(g.index)
+        setters = {tag: np.sort(np.concatenate(parts)) for tag, parts in fast_setters.items()}
+        texts, starts = self._slow(data, frames, others, setters, rec_step, rec_wall, decoded, has_row, points)
+        for tag, found in setters.items():
+            last_slow = self._slow_set.get(tag, (-1, ""))[0]
+            if int(found[-1]) > last_slow:
+                self.plugins[tag] = "scalars"
+
+        base = self.steps.size
+        before = np.cumsum(has_row) - has_row  # rows in this piece before each record
+        self.steps.extend(rec_step[has_row])
+        self.times.extend(rec_wall[has_row])
+        row_of = base + before
+        first_seen = {tag: min(p[2] for p in parts) for tag, parts in points.items()}
+        for tag in sorted(points, key=first_seen.__getitem__):  # new columns in the order they first appear
+            parts = points[tag]
+            index = np.concatenate([p[0] for p in parts])
+            values = np.concatenate([np.asarray(p[1], dtype=np.float64) for p in parts])
+            order = np.argsort(index, kind="stable")
+            column = self.columns.get(tag)
             if column is None:
-                column = columns[value.tag] = (array("q"), array("d"))
-            column[0].append(row)
-            column[1].append(number)
-        if row < 0 and event.HasField("session_log") and event.session_log.status == _SESSION_START:
-            out.starts.append((len(steps), step))
-    out.skipped += records.skipped
-    out.first_time, out.min_time = first_time, min_time
-    if names:
-        out.columns = {names.get(tag, tag): column for tag, column in columns.items()}
-    return out
+                column = self.columns[tag] = (_Grow(np.int64), _Grow(np.float64))
+            column[0].extend(row_of[index[order]])
+            column[1].extend(values[order])
+        for i, within, sample in texts:
+            self.samples.append(sample)
+            self.sample_rows.append(int(row_of[i]) + within)
+        self.starts.extend((int(row_of[i]), step) for i, step in starts)
+        if self.first_time == math.inf:
+            first = np.flatnonzero(decoded & (rec_wall != math.inf))
+            if len(first):
+                self.first_time = float(rec_wall[first[0]])
+        positive = rec_wall[decoded & (rec_wall > 0)]
+        if len(positive):
+            self.min_time = min(self.min_time, float(positive.min()))
+
+    def _slow(self, data: bytes, frames: Any, others: Any, setters: dict[str, Any], rec_step: Any, rec_wall: Any,
+              decoded: Any, has_row: Any, points: dict[str, list[tuple[Any, Any, tuple[int, int]]]],
+              ) -> tuple[list[tuple[int, int, Sample]], list[tuple[int, int]]]:
+        """Decode the records `tfevents` left (indices `others`) with the protobuf classes, in file order."""
+        import numpy as np
+        from google.protobuf.message import DecodeError
+        from tensorboard.compat.proto.event_pb2 import Event
+
+        self._slow_set: dict[str, tuple[int, str]] = {}
+        texts: list[tuple[int, int, Sample]] = []
+        starts: list[tuple[int, int]] = []
+        slow_points: dict[str, tuple[list[int], list[float], tuple[int, int]]] = {}
+        from_string = Event.FromString
+        record_starts, lengths = frames.starts, frames.lengths
+        for i in others.tolist():
+            begin = int(record_starts[i])
+            try:
+                event = from_string(data[begin:begin + int(lengths[i])])
+            except DecodeError:
+                self.skipped += 1
+                continue
+            step, wall = event.step, event.wall_time
+            decoded[i], rec_step[i], rec_wall[i] = True, step, wall
+            row = False
+            for position, value in enumerate(event.summary.value):
+                tag = value.tag
+                if value.WhichOneof("value") == "simple_value":
+                    number: float | None = value.simple_value
+                else:
+                    if value.HasField("metadata") and value.metadata.plugin_data.plugin_name:
+                        self._slow_set[tag] = (i, value.metadata.plugin_data.plugin_name)
+                    plugin = self._plugin_at(tag, i, setters)
+                    number = None
+                    if plugin == "scalars":
+                        number = _tensor_scalar(value.tensor)
+                    elif plugin == "text":
+                        name = tag[:-len(_TEXT_SUFFIX)] if tag.endswith(_TEXT_SUFFIX) else tag
+                        texts.append((i, int(row), Sample(_tensor_text(value.tensor), step=step, time=wall,
+                                                          extra={"tag": name})))
+                    elif plugin == "hparams":
+                        self.hparams.update(_hparams(value.metadata.plugin_data.content))
+                if number is None:
+                    continue
+                row = True
+                where, logged, _ = slow_points.setdefault(tag, ([], [], (i, position)))
+                where.append(i)
+                logged.append(number)
+            if row:
+                has_row[i] = True
+            elif event.HasField("session_log") and event.session_log.status == _SESSION_START:
+                starts.append((i, step))
+        for tag, (where, logged, first) in slow_points.items():
+            points.setdefault(tag, []).append((np.asarray(where, dtype=np.int64), logged, first))
+        for tag, (_, plugin) in self._slow_set.items():
+            self.plugins[tag] = plugin
+        return texts, starts
+
+    def _plugin_at(self, tag: str, index: int, setters: dict[str, Any]) -> str:
+        """The plugin `tag` was last described as before record `index` of this piece (or at it)."""
+        import numpy as np
+
+        slow = self._slow_set.get(tag)
+        fast = setters.get(tag)
+        if fast is not None:
+            at = int(np.searchsorted(fast, index, side="right"))
+            if at and (slow is None or int(fast[at - 1]) > slow[0]):
+                return "scalars"
+        if slow is not None:
+            return slow[1]
+        return self.plugins.get(tag, "")
+
+    def events(self) -> _FileEvents:
+        """What the file held as of the last `feed`, as a new object whenever that changed."""
+        if self._events is None:
+            columns = {tag: (rows.view(), values.view()) for tag, (rows, values) in self.columns.items()}
+            if self.names:
+                columns = {self.names.get(tag, tag): column for tag, column in columns.items()}
+            self._events = _FileEvents(
+                name=self.name, name_time=_name_time(Path(self.name)), first_time=self.first_time,
+                min_time=self.min_time, steps=self.steps.view(), times=self.times.view(), columns=columns,
+                samples=list(self.samples), sample_rows=list(self.sample_rows), hparams=dict(self.hparams),
+                skipped=self.skipped, folder=self.folder, starts=list(self.starts))
+        return self._events
 
 
 def _plugin_value(out: _FileEvents, plugins: dict[str, str], value: Any, step: int, wall: float) -> float | None:
@@ -275,6 +430,60 @@ def _plugin_value(out: _FileEvents, plugins: dict[str, str], value: Any, step: i
     elif plugin == "hparams":
         out.hparams.update(_hparams(value.metadata.plugin_data.content))
     return None
+
+
+_EDGE = 4096  # bytes at a followed file's start and before its read offset that must not change under it
+
+
+@dataclass
+class _Followed:
+    """An event file being followed: its reader, and what tells that the file only grew since.
+
+    A file whose inode, size and mtime are unchanged is not read at all. One that grew, with the same inode,
+    the same first bytes and the same bytes just before the offset read up to, is read from that offset on;
+    a record cut short at the end waits there for its rest. Anything else (truncated, replaced, rewritten)
+    is read again whole.
+    """
+
+    reader: _FileReader
+    stat: os.stat_result
+    head: bytes
+    tail: bytes
+
+    @classmethod
+    def read(cls, path: Path, stat: os.stat_result, folder: str, names: dict[str, str] | None) -> _Followed:
+        """Read `path` from its start."""
+        reader = _FileReader(path.name, folder, names)
+        with open_binary(path) as fh:
+            data = fh.read()
+            stat = os.fstat(fh.fileno())
+        reader.feed(data)
+        return cls(reader, stat, data[:_EDGE], data[max(0, reader.offset - _EDGE):reader.offset])
+
+    def follow(self, path: Path, stat: os.stat_result) -> bool:
+        """Take in what was appended to `path` since; False if it was not only appended to."""
+        old = self.stat
+        if (stat.st_ino, stat.st_dev) != (old.st_ino, old.st_dev) or stat.st_size < self.reader.offset:
+            return False
+        if (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns) == (old.st_size, old.st_mtime_ns, old.st_ctime_ns):
+            return True
+        offset = self.reader.offset
+        with open_binary(path) as fh:
+            if os.fstat(fh.fileno()).st_ino != old.st_ino or fh.read(len(self.head)) != self.head:
+                return False
+            fh.seek(offset - len(self.tail))
+            if fh.read(len(self.tail)) != self.tail:
+                return False
+            data = fh.read()
+            stat = os.fstat(fh.fileno())
+            if len(self.head) < _EDGE:  # the file was short: its start is longer now
+                fh.seek(0)
+                self.head = fh.read(_EDGE)
+        self.reader.feed(data)
+        self.stat = stat
+        end = self.reader.offset - offset  # bytes of `data` consumed
+        self.tail = (self.tail + data[:end])[-_EDGE:]
+        return True
 
 
 @dataclass
@@ -601,7 +810,7 @@ class TensorBoardRun(RunSource):
 
     def __init__(self, path: Path) -> None:
         super().__init__(path)
-        self._cache: dict[Path, tuple[os.stat_result, _FileEvents]] = {}
+        self._cache: dict[Path, _Followed] = {}
         self._read: list[_FileEvents] = []  # the files `_lives` was last worked out from, and its answer
         self._lives_of: tuple[list[_FileEvents], list[int]] = ([], [])
 
@@ -647,22 +856,25 @@ class TensorBoardRun(RunSource):
         return self._lives_of
 
     def _read_files(self) -> list[_FileEvents]:
-        """Every event file's contents in run order, re-reading only files whose size or mtime changed."""
-        files: dict[Path, tuple[os.stat_result, _FileEvents]] = {}
+        """Every event file's contents in run order; a file that grew is read from where the last read stopped,
+        one truncated or replaced is read again from its start (see `_Followed`)."""
+        files: dict[Path, _Followed] = {}
         for path, folder, names in self._sources():
             try:
                 stat = path.stat()
-                cached = self._cache.get(path)
-                same = cached and (cached[0].st_size, cached[0].st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
-                files[path] = cached if same else (stat, _read_file(path, folder, names))
+                followed = self._cache.get(path)
+                if followed is None or not followed.follow(path, stat):
+                    followed = _Followed.read(path, stat, folder, names)
+                files[path] = followed
             except FileNotFoundError:  # removed since the listing
                 continue
         self._cache = files
-        return sorted((events for _, events in files.values()), key=lambda f: (f.name_time, f.first_time, f.name))
+        events = (followed.reader.events() for followed in files.values())
+        return sorted(events, key=lambda f: (f.name_time, f.first_time, f.name))
 
     def _last_write(self) -> float | None:
         """The mtime of the newest event file read by the last `_files()`."""
-        return max((stat.st_mtime for stat, _ in self._cache.values()), default=None)
+        return max((followed.stat.st_mtime for followed in self._cache.values()), default=None)
 
     @staticmethod
     def _steps_times(files: list[_FileEvents]) -> tuple[np.ndarray, np.ndarray]:
