@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 
 import pytest
@@ -62,7 +63,8 @@ async def poll(view: LogView, pilot) -> int:
     """Ask the view to read its file and wait until it has shown what was read; returns how many lines came."""
     before = view.reads
     view.poll()
-    for _ in range(400):
+    deadline = time.monotonic() + 60  # a wait, not a timing: 200,000 lines on a loaded machine take seconds
+    while time.monotonic() < deadline:
         if view.reads > before:
             return view.last_read
         await pilot.pause(0.01)

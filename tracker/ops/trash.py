@@ -167,7 +167,8 @@ def _choose(root: Path, shown: Path, ids: Iterable[str]) -> list[TrashEntry]:
     for ref in ids:
         found = [e for e in entries if e.id == ref] or [e for e in entries if e.id.startswith(ref)]
         if not found:
-            raise RunError(f"no item {ref!r} in the trash of {shown} (runyard trash list shows them)")
+            hint = f"; a runs folder is given as --root {ref}" if os.path.isdir(ref) else ""
+            raise RunError(f"no item {ref!r} in the trash of {shown} (runyard trash list shows them){hint}")
         if len(found) > 1:
             raise RunError(f"{ref!r} names {len(found)} items in the trash of {shown}: give more of the id")
         chosen.setdefault(found[0].id, found[0])

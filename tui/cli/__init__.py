@@ -545,12 +545,16 @@ def trash_group() -> None:
 
 
 @trash_group.command("list")
-@click.argument("root", default="runs", type=PATH_TYPE)
+@click.argument("root", required=False, type=PATH_TYPE)
+@click.option("--root", "root_option", default=None, type=PATH_TYPE,
+              help="The runs folder whose trash it is (as restore and empty take it; default runs).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--wide", "-w", is_flag=True, help="Every column, even wider than the terminal.")
-def trash_list_command(root: Path, as_json: bool, wide: bool) -> None:
+def trash_list_command(root: Path | None, root_option: Path | None, as_json: bool, wide: bool) -> None:
     """What is in the trash: id, what it was, where, size, when and why it was removed. Piped: TSV."""
     from .archiving import trash_list
+
+    root = root_option or root or Path("runs")
 
     trash_list(root, as_json, width=_fit_width(wide), console=_console, json_out=_json_out,
                note=lambda m: _error(m, "note"))

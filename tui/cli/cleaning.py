@@ -14,6 +14,8 @@ from typing import Any
 
 from runyard import du_size, iec_size
 
+from .roots import enter_root
+
 # rich and the table machinery are imported where a table is drawn: `du --json` of ten thousand runs is asked
 # by scripts, and their start-up is a good part of its time.
 
@@ -42,7 +44,7 @@ def du(root: Path, as_json: bool, output: str | None, width: int | None, *, cons
     """`runyard du`: every run under `root`, biggest first, and the tree's total (hard links counted once)."""
     from runyard import tree_usage
 
-    _enter(root)
+    enter_root(root)
     if not os.path.isdir(root):  # as `ls` says it: an empty table would read as "nothing here"
         raise FileNotFoundError(f"no such folder: {root}")
     tree = tree_usage(root)
@@ -91,17 +93,6 @@ def du(root: Path, as_json: bool, output: str | None, width: int | None, *, cons
         note = unreadable_note(tree.unreadable)
         if note is not None:
             warn(note)
-
-
-def _enter(root: Path) -> None:
-    """Raise the OSError that says why `root` cannot be entered or listed, as `ls` does (`listing.enter_root`,
-    whose module brings the table machinery a `--json` answer never uses)."""
-    try:
-        os.stat(os.path.join(root, "."))  # entering it takes search permission
-        with os.scandir(root):             # listing it, read permission
-            pass
-    except (FileNotFoundError, NotADirectoryError):  # the walk says so its own way
-        return
 
 
 # ----- clean ------------------------------------------------------------------------------------------------
@@ -157,8 +148,6 @@ def clean(root: Path, policy: Any, yes: bool, as_json: bool, width: int | None, 
     from rich.text import Text
 
     from runyard import FilterError, clean_field, plan_clean, scan
-
-    from .listing import enter_root
 
     if policy.empty:
         raise fail("clean needs a rule: --keep-best K, --keep-last K, --failed-shorter-than D, --older-than AGE "

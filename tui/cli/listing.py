@@ -7,7 +7,6 @@ so escape sequences are removed and Rich markup in a name prints literally.
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections import Counter
 from dataclasses import asdict
@@ -20,6 +19,7 @@ from rich.text import Text
 from runyard import RunRecord, best_of, main_metrics
 
 from ..formatting import CLOCK_MARK, STATUS_ICON, STATUS_STYLE, fmt_bytes, fmt_duration, fmt_number, fmt_time
+from .roots import enter_root  # noqa: F401 (where ls, show and best find it)
 from .tables import Column, Fitted, fit_table, join_safe, safe, tsv
 
 
@@ -103,17 +103,6 @@ def runs_table(records: list[RunRecord], root: Path, width: int | None) -> Fitte
         cells += [fmt_number(stats.last if stats else None), fmt_number(best), ", ".join(info.tags)]
         rows.append(cells)
     return fit_table(columns, rows, width, title=f"{len(records)} runs under {root}")
-
-
-def enter_root(root: Path) -> None:
-    """Raise the OSError that says why the runs folder `root` cannot be entered or listed (a folder closed to this
-    user): `ls` of it is then an error in one line, as `show` and `tail` make it, not an empty table."""
-    try:
-        os.stat(os.path.join(root, "."))  # entering it takes search permission
-        with os.scandir(root):             # listing it, read permission
-            pass
-    except (FileNotFoundError, NotADirectoryError):  # the scan says so its own way
-        return
 
 
 def unreadable_note(unreadable: dict[str, str], shown: int = 3) -> str | None:
