@@ -399,8 +399,8 @@ class _Targets:
                 shared = wanted[rel]
                 path = _lock_file(root, rel)
                 lock = _take_soon(path, shared)
-                if lock is None:
-                    raise Busy(self._busy_line(shown, rel, path))
+                if lock is None:  # named as the user named it: the run, not the place it was going to
+                    raise Busy(self._busy_line(shown, rel if shared else targets[0], path))
                 self.locks.append(lock)
                 if not shared:
                     os.ftruncate(lock.fd, 0)

@@ -196,8 +196,12 @@ def clean(root: Path, policy: Any, yes: bool, as_json: bool, width: int | None, 
     freed = sum(r.action.bytes for r in moved if r.action.action == "trash")
     skipped = len(results) - len(moved)
     tail = f"; {skipped} left alone (see above)" if skipped else ""
-    say(f"done: {len(moved)} of {len(results)} moved, {spoken(freed)} in the trash{tail}; "
-        "`runyard trash empty` frees the space, `runyard trash restore` brings things back")
+    archived = sum(1 for r in moved if r.action.action == "archive")
+    where = [f"{spoken(freed)} in the trash"] if freed or not archived else []
+    where += [f"{archived} run{'s' if archived != 1 else ''} in the archive"] if archived else []
+    after = ("; `runyard trash empty` frees the space, `runyard trash restore` brings things back" if freed
+             else "; `runyard restore` brings a run back" if archived else "")
+    say(f"done: {len(moved)} of {len(results)} moved, {', '.join(where)}{tail}{after}")
 
 
 def interactive() -> bool:

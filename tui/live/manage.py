@@ -292,6 +292,8 @@ def origin_of(rel: Path) -> Path:
     parts = list(rel.parts)
     if len(parts) > 1 and parts[0] == "archive":  # the root's own archive folder only, as the scanner marks it
         parts.pop(0)
+    if parts and parts[-1].endswith(TAR_SUFFIX):  # a compressed archive goes back as the folder it was
+        parts[-1] = parts[-1][:-len(TAR_SUFFIX)]
     return Path(*parts)
 
 
