@@ -186,6 +186,17 @@ class CheckpointRanking:
     checkpoints: int
     notes: list[str] = field(default_factory=list)
 
+    def why_not_ranked(self) -> str:
+        """How many checkpoints are not ranked, and why, so that every one counted is accounted for:
+        `2 NaN, 4 no value recorded, 10 in runs that record no val/loss`; empty when all are ranked."""
+        reasons: dict[str, int] = {}
+        for entry in self.unranked:
+            reasons[entry.reason or "no value"] = reasons.get(entry.reason or "no value", 0) + 1
+        other = self.checkpoints - len(self.ranked) - len(self.unranked)
+        if other > 0:
+            reasons[f"in runs that record no {self.metric}"] = other
+        return ", ".join(f"{n} {reason}" for reason, n in reasons.items())
+
     def to_json(self) -> dict[str, Any]:
         return {"metric": self.metric, "direction": self.goal.direction, "direction_source": self.goal.source,
                 "ranked": [r.to_json() for r in self.ranked], "unranked": [r.to_json() for r in self.unranked],

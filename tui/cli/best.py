@@ -160,11 +160,7 @@ def ranking_title(ranking: CheckpointRanking, shown: list[RankedCheckpoint]) -> 
 
 def unranked_note(ranking: CheckpointRanking) -> str:
     """How many checkpoints have no value to rank by, and why: `2 NaN, 4 no value recorded`."""
-    reasons: dict[str, int] = {}
-    for entry in ranking.unranked:
-        reason = entry.reason or "no value"
-        reasons[reason] = reasons.get(reason, 0) + 1
-    return ", ".join(f"{n} {reason}" for reason, n in reasons.items()) or "none"
+    return ranking.why_not_ranked() or "none"
 
 
 def below_table(ranking: CheckpointRanking, shown: list[RankedCheckpoint], fitted: Fitted | None = None) -> list[Text]:
@@ -179,7 +175,7 @@ def below_table(ranking: CheckpointRanking, shown: list[RankedCheckpoint], fitte
     left = len(ranking.ranked) - len(shown)
     if left:
         lines.append(Text(f"{left} more ranked below these (--top)", style="dim"))
-    if ranking.unranked:
+    if len(ranking.ranked) < ranking.checkpoints:
         lines.append(Text(f"not ranked: {unranked_note(ranking)}", style="dim"))
     if any(entry.reason == "no value recorded" and entry.step is None for entry in ranking.unranked):
         lines.append(Text("a checkpoint without a step (an epoch's) records no value, and its run's series "

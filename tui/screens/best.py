@@ -223,11 +223,9 @@ class BestScreen(Screen):
         parts = [clean_field(note) for note in ranking.notes]
         if any(e.value_source == "series" for e in ranking.ranked):
             parts.append("* logged by the run at the checkpoint's step (the checkpoint records none)")
-        if ranking.unranked:
-            reasons: dict[str, int] = {}
-            for entry in ranking.unranked:
-                reasons[entry.reason or "no value"] = reasons.get(entry.reason or "no value", 0) + 1
-            parts.append("not ranked: " + ", ".join(f"{n} {why}" for why, n in reasons.items()))
+        left_out = ranking.why_not_ranked()
+        if left_out:
+            parts.append(f"not ranked: {left_out}")
         if ranking.goal.guessed:
             parts.append("direction guessed from the name: f flips it")
         return Text("  ·  ".join(parts) if parts else "enter opens the checkpoint's run; m ranks by another metric")
