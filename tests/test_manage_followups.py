@@ -93,3 +93,14 @@ def test_an_infinite_value_is_never_best_nor_ranked(tmp_path):
     ranking = runyard.checkpoint_ranking(scan(root), "val/loss")
     assert [(e.step, e.value) for e in ranking.ranked] == [(300, 1.5), (100, 2.0)]
     assert sorted(e.reason for e in ranking.unranked) == ["NaN", "infinite"]
+
+
+def test_archive_compress_names_what_a_tar_cannot_hold(tmp_path):
+    root = tmp_path / "runs"
+    run = ckpt_run(root, "piped", [1.0])
+    os.mkfifo(run.path / "pipe")
+    done = subprocess.run([sys.executable, "-m", "runyard.tui.cli", "archive", "--root", str(root), run.path.name,
+                           "--compress", "--yes"], cwd=PROJECT, capture_output=True, text=True,
+                          env=child_env(RUNYARD_CACHE_DIR=str(tmp_path / "cache")), timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "not in the archive" in done.stderr and "pipe (fifo)" in done.stderr

@@ -151,7 +151,23 @@ def archive_runs(refs: Sequence[str], root: Path, filter_text: str, compress: bo
         progress.clear()
         after = f" -> {fmt_bytes(path_usage(where).total)}" if compress else ""
         echo(f"archived {_shown(path)} -> {_shown(_under(root, where))} ({fmt_bytes(size)}{after})")
+        if compress:
+            _say_skipped(where, note)
     return 1 if failed else 0
+
+
+def _say_skipped(tar: Path, say: Say) -> None:
+    """What a compressed archive could not hold (a FIFO, a socket, a device), named, so nobody expects it back."""
+    from runyard import read_manifest
+
+    try:
+        skipped = read_manifest(tar.with_name(tar.name[:-len(".tar.zst")] + ".manifest.json")).skipped
+    except (OSError, ValueError, TrackerError):
+        return
+    if skipped:
+        names = ", ".join(clean_field(f"{s.get('path')} ({s.get('type')})") for s in skipped[:3])
+        more = f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""
+        say(f"not in the archive, as a tar cannot hold them: {names}{more}")
 
 
 def _runs(n: int) -> str:
