@@ -21,6 +21,7 @@ from runyard.tui.live import manage
 from runyard.tui.screens.manage import CleanupScreen, ConfirmScreen
 from runyard.tui.widgets.runs_table import RunsTable
 from tests.test_size_column import same_size_anywhere, same_sizes
+from tests.test_snapshots import _wait
 
 PROJECT = Path(__file__).resolve().parent.parent
 FIXTURE = PROJECT / "tests" / "fixtures" / "snapshot" / "runs"
@@ -63,14 +64,6 @@ def fixed_tree(tmp_path, monkeypatch):
     yield
     monkeypatch.undo()
     time.tzset()
-
-
-async def _wait(pilot, predicate, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("screen did not settle")
-        await pilot.pause(0.05)
 
 
 async def _listed(pilot) -> RunsTable:

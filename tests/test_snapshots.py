@@ -36,11 +36,12 @@ def fixed_world(tmp_path, monkeypatch):
     time.tzset()
 
 
-async def _wait(pilot, predicate, timeout: float = 10.0) -> None:
+async def _wait(pilot, predicate, timeout: float = 30.0) -> None:
+    """Until `predicate` holds: a wait for the screen to settle, not a timing (a loaded machine takes longer)."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError("screen did not settle_status")
+            raise AssertionError("screen did not settle")
         await pilot.pause(0.05)
 
 
