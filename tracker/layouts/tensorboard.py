@@ -25,6 +25,9 @@ time): the length CRC is what tells a record from garbage and lets the reader fi
 corrupt stretch, and the data CRC catches damage that would still decode (a flipped bit in a float), as
 TensorBoard's own reader does; a run manager showing a wrong number without a word is worse than a slower read.
 
+What each event file was decoded into is kept on disk outside the runs tree (`tbcache`), so that reopening a
+run in a new process reads its columns back instead of decoding every record again.
+
 ChatGoT keeps `training.log` in the run folder (its `Config: {...}` line is the fallback config, its last line
 says whether training completed) and checkpoints in a `models/` folder beside the runs folder, named
 `<run>_epoch_N.pt` and `<run>_final.pt`.
@@ -233,6 +236,13 @@ class _Grow:
         self.data[self.size:need] = values
         self.size = need
 
+    @classmethod
+    def of(cls, data: Any) -> _Grow:
+        """One holding `data` (a writable 1-d array, taken as it is)."""
+        grow = cls.__new__(cls)
+        grow.data, grow.size = data, len(data)
+        return grow
+
     def view(self) -> Any:
         """What it holds, as a read-only view (later appends do not change it)."""
         out = self.data[:self.size]
@@ -401,6 +411,44 @@ class _FileReader:
             return slow[1]
         return self.plugins.get(tag, "")
 
+    def state(self) -> tuple[dict[str, Any], list[tuple[str, Any]]]:
+        """What `restore` needs to go on from here: JSON-able state and named arrays (tags before renames).
+
+        Everything the reader keeps round-trips, text samples and hparams included (JSON keeps str, bool, int,
+        float and NaN apart), so no file is left out of the disk cache for what it holds.
+        """
+        tags = list(self.columns)
+        state = {
+            "offset": self.offset, "resyncing": self.resyncing, "plugins": self.plugins, "tags": tags,
+            "samples": [[s.text, s.step, s.time, s.prompt, s.extra] for s in self.samples],
+            "sample_rows": self.sample_rows, "hparams": self.hparams, "starts": self.starts,
+            "skipped": self.skipped, "first_time": self.first_time, "min_time": self.min_time,
+        }
+        arrays = [("steps", self.steps.view()), ("times", self.times.view())]
+        for i, tag in enumerate(tags):
+            rows, values = self.columns[tag]
+            arrays += [(f"r{i}", rows.view()), (f"v{i}", values.view())]
+        return state, arrays
+
+    @classmethod
+    def restore(cls, name: str, folder: str, names: dict[str, str] | None, state: dict[str, Any],
+                arrays: dict[str, Any]) -> _FileReader:
+        """A reader as `state()` left it (arrays writable, taken without copying)."""
+        reader = cls(name, folder, names)
+        reader.offset, reader.resyncing = int(state["offset"]), bool(state["resyncing"])
+        reader.plugins = dict(state["plugins"])
+        reader.steps, reader.times = _Grow.of(arrays["steps"]), _Grow.of(arrays["times"])
+        reader.columns = {tag: (_Grow.of(arrays[f"r{i}"]), _Grow.of(arrays[f"v{i}"]))
+                          for i, tag in enumerate(state["tags"])}
+        reader.samples = [Sample(text, step=step, time=time, prompt=prompt, extra=extra)
+                          for text, step, time, prompt, extra in state["samples"]]
+        reader.sample_rows = [int(row) for row in state["sample_rows"]]
+        reader.hparams = dict(state["hparams"])
+        reader.starts = [(int(rows), int(step)) for rows, step in state["starts"]]
+        reader.skipped = int(state["skipped"])
+        reader.first_time, reader.min_time = float(state["first_time"]), float(state["min_time"])
+        return reader
+
     def events(self) -> _FileEvents:
         """What the file held as of the last `feed`, as a new object whenever that changed."""
         if self._events is None:
@@ -433,6 +481,13 @@ def _plugin_value(out: _FileEvents, plugins: dict[str, str], value: Any, step: i
 
 
 _EDGE = 4096  # bytes at a followed file's start and before its read offset that must not change under it
+_CACHE_MIN_BYTES = 256 << 10  # smaller event files decode faster than a disk cache entry is worth
+_RESAVE_BYTES = 1 << 20
+
+
+def _changed(stat: os.stat_result, old: os.stat_result) -> bool:
+    return (stat.st_ino, stat.st_dev, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns) != (
+        old.st_ino, old.st_dev, old.st_size, old.st_mtime_ns, old.st_ctime_ns)
 
 
 @dataclass
@@ -442,23 +497,81 @@ class _Followed:
     A file whose inode, size and mtime are unchanged is not read at all. One that grew, with the same inode,
     the same first bytes and the same bytes just before the offset read up to, is read from that offset on;
     a record cut short at the end waits there for its rest. Anything else (truncated, replaced, rewritten)
-    is read again whole.
+    is read again whole. A file not yet followed in this process starts from its disk cache entry, if one
+    describes this very file (see `tbcache`), and is kept there once big enough to be worth it.
     """
 
     reader: _FileReader
     stat: os.stat_result
     head: bytes
     tail: bytes
+    saved: int = -1  # the offset the disk cache holds this file up to (-1: none)
 
     @classmethod
     def read(cls, path: Path, stat: os.stat_result, folder: str, names: dict[str, str] | None) -> _Followed:
-        """Read `path` from its start."""
-        reader = _FileReader(path.name, folder, names)
+        """Read `path` from its start, or from where its disk cache entry stops (see `tbcache`)."""
+        key = str(path.absolute())
         with open_binary(path) as fh:
+            stat = os.fstat(fh.fileno())
+            restored = cls._restored(key, fh, stat, path.name, folder, names) if stat.st_size >= _CACHE_MIN_BYTES \
+                else None
+            if restored is None:
+                reader, offset, saved = _FileReader(path.name, folder, names), 0, -1
+                head = b""
+            else:
+                reader, offset, saved = restored, restored.offset, restored.offset
+                fh.seek(0)
+                head = fh.read(_EDGE)
+            fh.seek(max(0, offset - _EDGE))
+            tail = fh.read(offset - max(0, offset - _EDGE))
             data = fh.read()
             stat = os.fstat(fh.fileno())
         reader.feed(data)
-        return cls(reader, stat, data[:_EDGE], data[max(0, reader.offset - _EDGE):reader.offset])
+        if restored is None:
+            head = data[:_EDGE]
+        tail = (tail + data[:reader.offset - offset])[-_EDGE:]
+        followed = cls(reader, stat, head, tail, saved)
+        followed._save(path)
+        return followed
+
+    @staticmethod
+    def _restored(key: str, fh: Any, stat: os.stat_result, name: str, folder: str,
+                  names: dict[str, str] | None) -> _FileReader | None:
+        """The reader as the disk cache left it for this very file, or None."""
+        from . import tbcache
+
+        cached = tbcache.load(key, fh, stat)
+        if cached is None:
+            return None
+        state, arrays, offset = cached
+        try:
+            reader = _FileReader.restore(name, folder, names, state, arrays)
+        except Exception:  # an entry of another shape: decode the file instead
+            return None
+        return reader if reader.offset == offset and reader.steps.size == reader.times.size else None
+
+    def _save(self, path: Path) -> None:
+        """Keep the reader in the disk cache when enough is new since it was last kept there: the whole file
+        once it is big enough to be worth it, then again after it grew by a quarter (or at least 1 MiB), so
+        that following a growing run does not rewrite its columns at every poll."""
+        from . import tbcache
+
+        offset = self.reader.offset
+        if offset < _CACHE_MIN_BYTES:
+            return
+        if self.saved >= 0 and offset - self.saved < max(_RESAVE_BYTES, self.saved // 4):
+            return
+        try:
+            with open_binary(path) as fh:
+                stat = os.fstat(fh.fileno())
+                if _changed(stat, self.stat):
+                    return  # written to since it was read: kept at a later read
+                ident = tbcache.identity(fh, stat, offset)
+        except OSError:
+            return
+        state, arrays = self.reader.state()
+        tbcache.store(str(path.absolute()), ident, state, arrays)
+        self.saved = offset
 
     def follow(self, path: Path, stat: os.stat_result) -> bool:
         """Take in what was appended to `path` since; False if it was not only appended to."""
@@ -483,6 +596,7 @@ class _Followed:
         self.stat = stat
         end = self.reader.offset - offset  # bytes of `data` consumed
         self.tail = (self.tail + data[:end])[-_EDGE:]
+        self._save(path)
         return True
 
 
@@ -899,8 +1013,8 @@ class TensorBoardRun(RunSource):
                 where.append(np.frombuffer(rows, dtype=np.int64) + offset)
                 logged.append(np.frombuffer(values))
             offset += len(f.steps)
-        return steps, times, {tag: (np.concatenate(where), np.concatenate(logged))
-                              for tag, (where, logged) in points.items()}
+        # one part (a run of one file) is taken as it is: `from_points` only reads them
+        return steps, times, {tag: (_joined(where), _joined(logged)) for tag, (where, logged) in points.items()}
 
     def metrics_data(self) -> MetricColumns:
         """One row per event record holding scalars: `step`, `time` (the event's wall time), and each tag the
@@ -983,6 +1097,12 @@ class TensorBoardRun(RunSource):
         if log and "Training complete" in _last_line(log):
             return FINISHED
         return RUNNING
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    import numpy as np
+
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def _clock(files: list[_FileEvents]) -> tuple[float | None, float | None, float | None]:

@@ -1,0 +1,139 @@
+"""The decoded contents of TensorBoard event files, cached on disk outside the runs tree.
+
+A run reopened in a new process then costs reading its columns back (one read, a CRC, no decoding) instead of
+framing and decoding every record again. An entry is one file: a magic line, the length of a JSON header, the
+header (the reader's state and what identifies the event file), then the raw arrays, 8-byte aligned. It is
+trusted only for the same event file (same path, device and inode) that still starts with the same 4 KiB and
+holds the same 4 KiB before the offset read up to; at the same size, its mtime, ctime and last 4 KiB must be
+unchanged too (a rewrite in place is read again). A file that grew is read from the cached offset on.
+
+An entry that cannot be read, is cut short, fails its CRC or is of another version is ignored: the event file
+is decoded afresh, never an error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import struct
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from ..reading.cachedir import cache_file
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import numpy as np
+
+KIND = "tensorboard"
+_MAGIC = b"runyard-tfevents-cache 1\n"
+_EDGE = 4096
+_ALIGN = 8
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _edges(fh: BinaryIO, offset: int, size: int) -> tuple[bytes, bytes, bytes]:
+    """The file's first 4 KiB, the 4 KiB before `offset`, and its last 4 KiB (of `size` bytes)."""
+    fh.seek(0)
+    head = fh.read(_EDGE)
+    fh.seek(max(0, offset - _EDGE))
+    tail = fh.read(offset - max(0, offset - _EDGE))
+    fh.seek(max(0, size - _EDGE))
+    last = fh.read(size - max(0, size - _EDGE))
+    return head, tail, last
+
+
+def identity(fh: BinaryIO, stat: os.stat_result, offset: int) -> dict[str, Any]:
+    """What tells this very event file (open as `fh`, `stat` its fstat, read up to `offset`) from any other."""
+    head, tail, last = _edges(fh, offset, stat.st_size)
+    return {"dev": stat.st_dev, "ino": stat.st_ino, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+            "ctime_ns": stat.st_ctime_ns, "offset": offset,
+            "head": _digest(head), "tail": _digest(tail), "last": _digest(last)}
+
+
+def _entry(key: str) -> Path:
+    return cache_file(KIND, key, ".tfc")
+
+
+def store(key: str, ident: dict[str, Any], state: dict[str, Any], arrays: list[tuple[str, np.ndarray]]) -> None:
+    """Write an entry for event file `key` (its absolute path) atomically; one that cannot be written is not
+    kept. `state` must be JSON (NaN and infinities allowed); `arrays` are 1-d numpy arrays."""
+    import crc32c
+
+    path = _entry(key)
+    layout = [(name, array.dtype.str, len(array)) for name, array in arrays]
+    body_parts: list[bytes | memoryview] = []
+    for _, array in arrays:
+        raw = memoryview(array).cast("B") if array.flags.c_contiguous else array.tobytes()
+        body_parts.append(raw)
+        body_parts.append(b"\0" * (-len(raw) % _ALIGN))
+    crc = 0
+    for part in body_parts:
+        crc = crc32c.crc32c(part, crc)
+    header = json.dumps({"key": key, "identity": ident, "state": state, "layout": layout, "crc": crc}).encode()
+    header += b" " * (-(len(_MAGIC) + 8 + len(header)) % _ALIGN)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as fh:
+            fh.write(_MAGIC + struct.pack("<Q", len(header)) + header)
+            for part in body_parts:
+                fh.write(part)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+def load(key: str, fh: BinaryIO, stat: os.stat_result) -> tuple[dict[str, Any], dict[str, np.ndarray], int] | None:
+    """The state, arrays (writable) and offset cached for event file `key`, open as `fh` with fstat `stat`, if
+    the entry describes a prefix of this very file (see the module's docstring); None otherwise."""
+    try:
+        return _load(key, fh, stat)
+    except Exception:  # missing, unreadable, corrupt or foreign entry: decode the event file instead
+        return None
+
+
+def _load(key: str, fh: BinaryIO, stat: os.stat_result) -> tuple[dict[str, Any], dict[str, np.ndarray], int] | None:
+    import crc32c
+    import numpy as np
+
+    path = _entry(key)
+    with open(path, "rb") as cache:
+        start = cache.read(len(_MAGIC) + 8)
+        if start[:len(_MAGIC)] != _MAGIC:
+            return None
+        (length,) = struct.unpack("<Q", start[len(_MAGIC):])
+        meta = json.loads(cache.read(length))
+        if meta["key"] != key:
+            return None
+        ident = meta["identity"]
+        offset = int(ident["offset"])
+        if (ident["dev"], ident["ino"]) != (stat.st_dev, stat.st_ino) or stat.st_size < offset:
+            return None
+        same_size = stat.st_size == ident["size"]
+        if same_size and (ident["mtime_ns"], ident["ctime_ns"]) != (stat.st_mtime_ns, stat.st_ctime_ns):
+            return None  # rewritten in place (or touched): not only appended to
+        head, tail, last = _edges(fh, offset, stat.st_size)
+        if (_digest(head), _digest(tail)) != (ident["head"], ident["tail"]):
+            return None
+        if same_size and _digest(last) != ident["last"]:
+            return None
+        sizes = [np.dtype(dtype).itemsize * count for _, dtype, count in meta["layout"]]
+        total = sum(size + (-size % _ALIGN) for size in sizes)
+        body = np.empty(total, dtype=np.uint8)  # not zero-filled first, unlike a bytearray
+        if cache.readinto(memoryview(body)) != total or cache.read(1):
+            return None
+    if crc32c.crc32c(body) != meta["crc"]:
+        return None
+    arrays: dict[str, np.ndarray] = {}
+    at = 0
+    for (name, dtype, _), size in zip(meta["layout"], sizes, strict=True):
+        arrays[name] = body[at:at + size].view(dtype)
+        at += size + (-size % _ALIGN)
+    return meta["state"], arrays, offset
