@@ -37,7 +37,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
-from ..contract import fsync_dir, iso_now
+from ..contract import fsync_dir, iso_now, replace_via_temp, write_all
 from ..errors import RunError
 
 RUNYARD_DIR = ".runyard"
@@ -142,18 +142,13 @@ def move(src: Path, dst: Path) -> None:
 
 
 def write_durable(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` so that a kill at any instant leaves the old or the new content: temp file,
-    fsync, rename, fsync of the folder."""
+    """Replace `path` with `data` so that a kill at any instant leaves the old or the new content: the contract's
+    temp-file-and-rename, fsynced, with the folder fsynced after; the temp file is `<name>.tmp`, which recovery
+    clears."""
     tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    replace_via_temp(data, True,
+                     open_tmp=lambda: os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644),
+                     commit=lambda: os.replace(tmp, path), discard=lambda: os.unlink(tmp))
     fsync_dir(path.parent)
 
 
@@ -161,9 +156,7 @@ def create_exclusive(path: Path, data: bytes) -> None:
     """Create `path` holding `data` (O_CREAT|O_EXCL: FileExistsError if it exists), fsynced with its folder."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        write_all(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)
