@@ -7,6 +7,7 @@ last line is there, a marker says where the new file begins, and its lines follo
 
 from __future__ import annotations
 
+import re
 import shlex
 import subprocess
 import sys
@@ -73,7 +74,8 @@ def messages(lines: list[str]) -> list[str]:
     out = []
     for line in lines:
         if " - INFO - " in line:
-            out.append(line.split(" - INFO - ", 1)[1].rstrip())
+            # the pane's scrollbar (block glyphs in the last column) is not part of the message
+            out.append(re.sub(r"\s*[\u2581-\u2590]+$", "", line.split(" - INFO - ", 1)[1].rstrip()).rstrip())
         elif ROTATED in line:
             out.append(ROTATED)
     return out
