@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -104,3 +105,9 @@ def test_archive_compress_names_what_a_tar_cannot_hold(tmp_path):
                           env=child_env(RUNYARD_CACHE_DIR=str(tmp_path / "cache")), timeout=120)
     assert done.returncode == 0, done.stderr
     assert "not in the archive" in done.stderr and "pipe (fifo)" in done.stderr
+
+
+def test_one_rule_says_where_an_archived_run_goes_back_to():
+    for archived in ("archive/sweep/a", "archive/sweep/a.tar.zst", "archive/sweep/a.manifest.json"):
+        assert runyard.archived_origin(Path(archived)) == Path("sweep/a")
+    assert runyard.is_archived(Path("archive/a")) and not runyard.is_archived(Path("logs/archive/a"))

@@ -152,6 +152,8 @@ _EXPORTS = {
     "trash_reclaimable": ".ops.trash",
     "archive_run": ".ops.archive",
     "restore_run": ".ops.archive",
+    "archived_origin": ".ops.archive",
+    "is_archived": ".ops.archive",
 }
 
 __all__ = [
@@ -205,6 +207,7 @@ __all__ = [
     "align_numbers",
     "apply_plan",
     "archive_run",
+    "archived_origin",
     "best_of",
     "cache_root",
     "checkpoint_ranking",
@@ -231,6 +234,7 @@ __all__ = [
     "in_archive",
     "init",
     "inside_root",
+    "is_archived",
     "key_importance",
     "kill_point",
     "last_beat",
@@ -291,7 +295,7 @@ if TYPE_CHECKING:
     from .layouts.common import LOG_STAMP, line_time
     from .liveness import derive_status, last_beat
     from .model import Checkpoint, Goal, MetricSummary, RunInfo, Sample
-    from .ops.archive import archive_run, restore_run
+    from .ops.archive import archive_run, archived_origin, is_archived, restore_run
     from .ops.best import (
         BestError,
         CheckpointRanking,

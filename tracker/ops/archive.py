@@ -52,10 +52,15 @@ def is_archived(rel: Path) -> bool:
     return len(rel.parts) > 1 and rel.parts[0] == ARCHIVE_DIR
 
 
-def origin_of(rel: Path) -> Path:
-    """Where an archived run (relative to the root) came from: its path without the `archive` folder."""
+def archived_origin(rel: Path) -> Path:
+    """Where an archived run (relative to the root: `archive/a/b`, or a compressed one's `archive/a/b.tar.zst` or
+    manifest) goes back to: `a/b`. The one rule for `restore_run` and every face that previews it."""
     parts = list(rel.parts)
     parts.pop(0)  # is_archived: the first part is the root's archive folder
+    for suffix in (TAR_SUFFIX, MANIFEST_SUFFIX):
+        if parts and parts[-1].endswith(suffix):
+            parts[-1] = parts[-1][:-len(suffix)]
+            break
     return Path(*parts)
 
 
@@ -240,7 +245,7 @@ def restore_run(root: str | os.PathLike, archived_path: str | os.PathLike, *,
     rel = path.relative_to(root_abs)
     if not is_archived(rel):
         raise RunError(f"{shown / rel} is not an archived run (those are under {shown / ARCHIVE_DIR})")
-    origin = origin_of(rel)
+    origin = archived_origin(rel)
     tar, manifest_path = compressed_parts(rel)
     compressed = not os.path.lexists(path) and os.path.lexists(root_abs / tar)
     if not compressed and not os.path.lexists(path):

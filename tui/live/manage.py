@@ -22,9 +22,11 @@ from typing import Any
 from runyard import (
     RunError,
     RunRecord,
+    archived_origin,
     clean_field,
     du_size,
     find_source,
+    is_archived,
     path_usage,
     read_record,
     settle_status,
@@ -287,16 +289,6 @@ def quick_refusal(kind: str, record: RunRecord) -> str | None:
     return None
 
 
-def origin_of(rel: Path) -> Path:
-    """Where an archived run (relative to the root) came from: its path without the `archive` folder."""
-    parts = list(rel.parts)
-    if len(parts) > 1 and parts[0] == "archive":  # the root's own archive folder only, as the scanner marks it
-        parts.pop(0)
-    if parts and parts[-1].endswith(TAR_SUFFIX):  # a compressed archive goes back as the folder it was
-        parts[-1] = parts[-1][:-len(TAR_SUFFIX)]
-    return Path(*parts)
-
-
 def build_preview(root: Path, kind: str, records: list[RunRecord]) -> Preview:
     """The preview of `kind` on `records`: each run's size (measured now), where it goes, and why one is refused
     (running, already archived, its destination taken, outside the runs folder). Reads the disk: call it off
@@ -321,8 +313,8 @@ def build_preview(root: Path, kind: str, records: list[RunRecord]) -> Preview:
             taken = [p for p in (target, target.with_name(target.name + TAR_SUFFIX)) if os.path.lexists(p)]
             if taken and refused is None:
                 refused = f"{relative(root, taken[0])} already exists"
-        elif rel is not None and kind == RESTORE and refused is None:
-            origin = origin_of(rel)
+        elif rel is not None and kind == RESTORE and refused is None and is_archived(rel):
+            origin = archived_origin(rel)
             dest = f"→ {clean_field(str(origin))}"
             if os.path.lexists(root / origin):
                 refused = f"{clean_field(str(origin))} exists: move it away first"
