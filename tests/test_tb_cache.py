@@ -14,9 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from runyard.layouts import tbcache
 from runyard.layouts import tensorboard as tb
-from runyard.reading.cachedir import cache_file
+from runyard.reading import filecache, follow
 
 from .conftest import PROJECT, child_env
 
@@ -77,11 +76,11 @@ def test_reopening_in_a_fresh_process_decodes_nothing_and_gives_the_same_bits(tm
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / NAME).write_bytes(records(0, 10_000))
-    assert (run_dir / NAME).stat().st_size >= tb._CACHE_MIN_BYTES
+    assert (run_dir / NAME).stat().st_size >= follow.CACHE_MIN_BYTES
     first = tb.TensorBoardRun(run_dir)
     columns = first.metrics_data()
     assert len(columns.step) == 10_000
-    assert any(cache_dir.rglob("*.tfc"))
+    assert any(cache_dir.rglob("*.parsed"))
     code = f"""
 import json, sys
 from pathlib import Path
@@ -108,7 +107,7 @@ print(json.dumps({{"fed": sizes, "step": bytes(columns.step).hex(), "time": byte
 def test_text_hparams_and_restarts_round_trip(tmp_path, monkeypatch, fed):
     from torch.utils.tensorboard import SummaryWriter
 
-    monkeypatch.setattr(tb, "_CACHE_MIN_BYTES", 0)
+    monkeypatch.setattr(follow, "CACHE_MIN_BYTES", 0)
     with SummaryWriter(str(tmp_path)) as w:
         for step in range(50):
             w.add_scalar("loss", 1.0 / (step + 1), step)
@@ -132,7 +131,7 @@ def test_text_hparams_and_restarts_round_trip(tmp_path, monkeypatch, fed):
 
 
 def test_a_rewrite_of_the_same_size_and_mtime_is_not_trusted(tmp_path, monkeypatch):
-    monkeypatch.setattr(tb, "_CACHE_MIN_BYTES", 0)
+    monkeypatch.setattr(follow, "CACHE_MIN_BYTES", 0)
     path = tmp_path / NAME
     path.write_bytes(records(0, 2000))
     before = path.stat()
@@ -150,7 +149,7 @@ def test_a_rewrite_of_the_same_size_and_mtime_is_not_trusted(tmp_path, monkeypat
 
 
 def test_a_replaced_file_is_not_trusted(tmp_path, monkeypatch):
-    monkeypatch.setattr(tb, "_CACHE_MIN_BYTES", 0)
+    monkeypatch.setattr(follow, "CACHE_MIN_BYTES", 0)
     path = tmp_path / NAME
     path.write_bytes(records(0, 500))
     tb.TensorBoardRun(tmp_path).metrics_data()
@@ -161,7 +160,7 @@ def test_a_replaced_file_is_not_trusted(tmp_path, monkeypatch):
 
 
 def test_a_grown_file_is_read_from_the_cached_offset(tmp_path, monkeypatch, fed):
-    monkeypatch.setattr(tb, "_CACHE_MIN_BYTES", 0)
+    monkeypatch.setattr(follow, "CACHE_MIN_BYTES", 0)
     path = tmp_path / NAME
     cut = records(2000, 1)
     path.write_bytes(records(0, 2000) + cut[:7])  # the last record cut short: read again whole later
@@ -179,7 +178,7 @@ def test_a_grown_file_is_read_from_the_cached_offset(tmp_path, monkeypatch, fed)
 
 
 def test_a_file_changed_before_the_cached_offset_is_read_again(tmp_path, monkeypatch, fed):
-    monkeypatch.setattr(tb, "_CACHE_MIN_BYTES", 0)
+    monkeypatch.setattr(follow, "CACHE_MIN_BYTES", 0)
     path = tmp_path / NAME
     data = records(0, 2000)
     path.write_bytes(data)
@@ -194,11 +193,11 @@ def test_a_file_changed_before_the_cached_offset_is_read_again(tmp_path, monkeyp
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "garbage", "empty"])
 def test_a_corrupt_cache_entry_is_ignored(tmp_path, monkeypatch, fed, damage):
-    monkeypatch.setattr(tb, "_CACHE_MIN_BYTES", 0)
+    monkeypatch.setattr(follow, "CACHE_MIN_BYTES", 0)
     path = tmp_path / NAME
     path.write_bytes(records(0, 1000))
     expected = snapshot(tb.TensorBoardRun(tmp_path))
-    entry = cache_file(tbcache.KIND, str(path.absolute()), ".tfc")
+    entry = filecache.entry_path(tb.CACHE_KIND, str(path.absolute()))
     raw = bytearray(entry.read_bytes())
     if damage == "flip":
         raw[-100] ^= 0x40  # in the values: only the CRC tells
@@ -215,7 +214,7 @@ def test_a_corrupt_cache_entry_is_ignored(tmp_path, monkeypatch, fed, damage):
 
 
 def test_an_unwritable_cache_is_no_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(tb, "_CACHE_MIN_BYTES", 0)
+    monkeypatch.setattr(follow, "CACHE_MIN_BYTES", 0)
     blocker = tmp_path / "blocker"
     blocker.write_text("a file where the cache folder would be")
     monkeypatch.setenv("RUNYARD_CACHE_DIR", str(blocker))

@@ -71,6 +71,12 @@ class RunSource(ABC):
         """Generated text samples, if the layout records any."""
         return []
 
+    def metrics_upto(self, budget: int) -> MetricColumns:
+        """The metric rows read so far, after reading at most about `budget` more bytes of the run's files:
+        `complete` is False while more remain, and the next call goes on from there. A first look at a big run
+        that draws what is read while the rest loads; layouts that read in one go return `metrics_data()`."""
+        return self.metrics_data()
+
     def metrics_tail(self, offset: int = 0) -> MetricsTail | None:
         """A reader of metric rows appended after byte `offset`, for layouts that can be followed row by row;
         None where a change means reading the metrics again."""
@@ -124,11 +130,11 @@ class MetricColumns:
     logged. Metric names are given as the run has them and stored under `metric_column(name)`.
     """
 
-    __slots__ = ("end", "logged", "restarts", "skipped", "step", "time", "values")
+    __slots__ = ("complete", "end", "logged", "restarts", "skipped", "step", "time", "values")
 
     def __init__(self, step: Any, time: Any,
                  metrics: Mapping[str, tuple[np.ndarray, np.ndarray | None]] | None = None, *,
-                 skipped: int = 0, end: int = 0, restarts: Sequence[int] = ()) -> None:
+                 skipped: int = 0, end: int = 0, restarts: Sequence[int] = (), complete: bool = True) -> None:
         import numpy as np
 
         self.step: np.ndarray = np.asarray(step, dtype=np.int64)
@@ -143,6 +149,7 @@ class MetricColumns:
         self.end = end          # for layouts followed row by row: byte offset just past the last row read
         # steps where a restarted run's next life began: curves break there rather than join across the pause
         self.restarts: list[int] = sorted({int(s) for s in restarts})
+        self.complete = complete  # False: the rows of a first part of the run (see `RunSource.metrics_upto`)
 
     def __len__(self) -> int:
         return len(self.step)

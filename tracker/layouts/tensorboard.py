@@ -25,8 +25,10 @@ time): the length CRC is what tells a record from garbage and lets the reader fi
 corrupt stretch, and the data CRC catches damage that would still decode (a flipped bit in a float), as
 TensorBoard's own reader does; a run manager showing a wrong number without a word is worse than a slower read.
 
-What each event file was decoded into is kept on disk outside the runs tree (`tbcache`), so that reopening a
-run in a new process reads its columns back instead of decoding every record again.
+Each event file is followed as `reading.follow` does for every foreign layout: a file that grew is read from
+where the last read stopped, and what it was decoded into is kept on disk outside the runs tree
+(`reading.filecache`), so that reopening a run in a new process reads its columns back instead of decoding
+every record again.
 
 ChatGoT keeps `training.log` in the run folder (its `Config: {...}` line is the fallback config, its last line
 says whether training completed) and checkpoints in a `models/` folder beside the runs folder, named
@@ -43,6 +45,7 @@ import re
 import struct
 from array import array
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +53,7 @@ from ..files import open_binary, read_bytes
 from ..liveness import interval_median
 from ..model import FINISHED, RUNNING, Checkpoint, RunInfo, Sample
 from ..ops.best import mark_best, ranking_metric
+from ..reading.follow import FollowedFile, Grow, follow
 from ..reading.goals import resolve_goal
 from .base import Detection, MetricColumns, RunSource
 
@@ -69,6 +73,7 @@ _SESSION_START = 1              # tensorboard's SessionLog.START: a writer (re)s
 _PEEK_BYTES = 1 << 16           # how much of a sub-folder's first event file tells whose it is
 _SPREAD_DEPTH = 3               # tensorboardX nests `add_scalars` as <main tag>/<key>, and a main tag may hold "/"
 _BIG = (1 << 63) - 1
+CACHE_KIND = "tensorboard"  # the disk cache's folder for decoded event files (see `reading.filecache`)
 
 
 def detect(directory: Path, names: list[str]) -> Detection | None:
@@ -214,42 +219,6 @@ def _read_file(path: Path, folder: str = "", names: dict[str, str] | None = None
     return reader.events()
 
 
-class _Grow:
-    """A numpy array appended to in place, with room to grow: views of what it held stay valid."""
-
-    def __init__(self, dtype: Any) -> None:
-        import numpy as np
-
-        self.data = np.empty(16, dtype=dtype)
-        self.size = 0
-
-    def extend(self, values: Any) -> None:
-        """Append `values` (an array or sequence)."""
-        import numpy as np
-
-        values = np.asarray(values, dtype=self.data.dtype)
-        need = self.size + len(values)
-        if need > len(self.data):
-            bigger = np.empty(max(need, 2 * len(self.data)), dtype=self.data.dtype)
-            bigger[:self.size] = self.data[:self.size]
-            self.data = bigger
-        self.data[self.size:need] = values
-        self.size = need
-
-    @classmethod
-    def of(cls, data: Any) -> _Grow:
-        """One holding `data` (a writable 1-d array, taken as it is)."""
-        grow = cls.__new__(cls)
-        grow.data, grow.size = data, len(data)
-        return grow
-
-    def view(self) -> Any:
-        """What it holds, as a read-only view (later appends do not change it)."""
-        out = self.data[:self.size]
-        out.flags.writeable = False
-        return out
-
-
 class _FileReader:
     """One event file read from its start in pieces (as it grows): the events so far and the parser state.
 
@@ -265,8 +234,8 @@ class _FileReader:
         self.offset = 0            # bytes of the file consumed (whole records, or a corrupt stretch)
         self.resyncing = False
         self.plugins: dict[str, str] = {}
-        self.steps, self.times = _Grow(np.int64), _Grow(np.float64)
-        self.columns: dict[str, tuple[_Grow, _Grow]] = {}
+        self.steps, self.times = Grow(np.int64), Grow(np.float64)
+        self.columns: dict[str, tuple[Grow, Grow]] = {}
         self.samples: list[Sample] = []
         self.sample_rows: list[int] = []
         self.hparams: dict[str, Any] = {}
@@ -325,7 +294,7 @@ class _FileReader:
             order = np.argsort(index, kind="stable")
             column = self.columns.get(tag)
             if column is None:
-                column = self.columns[tag] = (_Grow(np.int64), _Grow(np.float64))
+                column = self.columns[tag] = (Grow(np.int64), Grow(np.float64))
             column[0].extend(row_of[index[order]])
             column[1].extend(values[order])
         for i, within, sample in texts:
@@ -437,8 +406,8 @@ class _FileReader:
         reader = cls(name, folder, names)
         reader.offset, reader.resyncing = int(state["offset"]), bool(state["resyncing"])
         reader.plugins = dict(state["plugins"])
-        reader.steps, reader.times = _Grow.of(arrays["steps"]), _Grow.of(arrays["times"])
-        reader.columns = {tag: (_Grow.of(arrays[f"r{i}"]), _Grow.of(arrays[f"v{i}"]))
+        reader.steps, reader.times = Grow.of(arrays["steps"]), Grow.of(arrays["times"])
+        reader.columns = {tag: (Grow.of(arrays[f"r{i}"]), Grow.of(arrays[f"v{i}"]))
                           for i, tag in enumerate(state["tags"])}
         reader.samples = [Sample(text, step=step, time=time, prompt=prompt, extra=extra)
                           for text, step, time, prompt, extra in state["samples"]]
@@ -463,6 +432,15 @@ class _FileReader:
         return self._events
 
 
+def _restored(name: str, folder: str, names: dict[str, str] | None, state: dict[str, Any],
+              arrays: dict[str, Any]) -> _FileReader:
+    """A reader as the disk cache left it; ValueError for an entry whose columns do not line up."""
+    reader = _FileReader.restore(name, folder, names, state, arrays)
+    if reader.steps.size != reader.times.size:
+        raise ValueError("steps and times differ in length")
+    return reader
+
+
 def _plugin_value(out: _FileEvents, plugins: dict[str, str], value: Any, step: int, wall: float) -> float | None:
     """A plugin's summary value: its number if it is a scalar; text samples and hparams are stored on `out`."""
     tag = value.tag
@@ -478,126 +456,6 @@ def _plugin_value(out: _FileEvents, plugins: dict[str, str], value: Any, step: i
     elif plugin == "hparams":
         out.hparams.update(_hparams(value.metadata.plugin_data.content))
     return None
-
-
-_EDGE = 4096  # bytes at a followed file's start and before its read offset that must not change under it
-_CACHE_MIN_BYTES = 256 << 10  # smaller event files decode faster than a disk cache entry is worth
-_RESAVE_BYTES = 1 << 20
-
-
-def _changed(stat: os.stat_result, old: os.stat_result) -> bool:
-    return (stat.st_ino, stat.st_dev, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns) != (
-        old.st_ino, old.st_dev, old.st_size, old.st_mtime_ns, old.st_ctime_ns)
-
-
-@dataclass
-class _Followed:
-    """An event file being followed: its reader, and what tells that the file only grew since.
-
-    A file whose inode, size and mtime are unchanged is not read at all. One that grew, with the same inode,
-    the same first bytes and the same bytes just before the offset read up to, is read from that offset on;
-    a record cut short at the end waits there for its rest. Anything else (truncated, replaced, rewritten)
-    is read again whole. A file not yet followed in this process starts from its disk cache entry, if one
-    describes this very file (see `tbcache`), and is kept there once big enough to be worth it.
-    """
-
-    reader: _FileReader
-    stat: os.stat_result
-    head: bytes
-    tail: bytes
-    saved: int = -1  # the offset the disk cache holds this file up to (-1: none)
-
-    @classmethod
-    def read(cls, path: Path, stat: os.stat_result, folder: str, names: dict[str, str] | None) -> _Followed:
-        """Read `path` from its start, or from where its disk cache entry stops (see `tbcache`)."""
-        key = str(path.absolute())
-        with open_binary(path) as fh:
-            stat = os.fstat(fh.fileno())
-            restored = cls._restored(key, fh, stat, path.name, folder, names) if stat.st_size >= _CACHE_MIN_BYTES \
-                else None
-            if restored is None:
-                reader, offset, saved = _FileReader(path.name, folder, names), 0, -1
-                head = b""
-            else:
-                reader, offset, saved = restored, restored.offset, restored.offset
-                fh.seek(0)
-                head = fh.read(_EDGE)
-            fh.seek(max(0, offset - _EDGE))
-            tail = fh.read(offset - max(0, offset - _EDGE))
-            data = fh.read()
-            stat = os.fstat(fh.fileno())
-        reader.feed(data)
-        if restored is None:
-            head = data[:_EDGE]
-        tail = (tail + data[:reader.offset - offset])[-_EDGE:]
-        followed = cls(reader, stat, head, tail, saved)
-        followed._save(path)
-        return followed
-
-    @staticmethod
-    def _restored(key: str, fh: Any, stat: os.stat_result, name: str, folder: str,
-                  names: dict[str, str] | None) -> _FileReader | None:
-        """The reader as the disk cache left it for this very file, or None."""
-        from . import tbcache
-
-        cached = tbcache.load(key, fh, stat)
-        if cached is None:
-            return None
-        state, arrays, offset = cached
-        try:
-            reader = _FileReader.restore(name, folder, names, state, arrays)
-        except Exception:  # an entry of another shape: decode the file instead
-            return None
-        return reader if reader.offset == offset and reader.steps.size == reader.times.size else None
-
-    def _save(self, path: Path) -> None:
-        """Keep the reader in the disk cache when enough is new since it was last kept there: the whole file
-        once it is big enough to be worth it, then again after it grew by a quarter (or at least 1 MiB), so
-        that following a growing run does not rewrite its columns at every poll."""
-        from . import tbcache
-
-        offset = self.reader.offset
-        if offset < _CACHE_MIN_BYTES:
-            return
-        if self.saved >= 0 and offset - self.saved < max(_RESAVE_BYTES, self.saved // 4):
-            return
-        try:
-            with open_binary(path) as fh:
-                stat = os.fstat(fh.fileno())
-                if _changed(stat, self.stat):
-                    return  # written to since it was read: kept at a later read
-                ident = tbcache.identity(fh, stat, offset)
-        except OSError:
-            return
-        state, arrays = self.reader.state()
-        tbcache.store(str(path.absolute()), ident, state, arrays)
-        self.saved = offset
-
-    def follow(self, path: Path, stat: os.stat_result) -> bool:
-        """Take in what was appended to `path` since; False if it was not only appended to."""
-        old = self.stat
-        if (stat.st_ino, stat.st_dev) != (old.st_ino, old.st_dev) or stat.st_size < self.reader.offset:
-            return False
-        if (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns) == (old.st_size, old.st_mtime_ns, old.st_ctime_ns):
-            return True
-        offset = self.reader.offset
-        with open_binary(path) as fh:
-            if os.fstat(fh.fileno()).st_ino != old.st_ino or fh.read(len(self.head)) != self.head:
-                return False
-            fh.seek(offset - len(self.tail))
-            if fh.read(len(self.tail)) != self.tail:
-                return False
-            data = fh.read()
-            stat = os.fstat(fh.fileno())
-            if len(self.head) < _EDGE:  # the file was short: its start is longer now
-                fh.seek(0)
-                self.head = fh.read(_EDGE)
-        self.reader.feed(data)
-        self.stat = stat
-        end = self.reader.offset - offset  # bytes of `data` consumed
-        self.tail = (self.tail + data[:end])[-_EDGE:]
-        self._save(path)
-        return True
 
 
 @dataclass
@@ -924,7 +782,7 @@ class TensorBoardRun(RunSource):
 
     def __init__(self, path: Path) -> None:
         super().__init__(path)
-        self._cache: dict[Path, _Followed] = {}
+        self._cache: dict[Path, FollowedFile] = {}
         self._read: list[_FileEvents] = []  # the files `_lives` was last worked out from, and its answer
         self._lives_of: tuple[list[_FileEvents], list[int]] = ([], [])
 
@@ -971,15 +829,13 @@ class TensorBoardRun(RunSource):
 
     def _read_files(self) -> list[_FileEvents]:
         """Every event file's contents in run order; a file that grew is read from where the last read stopped,
-        one truncated or replaced is read again from its start (see `_Followed`)."""
-        files: dict[Path, _Followed] = {}
+        one truncated or replaced is read again from its start (see `reading.follow`)."""
+        files: dict[Path, FollowedFile] = {}
         for path, folder, names in self._sources():
             try:
-                stat = path.stat()
-                followed = self._cache.get(path)
-                if followed is None or not followed.follow(path, stat):
-                    followed = _Followed.read(path, stat, folder, names)
-                files[path] = followed
+                files[path] = follow(
+                    self._cache.get(path), path, partial(_FileReader, path.name, folder, names), kind=CACHE_KIND,
+                    restore=partial(_restored, path.name, folder, names))
             except FileNotFoundError:  # removed since the listing
                 continue
         self._cache = files

@@ -1,14 +1,14 @@
-"""The decoded contents of TensorBoard event files, cached on disk outside the runs tree.
+"""What a followed file was parsed into, cached on disk outside the runs tree (see `reading.follow`).
 
-A run reopened in a new process then costs reading its columns back (one read, a CRC, no decoding) instead of
-framing and decoding every record again. An entry is one file: a magic line, the length of a JSON header, the
-header (the reader's state and what identifies the event file), then the raw arrays, 8-byte aligned. It is
-trusted only for the same event file (same path, device and inode) that still starts with the same 4 KiB and
-holds the same 4 KiB before the offset read up to; at the same size, its mtime, ctime and last 4 KiB must be
-unchanged too (a rewrite in place is read again). A file that grew is read from the cached offset on.
+A foreign run reopened in a new process then costs reading its columns back (one read, a CRC, no parsing)
+instead of framing and decoding every record again. An entry is one file under `<cache>/<kind>/`: a magic line,
+the length of a JSON header, the header (the reader's state and what identifies the file), then the raw arrays,
+8-byte aligned. It is trusted only for the same file (same path, device and inode) that still starts with the
+same 4 KiB and holds the same 4 KiB before the offset read up to; at the same size, its mtime, ctime and last
+4 KiB must be unchanged too (a rewrite in place is read again). A file that grew is read from the cached offset.
 
-An entry that cannot be read, is cut short, fails its CRC or is of another version is ignored: the event file
-is decoded afresh, never an error.
+An entry that cannot be read, is cut short, fails its CRC or is of another version is ignored: the file is
+parsed afresh, never an error.
 """
 
 from __future__ import annotations
@@ -20,15 +20,14 @@ import os
 import struct
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from ..reading.cachedir import cache_file
+from .cachedir import cache_file
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     import numpy as np
 
-KIND = "tensorboard"
-_MAGIC = b"runyard-tfevents-cache 1\n"
+_MAGIC = b"runyard-parsed-file 1\n"
 _EDGE = 4096
 _ALIGN = 8
 
@@ -49,23 +48,28 @@ def _edges(fh: BinaryIO, offset: int, size: int) -> tuple[bytes, bytes, bytes]:
 
 
 def identity(fh: BinaryIO, stat: os.stat_result, offset: int) -> dict[str, Any]:
-    """What tells this very event file (open as `fh`, `stat` its fstat, read up to `offset`) from any other."""
+    """What tells this very file (open as `fh`, `stat` its fstat, read up to `offset`) from any other."""
     head, tail, last = _edges(fh, offset, stat.st_size)
     return {"dev": stat.st_dev, "ino": stat.st_ino, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
             "ctime_ns": stat.st_ctime_ns, "offset": offset,
             "head": _digest(head), "tail": _digest(tail), "last": _digest(last)}
 
 
-def _entry(key: str) -> Path:
-    return cache_file(KIND, key, ".tfc")
+def entry_path(kind: str, key: str) -> Path:
+    """Where the entry of file `key` (its absolute path) read by a reader of `kind` is kept."""
+    return cache_file(kind, key, ".parsed")
 
 
-def store(key: str, ident: dict[str, Any], state: dict[str, Any], arrays: list[tuple[str, np.ndarray]]) -> None:
-    """Write an entry for event file `key` (its absolute path) atomically; one that cannot be written is not
-    kept. `state` must be JSON (NaN and infinities allowed); `arrays` are 1-d numpy arrays."""
+Cached = tuple[dict[str, Any], dict[str, "np.ndarray"], int]  # a reader's state, its arrays, the offset read to
+
+
+def store(kind: str, key: str, ident: dict[str, Any], state: dict[str, Any],
+          arrays: list[tuple[str, np.ndarray]]) -> None:
+    """Write an entry for file `key` (its absolute path), read by a reader of `kind`, atomically; one that
+    cannot be written is not kept. `state` must be JSON (NaN and infinities allowed); `arrays` are 1-d numpy arrays."""
     import crc32c
 
-    path = _entry(key)
+    path = entry_path(kind, key)
     layout = [(name, array.dtype.str, len(array)) for name, array in arrays]
     body_parts: list[bytes | memoryview] = []
     for _, array in arrays:
@@ -90,20 +94,20 @@ def store(key: str, ident: dict[str, Any], state: dict[str, Any], arrays: list[t
             tmp.unlink()
 
 
-def load(key: str, fh: BinaryIO, stat: os.stat_result) -> tuple[dict[str, Any], dict[str, np.ndarray], int] | None:
-    """The state, arrays (writable) and offset cached for event file `key`, open as `fh` with fstat `stat`, if
-    the entry describes a prefix of this very file (see the module's docstring); None otherwise."""
+def load(kind: str, key: str, fh: BinaryIO, stat: os.stat_result) -> Cached | None:
+    """The state, arrays (writable) and offset cached by a reader of `kind` for file `key`, open as `fh` with
+    fstat `stat`, if the entry describes a prefix of this very file (see the module's docstring); None otherwise."""
     try:
-        return _load(key, fh, stat)
-    except Exception:  # missing, unreadable, corrupt or foreign entry: decode the event file instead
+        return _load(kind, key, fh, stat)
+    except Exception:  # missing, unreadable, corrupt or foreign entry: parse the file instead
         return None
 
 
-def _load(key: str, fh: BinaryIO, stat: os.stat_result) -> tuple[dict[str, Any], dict[str, np.ndarray], int] | None:
+def _load(kind: str, key: str, fh: BinaryIO, stat: os.stat_result) -> Cached | None:
     import crc32c
     import numpy as np
 
-    path = _entry(key)
+    path = entry_path(kind, key)
     with open(path, "rb") as cache:
         start = cache.read(len(_MAGIC) + 8)
         if start[:len(_MAGIC)] != _MAGIC:
