@@ -319,6 +319,10 @@ class RunyardApp(App):
             self.records[message.key] = record
             self._tell_screens({message.key}, structure=True)
             self.open_runs([record])
+            if record.source is not None:  # its summary, read after the series the screen waits for
+                self.lanes.submit(run_lane(message.key), partial(_reread, message.key, record.source, False,
+                                                                 record.info.archived, self.post_message),
+                                  tag="record", file=_file_name(record, "run.json"))
         self.scan_tree()
 
     def action_rescan(self) -> None:
@@ -693,16 +697,29 @@ def _find_run(path: Path, root: Path, post: Callable[[object], object]) -> None:
     except Exception as exc:
         post(RunFound(str(path), None, str(exc)))
         return
-    record = read_record(source)
+    record = _first_record(source)
     parts = source.path.relative_to(root).parts if source.path.is_relative_to(root) else ()
     record.info.archived = len(parts) > 1 and parts[0] == "archive"  # the root's own archive folder, as scan()
     settle_status(record.info)
     post(RunFound(str(source.path), record))
 
 
+def _first_record(source) -> RunRecord:
+    """A run's record without its metric summary, which reads every row: the run screen opens on it at once,
+    and the whole record is read behind the screen's first read of the series."""
+    try:
+        info = source.read_info()
+    except Exception:
+        return read_record(source)  # the record says why, as a listing would
+    record = RunRecord(info, source=source)
+    with contextlib.suppress(Exception):  # read again in full right after; a broken config says so then
+        record.config = source.config()
+    return record
+
+
 def _read_series(key: str, live: LiveRun, full: bool, post: Callable[[object], object]) -> None:
     try:
-        update = live.read(full)
+        update = live.read(full, part=lambda first: post(RunLoaded(key, live, first)))  # a big run's first parts
     except OSError:  # an I/O error on appended rows (a network filesystem): none this time, the next change retries
         update = RowBatch()
     post(RowsAppended(key, live, update) if isinstance(update, RowBatch) else RunLoaded(key, live, update))

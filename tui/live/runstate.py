@@ -9,10 +9,13 @@ redraw never re-smooths a long series.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import math
+import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -179,6 +182,7 @@ class Snapshot:
     problem: str | None = None  # why the metrics could not be read ("cannot read metrics.jsonl: permission denied")
     error: str | None = None
     restarts: list[int] = field(default_factory=list)  # steps where a restarted run's next life began
+    loading: float | None = None  # a first part of a big run: the share of its files read so far (0..1)
 
 
 @dataclass
@@ -212,11 +216,13 @@ class LiveRun:
         self.nonfinite: dict[str, int] = {}
         self.restarts: list[int] = []  # steps where a restarted run's next life began: its curves break there
         self.loaded = False          # a first read has been folded in
+        self.loading: float | None = None  # while only a first part is in: the share of the run read (0..1)
         self.tailed: str | None = None
         self.waiting: str | None = None
         self.problem: str | None = None  # why its metrics cannot be read, shown where the curves would be
         self.error: str | None = None
         self._tail: MetricsTail | None = None  # the reading side's: only `read` and `close` touch it
+        self.started = False  # the reading side's: a first read began (only that one is read in parts)
 
     @property
     def path(self) -> Path:
@@ -229,16 +235,21 @@ class LiveRun:
         moved.rows, moved.series, moved.nonfinite = self.rows, self.series, self.nonfinite
         moved.restarts = self.restarts
         moved.loaded, moved.tailed, moved.waiting, moved.error = self.loaded, self.tailed, self.waiting, self.error
-        moved.problem = self.problem
+        moved.problem, moved.loading = self.problem, self.loading
+        moved.started = self.loaded  # curves already shown are not replaced by a first part of them
         return moved
 
     # ----- the reading side (a read lane's thread) ------------------------------------------------------------
 
-    def read(self, full: bool = False) -> Snapshot | RowBatch:
+    def read(self, full: bool = False, part: Callable[[Snapshot], object] | None = None) -> Snapshot | RowBatch:
         """What changed since the last read: rows appended to a followed metrics file, else every series afresh
-        (first read, layouts without an incremental reader, a truncated, replaced or resumed file)."""
+        (first read, layouts without an incremental reader, a truncated, replaced or resumed file).
+
+        A first read of a big run is done in parts (`RunSource.metrics_upto`) when `part` is given: it gets a
+        Snapshot of the rows read so far after each part but the last (`loading` says how far), so a screen
+        draws them while the rest loads; the returned Snapshot holds them all."""
         if full or self._tail is None:
-            return self._read_all()
+            return self._read_all(part if not self.started else None)
         chunk = self._tail.read()
         if chunk.reset or chunk.resumes:
             return self._read_all()  # read afresh (the cache makes it cheap)
@@ -257,27 +268,38 @@ class LiveRun:
                     batch.nonfinite[name] = batch.nonfinite.get(name, 0) + 1
         return batch
 
-    def _read_all(self) -> Snapshot:
+    def _read_all(self, part: Callable[[Snapshot], object] | None = None) -> Snapshot:
         """Read every metric once; runyard runs then follow their metrics.jsonl from where the read stopped.
 
         Full reads take turns (see `_FULL_READS`): a million-row load holds its file's parse and its columns at
         once, and several on separate threads at the same moment multiply the peak and leave each thread's
-        allocator arena holding freed pages.
+        allocator arena holding freed pages. A read in parts takes the turn for each part and gives it back
+        between them, so that another run's first part is drawn without waiting for this whole run.
         """
+        self.started = True
         if self._tail is not None:
             self._tail.close()
             self._tail = None
-        turn = _FULL_READS.acquire(timeout=FULL_READ_PATIENCE)  # a stuck read delays the others, never holds them
+        parts = _Parts(self.view.source) if part is not None else None
         try:
-            return self._load_snapshot()
+            while True:
+                turn = _FULL_READS.acquire(timeout=FULL_READ_PATIENCE)  # a stuck read delays others, never holds them
+                try:
+                    snapshot = self._load_snapshot(parts)
+                finally:
+                    if turn:
+                        _FULL_READS.release()
+                if snapshot.loading is None:
+                    return snapshot
+                part(snapshot)
         finally:
-            if turn:
-                _FULL_READS.release()
             _release_arrow_memory()  # after the frame is gone: its buffers are free to give back now
 
-    def _load_snapshot(self) -> Snapshot:
+    def _load_snapshot(self, parts: _Parts | None = None) -> Snapshot:
         try:
-            data = self.view.source.metrics_data()  # which rows logged each metric: a logged NaN is a point
+            data = self.view.source.metrics_data() if parts is None else parts.next()
+            if not data.complete:
+                return _snapshot_of(data, loading=parts.share())
             self._tail = self.view.source.metrics_tail(offset=data.end)
         except NotRegularFile as exc:
             return Snapshot(Rows(), {}, {}, waiting=Path(exc.filename or self.path).name)
@@ -285,16 +307,7 @@ class LiveRun:
             return Snapshot(Rows(), {}, {}, problem=unreadable_reason(exc, self.path))
         except Exception as exc:  # a run that cannot be read shows its error in place
             return Snapshot(Rows(), {}, {}, error=_one_line(exc))
-        rows = Rows(data.step, data.time)
-        series: dict[str, Series] = {}
-        nonfinite: dict[str, int] = {}
-        for name, values in data.values.items():
-            mask = data.mask(name)
-            every = bool(mask.all())
-            series[name] = Series(rows, None if every else np.flatnonzero(mask), values if every else values[mask])
-            nonfinite[name] = int(np.count_nonzero(~np.isfinite(values[mask])))
-        tailed = self._tail.reader.path.name if self._tail is not None else None
-        return Snapshot(rows, series, nonfinite, tailed, restarts=list(data.restarts))
+        return _snapshot_of(data, tailed=self._tail.reader.path.name if self._tail is not None else None)
 
     def close(self) -> None:
         """Let go of the followed file (on the read lane: never while a read uses it)."""
@@ -311,6 +324,7 @@ class LiveRun:
         if isinstance(update, Snapshot):
             self.rows, self.series, self.nonfinite = update.rows, update.series, update.nonfinite
             self.tailed, self.error, self.restarts = update.tailed, update.error, update.restarts
+            self.loading = update.loading
             return len(self.rows)
         if not len(update):
             return 0
@@ -334,7 +348,13 @@ class LiveRun:
             return self.problem
         if self.waiting:
             return f"waiting for {self.waiting}"
+        if self.loading is not None and not self.series:
+            return f"loading {self.loading_text()}"
         return None if self.loaded else "loading…"
+
+    def loading_text(self) -> str | None:
+        """How far a run read in parts is ("38%"), None once it is read whole."""
+        return None if self.loading is None else f"{min(99, int(self.loading * 100))}%"
 
     # ----- what the screens show --------------------------------------------------------------------------
 
@@ -373,6 +393,60 @@ class LiveRun:
         if not finite.size:
             return None
         return float(finite.max() if direction(name, self.view) == "max" else finite.min())
+
+
+def _snapshot_of(data: Any, tailed: str | None = None, loading: float | None = None) -> Snapshot:
+    """Series of `MetricColumns`: one Rows shared by all, an index only for metrics not logged on every row."""
+    rows = Rows(data.step, data.time)
+    series: dict[str, Series] = {}
+    nonfinite: dict[str, int] = {}
+    for name, values in data.values.items():
+        mask = data.mask(name)
+        every = bool(mask.all())
+        series[name] = Series(rows, None if every else np.flatnonzero(mask), values if every else values[mask])
+        nonfinite[name] = int(np.count_nonzero(~np.isfinite(values[mask])))
+    return Snapshot(rows, series, nonfinite, tailed, restarts=list(data.restarts), loading=loading)
+
+
+# A first read in parts: this many bytes first (a first curve soon), then each part `PART_GROWTH` times the last,
+# up to `LAST_PART` (fewer, bigger parts cost less: each one rebuilds the series read so far).
+FIRST_PART = 8 << 20
+PART_GROWTH = 4
+LAST_PART = 256 << 20
+
+
+class _Parts:
+    """The parts of one first read: `next()` reads one more (`metrics_upto`), `share()` says how far it got."""
+
+    def __init__(self, source: Any) -> None:
+        self.source = source
+        self.budget = FIRST_PART
+        self.asked = 0
+        self.total = _files_size(source)
+
+    def next(self) -> Any:
+        if self.total and self.asked > 2 * self.total + LAST_PART:
+            return self.source.metrics_data()  # a reader that never says it is done: read it in one go
+        data = self.source.metrics_upto(self.budget)
+        self.asked += self.budget
+        self.budget = min(self.budget * PART_GROWTH, LAST_PART)
+        return data
+
+    def share(self) -> float:
+        """The share of the run's files read so far, as near as the budgets tell (never 1 while parts remain)."""
+        return min(0.99, self.asked / self.total) if self.total else 0.0
+
+
+def _files_size(source: Any) -> int:
+    """Bytes in the files a listing keys the run on (its metrics among them), 0 if they cannot be listed."""
+    total = 0
+    try:
+        for path in source.key_paths():
+            with contextlib.suppress(OSError):
+                total += os.stat(path).st_size
+    except Exception:  # a layout that cannot list its files: the parts are read all the same, without a share
+        return 0
+    return total
 
 
 def _one_line(exc: BaseException) -> str:

@@ -309,6 +309,7 @@ class RunScreen(Screen):
                 "step": f"step {fmt_number(last)}" + (f"/{fmt_number(target)}" if target else ""),
                 "rate": f"{fmt_number(rate)} steps/s" if rate else None,
                 "eta": f"ETA {fmt_duration(eta)}" if eta is not None else None,
+                "loading": f"loading {live.loading_text()}" if live.loading is not None else None,
             })
         title = self.query_one("#run-title", Static)
         settings = Text("  " + "  ".join(self.settings()), style="dim", no_wrap=True)
@@ -344,6 +345,8 @@ class RunScreen(Screen):
             if part["error"]:
                 text.append(f"  ⚠ {part['error']}", style="bold red")
             text.append(f"  {part['step']}")
+            if part["loading"]:  # the curves are a first part of the run: the rest is still being read
+                text.append(f"  {part['loading']}", style="bold")
             for key in ("rate", "eta"):
                 if part[key] and key not in drop:
                     text.append(f"  {part[key]}", style="bold" if key == "eta" else "")
