@@ -71,6 +71,8 @@ DURATION_TICKS = 5     # seconds between duration refreshes of running runs that
 EXIT_GRACE = 5.0       # seconds a SIGTERM or SIGHUP gives the app to leave cleanly before the process just ends
 RESCAN_SHARE = 0.01    # of a core, at most, for the periodic rescan: in a tree costly to list it comes less often
 SCAN_LANE, WATCH_LANE, SIZE_LANE = ("scan",), ("watch",), ("sizes",)
+RECORD_EVERY = 2.0     # seconds at least between rereads of a followed run's record that is read whole each time
+RECORD_SHARE = 0.02    # of a core, at most, for those rereads of all such runs together
 
 
 def run_lane(key: str) -> tuple[str, str]:
@@ -133,6 +135,12 @@ class RunyardApp(App):
         self.hues = RunHues(len(PALETTE))
         self.pinned: str | None = None
         self.metric_aliases: dict[str, list[str]] = {}  # [aliases] of the root's runyard.toml, read with each scan
+        # Records of followed runs read whole on each change, re-read at a pace their cost sets (`_reread_due`):
+        # the runs changed since their last reread, when each may be read next, and what its last reread cost
+        # (CPU seconds, written by its lane).
+        self._records_wanted: set[str] = set()
+        self._records_next: dict[str, float] = {}
+        self._record_costs: dict[str, float] = {}
 
     @property
     def following(self) -> frozenset[str]:
@@ -472,17 +480,48 @@ class RunyardApp(App):
                 self._read_series(key, live)
                 asked = True
             if wanted.record and record.source is not None:
-                self.lanes.submit(run_lane(key), partial(_reread, key, record.source, wanted.record == INFO,
-                                                         record.info.archived, self.post_message),
-                                  tag=wanted.record, file=_file_name(record, "run.json"))
+                if wanted.record != INFO and live is not None and live.loaded and live.tailed is None:
+                    self._records_wanted.add(key)  # read whole: spaced by its cost (see `_reread_due`)
+                else:
+                    self._reread(key, record, wanted.record)
                 asked = True
             if not asked:
                 quiet.add(key)
         if quiet:
             self._tell_screens(quiet)
+        self._reread_due()
         self.sizes.changed(names)
         if message.rescan:  # runs that came, went or moved are listed now; the mere reconcile may wait
             self.scan_tree(periodic=not structural)
+
+    def _reread(self, key: str, record: RunRecord, kind: str) -> None:
+        """Read a run's record again on its lane: run.json only (INFO) or the whole listing record."""
+        job = partial(_reread, key, record.source, kind == INFO, record.info.archived, self.post_message)
+        self.lanes.submit(run_lane(key), partial(_timed, job, self._record_costs, key), tag=kind,
+                          file=_file_name(record, "run.json"))
+
+    def _reread_due(self) -> None:
+        """Read again the records of runs read whole on every change whose turn came.
+
+        Such a record (a TensorBoard or W&B run's) is worked out from all its rows, while the series the screens
+        show of a followed run already come row by row; so each is read again at most every `RECORD_EVERY`
+        seconds, and less often as it costs more: all of them together take at most `RECORD_SHARE` of a core.
+        """
+        if not self._records_wanted:
+            return
+        now = time.monotonic()
+        spacing = max(1, len(self._records_next)) / RECORD_SHARE
+        for key in list(self._records_wanted):
+            record = self.records.get(key)
+            if record is None or record.source is None:
+                self._records_wanted.discard(key)
+                self._records_next.pop(key, None)
+            elif now >= self._records_next.get(key, 0.0):
+                self._records_wanted.discard(key)
+                self._reread(key, record, "record")
+                self._records_next[key] = now + max(RECORD_EVERY, self._record_costs.get(key, 0.0) * spacing)
+        for key in [k for k in self._records_next if k not in self.records]:
+            del self._records_next[key]
 
     def _run_key_of(self, path: Path) -> str | None:
         """The run a changed file belongs to (its folder, or for one-file runs the file itself)."""
@@ -518,6 +557,7 @@ class RunyardApp(App):
         """
         self._ticks += 1
         self.lanes.pump()
+        self._reread_due()
         self._measure(self.sizes.due())
         refresh_durations = self._ticks % DURATION_TICKS == 0
         changed = set()
@@ -679,6 +719,15 @@ def _scan(root: Path, kept: dict[str, RunRecord], post: Callable[[object], objec
         post(ScanDone([], f"cannot scan {root}: {exc}"))
     finally:
         cost[:] = [time.thread_time() - started, time.monotonic()]
+
+
+def _timed(job: Callable[[], None], costs: dict[str, float], key: str) -> None:
+    """Run `job`, noting the CPU seconds it took under `key` (on the lane's thread)."""
+    started = time.thread_time()
+    try:
+        job()
+    finally:
+        costs[key] = time.thread_time() - started
 
 
 def _recover(root: Path, post: Callable[[object], object]) -> None:

@@ -223,6 +223,7 @@ class LiveRun:
         self.error: str | None = None
         self._tail: MetricsTail | None = None  # the reading side's: only `read` and `close` touch it
         self.started = False  # the reading side's: a first read began (only that one is read in parts)
+        self._seen: _Seen | None = None  # the reading side's: the rows last read of a layout read whole
 
     @property
     def path(self) -> Path:
@@ -248,8 +249,10 @@ class LiveRun:
         A first read of a big run is done in parts (`RunSource.metrics_upto`) when `part` is given: it gets a
         Snapshot of the rows read so far after each part but the last (`loading` says how far), so a screen
         draws them while the rest loads; the returned Snapshot holds them all."""
-        if full or self._tail is None:
+        if full or (self._tail is None and self._seen is None):
             return self._read_all(part if not self.started else None)
+        if self._tail is None:
+            return self._read_all(grown=True)  # a layout read whole on each change: only its new rows go out
         chunk = self._tail.read()
         if chunk.reset or chunk.resumes:
             return self._read_all()  # read afresh (the cache makes it cheap)
@@ -268,8 +271,12 @@ class LiveRun:
                     batch.nonfinite[name] = batch.nonfinite.get(name, 0) + 1
         return batch
 
-    def _read_all(self, part: Callable[[Snapshot], object] | None = None) -> Snapshot:
+    def _read_all(self, part: Callable[[Snapshot], object] | None = None, grown: bool = False) -> Snapshot | RowBatch:
         """Read every metric once; runyard runs then follow their metrics.jsonl from where the read stopped.
+
+        Other layouts are read whole again on each change (their sources read only the new bytes); when the
+        rows read are those already known plus new ones (`grown`), only the new ones are returned, as a
+        RowBatch, so that the series, their smoothing and what screens drew of them are extended, not rebuilt.
 
         Full reads take turns (see `_FULL_READS`): a million-row load holds its file's parse and its columns at
         once, and several on separate threads at the same moment multiply the peak and leave each thread's
@@ -281,26 +288,33 @@ class LiveRun:
             self._tail.close()
             self._tail = None
         parts = _Parts(self.view.source) if part is not None else None
+        seen, self._seen = self._seen if grown else None, None
+        update: Snapshot | RowBatch = RowBatch()
         try:
             while True:
                 turn = _FULL_READS.acquire(timeout=FULL_READ_PATIENCE)  # a stuck read delays others, never holds them
                 try:
-                    snapshot = self._load_snapshot(parts)
+                    update = self._load_snapshot(parts, seen)
                 finally:
                     if turn:
                         _FULL_READS.release()
-                if snapshot.loading is None:
-                    return snapshot
-                part(snapshot)
+                if not isinstance(update, Snapshot) or update.loading is None:
+                    return update
+                part(update)
         finally:
-            _release_arrow_memory()  # after the frame is gone: its buffers are free to give back now
+            if isinstance(update, Snapshot):
+                _release_arrow_memory()  # after the frame is gone: its buffers are free to give back now
 
-    def _load_snapshot(self, parts: _Parts | None = None) -> Snapshot:
+    def _load_snapshot(self, parts: _Parts | None = None, seen: _Seen | None = None) -> Snapshot | RowBatch:
         try:
             data = self.view.source.metrics_data() if parts is None else parts.next()
             if not data.complete:
                 return _snapshot_of(data, loading=parts.share())
             self._tail = self.view.source.metrics_tail(offset=data.end)
+            if self._tail is None:
+                self._seen = _Seen.of(data)
+                if seen is not None and seen.extended_by(data):
+                    return _batch_of(data, seen.rows)
         except NotRegularFile as exc:
             return Snapshot(Rows(), {}, {}, waiting=Path(exc.filename or self.path).name)
         except OSError as exc:  # out of reach (another user's folder) or failing: say which file, and why
@@ -406,6 +420,61 @@ def _snapshot_of(data: Any, tailed: str | None = None, loading: float | None = N
         series[name] = Series(rows, None if every else np.flatnonzero(mask), values if every else values[mask])
         nonfinite[name] = int(np.count_nonzero(~np.isfinite(values[mask])))
     return Snapshot(rows, series, nonfinite, tailed, restarts=list(data.restarts), loading=loading)
+
+
+@dataclass
+class _Seen:
+    """What a whole read of a run held, enough to tell whether the next one only added rows after it."""
+
+    rows: int
+    ends: tuple[Any, ...]            # (first step, first time, last step, last time) as read
+    restarts: list[int]
+    points: dict[str, int]           # per metric, how many rows logged it
+
+    @classmethod
+    def of(cls, data: Any) -> _Seen:
+        n = len(data)
+        ends = (int(data.step[0]), float(data.time[0]), int(data.step[-1]), float(data.time[-1])) if n else ()
+        points = {name: n if logged is None else int(np.count_nonzero(logged)) for name, logged in data.logged.items()}
+        return cls(n, ends, list(data.restarts), points)
+
+    def extended_by(self, data: Any) -> bool:
+        """True if `data` holds the rows seen, unchanged as far as these checks tell, then new ones."""
+        n = self.rows
+        if len(data) < n or list(data.restarts) != self.restarts:
+            return False
+        if n and not _same(_Seen.of_rows(data, n), self.ends):
+            return False
+        for name, count in self.points.items():
+            logged = data.logged.get(name, False) if name in data.values else False
+            if logged is False or (n if logged is None else int(np.count_nonzero(logged[:n]))) != count:
+                return False
+        return True
+
+    @staticmethod
+    def of_rows(data: Any, n: int) -> tuple[Any, ...]:
+        return int(data.step[0]), float(data.time[0]), int(data.step[n - 1]), float(data.time[n - 1])
+
+
+def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    """Equal, a NaN time equal to NaN (a layout without wall times)."""
+    return len(a) == len(b) and all(x == y or (x != x and y != y) for x, y in zip(a, b, strict=True))
+
+
+def _batch_of(data: Any, start: int) -> RowBatch:
+    """The rows of `data` from `start` on, as `read` hands appended rows over."""
+    batch = RowBatch(steps=data.step[start:].tolist(), times=data.time[start:].tolist())
+    for name, values in data.values.items():
+        logged = data.logged[name]
+        ids = np.arange(len(batch)) if logged is None else np.flatnonzero(logged[start:])
+        if not ids.size:
+            continue
+        new = values[start:][ids]
+        batch.values[name] = (ids.tolist(), new.tolist())
+        bad = int(np.count_nonzero(~np.isfinite(new)))
+        if bad:
+            batch.nonfinite[name] = bad
+    return batch
 
 
 # A first read in parts: this many bytes first (a first curve soon), then each part `PART_GROWTH` times the last,
