@@ -32,6 +32,7 @@ from ..widgets.metric_plot import MetricPanels, Trace, colour, curve_colour
 from .metric_picker import MetricPicker
 
 REDRAW_INTERVAL = 0.25  # at most four plot redraws a second while data streams in
+PLOT_SHARE = 0.05       # of a core, at most, for drawing curves again as a live run's rows arrive
 LABEL_NAME_CELLS = 60  # a run named in a label (whose log, whose values) keeps both ends of a long name in sight
 # The widget each tab focuses when shown for the first time; afterwards it gets back what had focus in it.
 FIRST_FOCUS = {"curves": "#log", "config": "#config-table", "checkpoints": "#ckpt-table",
@@ -95,6 +96,9 @@ class RunScreen(Screen):
         self.log_index = 0
         self._last_draw = 0.0
         self._draw_timer: Any = None
+        self._plotted: tuple[tuple, float] = ((), 0.0)  # what the curves were last drawn from, and when
+        self._plot_cost = 0.0                          # CPU seconds that drawing took
+        self._plot_timer: Any = None
         self._pane_focus: dict[str, Widget] = {}  # what last had focus in each tab
         self._details: RunDetails | None = None   # what the other tabs show, read off the app's thread
         self._details_stale = True                # the run changed since they were asked for
@@ -202,19 +206,25 @@ class RunScreen(Screen):
             self._details_stale = True
         since = time.monotonic() - self._last_draw
         if since >= REDRAW_INTERVAL:
-            self.redraw()
+            self.redraw(data=True)
         elif self._draw_timer is None:
             self._draw_timer = self.set_timer(REDRAW_INTERVAL - since, self._timed_redraw)
 
     def _timed_redraw(self) -> None:
         self._draw_timer = None
-        self.redraw()
+        self.redraw(data=True)
 
-    def redraw(self) -> None:
-        """Rebuild the traces from the live series and refresh what the active tab shows."""
+    def redraw(self, data: bool = False) -> None:
+        """Rebuild the traces from the live series and refresh what the active tab shows.
+
+        A redraw for new `data` (not a key press) draws the curves again only if what they show changed, and
+        no sooner than their last drawing's cost allows (`PLOT_SHARE`): plotext takes a fifth of a second for
+        a wide terminal's plot, and live runs append every second. Title, step and values follow at once.
+        """
         self._last_draw = time.monotonic()
         self._join_new_metrics()
-        self._draw_plot()
+        if not data or self._plot_due():
+            self._draw_plot()
         self._draw_title()
         self._draw_cursor_info()
         self._draw_run_labels()
@@ -222,12 +232,46 @@ class RunScreen(Screen):
         if active != "curves":
             self._fill_tab(active)
 
+    def _shown(self) -> tuple:
+        """What the curves are drawn from: each run's series (which, how many rows) and what it waits for."""
+        runs = [(id(live.rows), len(live.rows), len(live.series), live.loading, self._placeholder(k, live))
+                for k, live in zip(self.keys, self.lives, strict=True)]
+        return (*runs, tuple(self.metrics))
+
+    def _plot_due(self) -> bool:
+        """True if new data should be drawn now; else a drawing is set for when its turn comes (if it changed).
+
+        Only rows appended to series already drawn wait their turn: a first curve, a run read afresh, a new
+        metric or a message in place of the curves are drawn at once."""
+        shown, drawn = self._shown(), self._plotted[0]
+        if drawn == shown:
+            return False
+        appended = len(drawn) == len(shown) and drawn[-1] == shown[-1] and all(
+            was[0] == now[0] and was[2:] == now[2:] for was, now in zip(drawn[:-1], shown[:-1], strict=True))
+        wait = self._plot_cost / PLOT_SHARE - (time.monotonic() - self._plotted[1]) if appended else 0
+        if wait <= 0:
+            return True
+        if self._plot_timer is None:
+            self._plot_timer = self.set_timer(wait, self._timed_plot)
+        return False
+
+    def _timed_plot(self) -> None:
+        self._plot_timer = None
+        if self._plot_due():
+            self._draw_plot()
+
+    def _plot_drawn(self, started: float) -> None:
+        """After the frame that drew the curves: the app thread's CPU time since they were asked for."""
+        self._plot_cost = time.thread_time() - started
+
     def _start(self, index: int) -> float:
         """When run `index` started: its recorded creation, else its first row's time."""
         live = self.app.live.get(self.keys[index])
         return cursor.start_time(self.records[index].info.created, live.first_time() if live is not None else None)
 
     def _draw_plot(self) -> None:
+        self._plotted = (self._shown(), time.monotonic())
+        self.call_after_refresh(self._plot_drawn, time.thread_time())
         traces = []
         lives = self.lives
         for i, live in enumerate(lives):
