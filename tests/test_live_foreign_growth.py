@@ -75,3 +75,33 @@ def test_a_step_that_goes_back_reads_every_series_afresh(tmp_path):
     write_events(path, [scalar_event(s, 2000.0 + s, loss=float(s)) for s in range(3)])
     again = live.read()
     assert isinstance(again, Snapshot) and len(again.rows) == 3
+
+
+def same_columns(a, b) -> None:
+    assert np.array_equal(a.step, b.step) and np.array_equal(a.time, b.time, equal_nan=True)
+    assert list(a.values) == list(b.values) and a.restarts == b.restarts
+    for name in a.values:
+        assert np.array_equal(a.values[name], b.values[name], equal_nan=True)
+        assert np.array_equal(a.mask(name), b.mask(name))
+
+
+def test_a_growing_tensorboard_run_extends_its_columns_as_a_fresh_read_builds_them(tmp_path):
+    folder = tmp_path / "run"
+    older, path = folder / "events.out.tfevents.100.host.1.0", folder / "events.out.tfevents.200.host.1.0"
+    write_events(older, [scalar_event(s, 1000.0 + s, loss=1.0 / (s + 1)) for s in range(5)])
+    write_events(path, [scalar_event(5, 1005.0, loss=0.1)])
+    run = source(folder)
+    before = run.metrics_data()
+    kept = {name: values.copy() for name, values in before.values.items()}
+    for step, values in [(6, {"loss": math.nan}), (7, {"acc": 0.5}), (8, {"loss": 0.2, "acc": 0.75})]:
+        append(path, [scalar_event(step, 1000.0 + step, **values)])
+        same_columns(run.metrics_data(), source(folder).metrics_data())
+    for name, values in kept.items():  # what was handed out before is as it was
+        assert np.array_equal(before.values[name], values, equal_nan=True)
+    append(path, [scalar_event(3, 1020.0, loss=-1.0)])  # a step that goes back: built afresh, superseded
+    same_columns(run.metrics_data(), source(folder).metrics_data())
+    assert run.metrics_data().restarts == [3]
+    write_events(path, [scalar_event(9, 2000.0, loss=0.3)])  # replaced: read from its start
+    same_columns(run.metrics_data(), source(folder).metrics_data())
+    write_events(older, [scalar_event(s, 1000.0 + s, loss=2.0) for s in range(3)])  # an earlier file rewritten
+    same_columns(run.metrics_data(), source(folder).metrics_data())

@@ -784,6 +784,7 @@ class TensorBoardRun(RunSource):
         super().__init__(path)
         self._cache: dict[Path, FollowedFile] = {}
         self._read: list[_FileEvents] = []  # the files `_lives` was last worked out from, and its answer
+        self._assembled: _Assembled | None = None  # the columns `metrics_data` last returned, kept to extend
         self._lives_of: tuple[list[_FileEvents], list[int]] = ([], [])
 
     def _sources(self) -> list[tuple[Path, str, dict[str, str] | None]]:
@@ -875,10 +876,23 @@ class TensorBoardRun(RunSource):
     def metrics_data(self) -> MetricColumns:
         """One row per event record holding scalars: `step`, `time` (the event's wall time), and each tag the
         record holds, NaN and infinities included (a tag named `step` or `time` is a metric; see `metric_column`).
+
+        A live run's last file grows between calls: then the columns built last time are extended by its new
+        rows (`_Assembled`), so that a change costs what it added, not the run's length.
         """
         files, restarts = self._lives()
-        steps, times, points = self._columns(files)
-        return MetricColumns.from_points(steps, times, points, restarts=restarts)
+        assembled = self._assembled
+        grown = files is self._read  # nothing superseded: `_standing` returned the files as read
+        if assembled is None or not grown or not assembled.extend(files, restarts, self._reader_of(files)):
+            steps, times, points = self._columns(files)
+            assembled = self._assembled = _Assembled(files, restarts, self._reader_of(files), steps, times, points)
+        return assembled.columns()
+
+    def _reader_of(self, files: list[_FileEvents]) -> Any:
+        """The reader whose events are the last of `files` (None without files)."""
+        last = files[-1] if files else None
+        return next((f.reader for f in self._cache.values() if last is not None and f.reader.events() is last),
+                    None)
 
     def samples(self) -> list[Sample]:
         """Text summaries (TensorBoard's text plugin), tagged with the name they were logged under."""
@@ -953,6 +967,67 @@ class TensorBoardRun(RunSource):
         if log and "Training complete" in _last_line(log):
             return FINISHED
         return RUNNING
+
+
+class _Assembled:
+    """A run's columns as `metrics_data` built them, in arrays with room to grow (`Grow`): when the only change
+    since is rows added to the end of the last file, read by the same reader (it grew: not replaced, truncated or
+    rewritten), with nothing superseded before or now, `extend` appends them instead of building all again."""
+
+    def __init__(self, files: list[_FileEvents], restarts: list[int], reader: Any, steps: np.ndarray,
+                 times: np.ndarray, points: dict[str, tuple[Any, Any]]) -> None:
+        import numpy as np
+
+        self.files, self.restarts, self.reader = list(files), list(restarts), reader
+        n = len(steps)
+        self.steps, self.times = Grow.of(np.array(steps, dtype=np.int64)), Grow.of(np.array(times, dtype=np.float64))
+        self.tags: dict[str, tuple[Grow, Grow]] = {}
+        for tag, (rows, values) in points.items():
+            column, logged = np.full(n, np.nan), np.zeros(n, dtype=bool)
+            column[rows] = values
+            logged[rows] = True
+            self.tags[tag] = (Grow.of(column), Grow.of(logged))
+
+    def extend(self, files: list[_FileEvents], restarts: list[int], reader: Any) -> bool:
+        """Append the last file's new rows; False (nothing changed here) when the change was anything else."""
+        import numpy as np
+
+        if (restarts or self.restarts or not files or len(files) != len(self.files) or reader is None
+                or reader is not self.reader or any(a is not b for a, b in zip(files[:-1], self.files[:-1],
+                                                                                strict=True))):
+            return False
+        old, new = self.files[-1], files[-1]
+        done, rows_now = len(old.steps), len(new.steps)
+        if new is old:
+            return True
+        if rows_now < done or new.name != old.name:
+            return False
+        base = len(self.steps) - done  # where the last file's rows begin
+        added = rows_now - done
+        self.steps.extend(np.frombuffer(new.steps, dtype=np.int64)[done:])
+        self.times.extend(np.frombuffer(new.times, dtype=np.float64)[done:])
+        for column, logged in self.tags.values():
+            column.extend(np.full(added, np.nan))
+            logged.extend(np.zeros(added, dtype=bool))
+        total = len(self.steps)
+        for tag, (rows, values) in new.columns.items():
+            rows, values = np.frombuffer(rows, dtype=np.int64), np.frombuffer(values)
+            first = int(np.searchsorted(rows, done))  # a file's rows of one tag come in file order
+            if first == len(rows):
+                continue
+            if tag not in self.tags:
+                self.tags[tag] = (Grow.of(np.full(total, np.nan)), Grow.of(np.zeros(total, dtype=bool)))
+            column, logged = self.tags[tag]
+            column.data[base + rows[first:]] = values[first:]
+            logged.data[base + rows[first:]] = True
+        self.files = list(files)
+        return True
+
+    def columns(self) -> MetricColumns:
+        """The columns as they stand (views: later appends do not change them)."""
+        return MetricColumns(self.steps.view(), self.times.view(),
+                             {tag: (column.view(), logged.view()) for tag, (column, logged) in self.tags.items()},
+                             restarts=self.restarts)
 
 
 def _joined(parts: list[np.ndarray]) -> np.ndarray:

@@ -51,7 +51,7 @@ NETWORK_FILESYSTEMS = frozenset({
 })
 STOP_TIMEOUT = 0.9  # seconds per thread join in stop()
 _LIMITS = (errno.ENOSPC, errno.EMFILE)  # kernel limits on watches: only these make the watcher poll instead
-MAX_EVENT_RUNS = 20  # more followed runs than this are polled (see RunWatcher._polled_runs)
+MAX_EVENT_RUNS = 8   # more followed runs than this are polled (see RunWatcher._polled_runs)
 
 Signature = tuple[int, int, int]  # (size, mtime_ns, inode)
 
