@@ -125,3 +125,27 @@ async def test_the_run_screen_draws_the_first_part_then_the_whole_run(tmp_path, 
         # then followed row by row: an appended row arrives without another full read
         await wait_for(app, pilot)
         assert parted.calls == {id(live.view.source): 4}
+
+
+async def test_a_run_opened_directly_shows_before_any_read_of_all_its_rows(tmp_path, monkeypatch):
+    """`runyard path/to/run`: the screen opens on the run's info and config; what reads every row (its metric
+    summary, its series) comes behind it."""
+    root = tmp_path / "runs"
+    run_dir = make_run(root)
+    gate = threading.Event()
+    whole = RunyardSource.metrics_data
+
+    def metrics_data(source):
+        assert gate.wait(30)
+        return whole(source)
+
+    monkeypatch.setattr(RunyardSource, "metrics_data", metrics_data)
+    monkeypatch.setattr(RunyardSource, "own_summary", lambda source: None)  # the summary reads every row
+    app = RunyardApp(root, open_path=run_dir, watch=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.is_mounted, 20)
+        assert not gate.is_set() and app.screen.records[0].info.name == "big"
+        gate.set()
+        plot = app.screen.query_one(MetricPlot)
+        await wait_until(pilot, lambda: plot.traces and len(plot.traces[0].y) == STEPS, 20)
+        await wait_until(pilot, lambda: "train/loss" in app.records[str(run_dir)].summary, 20)

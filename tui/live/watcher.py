@@ -276,8 +276,10 @@ class RunWatcher:
     def _polled_runs(self) -> frozenset[Path]:
         """Followed runs read by polling: all in polling mode, and in events mode all once there are many.
 
-        A hundred live runs make hundreds of inotify events a second, each costing Python work in watchdog's
-        threads; statting their folders once a second costs a fraction of that, and bounds the watches used.
+        Live runs make several inotify events a second each (a TensorBoard writer's flush alone makes a few),
+        each costing Python work in watchdog's threads and, when they fall apart in time, a read of the run
+        more: twenty such runs cost the app a third of a core that way, against an eighth when their folders
+        are statted once a second (bench/bench_follow_tb_app.py). Polling also bounds the watches used.
         """
         if self.mode == "poll" or len(self._followed) > MAX_EVENT_RUNS:
             return self._followed
