@@ -1,7 +1,8 @@
 """Live state of the runs the app follows: metric series that grow as rows are appended.
 
-Nothing here imports Textual. A `LiveRun` loads a run's metrics once (the reading layer's fast, cached path),
-then reads only appended rows (`MetricsTail`); resume markers cut the superseded tail of every series. Reading
+Nothing here imports Textual. A `LiveRun` loads a run's metrics once (the reading layer's fast, cached path; a
+big run in parts, each drawn as it comes), then reads only appended rows (`MetricsTail`; other layouts are read
+whole again and only their new rows handed on); resume markers cut the superseded tail of every series. Reading
 happens on a read lane's thread and yields a `Snapshot` or a `RowBatch`, which the app's thread folds in, so the
 series a screen draws never change under it. Smoothed values are kept alongside and extended incrementally, so a
 redraw never re-smooths a long series.

@@ -278,8 +278,8 @@ class RunWatcher:
 
         Live runs make several inotify events a second each (a TensorBoard writer's flush alone makes a few),
         each costing Python work in watchdog's threads and, when they fall apart in time, a read of the run
-        more: twenty such runs cost the app a third of a core that way, against an eighth when their folders
-        are statted once a second (bench/bench_follow_tb_app.py). Polling also bounds the watches used.
+        more: twenty such runs cost the app 44% of a core that way, against 13% when their folders are statted
+        once a second (bench/bench_follow_tb_app.py, runs screen). Polling also bounds the watches used.
         """
         if self.mode == "poll" or len(self._followed) > MAX_EVENT_RUNS:
             return self._followed
