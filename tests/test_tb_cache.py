@@ -97,7 +97,7 @@ print(json.dumps({{"fed": sizes, "step": bytes(columns.step).hex(), "time": byte
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT,
                          env=child_env(RUNYARD_CACHE_DIR=str(cache_dir)), check=True)
     child = json.loads(out.stdout)
-    assert child["fed"] == [0]  # only what follows the cached offset: nothing
+    assert sum(child["fed"]) == 0  # only what follows the cached offset: nothing
     assert child["step"] == bytes(columns.step).hex()
     assert child["time"] == bytes(columns.time).hex()
     assert child["values"] == {k: bytes(v).hex() for k, v in columns.values.items()}
@@ -124,7 +124,7 @@ def test_text_hparams_and_restarts_round_trip(tmp_path, monkeypatch, fed):
     fed.clear()
     again = tb.TensorBoardRun(tmp_path)
     assert snapshot(again) == expected
-    assert fed == [0] * len(expected)  # each file read from its cached offset: nothing more
+    assert sum(fed) == 0  # each file read from its cached offset: nothing more
     assert again.config() == {"lr": 0.01, "optimizer": "adam", "layers": 4, "flag": True}
     assert [(s.text, s.step) for s in again.samples()] == [("héllo wörld", 20)]
     assert again.read_info() == info

@@ -17,7 +17,7 @@ EVENT_FILES = sorted(FIXTURES.rglob("events.out.tfevents.*"))
 
 def _protobuf_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make every record go through the protobuf classes, as before the decoder existed."""
-    monkeypatch.setattr(tfevents, "decode", lambda data, frames: ([], np.arange(len(frames.starts))))
+    monkeypatch.setattr(tfevents, "decode", lambda data, frames, known=None: ([], np.arange(len(frames.starts))))
 
 
 def _bits(values: object) -> bytes:

@@ -233,6 +233,7 @@ class _FileReader:
         self.name, self.folder, self.names = name, folder, names
         self.offset = 0            # bytes of the file consumed (whole records, or a corrupt stretch)
         self.resyncing = False
+        self.shapes: dict[int, list[Any]] = {}  # record shapes `tfevents` found in this file, by length
         self.plugins: dict[str, str] = {}
         self.steps, self.times = Grow(np.int64), Grow(np.float64)
         self.columns: dict[str, tuple[Grow, Grow]] = {}
@@ -260,7 +261,7 @@ class _FileReader:
         if not count:
             return
         self._events = None
-        groups, others = tfevents.decode(data, frames)
+        groups, others = tfevents.decode(data, frames, self.shapes)
         rec_step = np.zeros(count, dtype=np.int64)
         rec_wall = np.zeros(count)
         decoded = np.zeros(count, dtype=bool)

@@ -172,10 +172,44 @@ def _resync(data: bytes, pos: int) -> int:
     return max(pos, len(data) - 11, 0) if pos < len(data) else len(data)
 
 
+_SMALL = 64  # records at most that a piece is framed one by one: numpy's fixed costs outweigh its speed below
+
+
+def _frame_small(data: bytes, pos: int) -> Frames | None:
+    """The records of a small, undamaged piece, walked one by one (a live file's append is a few records);
+    None when it holds more than `_SMALL` records or a CRC fails, for `frame`'s general path."""
+    import crc32c
+
+    size = len(data)
+    unpack = struct.unpack_from
+    starts: list[int] = []
+    lengths: list[int] = []
+    while pos + 12 <= size:
+        if len(starts) == _SMALL:
+            return None
+        length = unpack("<Q", data, pos)[0]
+        c = crc32c.crc32c(data[pos:pos + 8])
+        if (((c >> 15) | (c << 17)) + _MASK_DELTA) & _U32 != unpack("<I", data, pos + 8)[0]:
+            return None
+        if pos + 16 + length > size:
+            break
+        c = crc32c.crc32c(data[pos + 12:pos + 12 + length])
+        if (((c >> 15) | (c << 17)) + _MASK_DELTA) & _U32 != unpack("<I", data, pos + 12 + length)[0]:
+            return None
+        starts.append(pos + 12)
+        lengths.append(length)
+        pos += 16 + length
+    return Frames(np.asarray(starts, dtype=np.int64), np.asarray(lengths, dtype=np.int64), min(pos, size))
+
+
 def frame(data: bytes, pos: int = 0, resyncing: bool = False) -> Frames:
     """The records of `data` from offset `pos`, both CRCs checked; a corrupt stretch is skipped up to the next
     header whose length CRC checks, a record whose data CRC fails is skipped, and a record cut short at the end
     is left for later (`end`)."""
+    if not resyncing and len(data) - pos <= _SMALL * 1024:
+        small = _frame_small(data, pos)
+        if small is not None:
+            return small
     buf = np.frombuffer(data, dtype=np.uint8)
     size = len(data)
     starts: list[np.ndarray] = []
@@ -456,24 +490,37 @@ class Decoded:
     values: list[np.ndarray]
 
 
-def decode(data: bytes, frames: Frames) -> tuple[list[Decoded], np.ndarray]:
-    """Decode every record of an understood shape; returns the decoded groups and the indices of the others."""
+def decode(data: bytes, frames: Frames, known: dict[int, list[Shape]] | None = None,
+           ) -> tuple[list[Decoded], np.ndarray]:
+    """Decode every record of an understood shape; returns the decoded groups and the indices of the others.
+
+    `known` (by record length) holds the shapes found in earlier pieces of the same file, tried first and added
+    to: a followed file's appends are then decoded without parsing and cross-checking a first record again.
+    """
     buf = np.frombuffer(data, dtype=np.uint8)
     groups: list[Decoded] = []
     rest: list[np.ndarray] = []
     lens = frames.lengths
+    known = {} if known is None else known
     for length in np.unique(lens).tolist():
         left = np.flatnonzero(lens == length)
         rows = _gather(buf, frames.starts[left], length)
-        tries = 0
-        while len(left) and tries < _MAX_SHAPES:
+        tried = list(known.get(length, ()))
+        tries, budget = 0, _MAX_SHAPES + len(tried)
+        while len(left) and tries < budget:
             tries += 1
-            first = int(frames.starts[left[0]])
-            shape = shape_of(data[first:first + length])
-            if shape is None:
-                rest.append(left[:1])
-                left, rows = left[1:], rows[1:]
-                continue
+            if tried:
+                shape = tried.pop(0)
+            else:
+                first = int(frames.starts[left[0]])
+                shape = shape_of(data[first:first + length])
+                if shape is None:
+                    rest.append(left[:1])
+                    left, rows = left[1:], rows[1:]
+                    continue
+                same_length = known.setdefault(length, [])
+                if len(same_length) < _MAX_SHAPES:
+                    same_length.append(shape)
             fixed = shape.fixed()
             template = np.frombuffer(shape.template, dtype=np.uint8)
             match = (rows[:, fixed] == template[fixed]).all(axis=1)
@@ -498,7 +545,8 @@ def decode(data: bytes, frames: Frames) -> tuple[list[Decoded], np.ndarray]:
                 width = 4 if kind == "f4" else 8
                 raw = mine[:, offset:offset + width].copy().view("<" + kind).reshape(-1)
                 values.append(raw.astype(np.float64))
-            groups.append(Decoded(left[hit], walls, steps[hit].view(np.int64), shape, values))
+            if len(hit):
+                groups.append(Decoded(left[hit], walls, steps[hit].view(np.int64), shape, values))
             miss = ~match
             left, rows = left[miss], rows[miss]
         if len(left):

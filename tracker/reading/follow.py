@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 EDGE = 4096               # bytes at a followed file's start and before its read offset that must not change under it
 CACHE_MIN_BYTES = 256 << 10  # smaller files parse faster than a disk cache entry is worth
 RESAVE_BYTES = 1 << 20
+BLOCK = 16 << 20          # bytes fed to a reader at a time: a big file is never held whole
 
 
 class Reader(Protocol):
@@ -134,20 +135,13 @@ class FollowedFile:
                     if restored is not None and restored.offset != offset:
                         restored = None
             if restored is None:
-                reader, offset, saved, head = new_reader(), 0, -1, b""
+                reader, offset, saved = new_reader(), 0, -1
             else:
                 reader, offset, saved = restored, restored.offset, restored.offset
-                fh.seek(0)
-                head = fh.read(EDGE)
-            fh.seek(max(0, offset - EDGE))
-            tail = fh.read(offset - max(0, offset - EDGE))
-            data = fh.read() if limit is None else fh.read(limit)
+            end = _take(fh, reader, limit)
+            head, tail = _edges(fh, reader.offset)
             stat = os.fstat(fh.fileno())
-        reader.feed(data)
-        if restored is None:
-            head = data[:EDGE]
-        tail = (tail + data[:reader.offset - offset])[-EDGE:]
-        followed = cls(reader, stat, head, tail, kind, offset + len(data), saved)
+        followed = cls(reader, stat, head, tail, kind, end, saved)
         followed._save(path)
         return followed
 
@@ -160,22 +154,15 @@ class FollowedFile:
         if not self.behind and (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns) == (
                 old.st_size, old.st_mtime_ns, old.st_ctime_ns):
             return True
-        offset = self.reader.offset
         with open_binary(path) as fh:
             if os.fstat(fh.fileno()).st_ino != old.st_ino or fh.read(len(self.head)) != self.head:
                 return False
-            fh.seek(offset - len(self.tail))
+            fh.seek(self.reader.offset - len(self.tail))
             if fh.read(len(self.tail)) != self.tail:
                 return False
-            data = fh.read() if limit is None else fh.read(limit)
-            stat = os.fstat(fh.fileno())
-            if len(self.head) < EDGE:  # the file was short: its start is longer now
-                fh.seek(0)
-                self.head = fh.read(EDGE)
-        self.reader.feed(data)
-        self.stat, self.end = stat, offset + len(data)
-        end = self.reader.offset - offset  # bytes of `data` consumed
-        self.tail = (self.tail + data[:end])[-EDGE:]
+            self.end = _take(fh, self.reader, limit)
+            self.head, self.tail = _edges(fh, self.reader.offset)
+            self.stat = os.fstat(fh.fileno())
         self._save(path)
         return True
 
@@ -201,6 +188,41 @@ class FollowedFile:
         state, arrays = self.reader.state()
         filecache.store(self.kind, str(path.absolute()), ident, state, arrays)
         self.saved = offset
+
+
+def _take(fh: Any, reader: Any, limit: int | None) -> int:
+    """Feed `reader` the file's bytes from its `offset` on, in blocks of at most `BLOCK` (so that a big file is
+    never held whole), up to `limit` bytes past that offset in all (None: to the end); returns the offset read
+    up to. A record longer than a block is read again with a bigger one, and at least one whole record is read
+    whatever the limit."""
+    target = None if limit is None else reader.offset + max(limit, 1)
+    start = end = reader.offset
+    block = BLOCK
+    while True:
+        if target is not None and end >= target:
+            if reader.offset > start:
+                break
+            target = end + block  # not one whole record within the limit: read on until there is one
+        at = reader.offset
+        want = block if target is None else min(block, target - at)
+        fh.seek(at)
+        data = fh.read(want)
+        if not data:
+            break
+        reader.feed(data)
+        end = at + len(data)
+        if len(data) < want:
+            break  # the end of the file
+        block = block * 2 if reader.offset == at else BLOCK
+    return end
+
+
+def _edges(fh: Any, offset: int) -> tuple[bytes, bytes]:
+    """The file's first `EDGE` bytes and the `EDGE` bytes before `offset`: what must not change under a reader."""
+    fh.seek(0)
+    head = fh.read(EDGE)
+    fh.seek(max(0, offset - EDGE))
+    return head, fh.read(offset - max(0, offset - EDGE))
 
 
 def follow(followed: FollowedFile | None, path: Path, new_reader: Callable[[], Any], *, kind: str | None = None,
