@@ -14,6 +14,7 @@ from ..model import FINISHED, INTERRUPTED, RUNNING, Checkpoint, RunInfo
 from ..ops.best import mark_best, ranking_metric
 from ..reading.follow import FollowedFile, Grow, follow
 from ..reading.goals import resolve_goal
+from ..reading.lines import DenseColumns
 from .base import Detection, MetricColumns, RunSource
 from .common import mtime, read_json_file
 
@@ -148,6 +149,7 @@ class _CsvReader:
         self.broken = False  # a record the csv module refuses (a NUL byte): the file reads as empty, as it did
         self.pending = b""
         self._read: MetricColumns | None = None
+        self._dense = DenseColumns()
 
     def feed(self, data: bytes) -> None:
         """Read the whole records of `data` (the file's bytes from `offset` on)."""
@@ -162,7 +164,7 @@ class _CsvReader:
         end = _record_end(data, start)
         if end > start and not self.broken:
             try:
-                self._records(data[start:end])
+                self._records(data, start, end)
             except csv.Error:
                 self.broken = True
         self.offset += end
@@ -170,20 +172,24 @@ class _CsvReader:
 
     # ----- parsing ---------------------------------------------------------------------------------------------
 
-    def _records(self, chunk: bytes) -> None:
-        if b'"' in chunk or b"(" in chunk or chunk.count(b"\r") != chunk.count(b"\r\n"):
-            self._slow(chunk)  # quotes, `nan(...)` (which pyarrow reads as NaN, Python as text), lone `\r`
+    def _records(self, data: bytes, start: int, end: int) -> None:
+        """Read the whole records in `data[start:end]` (slices of a large piece are memoryviews, not copies)."""
+        view = memoryview(data)
+        if (data.find(b'"', start, end) >= 0 or data.find(b"(", start, end) >= 0
+                or (data.find(b"\r", start, end) >= 0
+                    and data.count(b"\r", start, end) != data.count(b"\r\n", start, end))):
+            self._slow(view[start:end])  # quotes, `nan(...)` (which pyarrow reads as NaN, Python as text), lone `\r`
             return
-        at = 0
-        while (found := chunk.find(b"step", at)) >= 0:  # a header line, maybe: read by the csv module
-            line_start = chunk.rfind(b"\n", 0, found) + 1
-            line_end = chunk.find(b"\n", found) + 1 or len(chunk)
-            self._fast(chunk[at:line_start])
-            self._slow(chunk[line_start:line_end])
+        at = start
+        while (found := data.find(b"step", at, end)) >= 0:  # a header line, maybe: read by the csv module
+            line_start = data.rfind(b"\n", at, found) + 1 or at
+            line_end = data.find(b"\n", found, end) + 1 or end
+            self._fast(view[at:line_start])
+            self._slow(view[line_start:line_end])
             at = line_end
-        self._fast(chunk[at:])
+        self._fast(view[at:end])
 
-    def _fast(self, chunk: bytes) -> None:
+    def _fast(self, chunk: memoryview) -> None:
         """Plain rows with pyarrow; rows it will not take as the csv module would are read by `_slow`."""
         import numpy as np
 
@@ -202,7 +208,7 @@ class _CsvReader:
         try:
             table = pcsv.read_csv(
                 pa.py_buffer(chunk),
-                read_options=pcsv.ReadOptions(column_names=keys, block_size=max(1 << 20, min(len(chunk), 64 << 20))),
+                read_options=pcsv.ReadOptions(column_names=keys, block_size=4 << 20),
                 parse_options=pcsv.ParseOptions(quote_char=False, newlines_in_values=False),
                 convert_options=pcsv.ConvertOptions(
                     column_types={k: (pa.int64() if k == step_key else pa.float64()) for k in keys},
@@ -255,17 +261,17 @@ class _CsvReader:
         column[0].extend(rows)
         column[1].extend(values)
 
-    def _slow(self, chunk: bytes) -> None:
+    def _slow(self, chunk: bytes | memoryview) -> None:
         """Rows read one by one by the csv module (which raises csv.Error for a record it refuses)."""
         steps, times, rows = self._rows(chunk)
         self._append(steps, times, rows)
 
-    def _rows(self, chunk: bytes) -> tuple[list[int], list[float], list[dict[str, float]]]:
+    def _rows(self, chunk: bytes | memoryview) -> tuple[list[int], list[float], list[dict[str, float]]]:
         """(steps, times, metric rows) of the records in `chunk`; the header and skipped count move on."""
         steps: list[int] = []
         times: list[float] = []
         rows: list[dict[str, float]] = []
-        text = chunk.decode("utf-8", errors="replace")
+        text = bytes(chunk).decode("utf-8", errors="replace")
         for fields in csv.reader(io.StringIO(text, newline="")):
             if not any(field.strip() for field in fields):
                 continue
@@ -335,8 +341,11 @@ class _CsvReader:
                 for name, value in row.items():
                     rows, values = points.get(name, (np.empty(0, np.int64), np.empty(0)))
                     points[name] = (np.append(rows, n + i), np.append(values, value))
-        read = MetricColumns.from_points(steps, times, points, skipped=self.skipped + extra_skipped)
-        if not extra[0] and not extra_skipped:
+        if extra[0]:  # a provisional row: columns of their own, not grown in place
+            return MetricColumns.from_points(steps, times, points, skipped=self.skipped + extra_skipped)
+        read = MetricColumns(steps, times, self._dense.update(len(steps), points),
+                             skipped=self.skipped + extra_skipped)
+        if not extra_skipped:
             self._read = read
         return read
 
@@ -348,12 +357,16 @@ class _CsvReader:
         arrays = [("steps", self.steps.view()), ("times", self.times.view())]
         for i, name in enumerate(names):
             rows, values = self.columns_[name]
-            arrays += [(f"r{i}", rows.view()), (f"v{i}", values.view())]
+            if rows.size != self.steps.size:  # a metric every row logged is kept without its rows (all of them)
+                arrays.append((f"r{i}", rows.view()))
+            arrays.append((f"v{i}", values.view()))
         return state, arrays
 
     @classmethod
     def restore(cls, state: dict[str, Any], arrays: dict[str, Any]) -> _CsvReader:
         """A reader as `state()` left it; ValueError for an entry whose columns do not line up."""
+        import numpy as np
+
         reader = cls()
         reader.offset, reader.skipped = int(state["offset"]), int(state["skipped"])
         reader.header, reader.broken = [str(name) for name in state["header"]], bool(state["broken"])
@@ -362,7 +375,8 @@ class _CsvReader:
         if reader.times.size != n:
             raise ValueError("steps and times differ in length")
         for i, name in enumerate(state["names"]):
-            rows, values = Grow.of(arrays[f"r{i}"]), Grow.of(arrays[f"v{i}"])
+            values = Grow.of(arrays[f"v{i}"])
+            rows = Grow.of(arrays[f"r{i}"] if f"r{i}" in arrays else np.arange(values.size, dtype=np.int64))
             if rows.size != values.size or (rows.size and not 0 <= rows.data[rows.size - 1] < n):
                 raise ValueError("a column does not line up with the rows")
             reader.columns_[str(name)] = (rows, values)

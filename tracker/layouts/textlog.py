@@ -17,14 +17,15 @@ import os
 import re
 import threading
 import time
-from functools import partial
+from collections.abc import Callable
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..files import open_binary
 from ..model import FINISHED, INTERRUPTED, RUNNING, RunInfo
 from ..reading.follow import FollowedFile, Grow, follow
-from ..reading.lines import KeptLines, complete_end
+from ..reading.lines import DenseColumns, KeptLines, complete_end
 from ..reading.patterns import (
     BarRow,
     PatternTable,
@@ -37,7 +38,7 @@ from ..reading.patterns import (
 )
 from ..reading.textcodec import SNIFF_BYTES, decode_text, sniff_encoding
 from .base import Detection, MetricColumns, RunSource
-from .common import last_line_time, line_time
+from .common import LOG_STAMP, last_line_time, line_time, stamp_seconds
 
 if TYPE_CHECKING:
     import numpy as np
@@ -255,6 +256,7 @@ class _LogReader:
         import numpy as np
 
         self.patterns, self.fingerprint = table[0], _fingerprint(table)
+        self._match = _matcher(self.patterns)
         self.offset = 0
         self.codec: str | None = None
         self.last_time: float | None = None
@@ -267,6 +269,7 @@ class _LogReader:
         self.pending: bytes | None = None  # the line not ended yet, if any
         self._buffer: tuple[list[int], list[float], list[bool], list[int], dict[str, tuple[list, list]]] | None = None
         self._provisional = False  # reading the pending line: rows taken back are put back after
+        self._dense = DenseColumns()  # the columns as handed out, grown as rows are read
         self._read: LogRead | None = None
 
     # ----- reading lines ---------------------------------------------------------------------------------------
@@ -307,10 +310,10 @@ class _LogReader:
         else:
             states, shown = None, raw
         self.lines.add(shown)
-        stamp = line_time(shown) if shown[:1] in _STAMP_STARTS else None
+        stamp = _stamp(shown) if shown[:1] in _STAMP_STARTS else None
         if stamp is not None:
             self.last_time = stamp
-        row = match_line(shown, self.patterns)
+        row = self._match(shown)
         if row is None:
             return
         step = row.pop("step")
@@ -363,6 +366,8 @@ class _LogReader:
         grows = [self.steps, self.times, self.bar, self.nkeys]
         for key in keys:
             grows += self.columns_[key]
+        if not self._provisional:
+            self._dense = DenseColumns()  # its columns hold the row taken back
         for grow in grows:
             if not self._provisional:
                 grow.data = grow.data.copy()  # views handed out hold the row taken back: its slot is written again
@@ -407,7 +412,7 @@ class _LogReader:
         self._provisional = True
         try:
             self._line(_decoded(self.pending, self.codec))
-            read = self._result(self.lines, self._buffer)
+            read = self._result(self.lines, self._buffer if self._buffer[0] else None)  # type: ignore[index]
         finally:
             self.last_time, self.last, self.bar_values, self.lines, self.columns_, sizes = saved
             for grow, size in sizes:
@@ -450,7 +455,11 @@ class _LogReader:
             if drop.any():
                 keep = ~drop
                 return LogRead(steps[keep], times[keep], _kept_points(points, keep), lines)
-        return LogRead(steps, times, points, lines)
+            return LogRead(steps, times, points, lines)
+        read = LogRead(steps, times, points, lines)
+        if buffer is None:  # the rows as kept: their columns grow in place
+            read._columns = MetricColumns(steps, times, self._dense.update(len(steps), points))
+        return read
 
     # ----- the disk cache --------------------------------------------------------------------------------------
 
@@ -464,13 +473,17 @@ class _LogReader:
                   ("nkeys", self.nkeys.view())]
         for i, name in enumerate(names):
             rows, values = self.columns_[name]
-            arrays += [(f"r{i}", rows.view()), (f"v{i}", values.view())]
+            if rows.size != self.steps.size:  # a metric every row logged is kept without its rows (all of them)
+                arrays.append((f"r{i}", rows.view()))
+            arrays.append((f"v{i}", values.view()))
         return state, arrays
 
     @classmethod
     def restore(cls, table: PatternTable, state: dict[str, Any], arrays: dict[str, Any]) -> _LogReader:
         """A reader as `state()` left it; ValueError for an entry read with other patterns or whose columns do
         not line up."""
+        import numpy as np
+
         reader = cls(table)
         if state["patterns"] != reader.fingerprint:
             raise ValueError("read with other patterns")
@@ -486,7 +499,8 @@ class _LogReader:
         if not reader.times.size == reader.bar.size == reader.nkeys.size == n:
             raise ValueError("columns differ in length")
         for i, name in enumerate(state["names"]):
-            rows, values = Grow.of(arrays[f"r{i}"]), Grow.of(arrays[f"v{i}"])
+            values = Grow.of(arrays[f"v{i}"])
+            rows = Grow.of(arrays[f"r{i}"] if f"r{i}" in arrays else np.arange(values.size, dtype=np.int64))
             if rows.size != values.size or (rows.size and not 0 <= rows.data[rows.size - 1] < n):
                 raise ValueError("a column does not line up with the rows")
             reader.columns_[str(name)] = (rows, values)
@@ -494,6 +508,61 @@ class _LogReader:
 
 
 _STAMP_STARTS = frozenset("[0123456789")
+
+
+def _stamp(line: str) -> float | None:
+    """`common.line_time` of a line, its calendar arithmetic done once per minute rather than per line (strptime
+    costs more than reading the rest of the line): a zone's offset only changes on a whole minute."""
+    m = LOG_STAMP.match(line)
+    if m is None:
+        return None
+    stamp, frac = m[1], m[2]
+    second = int(stamp[17:19])
+    if second > 59:
+        return line_time(line)  # a leap second, or no time at all: as `line_time` has it
+    minute = _minute(stamp[:16], m[3].strip() if m[3] else None, None if m[3] else time.tzname)
+    if minute is None:
+        return None
+    whole = minute + second
+    return whole + int(frac) / 10 ** len(frac) if frac else whole
+
+
+@lru_cache(maxsize=4096)
+def _minute(stamp: str, zone: str | None, local: tuple[str, str] | None) -> float | None:
+    # `local` keys a stamp without a zone to the zone the process was in (as `common._seconds` does)
+    return stamp_seconds(stamp + ":00", zone)
+
+
+def _matcher(patterns: tuple) -> Callable[[str], dict[str, float] | None]:
+    """`match_line` over `patterns`; for the built-in table alone, a pattern whose word is not in the line is
+    not tried (most lines match one pattern of four, and a regex search costs more than a word's)."""
+    if not (type(patterns[0]) is ProgressBar and len(patterns) == len(_BUILTIN_WORDS) + 1
+            and all(getattr(p, "name", "") == name for p, name in zip(patterns[1:], _BUILTIN_WORDS, strict=True))):
+        return partial(match_line, patterns=patterns)
+    bar, by_step, by_iter, by_epoch, by_either = patterns
+
+    def match(line: str) -> dict[str, float] | None:
+        row = bar.match(line)
+        if row is not None:
+            return row
+        if not line.isascii() and _CASE_ODD.search(line):  # letters that match `s` or `i` without being them
+            return match_line(line, patterns)
+        low = line.lower()
+        step, it = "step" in low, "iter" in low
+        if step and (row := by_step.match(line)) is not None:
+            return row
+        if it and (row := by_iter.match(line)) is not None:
+            return row
+        if "epoch" in low and (row := by_epoch.match(line)) is not None:
+            return row
+        return by_either.match(line) if step or it else None
+
+    return match
+
+
+# The built-in patterns in order; a line each can match holds, in lower case, `step`, `iter`, `epoch`, either of
+# the first two.
+_BUILTIN_WORDS = ("nanogpt_eval", "nanogpt_iter", "epoch_kv", "step_kv")
 _BAR = ProgressBar()
 
 

@@ -93,3 +93,47 @@ class KeptLines(Sequence[str]):
 
     def __repr__(self) -> str:
         return f"<KeptLines {self.count} lines, {len(self.head)} first and {len(self.tail)} last kept>"
+
+
+class DenseColumns:
+    """Per metric a float64 column of every row (NaN where the row did not log it) and its logged mask, grown
+    from a reader's sparse columns (rows, values) as they grow, so that handing out `MetricColumns` after an
+    append costs the rows appended, not the run. A metric every row logged is its values as they are (no copy,
+    no mask) until a row does not.
+
+    The sparse columns must only have grown since the last `update` (a reader that takes a row back starts a
+    new `DenseColumns`); views handed out stay valid, as `Grow`'s do.
+    """
+
+    __slots__ = ("columns",)
+
+    def __init__(self) -> None:
+        self.columns: dict[str, tuple[Any, Any, int]] = {}  # name -> (values Grow, logged Grow, points taken)
+
+    def update(self, rows: int, points: dict[str, tuple[Any, Any]]) -> dict[str, tuple[Any, Any]]:
+        """Per metric of `points` (in its order), (values, logged or None when every row logged it) over `rows`
+        rows."""
+        import numpy as np
+
+        from .follow import Grow
+
+        out: dict[str, tuple[Any, Any]] = {}
+        for name, (where, values) in points.items():
+            column = self.columns.get(name)
+            if column is None:
+                if len(where) == rows:
+                    out[name] = (values, None)
+                    continue
+                dense, logged, done = Grow.of(np.full(rows, np.nan)), Grow.of(np.zeros(rows, dtype=bool)), 0
+            else:
+                dense, logged, done = column
+            add = rows - dense.size
+            if add:
+                dense.extend(np.full(add, np.nan))
+                logged.extend(np.zeros(add, dtype=bool))
+            if len(where) > done:
+                dense.data[where[done:]] = values[done:]
+                logged.data[where[done:]] = True
+            self.columns[name] = (dense, logged, len(where))
+            out[name] = (dense.view(), logged.view())
+        return out
