@@ -231,3 +231,21 @@ def test_a_large_file_is_reopened_from_the_disk_cache(tmp_path, cache_dir):
     finally:
         cs336._CsvReader.feed = original
     assert math.isnan(want.values["lr"][1])
+
+
+def test_a_first_look_reads_in_parts_and_goes_on(tmp_path):
+    data = HEADER + big_csv(3000)
+    folder = run_folder(tmp_path, data)
+    source = CS336Source(folder)
+    seen = []
+    while True:
+        part = source.metrics_upto(10_000)
+        seen.append(len(part))
+        if part.complete:
+            break
+        offset = source._followed.reader.offset
+        assert data[offset - 1:offset] == b"\n"
+        assert_same(part, reference(data[:offset]))  # whole rows only: the one the piece cut is not read yet
+    assert len(seen) > 5 and seen == sorted(seen)
+    assert_same(part, reference(data))
+    assert_same(source.metrics_data(), reference(data))

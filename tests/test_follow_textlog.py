@@ -273,3 +273,38 @@ def test_a_large_log_is_reopened_from_the_disk_cache(tmp_path):
         assert 0 < sum(fed) < 1000
     finally:
         textlog._LogReader.feed = original
+
+
+def test_a_log_renamed_by_a_rotation_is_not_read_again(tmp_path):
+    source = log_source(tmp_path, numbered(0, 40))
+    source.metrics_data()
+    fed = []
+    original = textlog._LogReader.feed
+
+    def counting(self, chunk):
+        fed.append(len(chunk))
+        return original(self, chunk)
+
+    textlog._LogReader.feed = counting
+    try:
+        os.replace(source.path, tmp_path / "train.log.1")
+        with (tmp_path / "train.log.1").open("ab") as fh:
+            fh.write(numbered(40, 1))
+        source.path.write_bytes(numbered(41, 2))
+        assert_reads_as(source, [numbered(0, 41), numbered(41, 2)])
+        assert sorted(fed) == sorted([len(numbered(41, 2)), len(numbered(40, 1))])  # the appended line, the new log
+    finally:
+        textlog._LogReader.feed = original
+
+
+def test_the_built_in_matcher_reads_as_the_pattern_table():
+    from runyard.reading.patterns import match_line
+
+    patterns = patterns_for(None, None)[0]
+    match = textlog._matcher(patterns)
+    lines = ["step 3: train loss 1.5, val loss 1.7", "STEP 4: TRAIN LOSS 1.5, VAL LOSS 1.7", "iter 5: loss 2.0",
+             "Iter 6: loss 2.0, time 3ms, mfu 4%", "iter 7: lr=0.1", "Epoch 2/10 - Loss: 0.5", "epoch=3 acc=0.9",
+             "ſtep 8: loss=1", "Step 9: ıter", "İteration 10: loss=1", "iteration 11: loss=2", "nothing here",
+             "train loss 5", "step: 12 val=nan", "100%|####| 4/4 [00:01<00:00, 3.0it/s, loss=1.5]", "epoch 1: x"]
+    for line in lines:
+        assert repr(match(line)) == repr(match_line(line, patterns)), line

@@ -91,6 +91,21 @@ class CS336Source(RunSource):
                 return MetricColumns([], [])
             return self._followed.reader.columns()
 
+    def metrics_upto(self, budget: int) -> MetricColumns:
+        """The rows read so far after reading at most about `budget` more bytes of metrics.csv (`complete` False
+        while more remain); the next call, or `metrics_data`, goes on from there."""
+        path = self.path / "metrics.csv"
+        with self._lock:
+            try:
+                self._followed = follow(self._followed, path, _CsvReader, kind=CACHE_KIND,
+                                        restore=_CsvReader.restore, limit=max(1, budget))
+            except OSError:
+                self._followed = None
+                return MetricColumns([], [])
+            if self._followed.behind:  # the piece ends mid-file: a record cut there is not read provisionally
+                return self._followed.reader.columns(provisional=False, complete=False)
+            return self._followed.reader.columns()
+
     def log_path(self) -> Path | None:
         path = self.path / "training.log"
         return path if path.exists() else None
@@ -311,14 +326,20 @@ class _CsvReader:
 
     # ----- what was read ---------------------------------------------------------------------------------------
 
-    def columns(self) -> MetricColumns:
-        """The rows read so far, the record not ended yet included (read provisionally, not kept)."""
+    def columns(self, provisional: bool = True, complete: bool = True) -> MetricColumns:
+        """The rows read so far, the record not ended yet included (read provisionally, not kept) unless
+        `provisional` is False; `complete` as `MetricColumns` has it."""
         import numpy as np
 
         if self.broken:
-            return MetricColumns([], [])
+            return MetricColumns([], [], complete=complete)
+        if not complete:
+            steps, times = self.steps.view(), self.times.view()
+            points = {name: (rows.view(), values.view()) for name, (rows, values) in self.columns_.items()}
+            return MetricColumns(steps, times, self._dense.update(len(steps), points), skipped=self.skipped,
+                                 complete=False)
         extra: tuple[list[int], list[float], list[dict[str, float]]] = ([], [], [])
-        if self.pending.strip(b"\r\n\t ,\xef\xbb\xbf"):
+        if provisional and self.pending.strip(b"\r\n\t ,\xef\xbb\xbf"):
             header, skipped = self.header, self.skipped
             try:
                 extra = self._rows(self.pending.removeprefix(_BOM) if self.offset == 0 else self.pending)

@@ -549,9 +549,9 @@ def _matcher(patterns: tuple) -> Callable[[str], dict[str, float] | None]:
             return match_line(line, patterns)
         low = line.lower()
         step, it = "step" in low, "iter" in low
-        if step and (row := by_step.match(line)) is not None:
+        if step and "train loss" in low and (row := by_step.match(line)) is not None:
             return row
-        if it and (row := by_iter.match(line)) is not None:
+        if it and ": loss" in low and (row := by_iter.match(line)) is not None:
             return row
         if "epoch" in low and (row := by_epoch.match(line)) is not None:
             return row
@@ -560,8 +560,8 @@ def _matcher(patterns: tuple) -> Callable[[str], dict[str, float] | None]:
     return match
 
 
-# The built-in patterns in order; a line each can match holds, in lower case, `step`, `iter`, `epoch`, either of
-# the first two.
+# The built-in patterns in order; a line each can match holds, in lower case, `step` and `train loss`, `iter` and
+# `: loss`, `epoch`, `step` or `iter`.
 _BUILTIN_WORDS = ("nanogpt_eval", "nanogpt_iter", "epoch_kv", "step_kv")
 _BAR = ProgressBar()
 
