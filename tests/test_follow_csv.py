@@ -249,3 +249,19 @@ def test_a_first_look_reads_in_parts_and_goes_on(tmp_path):
     assert len(seen) > 5 and seen == sorted(seen)
     assert_same(part, reference(data))
     assert_same(source.metrics_data(), reference(data))
+
+
+def test_a_rewrite_of_the_same_size_and_mtime_is_not_read_from_the_disk_cache(tmp_path):
+    data = HEADER + big_csv(20000)
+    folder = run_folder(tmp_path, data)
+    path = folder / "metrics.csv"
+    CS336Source(folder).metrics_data()
+    assert filecache.entry_path(cs336.CACHE_KIND, str(path.absolute())).exists()
+    middle = data.index(b"\n10000,") + 1
+    changed = data[:middle] + b"10001" + data[middle + 5:]  # a step in the middle, same size
+    st = path.stat()
+    path.write_bytes(changed)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    got = CS336Source(folder).metrics_data()
+    assert_same(got, reference(changed))
+    assert got.step[10000] == 10001

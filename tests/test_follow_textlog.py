@@ -308,3 +308,27 @@ def test_the_built_in_matcher_reads_as_the_pattern_table():
              "train loss 5", "step: 12 val=nan", "100%|####| 4/4 [00:01<00:00, 3.0it/s, loss=1.5]", "epoch 1: x"]
     for line in lines:
         assert repr(match(line)) == repr(match_line(line, patterns)), line
+
+
+def test_a_utf16_log_longer_than_a_block(tmp_path, monkeypatch):
+    monkeypatch.setattr(textlog, "_BLOCK", 64)
+    text = "step 1: loss=0.5 " + "x" * 100 + "\nstep 2: loss=0.25\n" * 3
+    data = b"\xff\xfe" + text.encode("utf-16-le")
+    source = log_source(tmp_path, data)
+    assert_reads_as(source, [data])
+    assert source.metrics_data().step.tolist() == [1, 2, 2, 2]
+
+
+def test_a_rewrite_of_the_same_size_and_mtime_is_not_read_from_the_disk_cache(tmp_path):
+    data = numbered(0, 6000)
+    source = log_source(tmp_path, data)
+    source.metrics_data()
+    assert filecache.entry_path(textlog.CACHE_KIND, str(source.path.absolute())).exists()
+    changed = data.replace(b"step 3000:", b"step 3001:", 1)
+    st = source.path.stat()
+    source.path.write_bytes(changed)
+    os.utime(source.path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    textlog._followers.clear()
+    fresh = TextLogSource(source.path)
+    assert_reads_as(fresh, [changed])
+    assert fresh.metrics_data().step[3000] == 3001

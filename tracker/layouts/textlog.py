@@ -292,7 +292,8 @@ class _LogReader:
         while at < end:  # in blocks of whole lines
             cut = end if end - at <= _BLOCK else (data.rfind(b"\n", at, at + _BLOCK) + 1 or end)
             if codec != "utf-8" and cut != end:
-                cut = at + complete_end(data[at:at + _BLOCK], codec) or end
+                whole = complete_end(data[at:at + _BLOCK], codec)
+                cut = at + whole if whole else end  # a line longer than a block is read whole
             text = data[at:cut].decode(codec, errors="replace")
             line = self._line
             for raw in text.split("\n")[:-1]:
@@ -622,7 +623,10 @@ class LogFollower:
             if last is not None and len(last[0]) == len(reads) and all(
                     a is b for a, b in zip(last[0], reads, strict=True)):
                 return last[1]
-            joined = _joined([r for r in reads if r is not None])
+            readable = [r for r in reads if r is not None]
+            if not readable:
+                raise FileNotFoundError(f"{path}: neither the log nor a predecessor can be read")
+            joined = _joined(readable)
             self._last = (reads, joined)
             return joined
 
