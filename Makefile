@@ -8,7 +8,8 @@ PIP    := $(BIN)/python -m pip
 TORCH_CPU := torch==2.13.0
 
 .PHONY: demo test lint bench bench-tracker bench-read bench-tensorboard bench-app bench-tree bench-diff \
-	bench-compare bench-compare-screen bench-archive bench-du bench-tb-follow bench-follow-tb-app soak-moves clean-venv
+	bench-compare bench-compare-screen bench-archive bench-du bench-tb-follow bench-follow-tb-app bench-lines-follow \
+	soak-moves clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +41,7 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff format --check . || true
 
 bench: bench-tracker bench-read bench-tensorboard bench-app bench-tree bench-diff bench-compare \
-	bench-compare-screen bench-archive bench-du bench-tb-follow bench-follow-tb-app soak-moves
+	bench-compare-screen bench-archive bench-du bench-tb-follow bench-follow-tb-app bench-lines-follow soak-moves
 
 bench-tracker: $(VENV)/.dev
 	$(BIN)/python bench/bench_log.py
@@ -56,6 +57,9 @@ bench-tb-follow: $(VENV)/.dev
 
 bench-follow-tb-app: $(VENV)/.dev
 	$(BIN)/python bench/bench_follow_tb_app.py
+
+bench-lines-follow: $(VENV)/.dev
+	$(BIN)/python bench/bench_lines_follow.py
 
 bench-app: $(VENV)/.dev
 	$(BIN)/python bench/bench_app.py

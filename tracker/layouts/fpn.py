@@ -20,7 +20,7 @@ from ..reading.goals import resolve_goal
 from ..reading.textcodec import read_text
 from .base import Detection, MetricColumns, RunSource
 from .common import last_line_time, read_yaml_file
-from .textlog import log_columns, parse_log
+from .textlog import LogFollower, LogRead, follower_for
 
 _FOLDER = re.compile(r"^run_(\d{8}_\d{6})((?:_[A-Za-z][A-Za-z0-9]*_[^_]+)*)$")
 _PARAM = re.compile(r"_([A-Za-z][A-Za-z0-9]*)_([^_]+)")
@@ -38,6 +38,16 @@ def detect(directory: Path, names: list[str]) -> Detection | None:
 class FPNSource(RunSource):
     format = "fpn"
 
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self._follower: LogFollower | None = None  # the log as read so far, kept for the next change
+        self._followed: Path | None = None
+
+    def _read(self, log: Path) -> LogRead:
+        if self._follower is None or self._followed != log:
+            self._follower, self._followed = follower_for(log, self.root), log
+        return self._follower.read(log, self.root)
+
     def _log(self) -> Path | None:
         logs = sorted(self.path.glob("train_*.log"))
         return logs[-1] if logs else None
@@ -54,7 +64,8 @@ class FPNSource(RunSource):
 
     def read_info(self) -> RunInfo:
         log = self._log()
-        rows, lines = parse_log(log, self.root) if log else ([], [])
+        read = self._read(log) if log else None
+        lines = read.lines if read is not None else []
         stamp = _FOLDER.match(self.path.name).group(1)
         created = datetime.strptime(stamp, "%Y%m%d_%H%M%S").timestamp()
         last = _EPOCHS.search(lines[-1]) if lines else None
@@ -64,8 +75,10 @@ class FPNSource(RunSource):
         return RunInfo(
             id=self.path.name, name=self.path.name, path=self.path, format=self.format, status=status,
             quiet_status=INTERRUPTED, last_logged=last_line_time(lines),
-            created=created, last_write=log.stat().st_mtime if log else None, rows=len(rows),
-            last_step=int(rows[-1]["step"]) if rows else None, max_step=int(epochs.group(2)) if epochs else None,
+            created=created, last_write=log.stat().st_mtime if log else None,
+            rows=len(read) if read is not None else 0,
+            last_step=int(read.step[-1]) if read is not None and len(read) else None,
+            max_step=int(epochs.group(2)) if epochs else None,
             extra={"command": self.command()},
         )
 
@@ -95,7 +108,7 @@ class FPNSource(RunSource):
 
     def metrics_data(self) -> MetricColumns:
         log = self._log()
-        return log_columns(parse_log(log, self.root)[0] if log else [])
+        return self._read(log).columns() if log else MetricColumns([], [])
 
     def log_path(self) -> Path | None:
         return self._log()

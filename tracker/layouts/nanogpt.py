@@ -14,7 +14,7 @@ from typing import Any
 from ..literals import parse_value
 from ..model import FINISHED, INTERRUPTED, RUNNING, RunInfo
 from .base import Detection, MetricColumns, RunSource
-from .textlog import log_columns, parse_log
+from .textlog import LogFollower, LogRead, follower_for
 
 _NAME = re.compile(r"^log_run_(\d{8}_\d{6})\.txt$")
 _STARTED = re.compile(r"Training run started at (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)")
@@ -36,23 +36,30 @@ def _stamp(match: re.Match[str] | None) -> float | None:
 class NanoGPTSource(RunSource):
     format = "nanogpt"
 
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self._follower: LogFollower | None = None  # the log as read so far, kept for the next change
+
     def key_files(self) -> list[Path]:
         return [self.path]
 
-    def _lines(self) -> list[str]:
-        return parse_log(self.path, self.root)[1]
+    def _read(self) -> LogRead:
+        if self._follower is None:
+            self._follower = follower_for(self.path, self.root)
+        return self._follower.read(self.path, self.root)
 
     def read_info(self) -> RunInfo:
-        rows, lines = parse_log(self.path, self.root)
+        read = self._read()
+        lines = read.lines
         text_head, text_tail = "\n".join(lines[:5]), "\n".join(lines[-5:])
         ended = _stamp(_ENDED.search(text_tail))
         cfg = self.config()
         return RunInfo(
             id=self.path.stem, name=self.path.stem.removeprefix("log_"), path=self.path, format=self.format,
             status=FINISHED if ended is not None else RUNNING, quiet_status=INTERRUPTED,
-            last_logged=rows[-1]["time"] if rows and rows[-1]["time"] else None,
+            last_logged=read.last_time(),
             created=_stamp(_STARTED.search(text_head)), ended=ended,
-            last_write=self.path.stat().st_mtime, rows=len(rows), last_step=int(rows[-1]["step"]) if rows else None,
+            last_write=self.path.stat().st_mtime, rows=len(read), last_step=int(read.step[-1]) if len(read) else None,
             max_step=cfg.get("max_iters") if isinstance(cfg.get("max_iters"), int) else None,
         )
 
@@ -60,7 +67,7 @@ class NanoGPTSource(RunSource):
         """The `key: value` lines between the dashed rules after `Configuration:`."""
         config: dict[str, Any] = {}
         inside = False
-        for line in self._lines()[:400]:
+        for line in self._read().lines[:400]:
             if line.strip().startswith("Configuration:"):
                 inside = None  # the opening rule comes next
                 continue
@@ -75,7 +82,8 @@ class NanoGPTSource(RunSource):
         return config
 
     def metrics_data(self) -> MetricColumns:
-        return log_columns(parse_log(self.path, self.root)[0])
+        """The log's metric rows; a log that grew is read from where the last read stopped (`LogFollower`)."""
+        return self._read().columns()
 
     def log_path(self) -> Path | None:
         return self.path

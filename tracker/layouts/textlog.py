@@ -11,28 +11,37 @@ end in `.log`/`.txt`).
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
+import threading
 import time
-from functools import lru_cache
+from collections.abc import Callable
+from functools import lru_cache, partial
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..files import open_binary
 from ..model import FINISHED, INTERRUPTED, RUNNING, RunInfo
+from ..reading.follow import FollowedFile, Grow, follow
+from ..reading.lines import DenseColumns, KeptLines, complete_end
 from ..reading.patterns import (
+    BarRow,
     PatternTable,
     ProgressBar,
     config_files,
+    drawings,
     final_state,
     match_line,
     patterns_for,
-    read_rows,
 )
-from ..reading.textcodec import decode_text, read_text
+from ..reading.textcodec import SNIFF_BYTES, decode_text, sniff_encoding
 from .base import Detection, MetricColumns, RunSource
-from .common import last_line_time, line_time
+from .common import LOG_STAMP, last_line_time, line_time, stamp_seconds
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _SNIFF = 64 * 1024
 _SUFFIXES = (".log", ".txt")
@@ -48,22 +57,40 @@ _BUILTIN_HINT = re.compile(r"\b(?:step|iter(?:ation)?|epoch)[ :=]+\d|%\||\dit \[
 _CASE_ODD = re.compile("[\u0130\u0131\u017f]")
 
 
-def parse_log(path: Path, root: Path | None = None) -> tuple[list[dict[str, float]], list[str]]:
-    """(metric rows, all lines as shown) of a text log and its rotated predecessors (see `rotated_logs`), read
-    oldest first as one log; read-only results, shared while the files are unchanged.
+def parse_log(path: Path, root: Path | None = None) -> tuple[list[dict[str, float]], KeptLines]:
+    """(metric rows, lines as shown) of a text log and its rotated predecessors (see `rotated_logs`), read oldest
+    first as one log: each row a dict of `step`, `time` and the metrics its line logged (a metric the log named
+    `time` under `LOGGED_TIME`); of the lines the first and last are kept (`KeptLines`).
 
-    A listing needs a log twice (its info, then its metrics for the summary): it is parsed once. The patterns
-    are those of the runyard.toml files beside the log and above it up to `root` (see `patterns.config_files`).
+    A dict per row is for small logs and scripts; layouts use `read_log`, whose columns stay cheap at millions
+    of rows. The patterns are those of the runyard.toml files beside the log and above it up to `root` (see
+    `patterns.config_files`).
     """
-    files = _with_stats(rotated_logs(path))
-    try:
-        st = path.stat()
-    except FileNotFoundError:  # renamed away and not created again yet: what it held is in its predecessors
-        if not files:
-            raise
-    else:
-        files.append((path, st.st_size, st.st_mtime_ns))
-    return _parse_logs(tuple(files), patterns_for(root, path.parent))
+    read = read_log(path, root)
+    return read.rows(), read.lines
+
+
+def read_log(path: Path, root: Path | None = None) -> LogRead:
+    """A text log and its rotated predecessors read as one (see `LogFollower.read`) by the follower of this log
+    shared in this process, so that a listing that reads a log twice (its info, then its metrics) parses it
+    once; raises OSError (FileNotFoundError when neither the log nor a predecessor is there)."""
+    return follower_for(path, root).read(path, root)
+
+
+def follower_for(path: Path, root: Path | None) -> LogFollower:
+    """The follower of the log at `path` shared in this process (the last few used are kept)."""
+    key = (str(path.absolute()), str(root))
+    with _followers_lock:
+        follower = _followers.pop(key, None) or LogFollower()
+        _followers[key] = follower  # most recent last
+        while len(_followers) > _MAX_FOLLOWERS:
+            del _followers[next(iter(_followers))]
+    return follower
+
+
+_followers: dict[tuple[str, str], LogFollower] = {}
+_followers_lock = threading.Lock()
+_MAX_FOLLOWERS = 8
 
 
 def rotated_logs(path: Path) -> list[Path]:
@@ -135,9 +162,501 @@ def _with_stats(paths: list[Path]) -> list[tuple[Path, int, int]]:
     return out
 
 
-@lru_cache(maxsize=8)
-def _parse_logs(files: tuple[tuple[Path, int, int], ...],
-                table: tuple) -> tuple[list[dict[str, float]], list[str]]:
+CACHE_KIND = "textlog"
+_BLOCK = 4 << 20  # bytes of lines decoded and split at a time: a huge piece is not held as one list of lines
+_MAX_STEP = 2 ** 63
+
+
+class LogRead:
+    """A text log as read: per row its step (int64) and time (float64 Unix seconds, NaN when no line before it
+    had a stamp), per metric (rows that logged it, values), and the lines as shown (`KeptLines`). Read-only;
+    a new object whenever the log changed."""
+
+    __slots__ = ("_columns", "lines", "points", "step", "time")
+
+    def __init__(self, step: np.ndarray, time: np.ndarray, points: dict[str, tuple[np.ndarray, np.ndarray]],
+                 lines: KeptLines) -> None:
+        self.step, self.time, self.points, self.lines = step, time, points, lines
+        self._columns: MetricColumns | None = None
+
+    def __len__(self) -> int:
+        return len(self.step)
+
+    def columns(self) -> MetricColumns:
+        """The rows as metric columns (a metric the log named `time` is the column `time_`)."""
+        if self._columns is None:
+            self._columns = MetricColumns.from_points(self.step, self.time, self.points)
+        return self._columns
+
+    def last_time(self) -> float | None:
+        """The last row's time, None when unknown (or 0)."""
+        if not len(self.time) or math.isnan(self.time[-1]) or not self.time[-1]:
+            return None
+        return float(self.time[-1])
+
+    def rows(self) -> list[dict[str, float]]:
+        """One dict per row: `step` (a float), `time` (None when unknown), the metrics the row logged."""
+        out: list[dict[str, float]] = [
+            {"step": float(step), "time": None if math.isnan(time) else float(time)}  # type: ignore[dict-item]
+            for step, time in zip(self.step.tolist(), self.time.tolist(), strict=True)]
+        for name, (where, values) in self.points.items():
+            key = LOGGED_TIME if name == "time" else name
+            for i, value in zip(where.tolist(), values.tolist(), strict=True):
+                out[i][key] = value
+        return out
+
+    def kept(self, keep: np.ndarray) -> LogRead:
+        """Only the rows where `keep` is true (the lines stay)."""
+        return LogRead(self.step[keep], self.time[keep], _kept_points(self.points, keep), self.lines)
+
+    @classmethod
+    def joined(cls, parts: list[LogRead]) -> LogRead:
+        """Logs read one after another as one."""
+        import numpy as np
+
+        if len(parts) == 1:
+            return parts[0]
+        points: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {}
+        base = 0
+        for part in parts:
+            for name, (where, values) in part.points.items():
+                rows, vals = points.setdefault(name, ([], []))
+                rows.append(where + base)
+                vals.append(values)
+            base += len(part.step)
+        return cls(np.concatenate([p.step for p in parts]), np.concatenate([p.time for p in parts]),
+                   {name: (np.concatenate(rows), np.concatenate(vals)) for name, (rows, vals) in points.items()},
+                   KeptLines.joined(p.lines for p in parts))
+
+
+def _kept_points(points: dict[str, tuple[np.ndarray, np.ndarray]], keep: np.ndarray,
+                 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """`points` of the rows where `keep` is true, renumbered; a metric left with no row is left out."""
+    import numpy as np
+
+    index = np.cumsum(keep) - 1
+    out = {}
+    for name, (where, values) in points.items():
+        mine = keep[where]
+        if mine.any():
+            out[name] = (index[where[mine]], values[mine])
+    return out
+
+
+class _LogReader:
+    """One text log read in pieces as it grows (see `reading.follow`), into growable columns.
+
+    `feed` consumes whole lines; the line not ended yet is kept as `pending` and read provisionally by `read()`,
+    as a fresh read of the file reads it. What reading a line depends on is kept: the last stamp (a row's time
+    when its line has none), the last row (a progress bar drawn on after a line break replaces it), and per
+    progress-bar field its value while it has not changed (labels, left out when reading; see `patterns`).
+    """
+
+    def __init__(self, table: PatternTable) -> None:
+        import numpy as np
+
+        self.patterns, self.fingerprint = table[0], _fingerprint(table)
+        self._match = _matcher(self.patterns)
+        self.offset = 0
+        self.codec: str | None = None
+        self.last_time: float | None = None
+        self.lines = KeptLines()
+        self.steps, self.times = Grow(np.int64), Grow(np.float64)
+        self.bar, self.nkeys = Grow(np.bool_), Grow(np.int32)  # per row: a bar's? how many metrics?
+        self.columns_: dict[str, tuple[Grow, Grow]] = {}
+        self.last: tuple[bool, list, float, list[str]] | None = None  # (a bar?, its (desc, total), step, keys)
+        self.bar_values: dict[str, list] = {}  # progress-bar field -> [its value, changed since?]
+        self.pending: bytes | None = None  # the line not ended yet, if any
+        self._buffer: tuple[list[int], list[float], list[bool], list[int], dict[str, tuple[list, list]]] | None = None
+        self._provisional = False  # reading the pending line: rows taken back are put back after
+        self._dense = DenseColumns()  # the columns as handed out, grown as rows are read
+        self._read: LogRead | None = None
+
+    # ----- reading lines ---------------------------------------------------------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        """Read the whole lines of `data` (the file's bytes from `offset` on)."""
+        self._read = None
+        start = 0
+        if self.codec is None:
+            sniffed = sniff_encoding(data[:SNIFF_BYTES])
+            if sniffed is None:  # an empty file, or a byte-order mark being written
+                self.pending = data or None
+                return
+            self.codec, start = sniffed  # the byte-order mark is consumed with the first lines
+        codec = self.codec
+        end = data.rfind(b"\n", start) + 1 if codec == "utf-8" else start + complete_end(data[start:], codec)
+        end = max(end, start)
+        self._start()
+        at = start
+        while at < end:  # in blocks of whole lines
+            cut = end if end - at <= _BLOCK else (data.rfind(b"\n", at, at + _BLOCK) + 1 or end)
+            if codec != "utf-8" and cut != end:
+                whole = complete_end(data[at:at + _BLOCK], codec)
+                cut = at + whole if whole else end  # a line longer than a block is read whole
+            text = data[at:cut].decode(codec, errors="replace")
+            line = self._line
+            for raw in text.split("\n")[:-1]:
+                line(raw[:-1] if raw.endswith("\r") else raw)
+            at = cut
+        self._flush()
+        self.offset += end
+        self.pending = data[end:] or None
+
+    def _line(self, raw: str) -> None:
+        """Read one line (its `\\n` and a `\\r` before it taken off) into the buffer."""
+        if "\r" in raw or "\x1b" in raw or "\x9b" in raw:
+            states = drawings(raw)
+            shown = states[-1]
+        else:
+            states, shown = None, raw
+        self.lines.add(shown)
+        stamp = _stamp(shown) if shown[:1] in _STAMP_STARTS else None
+        if stamp is not None:
+            self.last_time = stamp
+        row = self._match(shown)
+        if row is None:
+            return
+        step = row.pop("step")
+        if not -_MAX_STEP <= step < _MAX_STEP:
+            return  # beyond int64: no step a curve can hold
+        is_bar = type(row) is BarRow
+        last = self.last
+        if is_bar and last is not None and last[0] and last[1] == list(row.bar) and step >= last[2]:
+            self._pop()  # the same bar drawn on again after a line break: its last drawing counts
+        steps, times, bars, nkeys, cols = self._buffer  # type: ignore[misc]
+        i = self.steps.size + len(steps)
+        steps.append(int(step))
+        times.append(math.nan if self.last_time is None else self.last_time)
+        bars.append(is_bar)
+        nkeys.append(len(row))
+        for key, value in row.items():
+            col = cols.get(key)
+            if col is None:
+                col = cols[key] = ([], [])
+            col[0].append(i)
+            col[1].append(value)
+        self.last = (is_bar, list(row.bar) if is_bar else [], step, list(row))
+        if is_bar:
+            values = self.bar_values
+            for k, state in enumerate(states or (shown,)):
+                drawn = row if k == len(states or (shown,)) - 1 else _BAR.match(state)
+                for key, value in (drawn or {}).items():
+                    if key == "step":
+                        continue
+                    seen = values.get(key)
+                    if seen is None:
+                        values[key] = [value, False]
+                    elif not seen[1] and seen[0] != value:
+                        seen[1] = True
+
+    def _pop(self) -> None:
+        """Take back the last row read."""
+        steps, times, bars, nkeys, cols = self._buffer  # type: ignore[misc]
+        keys = self.last[3]  # type: ignore[index]
+        if steps:
+            for buffer in (steps, times, bars, nkeys):
+                buffer.pop()
+            for key in keys:
+                col = cols[key]
+                col[0].pop()
+                col[1].pop()
+                if not col[0]:
+                    del cols[key]
+            return
+        grows = [self.steps, self.times, self.bar, self.nkeys]
+        for key in keys:
+            grows += self.columns_[key]
+        if not self._provisional:
+            self._dense = DenseColumns()  # its columns hold the row taken back
+        for grow in grows:
+            if not self._provisional:
+                grow.data = grow.data.copy()  # views handed out hold the row taken back: its slot is written again
+            grow.size -= 1
+        for key in keys:
+            if not self.columns_[key][0].size:
+                del self.columns_[key]
+
+    def _start(self) -> None:
+        self._buffer = ([], [], [], [], {})
+
+    def _flush(self) -> None:
+        steps, times, bars, nkeys, cols = self._buffer  # type: ignore[misc]
+        import numpy as np
+
+        self.steps.extend(steps)
+        self.times.extend(times)
+        self.bar.extend(bars)
+        self.nkeys.extend(nkeys)
+        for key, (rows, values) in cols.items():
+            column = self.columns_.get(key)
+            if column is None:
+                column = self.columns_[key] = (Grow(np.int64), Grow(np.float64))
+            column[0].extend(rows)
+            column[1].extend(values)
+        self._buffer = None
+
+    # ----- what was read ---------------------------------------------------------------------------------------
+
+    def read(self) -> LogRead:
+        """The rows and lines read so far, the line not ended yet included (read provisionally, not kept)."""
+        if self._read is not None:
+            return self._read
+        if self.pending is None:
+            self._read = self._result(self.lines.copy())
+            return self._read
+        # Read the pending line as if it ended, then put everything back as it was.
+        saved = (self.last_time, self.last, {k: list(v) for k, v in self.bar_values.items()}, self.lines,
+                 dict(self.columns_), [(g, g.size) for g in self._grows()])
+        self.lines = self.lines.copy()
+        self._start()
+        self._provisional = True
+        try:
+            self._line(_decoded(self.pending, self.codec))
+            read = self._result(self.lines, self._buffer if self._buffer[0] else None)  # type: ignore[index]
+        finally:
+            self.last_time, self.last, self.bar_values, self.lines, self.columns_, sizes = saved
+            for grow, size in sizes:
+                grow.size = size
+            self._buffer, self._provisional = None, False
+        self._read = read
+        return read
+
+    def _grows(self) -> list[Grow]:
+        return [self.steps, self.times, self.bar, self.nkeys, *(g for col in self.columns_.values() for g in col)]
+
+    def _result(self, lines: KeptLines, buffer: Any = None) -> LogRead:
+        import numpy as np
+
+        steps, times, bars, nkeys = (g.view() for g in (self.steps, self.times, self.bar, self.nkeys))
+        points = {key: (rows.view(), values.view()) for key, (rows, values) in self.columns_.items()}
+        if buffer is not None and buffer[0]:
+            b_steps, b_times, b_bars, b_nkeys, b_cols = buffer
+            steps = np.concatenate([steps, np.asarray(b_steps, dtype=np.int64)])
+            times = np.concatenate([times, np.asarray(b_times, dtype=np.float64)])
+            bars = np.concatenate([bars, np.asarray(b_bars, dtype=bool)])
+            nkeys = np.concatenate([nkeys, np.asarray(b_nkeys, dtype=np.int32)])
+            for key, (rows, values) in b_cols.items():
+                old = points.get(key, (np.empty(0, np.int64), np.empty(0)))
+                points[key] = (np.concatenate([old[0], np.asarray(rows, dtype=np.int64)]),
+                               np.concatenate([old[1], np.asarray(values, dtype=np.float64)]))
+        labels = [key for key, (value, changed) in self.bar_values.items()
+                  if not changed and float(value).is_integer() and key in points]
+        if labels and bars.any():
+            # Fields of progress bars that never changed are labels, not metrics: left out of the bars' rows, and
+            # a bar row that logged nothing else is no row.
+            labelled = np.zeros(len(steps), dtype=np.int32)
+            for key in labels:
+                rows, values = points[key]
+                on_bar = bars[rows]
+                labelled[rows[on_bar]] += 1
+                points[key] = (rows[~on_bar], values[~on_bar])
+            points = {key: column for key, column in points.items() if len(column[0])}
+            drop = bars & (nkeys == labelled)
+            if drop.any():
+                keep = ~drop
+                return LogRead(steps[keep], times[keep], _kept_points(points, keep), lines)
+            return LogRead(steps, times, points, lines)
+        read = LogRead(steps, times, points, lines)
+        if buffer is None:  # the rows as kept: their columns grow in place
+            read._columns = MetricColumns(steps, times, self._dense.update(len(steps), points))
+        return read
+
+    # ----- the disk cache --------------------------------------------------------------------------------------
+
+    def state(self) -> tuple[dict[str, Any], list[tuple[str, Any]]]:
+        """What `restore` needs to go on from `offset` (the line not ended yet is read again)."""
+        names = list(self.columns_)
+        state = {"offset": self.offset, "codec": self.codec, "last_time": self.last_time, "last": self.last,
+                 "bar_values": self.bar_values, "head": self.lines.head, "tail": list(self.lines.tail),
+                 "count": self.lines.count, "names": names, "patterns": self.fingerprint}
+        arrays = [("steps", self.steps.view()), ("times", self.times.view()), ("bar", self.bar.view()),
+                  ("nkeys", self.nkeys.view())]
+        for i, name in enumerate(names):
+            rows, values = self.columns_[name]
+            if rows.size != self.steps.size:  # a metric every row logged is kept without its rows (all of them)
+                arrays.append((f"r{i}", rows.view()))
+            arrays.append((f"v{i}", values.view()))
+        return state, arrays
+
+    @classmethod
+    def restore(cls, table: PatternTable, state: dict[str, Any], arrays: dict[str, Any]) -> _LogReader:
+        """A reader as `state()` left it; ValueError for an entry read with other patterns or whose columns do
+        not line up."""
+        import numpy as np
+
+        reader = cls(table)
+        if state["patterns"] != reader.fingerprint:
+            raise ValueError("read with other patterns")
+        reader.offset, reader.codec = int(state["offset"]), state["codec"]
+        reader.last_time = None if state["last_time"] is None else float(state["last_time"])
+        last = state["last"]
+        reader.last = None if last is None else (bool(last[0]), list(last[1]), float(last[2]), list(last[3]))
+        reader.bar_values = {str(k): [float(v[0]), bool(v[1])] for k, v in state["bar_values"].items()}
+        reader.lines = KeptLines(list(state["head"]), state["tail"], int(state["count"]))
+        reader.steps, reader.times = Grow.of(arrays["steps"]), Grow.of(arrays["times"])
+        reader.bar, reader.nkeys = Grow.of(arrays["bar"]), Grow.of(arrays["nkeys"])
+        n = reader.steps.size
+        if not reader.times.size == reader.bar.size == reader.nkeys.size == n:
+            raise ValueError("columns differ in length")
+        for i, name in enumerate(state["names"]):
+            values = Grow.of(arrays[f"v{i}"])
+            rows = Grow.of(arrays[f"r{i}"] if f"r{i}" in arrays else np.arange(values.size, dtype=np.int64))
+            if rows.size != values.size or (rows.size and not 0 <= rows.data[rows.size - 1] < n):
+                raise ValueError("a column does not line up with the rows")
+            reader.columns_[str(name)] = (rows, values)
+        return reader
+
+
+_STAMP_STARTS = frozenset("[0123456789")
+
+
+def _stamp(line: str) -> float | None:
+    """`common.line_time` of a line, its calendar arithmetic done once per minute rather than per line (strptime
+    costs more than reading the rest of the line): a zone's offset only changes on a whole minute."""
+    m = LOG_STAMP.match(line)
+    if m is None:
+        return None
+    stamp, frac = m[1], m[2]
+    second = int(stamp[17:19])
+    if second > 59:
+        return line_time(line)  # a leap second, or no time at all: as `line_time` has it
+    minute = _minute(stamp[:16], m[3].strip() if m[3] else None, None if m[3] else time.tzname)
+    if minute is None:
+        return None
+    whole = minute + second
+    return whole + int(frac) / 10 ** len(frac) if frac else whole
+
+
+@lru_cache(maxsize=4096)
+def _minute(stamp: str, zone: str | None, local: tuple[str, str] | None) -> float | None:
+    # `local` keys a stamp without a zone to the zone the process was in (as `common._seconds` does)
+    return stamp_seconds(stamp + ":00", zone)
+
+
+def _matcher(patterns: tuple) -> Callable[[str], dict[str, float] | None]:
+    """`match_line` over `patterns`; for the built-in table alone, a pattern whose word is not in the line is
+    not tried (most lines match one pattern of four, and a regex search costs more than a word's)."""
+    if not (type(patterns[0]) is ProgressBar and len(patterns) == len(_BUILTIN_WORDS) + 1
+            and all(getattr(p, "name", "") == name for p, name in zip(patterns[1:], _BUILTIN_WORDS, strict=True))):
+        return partial(match_line, patterns=patterns)
+    bar, by_step, by_iter, by_epoch, by_either = patterns
+
+    def match(line: str) -> dict[str, float] | None:
+        row = bar.match(line)
+        if row is not None:
+            return row
+        if not line.isascii() and _CASE_ODD.search(line):  # letters that match `s` or `i` without being them
+            return match_line(line, patterns)
+        low = line.lower()
+        step, it = "step" in low, "iter" in low
+        if step and "train loss" in low and (row := by_step.match(line)) is not None:
+            return row
+        if it and ": loss" in low and (row := by_iter.match(line)) is not None:
+            return row
+        if "epoch" in low and (row := by_epoch.match(line)) is not None:
+            return row
+        return by_either.match(line) if step or it else None
+
+    return match
+
+
+# The built-in patterns in order; a line each can match holds, in lower case, `step` and `train loss`, `iter` and
+# `: loss`, `epoch`, `step` or `iter`.
+_BUILTIN_WORDS = ("nanogpt_eval", "nanogpt_iter", "epoch_kv", "step_kv")
+_BAR = ProgressBar()
+
+
+def _decoded(data: bytes, codec: str | None) -> str:
+    """A line not ended yet as text (a `\\r` before where its `\\n` will be taken off)."""
+    text = decode_text(data) if codec is None else data.decode(codec, errors="replace")
+    return text[:-1] if text.endswith("\r") else text
+
+
+def _fingerprint(table: PatternTable) -> str:
+    """What tells one pattern table from another, for the disk cache."""
+    import hashlib
+
+    described = [[type(p).__name__, p.name, getattr(getattr(p, "regex", None), "pattern", ""),
+                  bool(getattr(p, "kv", False))] for p in table[0]]
+    return hashlib.sha256(json.dumps(described).encode()).hexdigest()
+
+
+class LogFollower:
+    """A log and its rotated predecessors followed (see `reading.follow`): a file that grew is read from where
+    the last read stopped; a predecessor that stopped growing is not read again; a file renamed by a rotation
+    (the log becoming `.1`) goes on being followed under its new name."""
+
+    def __init__(self) -> None:
+        self._files: dict[Path, FollowedFile] = {}
+        self._zipped: dict[Path, tuple[tuple[int, int], LogRead]] = {}
+        self._table: PatternTable | None = None
+        self._last: tuple[list[LogRead | None], LogRead] | None = None
+        self._lock = threading.Lock()
+
+    def read(self, path: Path, root: Path | None = None) -> LogRead:
+        """The log at `path` with its predecessors, oldest first, as one (see `_joined`); raises OSError
+        (FileNotFoundError when neither the log nor a predecessor is there)."""
+        table = patterns_for(root, path.parent)
+        with self._lock:
+            if table is not self._table:
+                self._files, self._zipped, self._table, self._last = {}, {}, table, None
+            paths = rotated_logs(path)
+            try:
+                path.stat()
+            except FileNotFoundError:  # renamed away and not created again yet: what it held is in its predecessors
+                if not paths:
+                    raise
+            else:
+                paths.append(path)
+            old, files, reads = self._files, {}, []
+            inodes = {(f.stat.st_dev, f.stat.st_ino): f for f in old.values()}
+            for i, one in enumerate(paths):
+                try:
+                    reads.append(self._read_one(one, table, old, inodes, files))
+                except OSError:
+                    if i == len(paths) - 1 and one == path:
+                        raise
+                    reads.append(None)  # a predecessor that cannot be read (a FIFO, closed to us) leaves a gap
+            self._files = files
+            last = self._last
+            if last is not None and len(last[0]) == len(reads) and all(
+                    a is b for a, b in zip(last[0], reads, strict=True)):
+                return last[1]
+            readable = [r for r in reads if r is not None]
+            if not readable:
+                raise FileNotFoundError(f"{path}: neither the log nor a predecessor can be read")
+            joined = _joined(readable)
+            self._last = (reads, joined)
+            return joined
+
+    def _read_one(self, path: Path, table: PatternTable, old: dict[Path, FollowedFile],
+                  inodes: dict[tuple[int, int], FollowedFile], files: dict[Path, FollowedFile]) -> LogRead:
+        if path.name.endswith(".gz"):
+            st = path.stat()
+            stamp = (st.st_size, st.st_mtime_ns)
+            zipped = self._zipped.get(path)
+            if zipped is None or zipped[0] != stamp:
+                reader = _LogReader(table)
+                with open_binary(path) as fh:
+                    reader.feed(_unzipped_head(fh, _MAX_UNZIPPED))
+                zipped = self._zipped[path] = (stamp, reader.read())
+            return zipped[1]
+        followed = old.get(path)
+        if followed is None:  # maybe the file followed under another name before a rotation renamed it
+            try:
+                st = path.stat()
+            except OSError:
+                st = None
+            if st is not None:
+                followed = inodes.get((st.st_dev, st.st_ino))
+        followed = follow(followed, path, partial(_LogReader, table), kind=CACHE_KIND,
+                          restore=partial(_LogReader.restore, table))
+        files[path] = followed
+        return followed.reader.read()
+
+
+def _joined(reads: list[LogRead]) -> LogRead:
     """A log read with its predecessors (oldest first) as one: rows and lines follow on from file to file.
 
     Where a later file's first step is not past an earlier file's rows, the later file's rows supersede those
@@ -146,54 +665,22 @@ def _parse_logs(files: tuple[tuple[Path, int, int], ...],
     not been truncated after yet, or a previous run's log rotated away when this one started. It is left out,
     with everything older.
     """
-    *rotated, (path, size, mtime_ns) = files
-    last = _parse_file(path, size, mtime_ns, table)
+    *rotated, last = reads
     if not rotated:
         return last
     kept = [last]
-    floor = last[0][0]["step"] if last[0] else math.inf  # rows of earlier files from this step on are superseded
-    for path, size, mtime_ns in reversed(rotated):
-        try:
-            rows, lines = _parse_file(path, size, mtime_ns, table)
-        except OSError:  # a predecessor that cannot be read (a FIFO, closed to us) leaves a gap, not an error
-            continue
-        if rows and rows[-1]["step"] >= floor:
-            standing = [row for row in rows if row["step"] < floor]
-            if not standing:  # no row of it stands: it is not this run's
+    floor = float(last.step[0]) if len(last) else math.inf  # rows of earlier files from this step on are superseded
+    for read in reversed(rotated):
+        if len(read) and read.step[-1] >= floor:
+            standing = read.step < floor
+            if not standing.any():  # no row of it stands: it is not this run's
                 break
-            rows = standing
-        kept.append((rows, lines))
-        if rows:
-            floor = min(floor, rows[0]["step"])
+            read = read.kept(standing)
+        kept.append(read)
+        if len(read):
+            floor = min(floor, float(read.step[0]))
     kept.reverse()
-    return [row for rows, _ in kept for row in rows], [line for _, lines in kept for line in lines]
-
-
-@lru_cache(maxsize=16)
-def _parse_file(path: Path, size: int, mtime_ns: int, table: tuple) -> tuple[list[dict[str, float]], list[str]]:
-    patterns, _ = table
-    raw = split_lines(_read_gzip(path) if path.name.endswith(".gz") else read_text(path))
-    lines = [final_state(line) for line in raw] if any("\r" in x or "\x1b" in x for x in raw) else raw
-    stamps = [line_time(line) for line in lines]
-    rows = []
-    last_time = None
-    at = 0
-    for i, row in read_rows(raw, patterns):
-        while at <= i:  # a line without a stamp is as old as the last stamped line before it
-            if stamps[at] is not None:
-                last_time = stamps[at]
-            at += 1
-        if "time" in row:  # a metric the line logged as `time`: the row's own `time` is the line's stamp
-            row[LOGGED_TIME] = row.pop("time")
-        row["time"] = stamps[i] if stamps[i] is not None else last_time
-        rows.append(row)
-    return rows, lines
-
-
-def _read_gzip(path: Path) -> str:
-    """A compressed rotated log as text (up to `_MAX_UNZIPPED` of it)."""
-    with open_binary(path) as fh:
-        return decode_text(_unzipped_head(fh, _MAX_UNZIPPED))
+    return LogRead.joined(kept)
 
 
 def _unzipped_head(fh: BinaryIO, limit: int = _SNIFF) -> bytes:
@@ -310,13 +797,20 @@ class TextLogSource(RunSource):
     def __init__(self, path: Path, root: Path | None = None) -> None:
         super().__init__(path)
         self.root = root
+        self._follower: LogFollower | None = None  # the log as read so far, kept for the next change
 
     def key_files(self) -> list[Path]:
         """The log, its rotated predecessors, and the runyard.toml files whose patterns read it."""
         return [*rotated_logs(self.path), self.path, *config_files(self.root, self.path.parent)]
 
+    def _read(self) -> LogRead:
+        if self._follower is None:
+            self._follower = follower_for(self.path, self.root)
+        return self._follower.read(self.path, self.root)
+
     def read_info(self) -> RunInfo:
-        rows, lines = parse_log(self.path, self.root)
+        read = self._read()
+        lines = read.lines
         times = [line_time(x) for x in lines[:50]]
         created = next((t for t in times if t is not None), None)
         try:
@@ -327,11 +821,12 @@ class TextLogSource(RunSource):
         # Without a closing line the run is live until the log goes quiet, then interrupted (see `liveness`).
         return RunInfo(id=self.path.stem, name=self.path.stem, path=self.path, format=self.format,
                        status=FINISHED if ended else RUNNING, quiet_status=INTERRUPTED,
-                       last_logged=last_line_time(lines), created=created, last_write=last_write, rows=len(rows),
-                       last_step=int(rows[-1]["step"]) if rows else None)
+                       last_logged=last_line_time(lines), created=created, last_write=last_write, rows=len(read),
+                       last_step=int(read.step[-1]) if len(read) else None)
 
     def metrics_data(self) -> MetricColumns:
-        return log_columns(parse_log(self.path, self.root)[0])
+        """The log's metric rows; a log that grew is read from where the last read stopped (`LogFollower`)."""
+        return self._read().columns()
 
     def log_path(self) -> Path | None:
         return self.path
