@@ -2,8 +2,15 @@
 
 The `.wandb` file is W&B's LevelDB-style log: a 7-byte header, then 32 KiB blocks of checksummed chunks that
 join into serialized `wandb_internal_pb2.Record` messages. wandb 0.31 ships no Python reader for that framing
-any more (its Go core reads the log), so the chunks are joined here and each record is parsed by wandb's own
-protobuf classes. As in LevelDB, a damaged chunk costs the rest of its block; reading goes on after it.
+any more (its Go core reads the log), so the chunks are joined here. As in LevelDB, a damaged chunk costs the
+rest of its block; reading goes on after it.
+
+The log is followed as `reading.follow` does for every foreign layout (`_Reader`): a log that grew is read
+from where the last read stopped (a record cut short waits for its rest), a big one in pieces, and what it was
+decoded into (the history as columns, the folded config, summary, identity and goals) is kept on disk outside
+the runs tree. History and summary records of the shapes wandb writes are decoded with numpy (`wandbrec`) and
+cross-checked against wandb's protobuf classes; every other record is parsed by those classes, one by one, and
+folded in file order exactly as `_reference_load` (the whole log, record by record) folds it.
 """
 
 from __future__ import annotations
