@@ -40,7 +40,12 @@ import numpy, orjson
 from google.protobuf.message import DecodeError
 from wandb.proto import wandb_internal_pb2
 from runyard.layouts import wandb as layout
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def high_water():  # this process's peak RSS in KiB (ru_maxrss would carry the parent's across exec)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+base = high_water()
 start = time.perf_counter()
 if mode == "baseline":
     state = layout._reference_load(path)
@@ -56,7 +61,7 @@ else:
     run.read_info()
     rows = len(run.metrics_data())
 took = time.perf_counter() - start
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = high_water()
 print(json.dumps({"s": took, "rows": rows, "peak_mb": peak / 1024, "growth_mb": (peak - base) / 1024}))
 """
 

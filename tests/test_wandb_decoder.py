@@ -348,7 +348,11 @@ def test_plain_runs_take_the_numpy_path(tmp_path: Path, monkeypatch: pytest.Monk
     assert snapshot(WandbRun(path.parent, path)) == reference(run, monkeypatch)
 
 
-def test_frame_counts_damage_as_the_reference_does() -> None:
+@pytest.mark.parametrize("few", [0, 10**9], ids=["blocks-in-step", "chunk-by-chunk"])
+def test_frame_counts_damage_as_the_reference_does(few: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both walks of the chunks (all blocks in step, or one chunk after another) join and count as the
+    reference does."""
+    monkeypatch.setattr(wandbrec, "_FEW_BLOCKS", few)
     rng = random.Random(5)
     data = frame_log(random_records(rng, 800))
     for n in range(40):

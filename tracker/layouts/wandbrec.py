@@ -81,36 +81,10 @@ def frame(data: bytes, skip: int, base: int, lost: bool) -> Frames:
     nb = len(bstart)
     stop_at = np.zeros(nb, dtype=np.int64)
     stop = np.zeros(nb, dtype=np.int8)  # how each block's walk ended: one of _END, _CUT_STOP, ...
-    found: list[tuple[np.ndarray, ...]] = []
-    blocks, p, k = np.arange(nb), bstart.copy(), 0
-    while len(blocks):
-        end_b = bend[blocks]
-        ended = (p >= n) | (end_b - p < 7)
-        stop_at[blocks[ended]] = np.minimum(end_b[ended], n)
-        head_cut = ~ended & (p + 7 > n)
-        stop[blocks[head_cut]], stop_at[blocks[head_cut]] = _CUT_STOP, p[head_cut]
-        rest = ~ended & ~head_cut
-        q = np.where(rest, p, 0)
-        length = u8[q + 4].astype(np.int64) | (u8[q + 5].astype(np.int64) << 8)
-        kind = u8[q + 6]
-        pad = rest & (kind == 0) & (length == 0)
-        bad = rest & ~pad & ((kind < FULL) | (kind > LAST) | (length > end_b - p - 7))
-        whole = end_b <= n
-        for mask, done, waiting in ((pad, _END, _WAIT), (bad, _DAMAGED_STOP, _PENDING)):
-            here = mask & whole
-            stop[blocks[here]], stop_at[blocks[here]] = done, end_b[here]
-            here = mask & ~whole
-            stop[blocks[here]], stop_at[blocks[here]] = waiting, p[here]
-        cut = rest & ~pad & ~bad & (p + 7 + length > n)
-        stop[blocks[cut]], stop_at[blocks[cut]] = _CUT_STOP, p[cut]
-        good = rest & ~pad & ~bad & ~cut
-        damaged_here = bad & whole
-        take = good | damaged_here
-        found.append((blocks[take], np.full(int(take.sum()), k), p[take], length[take],
-                      np.where(damaged_here, 0, kind)[take]))
-        p = (p + 7 + length)[good]
-        blocks = blocks[good]
-        k += 1
+    if nb <= _FEW_BLOCKS:  # a small piece (what a live run appends): one chunk after another is quicker
+        found = _walk_one_by_one(raw, n, bstart, bend, stop, stop_at)
+    else:
+        found = _walk_in_step(u8, n, bstart, bend, stop, stop_at)
     cblock, ck, cpos, clen, ckind = (np.concatenate(x) for x in zip(*found, strict=True)) if found else (
         np.zeros(0, dtype=np.int64) for _ in range(5))
     order = _by_group(cblock, ck, nb)
@@ -200,6 +174,85 @@ def frame(data: bytes, skip: int, base: int, lost: bool) -> Frames:
 
 
 _END, _CUT_STOP, _WAIT, _DAMAGED_STOP, _PENDING = 0, 1, 2, 3, 4  # how a block's walk ended
+_HEAD = struct.Struct("<HB")  # a chunk's length and type, after its CRC
+
+
+_FEW_BLOCKS = 16
+
+
+def _walk_in_step(u8: np.ndarray, n: int, bstart: np.ndarray, bend: np.ndarray, stop: np.ndarray,
+                  stop_at: np.ndarray) -> list[tuple[np.ndarray, ...]]:
+    """The chunks of all blocks, one step of every block at a time: (block, place in it, position, length,
+    type; 0 for a damaged chunk) per step; how each block's walk ended goes to `stop` and `stop_at`."""
+    found: list[tuple[np.ndarray, ...]] = []
+    blocks, p, k = np.arange(len(bstart)), bstart.copy(), 0
+    while len(blocks):
+        end_b = bend[blocks]
+        ended = (p >= n) | (end_b - p < 7)
+        stop_at[blocks[ended]] = np.minimum(end_b[ended], n)
+        head_cut = ~ended & (p + 7 > n)
+        stop[blocks[head_cut]], stop_at[blocks[head_cut]] = _CUT_STOP, p[head_cut]
+        rest = ~ended & ~head_cut
+        q = np.where(rest, p, 0)
+        length = u8[q + 4].astype(np.int64) | (u8[q + 5].astype(np.int64) << 8)
+        kind = u8[q + 6]
+        pad = rest & (kind == 0) & (length == 0)
+        bad = rest & ~pad & ((kind < FULL) | (kind > LAST) | (length > end_b - p - 7))
+        whole = end_b <= n
+        for mask, done, waiting in ((pad, _END, _WAIT), (bad, _DAMAGED_STOP, _PENDING)):
+            here = mask & whole
+            stop[blocks[here]], stop_at[blocks[here]] = done, end_b[here]
+            here = mask & ~whole
+            stop[blocks[here]], stop_at[blocks[here]] = waiting, p[here]
+        cut = rest & ~pad & ~bad & (p + 7 + length > n)
+        stop[blocks[cut]], stop_at[blocks[cut]] = _CUT_STOP, p[cut]
+        good = rest & ~pad & ~bad & ~cut
+        damaged_here = bad & whole
+        take = good | damaged_here
+        found.append((blocks[take], np.full(int(take.sum()), k), p[take], length[take],
+                      np.where(damaged_here, 0, kind)[take]))
+        p = (p + 7 + length)[good]
+        blocks = blocks[good]
+        k += 1
+    return found
+
+
+def _walk_one_by_one(raw: bytes, n: int, bstart: np.ndarray, bend: np.ndarray, stop: np.ndarray,
+                     stop_at: np.ndarray) -> list[tuple[np.ndarray, ...]]:
+    """What `_walk_in_step` finds, walked chunk by chunk (quicker for a few blocks)."""
+    unpack = _HEAD.unpack_from
+    out: list[tuple[int, int, int, int, int]] = []
+    for b, (p, end) in enumerate(zip(bstart.tolist(), bend.tolist(), strict=True)):
+        k = 0
+        whole = end <= n
+        while True:
+            if p >= n or end - p < 7:
+                stop_at[b] = min(end, n)
+                break
+            if p + 7 > n:
+                stop[b], stop_at[b] = _CUT_STOP, p
+                break
+            length, kind = unpack(raw, p + 4)
+            if kind == 0 and length == 0:
+                stop[b], stop_at[b] = (_END, end) if whole else (_WAIT, p)
+                break
+            if kind < FULL or kind > LAST or length > end - p - 7:
+                if whole:
+                    stop[b], stop_at[b] = _DAMAGED_STOP, end
+                    out.append((b, k, p, 0, 0))
+                else:
+                    stop[b], stop_at[b] = _PENDING, p
+                break
+            if p + 7 + length > n:
+                stop[b], stop_at[b] = _CUT_STOP, p
+                break
+            out.append((b, k, p, length, kind))
+            p += 7 + length
+            k += 1
+    if not out:
+        return []
+    columns = np.array(out, dtype=np.int64).T
+    return [tuple(columns)]
 
 
 def _by_group(group: np.ndarray, k: np.ndarray, groups: int) -> np.ndarray:
