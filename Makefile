@@ -9,7 +9,7 @@ TORCH_CPU := torch==2.13.0
 
 .PHONY: demo test lint bench bench-tracker bench-read bench-tensorboard bench-app bench-tree bench-diff \
 	bench-compare bench-compare-screen bench-archive bench-du bench-tb-follow bench-follow-tb-app bench-lines-follow \
-	soak-moves clean-venv
+	bench-wandb-follow bench-leet soak-moves clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,7 +41,8 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff format --check . || true
 
 bench: bench-tracker bench-read bench-tensorboard bench-app bench-tree bench-diff bench-compare \
-	bench-compare-screen bench-archive bench-du bench-tb-follow bench-follow-tb-app bench-lines-follow soak-moves
+	bench-compare-screen bench-archive bench-du bench-tb-follow bench-follow-tb-app bench-lines-follow \
+	bench-wandb-follow bench-leet soak-moves
 
 bench-tracker: $(VENV)/.dev
 	$(BIN)/python bench/bench_log.py
@@ -60,6 +61,9 @@ bench-follow-tb-app: $(VENV)/.dev
 
 bench-lines-follow: $(VENV)/.dev
 	$(BIN)/python bench/bench_lines_follow.py
+
+bench-wandb-follow: $(VENV)/.dev
+	$(BIN)/python bench/bench_wandb_follow.py
 
 bench-app: $(VENV)/.dev
 	$(BIN)/python bench/bench_app.py

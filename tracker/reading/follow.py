@@ -154,6 +154,7 @@ class FollowedFile:
         if not self.behind and (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns) == (
                 old.st_size, old.st_mtime_ns, old.st_ctime_ns):
             return True
+        finishing = self.behind  # a read in parts comes to its end now, maybe: kept in the disk cache then
         with open_binary(path) as fh:
             if os.fstat(fh.fileno()).st_ino != old.st_ino or fh.read(len(self.head)) != self.head:
                 return False
@@ -163,19 +164,21 @@ class FollowedFile:
             self.end = _take(fh, self.reader, limit)
             self.head, self.tail = _edges(fh, self.reader.offset)
             self.stat = os.fstat(fh.fileno())
-        self._save(path)
+        self._save(path, finished=finishing and not self.behind)
         return True
 
-    def _save(self, path: Path) -> None:
+    def _save(self, path: Path, finished: bool = False) -> None:
         """Keep the reader in the disk cache when enough is new since it was last kept there: the whole file
         once it is big enough to be worth it, then again after it grew by a quarter (or at least 1 MiB), so
-        that following a growing run does not rewrite its columns at every poll."""
+        that following a growing run does not rewrite its columns at every poll; and where a read in parts
+        (`limit`) `finished`, so that a reopened file starts from its end."""
         from . import filecache
 
         offset = self.reader.offset
         if self.kind is None or offset < CACHE_MIN_BYTES or not hasattr(self.reader, "state"):
             return
-        if self.saved >= 0 and offset - self.saved < max(RESAVE_BYTES, self.saved // 4):
+        if offset <= self.saved or (self.saved >= 0 and not finished
+                                    and offset - self.saved < max(RESAVE_BYTES, self.saved // 4)):
             return
         try:
             with open_binary(path) as fh:
