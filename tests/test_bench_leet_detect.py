@@ -1,8 +1,8 @@
 """The screen readers of bench/bench_leet.py on saved 200x50 captures of both tools (no tmux, no wandb needed).
 
-The captures: LEET and runyard on the finished fixture run (400 steps), LEET before it drew anything and while
-loading a 50,000-row run, runyard's runs table and its run screen before the run was read, and both following
-a live run.
+The captures: LEET and runyard on the finished fixture run (400 steps) and on a 200,000-step run, LEET before
+it drew anything and while loading a 50,000-row run, runyard's runs table and its run screen before the run was
+read, and both following a live run.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ def capture(name: str) -> list[str]:
     ("leet_starting", False, None),
     ("leet_loading", True, 2997),
     ("leet_following", True, 3551),
+    ("leet_200k", True, 199_999),
 ])
 def test_leet_screens(name: str, curve: bool, step: int | None) -> None:
     lines = capture(name)
@@ -43,6 +44,7 @@ def test_leet_screens(name: str, curve: bool, step: int | None) -> None:
     ("runyard_table", False, None),    # the runs table before the run is found: no step, no chart
     ("runyard_waiting", False, None),  # the run screen before its metrics are read: `step -`, an empty frame
     ("runyard_following", True, 3540),
+    ("runyard_200k", True, 199_999),  # `step 199,999`
 ])
 def test_runyard_screens(name: str, curve: bool, step: int | None) -> None:
     lines = capture(name)
@@ -85,3 +87,14 @@ def test_leet_braille_outside_its_charts_is_not_a_curve() -> None:
     assert leet_last_step(lines) == 12
     lines[2] = " _step   12         │ │epoch  ⣀⣀⣠⠤⠒⠉ │       │  │"
     assert leet_first_curve(lines)
+
+
+def test_last_step_on_disk_of_a_wandb_log() -> None:
+    """The bench's floor for following: the last history step read from the tail of a real `.wandb` file."""
+    pytest.importorskip("wandb")
+    from bench.bench_leet import disk_last_step
+
+    run = Path(__file__).parent / "fixtures" / "foreign" / "wandb_offline" / "wandb" / \
+        "offline-run-20261122_145303-l1kbyplv"
+    assert disk_last_step(run / "run-l1kbyplv.wandb") == 399
+    assert disk_last_step(run / "run-l1kbyplv.wandb", blocks=1) == 399
