@@ -283,6 +283,7 @@ class Pane:
         self.root = psutil.Process(int(self.tmux("display-message", "-p", "#{pane_pid}").strip()))
         self.cpu_seen: dict[int, float] = {}
         self.peak_rss = 0
+        self.peak_parts: dict[str, int] = {}  # process name -> its RSS at the tree's peak
 
     def tmux(self, *args: str) -> str:
         return subprocess.run(["tmux", "-L", self.sock, *args], capture_output=True, text=True, timeout=30,
@@ -304,15 +305,19 @@ class Pane:
         import psutil
 
         rss = 0
+        parts: dict[str, int] = {}
         for proc in self.tree():
             try:
                 with proc.oneshot():
-                    rss += proc.memory_info().rss
+                    one = proc.memory_info().rss
+                    rss += one
+                    parts[proc.name()] = parts.get(proc.name(), 0) + one
                     t = proc.cpu_times()
                     self.cpu_seen[proc.pid] = t.user + t.system + t.children_user + t.children_system
             except psutil.NoSuchProcess:
                 pass  # its last figures stay counted
-        self.peak_rss = max(self.peak_rss, rss)
+        if rss > self.peak_rss:
+            self.peak_rss, self.peak_parts = rss, parts
         return rss, sum(self.cpu_seen.values())
 
     def close(self) -> None:
@@ -333,6 +338,7 @@ class Result:
     first: float | None = None
     full: float | None = None
     peak_mb: float = 0.0
+    peak_parts: dict[str, float] = field(default_factory=dict)
     captures: dict[str, list[str]] = field(default_factory=dict)
     note: str = ""
 
@@ -380,6 +386,7 @@ def open_run(tool: Tool, run: Path, target: int, work: Path, limit: float) -> Re
     finally:
         pane.close()
     result.peak_mb = pane.peak_rss / 1e6
+    result.peak_parts = {name: rss / 1e6 for name, rss in pane.peak_parts.items()}
     return result
 
 
@@ -531,7 +538,8 @@ def main() -> int:
             opens.append(result)
             save(result.captures, args.save_captures, f"{tool.name}-open")
             print(f"  {tool.name}: opened, first curve {fmt(result.first)} s, full {fmt(result.full)} s, "
-                  f"peak {result.peak_mb:.0f} MB {result.note}", flush=True)
+                  f"peak {result.peak_mb:.0f} MB ("
+                  + ", ".join(f"{n} {mb:.0f}" for n, mb in result.peak_parts.items()) + f") {result.note}", flush=True)
         if not args.no_follow:
             for tool in chosen:
                 following = follow(tool, work, args.live_rows, args.follow, args.limit)
@@ -545,7 +553,8 @@ def main() -> int:
     out = PROJECT / "bench" / "out"
     out.mkdir(exist_ok=True)
     figures = {"run": str(run), "steps": args.steps, "live_rows": args.live_rows, "pace_s": PACE,
-               "opened": [{k: getattr(r, k) for k in ("tool", "first", "full", "peak_mb", "note")} for r in opens],
+               "opened": [{k: getattr(r, k) for k in ("tool", "first", "full", "peak_mb", "peak_parts", "note")}
+                          for r in opens],
                "following": [{"tool": f.tool, "caught_up": f.caught_up, "cpu": f.cpu, "lags": f.lags,
                               "disk_lags": f.floor, "behind": f.behind, "keeps_up": f.verdict()} for f in follows]}
     (out / "bench_leet.json").write_text(json.dumps(figures, indent=2))
