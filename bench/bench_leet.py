@@ -42,6 +42,7 @@ WIDTH, HEIGHT = 200, 50
 POLL = 0.05
 PACE = 0.02
 LIVE_ROWS = 50_000
+LAG_SLACK = 2.0  # s a tool may show a step later than it reached the disk and still be said to keep up
 STARTUP_LIMIT = 300.0  # seconds before a tool that shows nothing is given up on
 
 # ----- what the screens show (pure functions of a capture, unit-tested on saved captures) --------------------
@@ -402,14 +403,17 @@ class Following:
     captures: dict[str, list[str]] = field(default_factory=dict)
 
     def verdict(self) -> str:
+        """`yes (lag ...)` when the shown step advanced and, over the window's second half, stayed within LAG_SLACK
+        s of what was on disk and of the first half's lag; else `no (...)` with the lag."""
         if not self.lags or not self.advanced:
             return "no (last step never advanced)"
         half = len(self.lags) // 2
         early, late = statistics.median(self.lags[:half] or self.lags), statistics.median(self.lags[half:])
-        if late > max(2.0, 2 * early):  # the lag grew over the window: falling behind
-            return f"no (lag {early:.1f} s -> {late:.1f} s)"
-        floor = f", on disk {statistics.median(self.floor):.2f} s" if self.floor else ""
-        return f"yes (lag {statistics.median(self.lags):.2f} s{floor})"
+        floor = statistics.median(self.floor) if self.floor else 0.0
+        said = f"lag {statistics.median(self.lags):.2f} s, on disk {floor:.2f} s"
+        if late > floor + LAG_SLACK or late > early + LAG_SLACK:  # too far behind, or falling further behind
+            return f"no ({said}; {early:.1f} s -> {late:.1f} s)"
+        return f"yes ({said})"
 
 
 def follow(tool: Tool, work: Path, live_rows: int, seconds: float, limit: float) -> Following:

@@ -98,3 +98,17 @@ def test_last_step_on_disk_of_a_wandb_log() -> None:
         "offline-run-20261122_145303-l1kbyplv"
     assert disk_last_step(run / "run-l1kbyplv.wandb") == 399
     assert disk_last_step(run / "run-l1kbyplv.wandb", blocks=1) == 399
+
+
+def test_keeping_up_is_judged_against_the_disk() -> None:
+    """A tool keeps up when its lag stays near the lag of what is on disk; far behind or falling behind, not."""
+    from bench.bench_leet import Following
+
+    def verdict(lags: list[float], advanced: bool = True) -> str:
+        return Following("t", lags=lags, floor=[0.6] * len(lags), advanced=advanced).verdict()
+
+    assert verdict([0.9, 1.1, 0.8, 1.0]).startswith("yes (lag 0.95 s, on disk 0.60 s")
+    assert verdict([46.0, 46.5, 49.0, 49.5]).startswith("no (")    # steady, but 48 s behind
+    assert verdict([0.5, 0.6, 3.5, 4.0]).startswith("no (")        # falling behind
+    assert verdict([0.5, 0.5], advanced=False) == "no (last step never advanced)"
+    assert verdict([]) == "no (last step never advanced)"
