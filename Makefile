@@ -8,7 +8,8 @@ PIP    := $(BIN)/python -m pip
 TORCH_CPU := torch==2.13.0
 
 .PHONY: demo test lint bench bench-tracker bench-read bench-tensorboard bench-app bench-tree bench-diff \
-	bench-compare bench-compare-screen bench-archive bench-du bench-tb-follow bench-leet soak-moves clean-venv
+	bench-compare bench-compare-screen bench-archive bench-du bench-tb-follow bench-wandb-follow bench-leet \
+	soak-moves clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +41,7 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff format --check . || true
 
 bench: bench-tracker bench-read bench-tensorboard bench-app bench-tree bench-diff bench-compare \
-	bench-compare-screen bench-archive bench-du bench-tb-follow bench-leet soak-moves
+	bench-compare-screen bench-archive bench-du bench-tb-follow bench-wandb-follow bench-leet soak-moves
 
 bench-tracker: $(VENV)/.dev
 	$(BIN)/python bench/bench_log.py
@@ -53,6 +54,9 @@ bench-tensorboard: $(VENV)/.dev
 
 bench-tb-follow: $(VENV)/.dev
 	$(BIN)/python bench/bench_tb_follow.py
+
+bench-wandb-follow: $(VENV)/.dev
+	$(BIN)/python bench/bench_wandb_follow.py
 
 # runyard's app against `wandb beta leet` on the same W&B offline runs, in tmux (skips without tmux or wandb)
 bench-leet: $(VENV)/.dev

@@ -2,8 +2,15 @@
 
 The `.wandb` file is W&B's LevelDB-style log: a 7-byte header, then 32 KiB blocks of checksummed chunks that
 join into serialized `wandb_internal_pb2.Record` messages. wandb 0.31 ships no Python reader for that framing
-any more (its Go core reads the log), so the chunks are joined here and each record is parsed by wandb's own
-protobuf classes. As in LevelDB, a damaged chunk costs the rest of its block; reading goes on after it.
+any more (its Go core reads the log), so the chunks are joined here. As in LevelDB, a damaged chunk costs the
+rest of its block; reading goes on after it.
+
+The log is followed as `reading.follow` does for every foreign layout (`_Reader`): a log that grew is read
+from where the last read stopped (a record cut short waits for its rest), a big one in pieces, and what it was
+decoded into (the history as columns, the folded config, summary, identity and goals) is kept on disk outside
+the runs tree. History and summary records of the shapes wandb writes are decoded with numpy (`wandbrec`) and
+cross-checked against wandb's protobuf classes; every other record is parsed by those classes, one by one, and
+folded in file order exactly as `_reference_load` (the whole log, record by record) folds it.
 """
 
 from __future__ import annotations
@@ -17,9 +24,11 @@ import struct
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 
 from ..errors import TrackerError
@@ -27,6 +36,7 @@ from ..files import read_bytes
 from ..jsonl import as_float
 from ..liveness import interval_median
 from ..model import CRASHED, FAILED, FINISHED, RUNNING, WANDB, Goal, RunInfo
+from ..reading.follow import FollowedFile, Grow, follow
 from .base import Detection, MetricColumns, RunSource, metric_column
 
 MISSING_WANDB = "reading W&B offline runs needs the wandb package: pip install 'runyard[wandb]'"
@@ -40,6 +50,8 @@ _FULL, _FIRST, _MIDDLE, _LAST = 1, 2, 3, 4
 _CRC_SEED = {kind: zlib.crc32(bytes([kind])) for kind in (_FULL, _FIRST, _MIDDLE, _LAST)}
 _DAMAGED, _CUT = -1, -2  # pseudo chunk types: a bad chunk; the file ends inside a chunk
 _GOALS = {1: "min", 2: "max"}  # MetricRecord.GOAL_MINIMIZE, GOAL_MAXIMIZE
+CACHE_KIND = "wandb"  # the disk cache's folder for decoded `.wandb` logs (see `reading.filecache`)
+_PIECE = 8 << 20      # a log is read in pieces of this size: its bytes are never all in memory at once
 
 
 def detect(directory: Path, names: list[str]) -> Detection | None:
@@ -61,7 +73,7 @@ class WandbRun(RunSource):
     def __init__(self, path: Path, wandb_file: Path) -> None:
         super().__init__(path)
         self.wandb_file = wandb_file
-        self._cached: tuple[tuple[int, int] | None, _State] | None = None
+        self._followed: FollowedFile | None = None
 
     def key_files(self) -> list[Path]:
         """The transaction log: every change to the run is appended to it."""
@@ -69,48 +81,61 @@ class WandbRun(RunSource):
 
     def read_info(self) -> RunInfo:
         """Identity, status and history extent from the run, history and exit records."""
-        state = self._state()
+        reader = self._reader()
+        state = reader.info
         st = _stat(self.wandb_file)
         mtime = st.st_mtime if st else None
         status = _status(state.exit_code)
-        times = [t for t in state.times if not math.isnan(t)]
+        times = reader.times.view()
+        known = times[~np.isnan(times)]
+        steps = reader.steps.view()
         run_id = state.run_id or self.wandb_file.stem.removeprefix("run-")
+        skipped = reader.skipped
         return RunInfo(
             id=run_id, name=state.name or run_id, path=self.path, format=self.format, status=status,
-            created=state.start if state.start is not None else (times[0] if times else None),
-            ended=_ended(state, status, times), last_time=max(times) if times else None, last_write=mtime,
+            created=state.start if state.start is not None else (float(known[0]) if len(known) else None),
+            ended=_ended(state, status, known), last_time=float(known.max()) if len(known) else None,
+            last_write=mtime,
             # Without an exit record the log's mtime is the run's only sign of life: quiet for LEET's 10
             # minutes, it crashed (judged by `liveness`, so a cached listing ages as a fresh read would).
             quiet_status=CRASHED, host=state.host or None, tags=list(state.tags), notes=state.notes,
-            last_step=state.steps[-1] if state.steps else None, rows=len(state.steps),
-            interval_median=interval_median(times), error=state.error,
+            last_step=int(steps[-1]) if len(steps) else None, rows=len(steps),
+            interval_median=interval_median(times), error=reader.error,
             # A record cut short is still being written while the run lives; once it is given up, it is lost.
-            skipped_lines=state.skipped + int(state.cut and status == CRASHED),
-            pending_lines=int(state.cut and status == RUNNING),
+            skipped_lines=skipped + int(reader.cut and status == CRASHED),
+            pending_lines=int(reader.cut and status == RUNNING),
             extra=_extra(state),
         )
 
     def metrics_data(self) -> MetricColumns:
         """One row per history record: step from `_step`, time from `_timestamp`, and the numeric user keys it
         holds (a logged NaN among them; W&B's own `_...` keys are not metrics)."""
-        state = self._state()
-        return MetricColumns.from_rows(state.steps, state.times, state.values)
+        return self._reader().columns_now()
+
+    def metrics_upto(self, budget: int) -> MetricColumns:
+        """The rows read so far after reading at most about `budget` more bytes of the log; `complete` is
+        False while more remain (a first look at a big run, drawn while the rest loads)."""
+        reader = self._reader(budget)
+        columns = reader.columns_now()
+        columns.complete = self._followed is None or not self._followed.behind
+        return columns
 
     def config(self) -> dict[str, Any]:
         """The run's config as the config and run records left it, without W&B's internal `_wandb` key."""
-        return _public(self._state().config)
+        return _public(self._reader().info.config)
 
     def wandb_summary(self) -> dict[str, Any]:
         """The run summary as the summary records left it, without W&B's internal `_wandb` key."""
-        return _public(self._state().summary)
+        return _public(self._reader().info.summary)
 
     def goals(self) -> dict[str, Goal]:
         """Directions from the run's metric definitions (`define_metric(name, summary="max")`, or a goal where an
         older SDK wrote one); a definition by pattern (`"val/*"`) applies to the logged metrics it matches."""
-        state = self._state()
+        reader = self._reader()
+        state = reader.info
         found: dict[str, Goal] = {}
         if state.goal_patterns:
-            names = {name for values in state.values for name in values}
+            names = set(reader.columns)
             for pattern, direction in state.goal_patterns.items():
                 found.update((metric_column(name), Goal(direction, WANDB))
                              for name in names if fnmatch.fnmatchcase(name, pattern))
@@ -159,13 +184,49 @@ class WandbRun(RunSource):
             return path
         return None
 
-    def _state(self) -> _State:
-        """The folded records, read again only when the log's size or mtime has changed."""
-        st = _stat(self.wandb_file)
-        key = (st.st_size, st.st_mtime_ns) if st else None
-        if self._cached is None or self._cached[0] != key:
-            self._cached = (key, _load(self.wandb_file))
-        return self._cached[1]
+    def _reader(self, budget: int | None = None) -> _Reader:
+        """The log's reader, brought up to date with the file (only what was appended is read): all of it, or
+        at most about `budget` more bytes. A log that cannot be read is a reader holding the error."""
+        path = self.wandb_file
+        new_reader = partial(_Reader, path.name)
+        restore = partial(_Reader.restore, path.name)
+        try:
+            if budget is not None:
+                self._followed = follow(self._followed, path, new_reader, kind=CACHE_KIND, restore=restore,
+                                        limit=max(budget, 1))
+            else:
+                self._followed = _read_all(self._followed, path, new_reader, restore)
+        except OSError as exc:
+            self._followed = None
+            reader = _Reader(path.name)
+            reader.error = f"cannot read {path.name}: {exc.strerror or exc}"
+            return reader
+        return self._followed.reader
+
+
+def _read_all(followed: FollowedFile | None, path: Path, new_reader: Any, restore: Any) -> FollowedFile:
+    """`followed` brought up to date with the whole of `path`, read in pieces of `_PIECE` bytes (a big log is
+    never all in memory); after a read of several pieces the disk cache is brought up to where it ended."""
+    followed = follow(followed, path, new_reader, kind=CACHE_KIND, restore=restore, limit=_PIECE)
+    if not followed.behind:
+        return followed
+    # The rest in pieces, not kept in the disk cache piece by piece (each keep writes all columns so far):
+    # kept once, where the read ended.
+    followed.kind = None
+    try:
+        while followed.behind:
+            offset = followed.reader.offset
+            again = follow(followed, path, new_reader, limit=_PIECE)
+            if again is not followed:  # changed under the read: read again from its start (or its cache)
+                return _read_all(None, path, new_reader, restore)
+            if followed.reader.offset == offset:  # one record longer than a piece: take the rest at once
+                follow(followed, path, new_reader)
+                break
+    finally:
+        followed.kind = CACHE_KIND
+    followed.saved = -1
+    followed._save(path)
+    return followed
 
 
 @dataclass
@@ -193,6 +254,350 @@ class _State:
     skipped: int = 0
     cut: bool = False
     error: str | None = None
+
+
+class _Reader:
+    """One `.wandb` log read from its start in pieces, as it grows (see `reading.follow`): the records folded
+    so far, the history as columns (`Grow` arrays per metric, never a dict per row).
+
+    `feed` takes the log's bytes from `offset` on; `offset` stops at a record boundary (a record whose chunks
+    are not all there yet waits for the next piece), so the 32 KiB block position is `offset % 32768`. History
+    and summary records of the plain shapes are decoded by `wandbrec` with numpy; every other record, and any
+    record those do not fit, by wandb's protobuf classes, in file order, folded as `_reference_load` folds it.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.offset = 0
+        self.lost = False        # after damage: the orphaned rest of a record is not counted again
+        self.bad_header = False
+        self.damaged = 0         # damaged chunks, broken chains and records that do not parse, up to `offset`
+        self.pending = 0         # damage seen after `offset`, in a block not all written yet
+        self.cut = False         # the log ends inside a record
+        self.error: str | None = None
+        self.info = _State()     # identity, config, summary, goals and exit (its row lists stay empty)
+        self.steps, self.times = Grow(np.int64), Grow(np.float64)
+        self.columns: dict[str, tuple[Grow, Grow]] = {}  # metric -> (rows, values)
+
+    @property
+    def skipped(self) -> int:
+        """Damaged chunks and records passed over, as a fresh read of the log counts them."""
+        return self.damaged + self.pending
+
+    def columns_now(self) -> MetricColumns:
+        """The metric rows read so far."""
+        return MetricColumns.from_points(self.steps.view(), self.times.view(), {
+            name: (rows.view(), values.view()) for name, (rows, values) in self.columns.items()})
+
+    def feed(self, data: bytes) -> None:
+        """Read the records in `data`, the log's bytes from `offset` on; `offset` moves past the whole ones."""
+        from . import wandbrec
+
+        if self.bad_header:
+            self.offset += len(data)
+            return
+        skip = 0
+        if self.offset == 0:
+            head = bytes(data[:len(_HEADER)])
+            if head != _HEADER:
+                if not _HEADER.startswith(head):
+                    self.bad_header, self.offset = True, len(data)
+                    self.error = f"{self.name} is not a W&B transaction log (bad header)"
+                self.cut, self.pending = False, 0
+                return
+            skip = len(_HEADER)
+        frames = wandbrec.frame(data, skip, self.offset, self.lost)
+        if len(frames.starts):
+            self._take(frames)
+        self.offset += frames.consumed
+        self.damaged += frames.damaged
+        self.lost, self.pending, self.cut = frames.lost, frames.pending, frames.cut
+        self._settle_error()
+
+    def _settle_error(self) -> None:
+        """The error a fresh read would report: a log of damage only (a bad header stays what it is)."""
+        if not self.bad_header:
+            damaged = not self.info.records and self.skipped
+            self.error = f"no readable record in {self.name} ({self.skipped} damaged)" if damaged else None
+
+    def _take(self, frames: Any) -> None:
+        """Fold the complete records of one piece, in file order."""
+        from . import wandbrec
+
+        record_class, decode_error = _protobuf()
+        from wandb.proto.wandb_internal_pb2 import SummaryItem
+
+        buf, starts, lengths = frames.buf, frames.starts, frames.lengths
+        u8 = np.frombuffer(buf, dtype=np.uint8)
+        dec = wandbrec.decode(frames, SummaryItem, decode_error)
+        kind = dec.kind
+        fast_rows = self._fast_history(u8, dec)  # marks in `kind` the history records it leaves to protobuf
+        self._check_summary_text(u8, dec)
+        info = self.info
+        summary_records = np.flatnonzero(kind == wandbrec.SUMMARY)
+        others = np.flatnonzero((kind != wandbrec.SUMMARY) & (kind != wandbrec.HISTORY))
+        slow_rows: dict[int, tuple[int, float, dict[str, float]]] = {}
+        done = 0  # summary records folded so far
+        for i in [*others.tolist(), len(kind)]:
+            upto = int(np.searchsorted(summary_records, i))
+            if upto > done:
+                self._fold_summaries(u8, dec, int(summary_records[done]), int(summary_records[upto - 1]))
+                info.records += upto - done
+                done = upto
+            if i == len(kind):
+                break
+            record = record_class()
+            try:
+                record.ParseFromString(buf[int(starts[i]):int(starts[i] + lengths[i])])
+            except decode_error:
+                self.damaged += 1
+                continue
+            info.records += 1
+            if record.WhichOneof("record_type") == "history":
+                slow_rows[i] = _history_row(record.history)
+            else:
+                _fold(info, record)
+        self._add_rows(len(kind), fast_rows, slow_rows)
+
+    def _fast_history(self, u8: np.ndarray, dec: Any) -> Any:
+        """Rows of the history records decoded by numpy: (records, steps, times, points per metric); the records
+        that hold anything but plain numbers, repeat a key or lack an integral `_step` are marked in `dec.kind`
+        for the protobuf classes."""
+        from . import wandbrec
+
+        kind, items = dec.kind, dec.history
+        count = len(kind)
+        names: dict[str, int] = {}
+        group_name = np.array([names.setdefault(".".join(key[0]) or key[1], len(names)) if key else -1
+                               for key in dec.keys] or [-1], dtype=np.int64)
+        name_list = list(names)
+        nid = group_name[items.group] if len(items.group) else np.zeros(0, dtype=np.int64)
+        numeric, values, objects = wandbrec.numbers(u8, items.value_start, items.value_end, orjson.loads)
+        slow = np.zeros(count, dtype=bool)
+        slow[items.record[~numeric]] = True
+        slow[items.record[nid < 0]] = True
+        if len(nid):
+            slow[_repeated(items.record, nid, len(names), count)] = True
+        step_id, time_id = names.get("_step", -1), names.get("_timestamp", -1)
+        at = np.cumsum(numeric) - 1  # each numeric item's place among the converted values
+        is_step = numeric & (nid == step_id)
+        has_step = np.zeros(count, dtype=bool)
+        has_step[items.record[is_step]] = True
+        history = kind == wandbrec.HISTORY
+        slow |= history & ~has_step
+        step_rec = items.record[is_step]
+        step_values = [objects[j] for j in at[is_step].tolist()]
+        steps = np.zeros(count, dtype=np.int64)
+        good, exact = _exact_steps(step_values)
+        steps[step_rec[good]] = exact
+        slow[step_rec[~good]] = True
+        fast = history & ~slow
+        times = np.full(count, np.nan)
+        is_time = numeric & (nid == time_id)
+        times[items.record[is_time]] = values[at[is_time]]
+        metric = np.array([not name.startswith("_") for name in name_list] or [False], dtype=bool)
+        take = numeric & fast[items.record] & (metric[nid] if len(nid) else np.zeros(0, dtype=bool))
+        points: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}
+        if take.any():
+            t_rec, t_nid, t_val = items.record[take], nid[take], values[at[take]]
+            t_pos = items.position[take]
+            for k in np.unique(t_nid).tolist():
+                sel = np.flatnonzero(t_nid == k)
+                points[name_list[k]] = (t_rec[sel], t_val[sel], (int(t_rec[sel[0]]), int(t_pos[sel[0]])))
+        if fast.any() and not _cross_checked(u8, dec, fast, steps, times, points, name_list):
+            fast[:] = False  # never expected: the protobuf classes read every history record of this piece
+            points = {}
+        kind[history & ~fast] = 0
+        return fast, steps, times, points
+
+    def _check_summary_text(self, u8: np.ndarray, dec: Any) -> None:
+        """Leave to the protobuf classes the summary records whose value texts are not valid UTF-8 (they do not
+        parse, and are counted as damaged there)."""
+        from . import wandbrec
+
+        items = dec.summary
+        high = np.flatnonzero(u8 >= 0x80)
+        if not len(high) or not len(items.record):
+            return
+        inside = np.searchsorted(high, items.value_start) < np.searchsorted(high, items.value_end)
+        for i in np.flatnonzero(inside).tolist():
+            try:
+                u8[int(items.value_start[i]):int(items.value_end[i])].tobytes().decode()
+            except UnicodeDecodeError:
+                dec.kind[int(items.record[i])] = 0
+        bad = dec.kind[items.record] != wandbrec.SUMMARY
+        if bad.any():
+            keep = ~bad
+            dec.summary = type(items)(*(getattr(items, f)[keep] for f in (
+                "record", "position", "group", "value_start", "value_end")))
+
+    def _fold_summaries(self, u8: np.ndarray, dec: Any, first: int, last: int) -> None:
+        """Apply the summary records `first`..`last` (plain ones, nothing else between them that touches the
+        summary): each key path takes its last value, in the order the paths first appear, as applying them one
+        by one would leave the tree; when one path lies inside another, they are applied one by one."""
+        items = dec.summary
+        lo, hi = np.searchsorted(items.record, [first, last + 1])
+        if lo == hi:
+            return
+        paths: dict[tuple[str, ...], int] = {}
+        group_path = np.array([paths.setdefault(tuple(key[0]) or (key[1],), len(paths)) if key else -1
+                               for key in dec.keys], dtype=np.int64)
+        pid = group_path[items.group[lo:hi]]
+        start, end = items.value_start[lo:hi], items.value_end[lo:hi]
+        tree = self.info.summary
+        path_list = list(paths)
+        present = np.flatnonzero(np.bincount(pid, minlength=len(paths)))
+        used = {path_list[k] for k in present.tolist()}
+        if any(path[:n] in used for path in used for n in range(1, len(path))):
+            for k, s, e in zip(pid.tolist(), start.tolist(), end.tolist(), strict=True):
+                _put(tree, list(path_list[k]), _loads(u8[s:e].tobytes().decode()))
+            return
+        index = np.arange(len(pid))
+        first_at = np.full(len(paths), len(pid))
+        last_at = np.full(len(paths), -1)
+        np.minimum.at(first_at, pid, index)
+        np.maximum.at(last_at, pid, index)
+        for k in sorted(present.tolist(), key=lambda k: first_at[k]):
+            j = int(last_at[k])
+            _put(tree, list(path_list[k]), _loads(u8[int(start[j]):int(end[j])].tobytes().decode()))
+
+    def _add_rows(self, count: int, fast: Any, slow_rows: dict[int, tuple[int, float, dict[str, float]]]) -> None:
+        """Append this piece's rows in file order: the numpy-decoded ones and those the protobuf classes read."""
+        is_fast, steps, times, points = fast
+        has_row = is_fast.copy()
+        for i, (step, time, _) in slow_rows.items():
+            has_row[i] = True
+            steps[i], times[i] = step, time
+        base = len(self.steps)
+        row_of = base + np.cumsum(has_row) - has_row
+        self.steps.extend(steps[has_row])
+        self.times.extend(times[has_row])
+        slow_points: dict[str, tuple[list[int], list[float], tuple[int, int]]] = {}
+        for i, (_, _, values) in slow_rows.items():
+            for position, (name, value) in enumerate(values.items()):
+                rows, vals, _ = slow_points.setdefault(name, ([], [], (i, position)))
+                rows.append(int(row_of[i]))
+                vals.append(value)
+        firsts = {name: p[2] for name, p in points.items()}
+        for name, p in slow_points.items():
+            firsts[name] = min(firsts.get(name, p[2]), p[2])
+        for name in sorted(firsts, key=firsts.__getitem__):  # new metrics in the order they first appear
+            column = self.columns.get(name)
+            if column is None:
+                column = self.columns[name] = (Grow(np.int64), Grow(np.float64))
+            rows_parts, value_parts = [], []
+            if name in points:
+                rows_parts.append(row_of[points[name][0]])
+                value_parts.append(points[name][1])
+            if name in slow_points:
+                rows_parts.append(np.array(slow_points[name][0], dtype=np.int64))
+                value_parts.append(np.array(slow_points[name][1], dtype=np.float64))
+            rows = np.concatenate(rows_parts)
+            values = np.concatenate(value_parts)
+            if len(rows_parts) > 1:
+                order = np.argsort(rows, kind="stable")
+                rows, values = rows[order], values[order]
+            column[0].extend(rows)
+            column[1].extend(values)
+
+    def state(self) -> tuple[dict[str, Any], list[tuple[str, np.ndarray]]]:
+        """What `restore` needs to go on from `offset`: JSON-able state and the columns."""
+        info = self.info
+        names = list(self.columns)
+        state = {
+            "offset": self.offset, "lost": self.lost, "bad_header": self.bad_header, "damaged": self.damaged,
+            "error": self.error if self.bad_header else None, "names": names,
+            "info": {key: getattr(info, key) for key in _INFO_FIELDS},
+        }
+        arrays = [("steps", self.steps.view()), ("times", self.times.view())]
+        for i, name in enumerate(names):
+            rows, values = self.columns[name]
+            arrays += [(f"r{i}", rows.view()), (f"v{i}", values.view())]
+        return state, arrays
+
+    @classmethod
+    def restore(cls, name: str, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> _Reader:
+        """A reader as `state()` left it (arrays writable, taken without copying); ValueError for an entry whose
+        columns do not line up."""
+        reader = cls(name)
+        reader.offset, reader.lost = int(state["offset"]), bool(state["lost"])
+        reader.bad_header, reader.damaged = bool(state["bad_header"]), int(state["damaged"])
+        reader.error = state["error"]
+        for key in _INFO_FIELDS:
+            setattr(reader.info, key, state["info"][key])
+        reader.steps, reader.times = Grow.of(arrays["steps"]), Grow.of(arrays["times"])
+        reader.columns = {metric: (Grow.of(arrays[f"r{i}"]), Grow.of(arrays[f"v{i}"]))
+                          for i, metric in enumerate(state["names"])}
+        rows = len(reader.steps)
+        if len(reader.times) != rows or any(len(r) != len(v) or (len(r) and int(r.data[r.size - 1]) >= rows)
+                                            for r, v in reader.columns.values()):
+            raise ValueError("columns do not line up")
+        reader._settle_error()
+        return reader
+
+
+# the parts of `_State` a reader keeps in the disk cache (its row lists stay empty)
+_INFO_FIELDS = ("run_id", "name", "project", "entity", "tags", "notes", "host", "start", "config", "summary",
+                "goal_names", "goal_patterns", "exit_code", "runtime", "records")
+
+
+def _repeated(record: np.ndarray, name: np.ndarray, names: int, count: int) -> np.ndarray:
+    """The records (given per item, items in record order) in which a name appears more than once."""
+    key = record * max(names, 1) + name
+    ordered = np.sort(key)
+    twice = ordered[1:][ordered[1:] == ordered[:-1]]
+    return np.unique(twice // max(names, 1))
+
+
+def _exact_steps(values: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Which `_step` values give a row's step as `_step` does (an int in int64's range, or an integral float),
+    and those steps."""
+    if all(type(v) is int for v in values):
+        try:
+            return np.ones(len(values), dtype=bool), np.array(values, dtype=np.int64)
+        except OverflowError:
+            pass
+    good = np.zeros(len(values), dtype=bool)
+    out = []
+    for i, v in enumerate(values):
+        if isinstance(v, bool) or v is None:
+            continue
+        if isinstance(v, int):
+            if -(2**63) <= v < 2**63:
+                good[i] = True
+                out.append(v)
+        elif isinstance(v, float) and v.is_integer() and abs(v) < 2**63:
+            good[i] = True
+            out.append(int(v))
+    return good, np.array(out, dtype=np.int64)
+
+
+def _cross_checked(u8: np.ndarray, dec: Any, fast: np.ndarray, steps: np.ndarray, times: np.ndarray,
+                   points: dict[str, tuple[np.ndarray, np.ndarray, tuple[int, int]]], name_list: list[str]) -> bool:
+    """True when the records that first hold each metric of the piece read by numpy read the same through
+    wandb's protobuf classes (step, time and every value, bit for bit)."""
+    record_class, decode_error = _protobuf()
+    firsts = {int(np.flatnonzero(fast)[0])} | {p[2][0] for p in points.values()}
+    starts, lengths = dec.starts, dec.lengths
+    for i in sorted(firsts):
+        try:
+            record = record_class.FromString(u8[int(starts[i]):int(starts[i] + lengths[i])].tobytes())
+        except decode_error:
+            return False
+        if record.WhichOneof("record_type") != "history":
+            return False
+        step, time, values = _history_row(record.history)
+        mine = {name: float(p[1][j]) for name, p in points.items() for j in np.flatnonzero(p[0] == i)[:1].tolist()}
+        if step != int(steps[i]) or not _same(time, float(times[i])) or mine.keys() != values.keys():
+            return False
+        if not all(_same(mine[name], value) for name, value in values.items()):
+            return False
+    return True
+
+
+def _same(a: float, b: float) -> bool:
+    """Bit-for-bit equal floats (a NaN equals a NaN)."""
+    return struct.pack("<d", a) == struct.pack("<d", b)
 
 
 @dataclass
@@ -224,8 +629,9 @@ def _protobuf() -> tuple[type, type[Exception]]:
     return wandb_internal_pb2.Record, DecodeError
 
 
-def _load(path: Path) -> _State:
-    """Every readable record of a `.wandb` file folded into a `_State`; damage is counted, never raised."""
+def _reference_load(path: Path) -> _State:
+    """Every readable record of a `.wandb` file folded into a `_State`, one record at a time through wandb's
+    protobuf classes: the reading `_Reader` must equal (kept for the tests that compare the two)."""
     record_class, decode_error = _protobuf()
     state = _State()
     try:
@@ -395,14 +801,20 @@ def _loads(text: str) -> Any:
 
 
 def _fold_history(state: _State, history: Any) -> None:
+    """One metrics row appended to the lists of `state` (see `_history_row`)."""
+    step, time, values = _history_row(history)
+    state.steps.append(step)
+    state.times.append(time)
+    state.values.append(values)
+
+
+def _history_row(history: Any) -> tuple[int, float, dict[str, float]]:
     """One metrics row: step from `_step`, time from `_timestamp`, the numeric user keys as floats."""
     raw = {".".join(item.nested_key) or item.key: _history_value(item) for item in history.item}
     stamp = as_float(raw.get("_timestamp"))
-    state.steps.append(_step(raw.get("_step"), history.step.num))
-    state.times.append(math.nan if stamp is None else stamp)
     # The row's step and time are W&B's own `_step`/`_timestamp`; a user key named `step` or `time` is a metric.
-    state.values.append({name: value for key, v in raw.items() if not key.startswith("_")
-                         for name, value in _numbers(key, v)})
+    return (_step(raw.get("_step"), history.step.num), math.nan if stamp is None else stamp,
+            {name: value for key, v in raw.items() if not key.startswith("_") for name, value in _numbers(key, v)})
 
 
 def _step(value: Any, fallback: int) -> int:
@@ -441,11 +853,12 @@ def _status(exit_code: int | None) -> str:
     return CRASHED if exit_code == CRASH_EXIT_CODE else FAILED
 
 
-def _ended(state: _State, status: str, times: list[float]) -> float | None:
-    """When a run that is over ended: start plus the exit record's runtime, or the last history time if later."""
+def _ended(state: _State, status: str, times: Any) -> float | None:
+    """When a run that is over ended: start plus the exit record's runtime, or the last history time if later
+    (`times`: the rows' known times)."""
     if status == RUNNING:
         return None
-    ends = [max(times)] if times else []
+    ends = [float(max(times))] if len(times) else []
     if state.exit_code is not None and state.start is not None:
         ends.append(state.start + state.runtime)
     return max(ends, default=None)
