@@ -65,6 +65,10 @@ bench-lines-follow: $(VENV)/.dev
 bench-wandb-follow: $(VENV)/.dev
 	$(BIN)/python bench/bench_wandb_follow.py
 
+# runyard's app against `wandb beta leet` on the same W&B offline runs, in tmux (skips without tmux or wandb)
+bench-leet: $(VENV)/.dev
+	$(BIN)/python bench/bench_leet.py
+
 bench-app: $(VENV)/.dev
 	$(BIN)/python bench/bench_app.py
 
