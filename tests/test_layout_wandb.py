@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import struct
+import subprocess
 import sys
 import time
 import zlib
@@ -19,6 +20,8 @@ from runyard.errors import TrackerError
 from runyard.layouts.wandb import MISSING_WANDB, WandbRun, detect
 from runyard.liveness import derive_status
 from runyard.reading.records import settle_status
+
+from .conftest import PROJECT, child_env
 
 FIXTURE = Path(__file__).parent / "fixtures" / "foreign" / "wandb_offline" / "wandb"
 RUN_A = FIXTURE / "offline-run-20261122_145303-l1kbyplv"
@@ -66,6 +69,7 @@ def no_wandb(monkeypatch: pytest.MonkeyPatch) -> None:
     """Makes every import of wandb fail as if the package were not installed."""
     for name in ("wandb", "wandb.proto", "wandb.proto.wandb_internal_pb2"):
         monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setattr("runyard.layouts.wandb._PB2", [])  # the record classes as if never loaded
 
 
 def open_run(folder: Path) -> WandbRun:
@@ -180,6 +184,28 @@ def test_reading_without_wandb_raises_one_clear_tracker_error(no_wandb: None) ->
         run.read_info()
     assert str(excinfo.value) == MISSING_WANDB
     assert str(excinfo.value) == "reading W&B offline runs needs the wandb package: pip install 'runyard[wandb]'"
+
+
+def test_the_record_classes_load_without_the_sdk_and_wandb_imports_as_usual_after() -> None:
+    """The reader loads wandb's record classes without running the SDK's import (a second, not a tenth of
+    one), and leaves no trace of that: `import wandb` afterwards is the real package, reading with the same
+    classes."""
+    code = """
+import sys
+from runyard.layouts import wandb as layout
+Record = layout._pb2().Record
+assert not [name for name in sys.modules if name == "wandb" or name.startswith("wandb.")], "left behind"
+import wandb
+from wandb.proto import wandb_internal_pb2
+assert hasattr(wandb, "init") and wandb_internal_pb2.Record is Record
+record = Record()
+record.history.item.add(key="loss", value_json="0.5")
+assert wandb_internal_pb2.Record.FromString(record.SerializeToString()).history.item[0].value_json == "0.5"
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT, env=child_env(),
+                         check=False)
+    assert out.stdout.strip() == "ok", out.stderr
 
 
 # --- the real tool's runs ---

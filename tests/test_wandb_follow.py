@@ -178,3 +178,40 @@ def test_a_read_in_pieces_equals_a_read_at_once(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setenv("RUNYARD_CACHE_DIR", str(tmp_path / "another-cache"))
     monkeypatch.setattr(follow, "BLOCK", 5000)
     assert fresh(path) == whole
+
+
+def _plain_log(rows: int, exit_code: int | None) -> bytes:
+    """A run record, `rows` history rows of two metrics, then (if `exit_code` is not None) the exit record."""
+    records = []
+    run = pb.Record(num=1)
+    run.run.run_id, run.run.display_name = "r4nd0m", "first-look"
+    run.run.start_time.seconds = 1_700_000_000
+    _item(run.run.config.update, "lr", "0.001")
+    records.append(run.SerializeToString())
+    for step in range(rows):
+        history = pb.Record(num=step + 2)
+        for key, value in (("_step", str(step)), ("_timestamp", str(1_700_000_000 + step * 0.5)),
+                           ("loss", str(1.0 / (step + 1))), ("lr", "0.001")):
+            _item(history.history.item, key, value)
+        records.append(history.SerializeToString())
+    if exit_code is not None:
+        done = pb.Record(num=rows + 2)
+        done.exit.exit_code, done.exit.runtime = exit_code, rows // 2
+        records.append(done.SerializeToString())
+    return frame_log(records)
+
+
+@pytest.mark.parametrize("exit_code", [0, 1, None])
+def test_a_first_look_tells_the_run_from_its_first_part_and_its_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                    exit_code: int | None) -> None:
+    """A screen opening on a big log at once: identity, status, last step and clock as a whole read gives them,
+    from a first part and the last blocks; only the row count waits for the whole read."""
+    monkeypatch.setattr(wandb_layout, "FIRST_LOOK_BYTES", 64 << 10)
+    path = write(tmp_path / "offline-run-20260101_000000-r4nd0m", _plain_log(20_000, exit_code))
+    assert path.stat().st_size > 10 * wandb_layout.FIRST_LOOK_BYTES
+    look = WandbRun(path.parent, path).first_info()
+    whole = WandbRun(path.parent, path).read_info()
+    assert look.rows is None and whole.rows == 20_000
+    for name in ("id", "name", "status", "created", "ended", "last_time", "last_step", "quiet_status"):
+        assert getattr(look, name) == getattr(whole, name), name
+    assert look.last_step == 19_999 and look.status == whole.status

@@ -757,7 +757,7 @@ def _first_record(source) -> RunRecord:
     """A run's record without its metric summary, which reads every row: the run screen opens on it at once,
     and the whole record is read behind the screen's first read of the series."""
     try:
-        info = source.read_info()
+        info = source.first_info()  # a big W&B log: its first part and its end, not every record
     except Exception:
         return read_record(source)  # the record says why, as a listing would
     record = RunRecord(info, source=source)

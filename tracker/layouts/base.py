@@ -44,6 +44,12 @@ class RunSource(ABC):
     def read_info(self) -> RunInfo:
         """Identity and status as the layout records them (the staleness rules are applied by the caller)."""
 
+    def first_info(self) -> RunInfo:
+        """Identity and status for a screen that opens on the run at once, before it is read whole: the same as
+        `read_info()` except in layouts whose info needs every record (a W&B log), which answer from a first
+        part and the run's end, leaving `rows` unknown (None)."""
+        return self.read_info()
+
     @abstractmethod
     def metrics_data(self) -> MetricColumns:
         """Every metric row, in file order, with which rows logged each metric (see `MetricColumns`)."""

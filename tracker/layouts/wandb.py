@@ -21,6 +21,8 @@ import json
 import math
 import os
 import struct
+import sys
+import threading
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -80,16 +82,41 @@ class WandbRun(RunSource):
 
     def read_info(self) -> RunInfo:
         """Identity, status and history extent from the run, history and exit records."""
-        reader = self._reader()
+        return self._info(self._reader())
+
+    def first_info(self) -> RunInfo:
+        """What a first look tells, for a screen that opens on the run at once: identity and config from the
+        log's first part (the part a first curve is drawn from), status and last step from its last blocks,
+        which hold the latest history rows and, once the run ended, its exit record; `rows` stays unknown
+        (None) until the log is read whole. A log small enough, or read already, gives `read_info()`."""
+        st = _stat(self.wandb_file)
+        if st is None or st.st_size <= FIRST_LOOK_BYTES:
+            return self.read_info()
+        reader = self._reader(FIRST_LOOK_BYTES)
+        if self._followed is None or not self._followed.behind:
+            return self._info(reader)
+        return self._info(reader, _tail_reader(self.wandb_file, self._followed.stat.st_size, self._followed.end))
+
+    def _info(self, reader: _Reader, tail: _Reader | None = None) -> RunInfo:
+        """The run's info from `reader`; with `tail` (the log's last blocks, past what `reader` read), the
+        status, clock and last step from there and the row count left unknown."""
         state = reader.info
         st = _stat(self.wandb_file)
         mtime = st.st_mtime if st else None
-        status = _status(state.exit_code)
+        end = tail.info if tail is not None else state
+        status = _status(end.exit_code)
         times = reader.times.view()
         known = times[~np.isnan(times)]
         steps = reader.steps.view()
+        if tail is not None and len(tail.steps):
+            steps, last_times = tail.steps.view(), tail.times.view()
+            known = np.concatenate([known, last_times[~np.isnan(last_times)]])
+        if tail is not None:
+            state = copy.copy(state)
+            state.exit_code, state.runtime = end.exit_code, end.runtime
         run_id = state.run_id or self.wandb_file.stem.removeprefix("run-")
         skipped = reader.skipped
+        cut = reader.cut if tail is None else tail.cut
         return RunInfo(
             id=run_id, name=state.name or run_id, path=self.path, format=self.format, status=status,
             created=state.start if state.start is not None else (float(known[0]) if len(known) else None),
@@ -98,11 +125,11 @@ class WandbRun(RunSource):
             # Without an exit record the log's mtime is the run's only sign of life: quiet for LEET's 10
             # minutes, it crashed (judged by `liveness`, so a cached listing ages as a fresh read would).
             quiet_status=CRASHED, host=state.host or None, tags=list(state.tags), notes=state.notes,
-            last_step=int(steps[-1]) if len(steps) else None, rows=len(steps),
+            last_step=int(steps[-1]) if len(steps) else None, rows=len(steps) if tail is None else None,
             interval_median=interval_median(times), error=reader.error,
             # A record cut short is still being written while the run lives; once it is given up, it is lost.
-            skipped_lines=skipped + int(reader.cut and status == CRASHED),
-            pending_lines=int(reader.cut and status == RUNNING),
+            skipped_lines=skipped + int(cut and status == CRASHED),
+            pending_lines=int(cut and status == RUNNING),
             extra=_extra(state),
         )
 
@@ -296,7 +323,7 @@ class _Reader:
         from . import wandbrec
 
         record_class, decode_error = _protobuf()
-        from wandb.proto.wandb_internal_pb2 import SummaryItem
+        SummaryItem = _pb2().SummaryItem
 
         buf, starts, lengths = frames.buf, frames.starts, frames.lengths
         u8 = np.frombuffer(buf, dtype=np.uint8)
@@ -588,16 +615,87 @@ def _stat(path: Path) -> os.stat_result | None:
         return None
 
 
+FIRST_LOOK_BYTES = 8 << 20  # the part of a big log a first look reads (about 16,000 rows of a typical run)
+_TAIL_BLOCKS = 4            # the last 32 KiB blocks a first look reads for the run's end
+
+
+def _tail_reader(path: Path, size: int, start: int) -> _Reader:
+    """A reader of the log's last blocks only (from a block boundary past `start`, where the main read
+    stopped): the rows and records there, a record begun in an earlier block left out as orphaned."""
+    first = max(start, (size // _BLOCK - _TAIL_BLOCKS + 1) * _BLOCK)
+    first = -(-first // _BLOCK) * _BLOCK  # a block boundary: chunks start there
+    reader = _Reader(path.name)
+    reader.offset, reader.lost = first, True
+    if first < size:
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(first)
+                reader.feed(fh.read(size - first))
+        except OSError:
+            pass
+    return reader
+
+
 def _protobuf() -> tuple[type, type[Exception]]:
     """wandb's `Record` class and protobuf's `DecodeError`, imported on first use; a TrackerError without wandb."""
+    from google.protobuf.message import DecodeError
+
+    return _pb2().Record, DecodeError
+
+
+_PB2: list[Any] = []  # wandb's record classes once loaded
+_PB2_LOCK = threading.Lock()
+
+
+def _pb2() -> Any:
+    """wandb's generated `wandb_internal_pb2` module; a TrackerError where wandb is not installed."""
+    if _PB2:
+        return _PB2[0]
+    with _PB2_LOCK:
+        if not _PB2:
+            _PB2.append(_load_pb2())
+    return _PB2[0]
+
+
+def _load_pb2() -> Any:
+    """The record classes, loaded without running `wandb/__init__.py` when wandb is not imported yet.
+
+    Importing the wandb package costs 0.6-1.2 s here (its whole SDK), ten times the record classes alone, and a
+    run screen waits for them before its first curve. Its package and `wandb.proto` are stood in for by bare
+    modules while the generated files load, then every `wandb` module is taken out of `sys.modules` again, so
+    that a later `import wandb` in the process runs as it would have (protobuf's pool already holds the same
+    descriptors, and hands out the same classes). Any failure falls back to the plain import.
+    """
+    import importlib
+    import importlib.util
+    import types
+
     try:
-        from google.protobuf.message import DecodeError
+        if "wandb" not in sys.modules:
+            spec = importlib.util.find_spec("wandb")
+            if spec is None or not spec.submodule_search_locations:
+                raise TrackerError(MISSING_WANDB)
+            locations = list(spec.submodule_search_locations)
+            stand_ins = {"wandb": locations, "wandb.proto": [os.path.join(locations[0], "proto")]}
+            before = set(sys.modules)
+            for name, path in stand_ins.items():
+                module = types.ModuleType(name)
+                module.__path__ = path
+                sys.modules[name] = module
+            try:
+                return importlib.import_module("wandb.proto.wandb_internal_pb2")
+            except ImportError:
+                pass
+            finally:
+                for name in set(sys.modules) - before:
+                    if name == "wandb" or name.startswith("wandb."):
+                        del sys.modules[name]
         from wandb.proto import wandb_internal_pb2
     except ImportError as exc:
         if isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] in ("wandb", "google"):
             raise TrackerError(MISSING_WANDB) from exc
         raise TrackerError(f"cannot load wandb's record classes: {exc}") from exc
-    return wandb_internal_pb2.Record, DecodeError
+    return wandb_internal_pb2
 
 
 def _reference_load(path: Path) -> _State:
