@@ -215,3 +215,8 @@ def test_a_first_look_tells_the_run_from_its_first_part_and_its_end(tmp_path: Pa
     for name in ("id", "name", "status", "created", "ended", "last_time", "last_step", "quiet_status"):
         assert getattr(look, name) == getattr(whole, name), name
     assert look.last_step == 19_999 and look.status == whole.status
+    monkeypatch.setenv("RUNYARD_CACHE_DIR", str(tmp_path / "another-cache"))  # not from the whole read's entry
+    run = WandbRun(path.parent, path)
+    run.first_info()
+    assert run._followed.behind and run.first_config() == {"lr": 0.001}
+    assert run._followed.behind  # told without reading on

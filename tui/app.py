@@ -243,7 +243,10 @@ class RunyardApp(App):
         spent, ended = self._scan_cost
         if periodic and time.monotonic() - ended < spent / RESCAN_SHARE:
             return
-        kept = {k: self.records[k] for k in self.follow_policy.running if k in self.records}
+        # Runs being followed keep their records (read again on their own lanes as their files change): a scan
+        # reading them too would read a big run twice at once, and hand the screen a second source to read.
+        followed = {*self.follow_policy.running, *self.live, *self._loading}
+        kept = {k: self.records[k] for k in followed if k in self.records}
         cost = self._scan_cost if self.first_scan_done else [0.0, 0.0]
         if self.lanes.submit(SCAN_LANE, partial(_scan, self.root, kept, self.post_message, cost), tag="scan"):
             self._scans += 1
@@ -762,7 +765,7 @@ def _first_record(source) -> RunRecord:
         return read_record(source)  # the record says why, as a listing would
     record = RunRecord(info, source=source)
     with contextlib.suppress(Exception):  # read again in full right after; a broken config says so then
-        record.config = source.config()
+        record.config = source.first_config()
     return record
 
 

@@ -50,6 +50,10 @@ class RunSource(ABC):
         part and the run's end, leaving `rows` unknown (None)."""
         return self.read_info()
 
+    def first_config(self) -> dict[str, Any]:
+        """The configuration as far as `first_info`'s look tells (the same as `config()` in most layouts)."""
+        return self.config()
+
     @abstractmethod
     def metrics_data(self) -> MetricColumns:
         """Every metric row, in file order, with which rows logged each metric (see `MetricColumns`)."""

@@ -24,9 +24,9 @@ import struct
 import sys
 import threading
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import partial
+from functools import partial, wraps
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,15 @@ def detect(directory: Path, names: list[str]) -> Detection | None:
     return Detection(runs=[WandbRun(directory, directory / (own if own in logs else logs[0]))], descend=False)
 
 
+def _locked(method: Callable[..., Any]) -> Callable[..., Any]:
+    """`method` of a `WandbRun` run with the run's lock held: its reader is fed by one thread at a time."""
+    @wraps(method)
+    def run(self: WandbRun, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+    return run
+
+
 class WandbRun(RunSource):
     """One W&B run folder; everything comes from its `.wandb` transaction log, parsed once per file version."""
 
@@ -75,15 +84,22 @@ class WandbRun(RunSource):
         super().__init__(path)
         self.wandb_file = wandb_file
         self._followed: FollowedFile | None = None
+        # The reader is brought up to date by whichever thread asks (a run's read lane, the app's thread for a
+        # goal): one at a time. `goals()` and `log_path()` do not wait for a read under way (a big log's part
+        # takes a second or two): they answer from what the last read left (`_seen`).
+        self._lock = threading.RLock()
+        self._seen: tuple[dict[str, Goal], int | None] | None = None  # goals, exit code as last read
 
     def key_files(self) -> list[Path]:
         """The transaction log: every change to the run is appended to it."""
         return [self.wandb_file]
 
+    @_locked
     def read_info(self) -> RunInfo:
         """Identity, status and history extent from the run, history and exit records."""
         return self._info(self._reader())
 
+    @_locked
     def first_info(self) -> RunInfo:
         """What a first look tells, for a screen that opens on the run at once: identity and config from the
         log's first part (the part a first curve is drawn from), status and last step from its last blocks,
@@ -96,6 +112,14 @@ class WandbRun(RunSource):
         if self._followed is None or not self._followed.behind:
             return self._info(reader)
         return self._info(reader, _tail_reader(self.wandb_file, self._followed.stat.st_size, self._followed.end))
+
+    @_locked
+    def first_config(self) -> dict[str, Any]:
+        """The config as the part of the log read so far left it (the run and config records come first; one
+        changed later shows once the log is read whole), without reading more."""
+        if self._followed is None or not self._followed.behind:
+            return self.config()
+        return _public(self._followed.reader.info.config)
 
     def _info(self, reader: _Reader, tail: _Reader | None = None) -> RunInfo:
         """The run's info from `reader`; with `tail` (the log's last blocks, past what `reader` read), the
@@ -133,11 +157,13 @@ class WandbRun(RunSource):
             extra=_extra(state),
         )
 
+    @_locked
     def metrics_data(self) -> MetricColumns:
         """One row per history record: step from `_step`, time from `_timestamp`, and the numeric user keys it
         holds (a logged NaN among them; W&B's own `_...` keys are not metrics)."""
         return self._reader().columns_now()
 
+    @_locked
     def metrics_upto(self, budget: int) -> MetricColumns:
         """The rows read so far after reading at most about `budget` more bytes of the log; `complete` is
         False while more remain (a first look at a big run, drawn while the rest loads)."""
@@ -146,27 +172,38 @@ class WandbRun(RunSource):
         columns.complete = self._followed is None or not self._followed.behind
         return columns
 
+    @_locked
     def config(self) -> dict[str, Any]:
         """The run's config as the config and run records left it, without W&B's internal `_wandb` key."""
         return _public(self._reader().info.config)
 
+    @_locked
     def wandb_summary(self) -> dict[str, Any]:
         """The run summary as the summary records left it, without W&B's internal `_wandb` key."""
         return _public(self._reader().info.summary)
 
     def goals(self) -> dict[str, Goal]:
         """Directions from the run's metric definitions (`define_metric(name, summary="max")`, or a goal where an
-        older SDK wrote one); a definition by pattern (`"val/*"`) applies to the logged metrics it matches."""
-        reader = self._reader()
-        state = reader.info
-        found: dict[str, Goal] = {}
-        if state.goal_patterns:
-            names = set(reader.columns)
-            for pattern, direction in state.goal_patterns.items():
-                found.update((metric_column(name), Goal(direction, WANDB))
-                             for name in names if fnmatch.fnmatchcase(name, pattern))
-        found.update((metric_column(name), Goal(direction, WANDB)) for name, direction in state.goal_names.items())
-        return found
+        older SDK wrote one); a definition by pattern (`"val/*"`) applies to the logged metrics it matches.
+        While another thread reads the log, as far as the last read told (definitions come first in a log)."""
+        return dict(self._seen_now()[0])
+
+    def _seen_now(self) -> tuple[dict[str, Goal], int | None]:
+        """(goals, exit code) as the log read so far tells, brought up to date when no read is under way: a
+        first look if none was made yet, what was appended if the log was read whole, nothing more while a
+        read in parts goes on (its next part is the reading thread's); else as the last look left them."""
+        if self._lock.acquire(blocking=self._seen is None):
+            try:
+                followed = self._followed
+                if followed is not None and followed.behind:
+                    reader = followed.reader
+                else:
+                    reader = self._reader(FIRST_LOOK_BYTES if followed is None else None)
+                self._seen = (_goals_of(reader), reader.info.exit_code)
+            finally:
+                self._lock.release()
+        assert self._seen is not None
+        return self._seen
 
     def origin(self) -> dict[str, Any]:
         """git commit, command line, Python, torch and host, from what W&B keeps beside its log: the run and
@@ -206,10 +243,11 @@ class WandbRun(RunSource):
         """The run's console output, which W&B saves as `files/output.log`: once it exists, or while the run is
         still written (W&B creates the file at its first flush), so a follower picks it up when it appears."""
         path = self.path / "files" / "output.log"
-        if path.is_file() or self.read_info().status == RUNNING:  # no exit record yet: it may still appear
+        if path.is_file() or self._seen_now()[1] is None:  # no exit record yet: it may still appear
             return path
         return None
 
+    @_locked
     def _reader(self, budget: int | None = None) -> _Reader:
         """The log's reader, brought up to date with the file (only what was appended is read): all of it, or
         at most about `budget` more bytes. A log that cannot be read is a reader holding the error."""
@@ -223,8 +261,9 @@ class WandbRun(RunSource):
             self._followed = None
             reader = _Reader(path.name)
             reader.error = f"cannot read {path.name}: {exc.strerror or exc}"
-            return reader
-        return self._followed.reader
+        else:
+            reader = self._followed.reader
+        return reader
 
 
 @dataclass
@@ -615,7 +654,20 @@ def _stat(path: Path) -> os.stat_result | None:
         return None
 
 
-FIRST_LOOK_BYTES = 8 << 20  # the part of a big log a first look reads (about 16,000 rows of a typical run)
+def _goals_of(reader: _Reader) -> dict[str, Goal]:
+    """The metric directions the records read so far define (see `WandbRun.goals`)."""
+    state = reader.info
+    found: dict[str, Goal] = {}
+    if state.goal_patterns:
+        names = set(reader.columns)
+        for pattern, direction in state.goal_patterns.items():
+            found.update((metric_column(name), Goal(direction, WANDB))
+                         for name in names if fnmatch.fnmatchcase(name, pattern))
+    found.update((metric_column(name), Goal(direction, WANDB)) for name, direction in state.goal_names.items())
+    return found
+
+
+FIRST_LOOK_BYTES = 1 << 20  # the part of a big log a first look reads: identity and config are in its first records
 _TAIL_BLOCKS = 4            # the last 32 KiB blocks a first look reads for the run's end
 
 

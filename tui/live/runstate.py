@@ -480,7 +480,7 @@ def _batch_of(data: Any, start: int) -> RowBatch:
 
 # A first read in parts: this many bytes first (a first curve soon), then each part `PART_GROWTH` times the last,
 # up to `LAST_PART` (fewer, bigger parts cost less: each one rebuilds the series read so far).
-FIRST_PART = 8 << 20
+FIRST_PART = 1 << 20
 PART_GROWTH = 4
 LAST_PART = 256 << 20
 
