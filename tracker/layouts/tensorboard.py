@@ -970,6 +970,16 @@ class TensorBoardRun(RunSource):
         return RUNNING
 
 
+def _own(array: np.ndarray, dtype: Any) -> np.ndarray:
+    """`array` itself when it is a writable array of its own (`_steps_times` concatenates into new ones), else a
+    copy: a million rows are not copied twice to be appended to."""
+    import numpy as np
+
+    if array.dtype == dtype and array.flags.writeable and array.flags.owndata and array.flags.c_contiguous:
+        return array
+    return np.array(array, dtype=dtype)
+
+
 class _Assembled:
     """A run's columns as `metrics_data` built them, in arrays with room to grow (`Grow`): when the only change
     since is rows added to the end of the last file, read by the same reader (it grew: not replaced, truncated or
@@ -981,7 +991,7 @@ class _Assembled:
 
         self.files, self.restarts, self.reader = list(files), list(restarts), reader
         n = len(steps)
-        self.steps, self.times = Grow.of(np.array(steps, dtype=np.int64)), Grow.of(np.array(times, dtype=np.float64))
+        self.steps, self.times = Grow.of(_own(steps, np.int64)), Grow.of(_own(times, np.float64))
         self.tags: dict[str, tuple[Grow, Grow]] = {}
         for tag, (rows, values) in points.items():
             column, logged = np.full(n, np.nan), np.zeros(n, dtype=bool)
