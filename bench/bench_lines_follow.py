@@ -57,7 +57,7 @@ def made(path: Path, rows: int, write) -> Path:
 REOPEN = """
 import json, sys, time
 from pathlib import Path
-import numpy, pyarrow.csv
+import crc32c, numpy, pyarrow.csv  # what the first read had imported already (the disk cache checks with crc32c)
 from runyard.layouts.cs336 import CS336Source
 from runyard.layouts.textlog import TextLogSource
 kind, path = sys.argv[1], Path(sys.argv[2])
