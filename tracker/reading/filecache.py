@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import mmap
 import os
 import struct
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -130,9 +131,15 @@ def _load(kind: str, key: str, fh: BinaryIO, stat: os.stat_result) -> Cached | N
             return None
         sizes = [np.dtype(dtype).itemsize * count for _, dtype, count in meta["layout"]]
         total = sum(size + (-size % _ALIGN) for size in sizes)
-        body = np.empty(total, dtype=np.uint8)  # not zero-filled first, unlike a bytearray
-        if cache.readinto(memoryview(body)) != total or cache.read(1):
+        at = cache.tell()
+        if os.fstat(cache.fileno()).st_size != at + total:
             return None
+        # Mapped copy-on-write rather than read: the columns are the page cache's pages until a reader writes to
+        # one (a million rows are not copied once more to be read back), and writable all the same. Entries are
+        # only ever replaced whole (`store` renames a new file over the old), never cut short in place, so the
+        # mapped file keeps its length while the arrays live.
+        body = np.frombuffer(mmap.mmap(cache.fileno(), 0, access=mmap.ACCESS_COPY), dtype=np.uint8, count=total,
+                             offset=at) if total else np.empty(0, dtype=np.uint8)
     if crc32c.crc32c(body) != meta["crc"]:
         return None
     arrays: dict[str, np.ndarray] = {}
