@@ -291,7 +291,12 @@ class Pane:
                               check=True).stdout
 
     def capture(self) -> list[str]:
-        return [line.rstrip() for line in self.tmux("capture-pane", "-p").split("\n")]
+        """The pane's lines; none this time when tmux does not answer in time (a machine under heavy load): the
+        next poll looks again."""
+        try:
+            return [line.rstrip() for line in self.tmux("capture-pane", "-p").split("\n")]
+        except subprocess.TimeoutExpired:
+            return []
 
     def tree(self) -> list:
         import psutil

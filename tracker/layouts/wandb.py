@@ -89,6 +89,7 @@ class WandbRun(RunSource):
         # takes a second or two): they answer from what the last read left (`_seen`).
         self._lock = threading.RLock()
         self._seen: tuple[dict[str, Goal], int | None] | None = None  # goals, exit code as last read
+        self._looked = False  # a first look read rows no `metrics_upto` has handed out yet
 
     def key_files(self) -> list[Path]:
         """The transaction log: every change to the run is appended to it."""
@@ -109,6 +110,7 @@ class WandbRun(RunSource):
         if st is None or st.st_size <= FIRST_LOOK_BYTES:
             return self.read_info()
         reader = self._reader(FIRST_LOOK_BYTES)
+        self._looked = True
         if self._followed is None or not self._followed.behind:
             return self._info(reader)
         return self._info(reader, _tail_reader(self.wandb_file, self._followed.stat.st_size, self._followed.end))
@@ -167,7 +169,11 @@ class WandbRun(RunSource):
     def metrics_upto(self, budget: int) -> MetricColumns:
         """The rows read so far after reading at most about `budget` more bytes of the log; `complete` is
         False while more remain (a first look at a big run, drawn while the rest loads)."""
-        reader = self._reader(budget)
+        if self._looked and self._followed is not None and self._followed.behind:
+            reader = self._followed.reader  # the rows a first look read and nobody drew yet: at once
+        else:
+            reader = self._reader(budget)
+        self._looked = False
         columns = reader.columns_now()
         columns.complete = self._followed is None or not self._followed.behind
         return columns
