@@ -37,3 +37,21 @@ def only_run(root: Path) -> Path:
     runs = [p for p in root.iterdir() if p.is_dir()]
     assert len(runs) == 1, runs
     return runs[0]
+
+
+@pytest.fixture
+def count_feeds(monkeypatch):
+    """`count_feeds(ReaderClass)` -> the list that each later `feed` of that reader class appends its byte count to."""
+
+    def counting(reader_class):
+        fed: list[int] = []
+        original = reader_class.feed
+
+        def feed(self, data):
+            fed.append(len(data))
+            return original(self, data)
+
+        monkeypatch.setattr(reader_class, "feed", feed)
+        return fed
+
+    return counting

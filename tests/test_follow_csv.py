@@ -206,30 +206,20 @@ def test_the_new_column_case_reads_as_before():
     assert_same(CS336Source(folder).metrics_data(), reference((folder / "metrics.csv").read_bytes()))
 
 
-def test_a_large_file_is_reopened_from_the_disk_cache(tmp_path, cache_dir):
+def test_a_large_file_is_reopened_from_the_disk_cache(tmp_path, cache_dir, count_feeds):
     data = HEADER + big_csv(20000)
     assert len(data) >= follow.CACHE_MIN_BYTES
     folder = run_folder(tmp_path, data)
     want = reference(data)
     assert_same(CS336Source(folder).metrics_data(), want)
     assert filecache.entry_path(cs336.CACHE_KIND, str((folder / "metrics.csv").absolute())).exists()
-    parsed = []
-    original = cs336._CsvReader.feed
-
-    def counting(self, chunk):
-        parsed.append(len(chunk))
-        return original(self, chunk)
-
-    cs336._CsvReader.feed = counting
-    try:
-        assert_same(CS336Source(folder).metrics_data(), want)  # a new process would read the entry
-        assert sum(parsed) == 0
-        with (folder / "metrics.csv").open("ab") as fh:
-            fh.write(big_csv(5, 20000) + b"20005,1.7e9,0,0.5")
-        assert_same(CS336Source(folder).metrics_data(), reference((folder / "metrics.csv").read_bytes()))
-        assert 0 < sum(parsed) < 1000  # from the cached offset on
-    finally:
-        cs336._CsvReader.feed = original
+    parsed = count_feeds(cs336._CsvReader)
+    assert_same(CS336Source(folder).metrics_data(), want)  # a new process would read the entry
+    assert sum(parsed) == 0
+    with (folder / "metrics.csv").open("ab") as fh:
+        fh.write(big_csv(5, 20000) + b"20005,1.7e9,0,0.5")
+    assert_same(CS336Source(folder).metrics_data(), reference((folder / "metrics.csv").read_bytes()))
+    assert 0 < sum(parsed) < 1000  # from the cached offset on
     assert math.isnan(want.values["lr"][1])
 
 

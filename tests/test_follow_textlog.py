@@ -244,57 +244,37 @@ def test_fixtures_followed_in_pieces_read_as_a_fresh_read(tmp_path, kind, log):
         assert source.config() == kind(log).config()
 
 
-def test_a_large_log_is_reopened_from_the_disk_cache(tmp_path):
+def test_a_large_log_is_reopened_from_the_disk_cache(tmp_path, count_feeds):
     data = numbered(0, 6000)
     assert len(data) >= follow.CACHE_MIN_BYTES
     source = log_source(tmp_path, data)
     rows, _ = reference([data], patterns_for(None, tmp_path)[0])
     assert_same_columns(source.metrics_data(), log_columns(rows))
     assert filecache.entry_path(textlog.CACHE_KIND, str(source.path.absolute())).exists()
-    fed = []
-    original = textlog._LogReader.feed
-
-    def counting(self, chunk):
-        fed.append(len(chunk))
-        return original(self, chunk)
-
-    textlog._LogReader.feed = counting
-    try:
-        textlog._followers.clear()
-        fresh = TextLogSource(source.path)
-        assert_same_columns(fresh.metrics_data(), log_columns(rows))
-        assert sum(fed) == 0
-        assert fresh._read().lines[-1] == data.decode().splitlines()[-1]
-        with source.path.open("ab") as fh:
-            fh.write(numbered(6000, 3))
-        textlog._followers.clear()
-        rows, _ = reference([source.path.read_bytes()], patterns_for(None, tmp_path)[0])
-        assert_same_columns(TextLogSource(source.path).metrics_data(), log_columns(rows))
-        assert 0 < sum(fed) < 1000
-    finally:
-        textlog._LogReader.feed = original
+    fed = count_feeds(textlog._LogReader)
+    textlog._followers.clear()
+    fresh = TextLogSource(source.path)
+    assert_same_columns(fresh.metrics_data(), log_columns(rows))
+    assert sum(fed) == 0
+    assert fresh._read().lines[-1] == data.decode().splitlines()[-1]
+    with source.path.open("ab") as fh:
+        fh.write(numbered(6000, 3))
+    textlog._followers.clear()
+    rows, _ = reference([source.path.read_bytes()], patterns_for(None, tmp_path)[0])
+    assert_same_columns(TextLogSource(source.path).metrics_data(), log_columns(rows))
+    assert 0 < sum(fed) < 1000
 
 
-def test_a_log_renamed_by_a_rotation_is_not_read_again(tmp_path):
+def test_a_log_renamed_by_a_rotation_is_not_read_again(tmp_path, count_feeds):
     source = log_source(tmp_path, numbered(0, 40))
     source.metrics_data()
-    fed = []
-    original = textlog._LogReader.feed
-
-    def counting(self, chunk):
-        fed.append(len(chunk))
-        return original(self, chunk)
-
-    textlog._LogReader.feed = counting
-    try:
-        os.replace(source.path, tmp_path / "train.log.1")
-        with (tmp_path / "train.log.1").open("ab") as fh:
-            fh.write(numbered(40, 1))
-        source.path.write_bytes(numbered(41, 2))
-        assert_reads_as(source, [numbered(0, 41), numbered(41, 2)])
-        assert sorted(fed) == sorted([len(numbered(41, 2)), len(numbered(40, 1))])  # the appended line, the new log
-    finally:
-        textlog._LogReader.feed = original
+    fed = count_feeds(textlog._LogReader)
+    os.replace(source.path, tmp_path / "train.log.1")
+    with (tmp_path / "train.log.1").open("ab") as fh:
+        fh.write(numbered(40, 1))
+    source.path.write_bytes(numbered(41, 2))
+    assert_reads_as(source, [numbered(0, 41), numbered(41, 2)])
+    assert sorted(fed) == sorted([len(numbered(41, 2)), len(numbered(40, 1))])  # the appended line, the new log
 
 
 def test_the_built_in_matcher_reads_as_the_pattern_table():

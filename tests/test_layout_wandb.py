@@ -6,11 +6,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import time
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from runyard.liveness import derive_status
 from runyard.reading.records import settle_status
 
 from .conftest import PROJECT, child_env
+from .wandblog import frame_log
 
 FIXTURE = Path(__file__).parent / "fixtures" / "foreign" / "wandb_offline" / "wandb"
 RUN_A = FIXTURE / "offline-run-20261122_145303-l1kbyplv"
@@ -86,25 +85,6 @@ def copy_run(src: Path, tmp_path: Path) -> Path:
     dst = tmp_path / "wandb" / src.name
     shutil.copytree(src, dst)
     return dst
-
-
-def frame_log(payloads: list[bytes]) -> bytes:
-    """Serialized records framed as W&B writes them: header, then LevelDB chunks in 32 KiB blocks."""
-    out = bytearray(struct.pack("<4sHB", b":W&B", 0xBEE1, 0))
-    for data in payloads:
-        first, rest = True, data
-        while True:
-            room = 32768 - len(out) % 32768
-            if room < 7:
-                out += bytes(room)
-                continue
-            piece, rest = rest[:room - 7], rest[room - 7:]
-            kind = (1 if not rest else 2) if first else (4 if not rest else 3)
-            out += struct.pack("<IHB", zlib.crc32(piece, zlib.crc32(bytes([kind]))), len(piece), kind) + piece
-            first = False
-            if not rest:
-                break
-    return bytes(out)
 
 
 def write_run(tmp_path: Path, records: list[Any], run_id: str = "abc123") -> Path:

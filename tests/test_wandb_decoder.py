@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import struct
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,8 @@ from runyard.layouts import wandbrec
 from runyard.layouts.base import MetricColumns
 from runyard.layouts.wandb import WandbRun
 from runyard.reading.follow import Grow
+
+from .wandblog import frame_log
 
 pb = pytest.importorskip("wandb.proto.wandb_internal_pb2", reason="wandb is not installed")
 
@@ -85,23 +85,7 @@ def fresh(path: Path) -> dict[str, Any]:
 # --- random logs, made with wandb's own record classes ---
 
 
-def frame_log(payloads: list[bytes], header: bool = True) -> bytes:
-    """Records framed as W&B writes them: header, then LevelDB chunks in 32 KiB blocks."""
-    out = bytearray(wandbrec.HEADER if header else b"")
-    for data in payloads:
-        first, rest = True, data
-        while True:
-            room = 32768 - len(out) % 32768
-            if room < 7:
-                out += bytes(room)
-                continue
-            piece, rest = rest[:room - 7], rest[room - 7:]
-            kind = (1 if not rest else 2) if first else (4 if not rest else 3)
-            out += struct.pack("<IHB", zlib.crc32(piece, zlib.crc32(bytes([kind]))), len(piece), kind) + piece
-            first = False
-            if not rest:
-                break
-    return bytes(out)
+
 
 
 KEYS = ["train/loss", "val/acc", "lr", "ünïcødé/λ", "损失", "epoch", "a.b", "step", "time", "_runtime", "x" * 40]

@@ -12,7 +12,8 @@ import pytest
 from runyard.layouts import wandb as wandb_layout
 from runyard.layouts.wandb import WandbRun
 from runyard.reading import follow
-from tests.test_wandb_decoder import _item, damage, frame_log, fresh, pb, random_records, reference, snapshot, write
+from tests.test_wandb_decoder import _item, damage, fresh, pb, random_records, reference, snapshot, write
+from tests.wandblog import frame_log
 
 
 @pytest.fixture(autouse=True)
@@ -135,24 +136,7 @@ def test_reopening_from_the_disk_cache_then_following(tmp_path: Path, monkeypatc
 
 def _framed_after(size: int, payloads: list[bytes]) -> bytes:
     """`payloads` framed as the chunks that follow a log of `size` bytes (the block position goes on)."""
-    import struct
-    import zlib
-
-    out = bytearray(size)
-    for data in payloads:
-        first, rest = True, data
-        while True:
-            room = 32768 - len(out) % 32768
-            if room < 7:
-                out += bytes(room)
-                continue
-            piece, rest = rest[:room - 7], rest[room - 7:]
-            kind = (1 if not rest else 2) if first else (4 if not rest else 3)
-            out += struct.pack("<IHB", zlib.crc32(piece, zlib.crc32(bytes([kind]))), len(piece), kind) + piece
-            first = False
-            if not rest:
-                break
-    return bytes(out[size:])
+    return frame_log(payloads, after=size)
 
 
 def test_metrics_upto_reads_a_big_log_in_parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,7 +14,7 @@ from ..model import FINISHED, INTERRUPTED, RUNNING, Checkpoint, RunInfo
 from ..ops.best import mark_best, ranking_metric
 from ..reading.follow import FollowedFile, Grow, follow
 from ..reading.goals import resolve_goal
-from ..reading.lines import DenseColumns
+from ..reading.lines import DenseColumns, pack_columns, unpack_columns
 from .base import Detection, MetricColumns, RunSource
 from .common import mtime, read_json_file
 
@@ -372,21 +372,16 @@ class _CsvReader:
 
     def state(self) -> tuple[dict[str, Any], list[tuple[str, Any]]]:
         """What `restore` needs to go on from `offset` (the record not ended yet is read again)."""
-        names = list(self.columns_)
+        names, packed = pack_columns(self.columns_, self.steps.size)
         state = {"offset": self.offset, "header": self.header, "skipped": self.skipped, "broken": self.broken,
                  "names": names}
         arrays = [("steps", self.steps.view()), ("times", self.times.view())]
-        for i, name in enumerate(names):
-            rows, values = self.columns_[name]
-            if rows.size != self.steps.size:  # a metric every row logged is kept without its rows (all of them)
-                arrays.append((f"r{i}", rows.view()))
-            arrays.append((f"v{i}", values.view()))
+        arrays += packed
         return state, arrays
 
     @classmethod
     def restore(cls, state: dict[str, Any], arrays: dict[str, Any]) -> _CsvReader:
         """A reader as `state()` left it; ValueError for an entry whose columns do not line up."""
-        import numpy as np
 
         reader = cls()
         reader.offset, reader.skipped = int(state["offset"]), int(state["skipped"])
@@ -395,12 +390,7 @@ class _CsvReader:
         n = reader.steps.size
         if reader.times.size != n:
             raise ValueError("steps and times differ in length")
-        for i, name in enumerate(state["names"]):
-            values = Grow.of(arrays[f"v{i}"])
-            rows = Grow.of(arrays[f"r{i}"] if f"r{i}" in arrays else np.arange(values.size, dtype=np.int64))
-            if rows.size != values.size or (rows.size and not 0 <= rows.data[rows.size - 1] < n):
-                raise ValueError("a column does not line up with the rows")
-            reader.columns_[str(name)] = (rows, values)
+        reader.columns_ = unpack_columns(state["names"], arrays, n)
         return reader
 
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from ..files import open_binary
 from ..model import FINISHED, INTERRUPTED, RUNNING, RunInfo
 from ..reading.follow import FollowedFile, Grow, follow
-from ..reading.lines import DenseColumns, KeptLines, complete_end
+from ..reading.lines import DenseColumns, KeptLines, complete_end, pack_columns, unpack_columns
 from ..reading.patterns import (
     BarRow,
     PatternTable,
@@ -466,24 +466,19 @@ class _LogReader:
 
     def state(self) -> tuple[dict[str, Any], list[tuple[str, Any]]]:
         """What `restore` needs to go on from `offset` (the line not ended yet is read again)."""
-        names = list(self.columns_)
+        names, packed = pack_columns(self.columns_, self.steps.size)
         state = {"offset": self.offset, "codec": self.codec, "last_time": self.last_time, "last": self.last,
                  "bar_values": self.bar_values, "head": self.lines.head, "tail": list(self.lines.tail),
                  "count": self.lines.count, "names": names, "patterns": self.fingerprint}
         arrays = [("steps", self.steps.view()), ("times", self.times.view()), ("bar", self.bar.view()),
                   ("nkeys", self.nkeys.view())]
-        for i, name in enumerate(names):
-            rows, values = self.columns_[name]
-            if rows.size != self.steps.size:  # a metric every row logged is kept without its rows (all of them)
-                arrays.append((f"r{i}", rows.view()))
-            arrays.append((f"v{i}", values.view()))
+        arrays += packed
         return state, arrays
 
     @classmethod
     def restore(cls, table: PatternTable, state: dict[str, Any], arrays: dict[str, Any]) -> _LogReader:
         """A reader as `state()` left it; ValueError for an entry read with other patterns or whose columns do
         not line up."""
-        import numpy as np
 
         reader = cls(table)
         if state["patterns"] != reader.fingerprint:
@@ -499,12 +494,7 @@ class _LogReader:
         n = reader.steps.size
         if not reader.times.size == reader.bar.size == reader.nkeys.size == n:
             raise ValueError("columns differ in length")
-        for i, name in enumerate(state["names"]):
-            values = Grow.of(arrays[f"v{i}"])
-            rows = Grow.of(arrays[f"r{i}"] if f"r{i}" in arrays else np.arange(values.size, dtype=np.int64))
-            if rows.size != values.size or (rows.size and not 0 <= rows.data[rows.size - 1] < n):
-                raise ValueError("a column does not line up with the rows")
-            reader.columns_[str(name)] = (rows, values)
+        reader.columns_ = unpack_columns(state["names"], arrays, n)
         return reader
 
 

@@ -12,6 +12,8 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any, overload
 
+from .follow import Grow
+
 HEAD = 400   # first lines kept: a nanoGPT config header is read from these
 TAIL = 200   # last lines kept: the last stamp is looked for among these
 
@@ -115,8 +117,6 @@ class DenseColumns:
         rows."""
         import numpy as np
 
-        from .follow import Grow
-
         out: dict[str, tuple[Any, Any]] = {}
         for name, (where, values) in points.items():
             column = self.columns.get(name)
@@ -137,3 +137,30 @@ class DenseColumns:
             self.columns[name] = (dense, logged, len(where))
             out[name] = (dense.view(), logged.view())
         return out
+
+
+def pack_columns(columns: dict[str, tuple[Grow, Grow]], rows: int) -> tuple[list[str], list[tuple[str, Any]]]:
+    """A reader's metric columns (name -> (rows, values)) as the disk cache keeps them: their names, and arrays
+    `v<i>` and, for a metric not logged in all `rows` rows, `r<i>` (one logged in every row needs no rows)."""
+    names = list(columns)
+    arrays: list[tuple[str, Any]] = []
+    for i, name in enumerate(names):
+        where, values = columns[name]
+        if where.size != rows:
+            arrays.append((f"r{i}", where.view()))
+        arrays.append((f"v{i}", values.view()))
+    return names, arrays
+
+
+def unpack_columns(names: list[str], arrays: dict[str, Any], rows: int) -> dict[str, tuple[Grow, Grow]]:
+    """`pack_columns` undone for a reader of `rows` rows; ValueError for a column that does not line up."""
+    import numpy as np
+
+    columns: dict[str, tuple[Grow, Grow]] = {}
+    for i, name in enumerate(names):
+        values = Grow.of(arrays[f"v{i}"])
+        where = Grow.of(arrays[f"r{i}"] if f"r{i}" in arrays else np.arange(values.size, dtype=np.int64))
+        if where.size != values.size or (where.size and not 0 <= where.data[where.size - 1] < rows):
+            raise ValueError("a column does not line up with the rows")
+        columns[str(name)] = (where, values)
+    return columns
