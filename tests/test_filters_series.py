@@ -98,3 +98,16 @@ def test_clean_preparation_matches_the_checked_one():
     fast, fast_smooth = prepare(x, y, 60, 0.8, clean=True)
     assert np.array_equal(checked.x, fast.x) and np.array_equal(checked.y, fast.y)
     assert np.allclose(checked_smooth.y, fast_smooth.y)
+
+
+def test_a_curve_flat_but_for_float_noise_is_drawn_flat_and_cheaply():
+    """A constant learning rate smoothed into float noise spans 1e-14 of its value: drawn as flat, so that a
+    point a hair away is not tens of thousands of plot heights off (each drawn through, until memory runs out)."""
+    import numpy as np
+
+    from runyard.reading.curves import robust_range
+
+    noise = 3e-4 + np.arange(1000) * 1e-19
+    lo, hi = robust_range([noise, np.array([2.7e-4])])
+    assert hi - lo > 1e-5 and lo < 3e-4 < hi
+    assert robust_range([np.array([1.0, 2.0])]) == (1.0, 2.0)

@@ -70,3 +70,4 @@ def test_appends_are_read_alone_and_a_rewrite_from_the_start(tmp_path):
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
     again = follow.follow(followed, path, Lines)
     assert again is not followed and again.reader.lines == [b"A", b"B", b"half line", b"c"]
+

@@ -105,3 +105,31 @@ def test_a_growing_tensorboard_run_extends_its_columns_as_a_fresh_read_builds_th
     same_columns(run.metrics_data(), source(folder).metrics_data())
     write_events(older, [scalar_event(s, 1000.0 + s, loss=2.0) for s in range(3)])  # an earlier file rewritten
     same_columns(run.metrics_data(), source(folder).metrics_data())
+
+
+def test_a_rewritten_or_half_written_row_is_read_again_not_kept(tmp_path):
+    """A CSV's last line read before its end was written, then ended otherwise; and a file rewritten with the
+    same steps but other values: each is a new snapshot, never rows added to stale ones."""
+    from runyard.layouts.cs336 import CS336Source
+    from runyard.tui.live.runstate import _Seen
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text('{"experiment_name": "p"}')
+    rows = "".join(f"{i},{1.7e9 + i},{i},{i}.5\n" for i in range(1, 10))
+    (run / "metrics.csv").write_text("step,wallclock_time,elapsed_time,train_loss\n" + rows)
+    source = CS336Source(run)
+    seen = _Seen.of(source.metrics_data())
+    with open(run / "metrics.csv", "a") as fh:
+        fh.write("10,1700000010,10,12")
+    partial = source.metrics_data()
+    assert seen.extended_by(partial) and partial.values["train_loss"][-1] == 12
+    seen = _Seen.of(partial)
+    with open(run / "metrics.csv", "a") as fh:
+        fh.write("3.25\n")
+    whole = source.metrics_data()
+    assert whole.values["train_loss"][-1] == 123.25 and not seen.extended_by(whole)
+    seen = _Seen.of(whole)
+    (run / "metrics.csv").write_text("step,wallclock_time,elapsed_time,train_loss\n"
+                                     + rows.replace(".5\n", ".75\n") + "10,1700000010,10,123.25\n")
+    assert not seen.extended_by(source.metrics_data())

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..contract import CHECKPOINT_INDEX
+from ..files import read_bytes
 
 if TYPE_CHECKING:
     from ..layouts.base import RunSource
@@ -359,7 +360,7 @@ class UsageCache:
         try:
             import orjson
 
-            data = orjson.loads(self.path.read_bytes())
+            data = orjson.loads(read_bytes(self.path))  # regular files only: a FIFO is not waited on
             if isinstance(data, dict) and data.get("version") == CACHE_VERSION:
                 if isinstance(data.get("runs"), dict):
                     self.runs = data["runs"]

@@ -140,6 +140,9 @@ def _thin(xs: np.ndarray, buckets: int) -> np.ndarray:
     return xs[np.linspace(0, xs.size - 1, buckets).astype(np.int64)]
 
 
+_FLAT = 1e-6  # a y span this small against the values' magnitude is no span (see `robust_range`)
+
+
 def robust_range(ys: list[np.ndarray], ignore_outliers: bool = True, log: bool = False) -> tuple[float, float] | None:
     """y limits for the curves: the 5th-95th percentile span (padded) when ignoring outliers, else min-max."""
     finite = [y[np.isfinite(y) & ((y > 0) if log else True)] for y in ys]
@@ -152,8 +155,12 @@ def robust_range(ys: list[np.ndarray], ignore_outliers: bool = True, log: bool =
         lo, hi = max(lo - pad, values.min()), min(hi + pad, values.max())
     else:
         lo, hi = float(values.min()), float(values.max())
-    if lo == hi:
-        lo, hi = lo - (abs(lo) * 0.1 or 1.0), hi + (abs(hi) * 0.1 or 1.0)
+    if hi - lo <= _FLAT * max(abs(lo), abs(hi)):
+        # Flat to six significant digits (a constant learning rate smoothed into float noise): drawn as flat.
+        # A span of that noise (1e-14 of the value) would have every other point tens of thousands of plot
+        # heights away, and the plotter draws each segment through all of them.
+        mid = (lo + hi) / 2
+        lo, hi = mid - (abs(mid) * 0.1 or 1.0), mid + (abs(mid) * 0.1 or 1.0)
     if log:
         lo = max(lo, float(values.min()))
     return float(lo), float(hi)

@@ -21,6 +21,7 @@ import os
 import struct
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from ..files import open_binary
 from .cachedir import cache_file
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ def _load(kind: str, key: str, fh: BinaryIO, stat: os.stat_result) -> Cached | N
     import numpy as np
 
     path = entry_path(kind, key)
-    with open(path, "rb") as cache:
+    with open_binary(path) as cache:  # a FIFO put in the cache folder is not waited on
         start = cache.read(len(_MAGIC) + 8)
         if start[:len(_MAGIC)] != _MAGIC:
             return None

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..contract import EVENT, RESUME, line_step, resume_cuts
-from ..files import open_regular
+from ..files import open_regular, read_bytes
 from ..jsonl import NONFINITE, Skipped, as_float, iter_records, loads
 from .cachedir import cache_file
 
@@ -335,7 +335,7 @@ def _cache_get(path: Path, st: os.stat_result, head: bytes) -> MetricsData | Non
     """The cached table if it describes a prefix of this very file; None (so: parse afresh) otherwise."""
     arrow_path, meta_path = _cache_paths(path)
     try:
-        meta = loads(meta_path.read_bytes())
+        meta = loads(read_bytes(meta_path))
         same = (meta["dev"], meta["ino"], meta["head"]) == (st.st_dev, st.st_ino, head.hex())
         if not same or meta["end"] > st.st_size:
             return None

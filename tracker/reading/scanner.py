@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from ..files import read_bytes
 from ..jsonl import decode_value, encode_tree
 from ..layouts import textlog
 from ..layouts.base import Detection, RunSource
@@ -440,7 +441,7 @@ class ScanCache(FolderCache):
                 known = _memo.get(self.path)
             if known is not None and known[0] == version:
                 return known[1]
-            data = orjson.loads(self.path.read_bytes())
+            data = orjson.loads(read_bytes(self.path))  # regular files only: a FIFO is not waited on
         except (OSError, ValueError):
             return {}
         if not isinstance(data, dict):
