@@ -255,3 +255,22 @@ def test_a_rewrite_of_the_same_size_and_mtime_is_not_read_from_the_disk_cache(tm
     got = CS336Source(folder).metrics_data()
     assert_same(got, reference(changed))
     assert got.step[10000] == 10001
+
+
+def test_an_edit_in_place_then_an_append_is_not_taken_from_the_disk_cache(tmp_path, cache_dir):
+    """A file grown since its entry was kept, but also changed inside what the entry covers (first 4 KiB and the
+    4 KiB before the offset untouched): the entry is not trusted, the file is read again."""
+    data = HEADER + big_csv(20000)
+    folder = run_folder(tmp_path, data)
+    CS336Source(folder).metrics_data()  # keeps the entry
+    path = folder / "metrics.csv"
+    middle = data.index(b"\n10000,") + 1
+    line_end = data.index(b"\n", middle)
+    line = data[middle:line_end]
+    edited = line[:-1] + (b"7" if line[-1:] != b"7" else b"8")  # the same length: nothing else moves
+    with path.open("r+b") as fh:
+        fh.seek(middle)
+        fh.write(edited)
+        fh.seek(0, 2)
+        fh.write(big_csv(1, 20000))
+    assert_same(CS336Source(folder).metrics_data(), reference(path.read_bytes()))

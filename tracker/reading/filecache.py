@@ -5,7 +5,9 @@ instead of framing and decoding every record again. An entry is one file under `
 the length of a JSON header, the header (the reader's state and what identifies the file), then the raw arrays,
 8-byte aligned. It is trusted only for the same file (same path, device and inode) that still starts with the
 same 4 KiB and holds the same 4 KiB before the offset read up to; at the same size, its mtime, ctime and last
-4 KiB must be unchanged too (a rewrite in place is read again). A file that grew is read from the cached offset.
+4 KiB must be unchanged too (a rewrite in place is read again). A file that grew must also hold the same bytes
+up to that offset (their CRC-32C, a few milliseconds for 50 MB against the parse it saves), since an append
+moves its mtime and ctime as an edit would; it is then read from the cached offset on.
 
 An entry that cannot be read, is cut short, fails its CRC or is of another version is ignored: the file is
 parsed afresh, never an error.
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
 
     import numpy as np
 
-_MAGIC = b"runyard-parsed-file 1\n"
+_MAGIC = b"runyard-parsed-file 2\n"
 _EDGE = 4096
 _ALIGN = 8
 
@@ -54,7 +56,24 @@ def identity(fh: BinaryIO, stat: os.stat_result, offset: int) -> dict[str, Any]:
     head, tail, last = _edges(fh, offset, stat.st_size)
     return {"dev": stat.st_dev, "ino": stat.st_ino, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
             "ctime_ns": stat.st_ctime_ns, "offset": offset,
-            "head": _digest(head), "tail": _digest(tail), "last": _digest(last)}
+            "head": _digest(head), "tail": _digest(tail), "last": _digest(last), "prefix": _prefix_crc(fh, offset)}
+
+
+def _prefix_crc(fh: BinaryIO, offset: int) -> int:
+    """The CRC-32C of the file's first `offset` bytes, read in 1 MiB pieces (a file of another writer is never
+    mapped: one cut short under a mapping would kill this process)."""
+    import crc32c
+
+    crc = 0
+    fh.seek(0)
+    left = offset
+    while left > 0:
+        piece = fh.read(min(left, 1 << 20))
+        if not piece:
+            return -1
+        crc = crc32c.crc32c(piece, crc)
+        left -= len(piece)
+    return crc
 
 
 def entry_path(kind: str, key: str) -> Path:
@@ -130,6 +149,8 @@ def _load(kind: str, key: str, fh: BinaryIO, stat: os.stat_result) -> Cached | N
             return None
         if same_size and _digest(last) != ident["last"]:
             return None
+        if not same_size and _prefix_crc(fh, offset) != ident["prefix"]:
+            return None  # grown, and changed in place within what was read (mtime and ctime tell nothing then)
         sizes = [np.dtype(dtype).itemsize * count for _, dtype, count in meta["layout"]]
         total = sum(size + (-size % _ALIGN) for size in sizes)
         at = cache.tell()
