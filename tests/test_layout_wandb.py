@@ -20,7 +20,7 @@ from runyard.liveness import derive_status
 from runyard.reading.records import settle_status
 
 from .conftest import PROJECT, child_env
-from .wandblog import frame_log
+from .wandblog import assemble, chunks, frame_log
 
 FIXTURE = Path(__file__).parent / "fixtures" / "foreign" / "wandb_offline" / "wandb"
 RUN_A = FIXTURE / "offline-run-20261122_145303-l1kbyplv"
@@ -243,10 +243,9 @@ def test_fixture_has_no_console_log_but_a_copy_with_one_does(pb: Any, tmp_path: 
 
 
 def test_framing_written_here_matches_the_real_file_byte_for_byte(pb: Any) -> None:
-    from runyard.layouts.wandb import _assemble, _chunks
 
     data = (RUN_A / "run-l1kbyplv.wandb").read_bytes()
-    frames = _assemble(_chunks(data))
+    frames = assemble(chunks(data))
     assert len(frames.records) == 1210 and (frames.damaged, frames.cut) == (0, False)
     assert frame_log(frames.records) == data
 

@@ -18,7 +18,7 @@ from runyard.layouts.base import MetricColumns
 from runyard.layouts.wandb import WandbRun
 from runyard.reading.follow import Grow
 
-from .wandblog import frame_log
+from .wandblog import assemble, chunks, frame_log, reference_load
 
 pb = pytest.importorskip("wandb.proto.wandb_internal_pb2", reason="wandb is not installed")
 
@@ -30,10 +30,10 @@ LOGS = sorted(FIXTURES.rglob("*.wandb"))
 
 
 class _ReferenceReader:
-    """`_reference_load`'s state dressed as the reader `WandbRun` asks for."""
+    """`reference_load`'s state dressed as the reader `WandbRun` asks for."""
 
     def __init__(self, path: Path) -> None:
-        state = wandb_layout._reference_load(path)
+        state = reference_load(path)
         self.info, self.skipped, self.cut, self.error = state, state.skipped, state.cut, state.error
         self.steps = Grow.of(np.array(state.steps, dtype=np.int64))
         self.times = Grow.of(np.array(state.times, dtype=np.float64))
@@ -342,7 +342,7 @@ def test_frame_counts_damage_as_the_reference_does(few: int, monkeypatch: pytest
     for n in range(40):
         damaged = damage(data, random.Random(n), n % 5 + 1)[:len(data) - n * 97]
         frames = wandbrec.frame(damaged, 7, 0, False)
-        reference = wandb_layout._assemble(wandb_layout._chunks(damaged))
+        reference = assemble(chunks(damaged))
         ours = [frames.buf[s:s + ln] for s, ln in zip(frames.starts.tolist(), frames.lengths.tolist(), strict=True)]
         assert ours == reference.records
         assert frames.damaged + frames.pending == reference.damaged

@@ -10,7 +10,8 @@ from where the last read stopped (a record cut short waits for its rest), a big 
 decoded into (the history as columns, the folded config, summary, identity and goals) is kept on disk outside
 the runs tree. History and summary records of the shapes wandb writes are decoded with numpy (`wandbrec`) and
 cross-checked against wandb's protobuf classes; every other record is parsed by those classes, one by one, and
-folded in file order exactly as `_reference_load` (the whole log, record by record) folds it.
+folded in file order exactly as a record-by-record read of the whole log folds it (the tests keep that
+reader, `tests/wandblog.py`, and compare the two).
 """
 
 from __future__ import annotations
@@ -23,8 +24,7 @@ import os
 import struct
 import sys
 import threading
-import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial, wraps
 from pathlib import Path
@@ -34,7 +34,7 @@ import numpy as np
 import orjson
 
 from ..errors import TrackerError
-from ..files import read_bytes
+from ..files import open_binary, read_bytes
 from ..jsonl import as_float
 from ..liveness import interval_median
 from ..model import CRASHED, FAILED, FINISHED, RUNNING, WANDB, Goal, RunInfo
@@ -47,10 +47,6 @@ CRASH_EXIT_CODE = 254  # the exit code W&B records for a crashed run
 _RUN_DIRS = ("offline-run-*", "run-*")
 _HEADER = struct.pack("<4sHB", b":W&B", 0xBEE1, 0)
 _BLOCK = 32768
-_CHUNK = struct.Struct("<IHB")  # crc32 (seeded with the type byte) of the data, data length, type
-_FULL, _FIRST, _MIDDLE, _LAST = 1, 2, 3, 4
-_CRC_SEED = {kind: zlib.crc32(bytes([kind])) for kind in (_FULL, _FIRST, _MIDDLE, _LAST)}
-_DAMAGED, _CUT = -1, -2  # pseudo chunk types: a bad chunk; the file ends inside a chunk
 _GOALS = {1: "min", 2: "max"}  # MetricRecord.GOAL_MINIMIZE, GOAL_MAXIMIZE
 CACHE_KIND = "wandb"  # the disk cache's folder for decoded `.wandb` logs (see `reading.filecache`)
 
@@ -306,7 +302,7 @@ class _Reader:
     `feed` takes the log's bytes from `offset` on; `offset` stops at a record boundary (a record whose chunks
     are not all there yet waits for the next piece), so the 32 KiB block position is `offset % 32768`. History
     and summary records of the plain shapes are decoded by `wandbrec` with numpy; every other record, and any
-    record those do not fit, by wandb's protobuf classes, in file order, folded as `_reference_load` folds it.
+    record those do not fit, by wandb's protobuf classes, in file order, folded as a record-by-record read folds it.
     """
 
     def __init__(self, name: str) -> None:
@@ -643,15 +639,6 @@ def _same(a: float, b: float) -> bool:
     return struct.pack("<d", a) == struct.pack("<d", b)
 
 
-@dataclass
-class _Frames:
-    """The complete records of a log, and what was lost or left unfinished on the way."""
-
-    records: list[bytes] = field(default_factory=list)
-    damaged: int = 0
-    cut: bool = False  # the file ends inside a record: still being written, or cut short
-
-
 def _stat(path: Path) -> os.stat_result | None:
     """The file's stat, or None when it is gone."""
     try:
@@ -754,89 +741,6 @@ def _load_pb2() -> Any:
             raise TrackerError(MISSING_WANDB) from exc
         raise TrackerError(f"cannot load wandb's record classes: {exc}") from exc
     return wandb_internal_pb2
-
-
-def _reference_load(path: Path) -> _State:
-    """Every readable record of a `.wandb` file folded into a `_State`, one record at a time through wandb's
-    protobuf classes: the reading `_Reader` must equal (kept for the tests that compare the two)."""
-    record_class, decode_error = _protobuf()
-    state = _State()
-    try:
-        data = read_bytes(path)
-    except OSError as exc:
-        state.error = f"cannot read {path.name}: {exc.strerror or exc}"
-        return state
-    if not data.startswith(_HEADER) and not _HEADER.startswith(data):
-        state.error = f"{path.name} is not a W&B transaction log (bad header)"
-        return state
-    frames = _assemble(_chunks(data))
-    state.skipped, state.cut = frames.damaged, frames.cut
-    for payload in frames.records:
-        record = record_class()
-        try:
-            record.ParseFromString(payload)
-        except decode_error:
-            state.skipped += 1
-            continue
-        state.records += 1
-        _fold(state, record)
-    if not state.records and state.skipped:
-        state.error = f"no readable record in {path.name} ({state.skipped} damaged)"
-    return state
-
-
-def _chunks(data: bytes) -> Iterator[tuple[int, bytes]]:
-    """(type, data) of each chunk after the header, `_DAMAGED` for a bad one, `_CUT` if the file ends in one."""
-    pos = len(_HEADER)
-    while pos < len(data):
-        room = _BLOCK - pos % _BLOCK
-        if room < _CHUNK.size:  # the block's zero trailer
-            pos += room
-            continue
-        if pos + _CHUNK.size > len(data):
-            yield _CUT, b""
-            return
-        crc, length, kind = _CHUNK.unpack_from(data, pos)
-        start, end = pos + _CHUNK.size, pos + _CHUNK.size + length
-        if kind == 0 and length == 0:  # zero padding up to the end of the block
-            pos += room
-        elif kind not in _CRC_SEED or length > room - _CHUNK.size:
-            yield _DAMAGED, b""
-            pos += room
-        elif end > len(data):
-            yield _CUT, b""
-            return
-        elif zlib.crc32(data[start:end], _CRC_SEED[kind]) != crc:
-            yield _DAMAGED, b""
-            pos += room
-        else:
-            yield kind, data[start:end]
-            pos = end
-
-
-def _assemble(chunks: Iterable[tuple[int, bytes]]) -> _Frames:
-    """Joins FIRST, MIDDLE and LAST chunks into records; each damaged chunk or broken chain counts once."""
-    out = _Frames()
-    parts: list[bytes] | None = None
-    lost = False  # after damage, the orphaned rest of a record is not counted again
-    for kind, data in chunks:
-        if kind == _CUT:
-            out.cut = True
-        elif kind == _DAMAGED:
-            out.damaged, parts, lost = out.damaged + 1, None, True
-        elif kind in (_FULL, _FIRST):
-            out.damaged += int(parts is not None)
-            parts, lost = [data], False
-        elif parts is not None:
-            parts.append(data)
-        else:
-            out.damaged += int(not lost)
-            lost = True
-        if kind in (_FULL, _LAST) and parts is not None:
-            out.records.append(b"".join(parts))
-            parts = None
-    out.cut = out.cut or parts is not None
-    return out
 
 
 def _fold(state: _State, record: Any) -> None:
@@ -998,17 +902,20 @@ def _head_origin(path: Path) -> dict[str, Any]:
     """git commit, argv, Python and host from the records at the head of a `.wandb` file (its first blocks)."""
     try:
         record_class, decode_error = _protobuf()
-        with open(path, "rb") as fh:
+        with open_binary(path) as fh:
             data = fh.read(_ORIGIN_HEAD)
     except (OSError, TrackerError):
         return {}
     if not data.startswith(_HEADER):
         return {}
+    from . import wandbrec
+
+    frames = wandbrec.frame(data, len(_HEADER), 0, False)
     facts: dict[str, Any] = {}
-    for payload in _assemble(_chunks(data)).records:
+    for start, length in zip(frames.starts.tolist(), frames.lengths.tolist(), strict=True):
         record = record_class()
         try:
-            record.ParseFromString(payload)
+            record.ParseFromString(frames.buf[start:start + length])
         except decode_error:
             continue
         kind = record.WhichOneof("record_type")
