@@ -20,7 +20,7 @@ from ..reading.goals import resolve_goal
 from ..reading.textcodec import read_text
 from .base import Detection, MetricColumns, RunSource
 from .common import last_line_time, read_yaml_file
-from .textlog import LogFollower, LogRead, follower_for
+from .textlog import LogRead, LogReading
 
 _FOLDER = re.compile(r"^run_(\d{8}_\d{6})((?:_[A-Za-z][A-Za-z0-9]*_[^_]+)*)$")
 _PARAM = re.compile(r"_([A-Za-z][A-Za-z0-9]*)_([^_]+)")
@@ -40,13 +40,10 @@ class FPNSource(RunSource):
 
     def __init__(self, path: Path) -> None:
         super().__init__(path)
-        self._follower: LogFollower | None = None  # the log as read so far, kept for the next change
-        self._followed: Path | None = None
+        self._log_read = LogReading()  # the log as read so far, kept for the next change
 
     def _read(self, log: Path) -> LogRead:
-        if self._follower is None or self._followed != log:
-            self._follower, self._followed = follower_for(log, self.root), log
-        return self._follower.read(log, self.root)
+        return self._log_read.read(log, self.root)
 
     def _log(self) -> Path | None:
         logs = sorted(self.path.glob("train_*.log"))

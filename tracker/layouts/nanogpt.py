@@ -14,7 +14,7 @@ from typing import Any
 from ..literals import parse_value
 from ..model import FINISHED, INTERRUPTED, RUNNING, RunInfo
 from .base import Detection, MetricColumns, RunSource
-from .textlog import LogFollower, LogRead, follower_for
+from .textlog import LogRead, LogReading
 
 _NAME = re.compile(r"^log_run_(\d{8}_\d{6})\.txt$")
 _STARTED = re.compile(r"Training run started at (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)")
@@ -38,15 +38,13 @@ class NanoGPTSource(RunSource):
 
     def __init__(self, path: Path) -> None:
         super().__init__(path)
-        self._follower: LogFollower | None = None  # the log as read so far, kept for the next change
+        self._log = LogReading()  # the log as read so far, kept for the next change
 
     def key_files(self) -> list[Path]:
         return [self.path]
 
     def _read(self) -> LogRead:
-        if self._follower is None:
-            self._follower = follower_for(self.path, self.root)
-        return self._follower.read(self.path, self.root)
+        return self._log.read(self.path, self.root)
 
     def read_info(self) -> RunInfo:
         read = self._read()

@@ -88,6 +88,23 @@ def follower_for(path: Path, root: Path | None) -> LogFollower:
     return follower
 
 
+class LogReading:
+    """What a run source keeps of the log it reads: that log's follower, read again on each call from where it
+    stopped (TextLogSource, and the nanoGPT and FPN layouts, whose runs are a log)."""
+
+    __slots__ = ("follower", "path")
+
+    def __init__(self) -> None:
+        self.follower: LogFollower | None = None
+        self.path: Path | None = None
+
+    def read(self, path: Path, root: Path | None) -> LogRead:
+        """The log at `path` as it is now (its follower taken afresh when the run's log is another file)."""
+        if self.follower is None or self.path != path:
+            self.follower, self.path = follower_for(path, root), path
+        return self.follower.read(path, root)
+
+
 _followers: dict[tuple[str, str], LogFollower] = {}
 _followers_lock = threading.Lock()
 _MAX_FOLLOWERS = 8
@@ -787,16 +804,14 @@ class TextLogSource(RunSource):
     def __init__(self, path: Path, root: Path | None = None) -> None:
         super().__init__(path)
         self.root = root
-        self._follower: LogFollower | None = None  # the log as read so far, kept for the next change
+        self._log = LogReading()  # the log as read so far, kept for the next change
 
     def key_files(self) -> list[Path]:
         """The log, its rotated predecessors, and the runyard.toml files whose patterns read it."""
         return [*rotated_logs(self.path), self.path, *config_files(self.root, self.path.parent)]
 
     def _read(self) -> LogRead:
-        if self._follower is None:
-            self._follower = follower_for(self.path, self.root)
-        return self._follower.read(self.path, self.root)
+        return self._log.read(self.path, self.root)
 
     def read_info(self) -> RunInfo:
         read = self._read()
